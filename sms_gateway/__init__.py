@@ -1,0 +1,20 @@
+"""sms_gateway: a reusable SMPP (ESME) gateway worker on smpplib.
+
+Imports only the standard library and smpplib. It talks to storage through the
+:class:`MessageStore` protocol (``sms_gateway.store``); ``InMemoryMessageStore`` implements it
+without a database. See ``worker.py`` for running it and ``config.py`` for the ``SMPP_*`` settings.
+"""
+from .config import GatewayConfig, GatewayConfigError
+from .encoding import (MessageTooLongError, SmsPart, SmsShape, count_parts, decode_payload, is_gsm7,
+                       parse_receipt, split)
+from .memory import InMemoryMessageStore
+from .store import (DeliveryReceipt, InboundSms, MessageStatus, MessageStore, OutboundSms, PartResult,
+                    SubmitError)
+from .worker import Gateway, make_transport, mask_msisdn, run_forever
+
+__all__ = [
+    "GatewayConfig", "GatewayConfigError", "Gateway", "make_transport", "run_forever",
+    "MessageStore", "MessageStatus", "OutboundSms", "InboundSms", "DeliveryReceipt", "PartResult",
+    "SubmitError", "InMemoryMessageStore", "SmsShape", "SmsPart", "MessageTooLongError", "count_parts",
+    "split", "is_gsm7", "decode_payload", "parse_receipt", "mask_msisdn",
+]

@@ -1,0 +1,254 @@
+"""GatewayClient: one SMPP session on smpplib, made safe for a single-owner select loop.
+
+smpplib's traps and what this class does about each:
+
+* Not thread-safe: a client is owned by the gateway's one worker thread; nothing here locks.
+* ``read_once``/``listen`` call ``error_pdu_handler`` on any non-zero command_status, whose default
+  raises and kills the listen loop: we never use ``listen``; we read PDUs ourselves and the worker
+  handles error responses (``error_pdu_handler`` is replaced by a logger, in case anything calls it).
+* ``bind_*``/``unbind`` return whatever PDU comes next, so an enquire_link or a deliver_sm arriving
+  first would be taken for the response (and the MO never acknowledged): :meth:`bind` reads until the
+  matching response and hands the other PDUs back to the caller for normal handling; unbind is done
+  by the worker's loop, which keeps dispatching while it waits for unbind_resp.
+* An SMSC-initiated ``unbind`` is only logged by ``read_once``: the worker answers unbind_resp
+  and reconnects.
+* Unknown TLVs raise unless ``allow_unknown_opt_params=True`` (and leaving it unset emits a
+  DeprecationWarning): we set it. A TLV that smpplib knows by code but not for that command (e.g.
+  network_error_code in a submit_sm_resp) raises KeyError: such PDUs are parsed again with the
+  missing TLVs declared as octet strings.
+* ``read_pdu`` costs two recv() calls and a hex dump per PDU: we recv in large chunks and split PDUs
+  from a buffer; ``send_pdus`` writes a whole batch with one sendall().
+"""
+from __future__ import annotations
+
+import logging
+import select
+import socket
+import struct
+import time
+from typing import Iterable, Optional
+
+from smpplib import command as smpp_command
+from smpplib import consts, exceptions, smpp
+from smpplib.client import Client
+from smpplib.pdu import extract_command
+from smpplib.ptypes import ostr
+
+__all__ = ["GatewayClient", "BindError", "SessionLostError", "ProtocolError", "describe_status"]
+
+logger = logging.getLogger(__name__)
+
+MAX_PDU = 64 * 1024
+RECV_CHUNK = 256 * 1024
+
+
+class SessionLostError(ConnectionError):
+    """The TCP connection is gone (closed by the peer, reset, timed out)."""
+
+
+class ProtocolError(SessionLostError):
+    """The byte stream cannot be trusted any more (bad command_length): drop the session."""
+
+
+class BindError(RuntimeError):
+    """The SMSC refused the bind with ``status`` (e.g. 0x0E invalid password)."""
+
+    def __init__(self, status: int, command: str) -> None:
+        self.status = status
+        super().__init__("%s refused: 0x%02X %s" % (command, status, describe_status(status)))
+
+
+def describe_status(status: int) -> str:
+    return consts.DESCRIPTIONS.get(status, "unknown status")
+
+
+def status_name(status: int) -> str:
+    """``ESME_RTHROTTLED`` for 0x58, else ``0xNN``."""
+    for name in dir(consts):
+        if name.startswith("SMPP_ESME_") and getattr(consts, name) == status:
+            return name[5:]
+    return "0x%02X" % status
+
+
+_LENIENT_PARAMS: dict[type, dict] = {}
+
+
+def _lenient_params(cls: type) -> dict:
+    """``cls.params`` plus every TLV smpplib knows by code, as octet strings (see module doc)."""
+    params = _LENIENT_PARAMS.get(cls)
+    if params is None:
+        params = dict(cls.params)
+        for name in consts.OPTIONAL_PARAMS:
+            params.setdefault(name, smpp_command.Param(type=ostr, max=65535))
+        _LENIENT_PARAMS[cls] = params
+    return params
+
+
+class GatewayClient(Client):
+    """An smpplib client with buffered, non-raising reads and batched writes."""
+
+    def __init__(self, host: str, port: int, timeout: float, name: str = "smpp") -> None:
+        super().__init__(host, port, timeout=timeout, logger_name="%s.%s" % (__name__, name),
+                         allow_unknown_opt_params=True)
+        self.name = name
+        self._rbuf = bytearray()
+        self.set_error_pdu_handler(self._log_error_pdu)
+
+    # smpplib's default raises PDUError and ends listen(); we only log (the worker handles errors)
+    def _log_error_pdu(self, pdu) -> None:
+        logger.debug("%s: %s status 0x%02X", self.name, pdu.command, pdu.status)
+
+    def fileno(self) -> int:
+        return self._socket.fileno()
+
+    @property
+    def connected(self) -> bool:
+        return self._socket is not None
+
+    def close(self) -> None:
+        """Close the socket without sending anything (smpplib's disconnect, quietly)."""
+        if self._socket is not None:
+            try:
+                self._socket.close()
+            finally:
+                self._socket = None
+        self.state = consts.SMPP_CLIENT_STATE_CLOSED
+        self._rbuf.clear()
+
+    def open(self) -> None:
+        """Connect the TCP socket."""
+        try:
+            self.connect()
+        except exceptions.ConnectionError as exc:
+            self.close()
+            raise SessionLostError("connect to %s:%s failed" % (self.host, self.port)) from exc
+        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    # ------------------------------------------------------------------ reading
+    def read_available(self) -> list:
+        """Read what the socket has (call only when select() says readable) and return every
+        complete PDU. Raises SessionLostError on EOF or a socket error."""
+        try:
+            data = self._socket.recv(RECV_CHUNK)
+        except (socket.timeout, BlockingIOError):
+            return []
+        except OSError as exc:
+            raise SessionLostError("%s: recv failed: %s" % (self.name, exc)) from exc
+        if not data:
+            raise SessionLostError("%s: connection closed by the SMSC" % self.name)
+        self._rbuf += data
+        return self._split_pdus()
+
+    def _split_pdus(self) -> list:
+        out = []
+        buf = self._rbuf
+        pos = 0
+        n = len(buf)
+        while n - pos >= 16:
+            (length,) = struct.unpack_from(">L", buf, pos)
+            if length < 16 or length > MAX_PDU:
+                raise ProtocolError("%s: bad command_length %d" % (self.name, length))
+            if n - pos < length:
+                break
+            out.append(self.parse(bytes(buf[pos:pos + length])))
+            pos += length
+        if pos:
+            del buf[:pos]
+        return out
+
+    def parse(self, raw: bytes):
+        """Parse one PDU with smpplib's codec. Returns the PDU, or a ``_Unparsed`` stand-in that
+        still carries command_id/sequence so the caller can answer generic_nack."""
+        try:
+            name = extract_command(raw)
+        except exceptions.UnknownCommandError:
+            return _Unparsed(raw, None)
+        pdu = smpp.make_pdu(name, client=self, sequence=0, allow_unknown_opt_params=True)
+        try:
+            pdu.parse(raw)
+            return pdu
+        except KeyError:
+            pass
+        except Exception:  # noqa: BLE001 - a broken PDU must not kill the session loop
+            logger.warning("%s: cannot parse %s", self.name, name, exc_info=True)
+            return _Unparsed(raw, name)
+        pdu = smpp.make_pdu(name, client=self, sequence=0, allow_unknown_opt_params=True)
+        pdu.params = _lenient_params(type(pdu))
+        try:
+            pdu.parse(raw)
+            return pdu
+        except Exception:  # noqa: BLE001
+            logger.warning("%s: cannot parse %s", self.name, name, exc_info=True)
+            return _Unparsed(raw, name)
+
+    # ------------------------------------------------------------------ writing
+    def send_pdus(self, pdus: Iterable) -> None:
+        self.send_bytes(b"".join(p.generate() for p in pdus))
+
+    def send_bytes(self, data: bytes) -> None:
+        if not data:
+            return
+        if self._socket is None:
+            raise SessionLostError("%s: not connected" % self.name)
+        try:
+            self._socket.sendall(data)
+        except OSError as exc:
+            raise SessionLostError("%s: send failed: %s" % (self.name, exc)) from exc
+
+    def make(self, command: str, **fields):
+        """A request PDU with the next sequence number (or a response when ``sequence`` is given)."""
+        return smpp.make_pdu(command, client=self, **fields)
+
+    def response_to(self, pdu, status: int = consts.SMPP_ESME_ROK):
+        command = pdu.command + "_resp" if pdu.command else "generic_nack"
+        resp = smpp.make_pdu(command, client=self, status=status, sequence=pdu.sequence)
+        return resp
+
+    def generic_nack(self, sequence: int, status: int = consts.SMPP_ESME_RINVCMDID):
+        return smpp.make_pdu("generic_nack", client=self, status=status, sequence=sequence)
+
+    # ------------------------------------------------------------------ bind
+    def bind(self, mode: str, system_id: str, password: str, system_type: str,
+             addr_ton: int = 0, addr_npi: int = 0, timeout: Optional[float] = None) -> list:
+        """Send ``bind_<mode>`` and wait for its response, whatever arrives first.
+
+        Returns the other PDUs read meanwhile (they must be handled after the bind, e.g. a deliver_sm
+        the SMSC sent early). Raises BindError on a refused bind, SessionLostError on timeout/EOF.
+        """
+        command = "bind_" + mode
+        pdu = self.make(command, system_id=system_id, password=password, system_type=system_type,
+                        addr_ton=addr_ton, addr_npi=addr_npi)
+        self.send_pdus([pdu])
+        early: list = []
+        budget = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + budget
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SessionLostError("%s: no %s_resp within %.1fs" % (self.name, command, budget))
+            readable, _, _ = select.select([self._socket], [], [], left)
+            if not readable:
+                continue
+            pdus = self.read_available()
+            for i, got in enumerate(pdus):
+                if got.command == command + "_resp" and got.sequence == pdu.sequence:
+                    if got.status != consts.SMPP_ESME_ROK:
+                        raise BindError(got.status, command)
+                    self.state = consts.STATE_SETTERS[got.command]
+                    early.extend(pdus[i + 1:])
+                    return early
+                if got.command == "generic_nack" and got.sequence == pdu.sequence:
+                    raise BindError(got.status or consts.SMPP_ESME_RBINDFAIL, command)
+                early.append(got)
+
+
+class _Unparsed:
+    """A PDU smpplib could not parse: enough to answer it (generic_nack) and log it."""
+
+    def __init__(self, raw: bytes, name: Optional[str]) -> None:
+        _length, self.command_id, self.status, self.sequence = struct.unpack_from(">LLLL", raw)
+        self.command = name
+        self.unparsed = True
+
+    def is_response(self) -> bool:
+        return bool(self.command_id & 0x80000000)

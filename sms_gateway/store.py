@@ -1,0 +1,189 @@
+"""The MessageStore port: the only contract between the gateway worker and the rest of the system.
+
+The worker never touches a database. It calls these methods from its one thread, in this order
+within a loop turn, so an implementation can rely on it:
+
+1. ``release_claims(worker_id)`` once at start-up and once at shutdown.
+2. ``claim_outbound(worker_id, limit, now)`` when its local queue runs low.
+3. ``record_parts`` → ``mark_submitted`` → ``mark_retry`` → ``mark_failed`` → ``save_receipts``:
+   results are batched per loop turn, and part records are always flushed *before* receipts, so a
+   receipt that arrives right after its submit_sm_resp already finds its part.
+4. ``save_inbound(sms)`` for each complete MO; the SMSC gets ESME_ROK only after it returned.
+
+Each method is one transaction: it commits before returning, and raising means "nothing stored"
+(the worker then answers the SMSC with a temporary error, or keeps the result and retries the call).
+
+Message life cycle the store keeps: QUEUED → (claim) SENDING → SUBMITTED (all parts acked) →
+DELIVERED (every part has a DELIVRD receipt) or FAILED (a permanent submit error, too many attempts,
+or any part with a failed final receipt). A transient error puts it back to QUEUED with ``retry_at``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Optional, Protocol, Sequence, Union, runtime_checkable
+
+from .encoding import RECEIPT_FINAL_FAILURES
+
+__all__ = ["OutboxId", "OutboundSms", "PartResult", "SubmitError", "DeliveryReceipt", "InboundSms",
+           "MessageStore", "MessageStatus"]
+
+OutboxId = Union[int, str]
+
+
+class MessageStatus:
+    """Outbound statuses as plain strings (an implementation may map them to its own enum)."""
+
+    QUEUED = "QUEUED"
+    SENDING = "SENDING"
+    SUBMITTED = "SUBMITTED"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class OutboundSms:
+    """A queued MT message claimed for this worker.
+
+    :param id: the outbox row id, echoed back in every result.
+    :param source_addr: sender (service number / short code).
+    :param destination_addr: recipient MSISDN, E.164 (``+8613800138000``); the worker strips the ``+``
+        and sends it with the configured destination TON/NPI.
+    :param want_receipt: ask the SMSC for a delivery receipt (registered_delivery=1).
+    :param attempts: submit attempts already made (0 on the first claim).
+    """
+
+    id: OutboxId
+    source_addr: str
+    destination_addr: str
+    text: str
+    want_receipt: bool = True
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class PartResult:
+    """One part accepted by the SMSC (submit_sm_resp with ESME_ROK). A retried message records its
+    parts again: ``(outbox_id, part_index)`` identifies a part, the latest record wins."""
+
+    outbox_id: OutboxId
+    part_index: int
+    total_parts: int
+    sequence_number: int
+    smsc_message_id: str
+
+
+@dataclass(frozen=True)
+class SubmitError:
+    """A message that was not (fully) accepted.
+
+    :param command_status: the SMSC's SMPP status (e.g. 0x58), or 0 for a local cause (response
+        timeout, lost connection, shutdown release).
+    :param reason: short machine-friendly text (``ESME_RTHROTTLED``, ``response timeout``, …).
+    :param attempts: the attempts count to store (the worker decides whether this try counted).
+    :param retry_at: when to offer it again (``mark_retry``); None for ``mark_failed``.
+    """
+
+    outbox_id: OutboxId
+    command_status: int
+    reason: str
+    attempts: int
+    retry_at: Optional[datetime] = None
+
+
+@dataclass(frozen=True)
+class DeliveryReceipt:
+    """A delivery receipt for one part, matched by ``smsc_message_id``.
+
+    ``stat`` is the 7-letter SMPP state (DELIVRD, UNDELIV, EXPIRED, REJECTD, DELETED, UNKNOWN,
+    ENROUTE, ACCEPTD); ``err`` the network error code text. ``source_addr`` is the handset (the
+    receipt's addresses are swapped relative to the MT)."""
+
+    smsc_message_id: str
+    stat: str
+    err: Optional[str]
+    received_at: datetime
+    source_addr: str = ""
+    destination_addr: str = ""
+    submit_date: Optional[str] = None
+    done_date: Optional[str] = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.stat == "DELIVRD"
+
+    @property
+    def failed(self) -> bool:
+        """A final state that means this part will never be delivered."""
+        return self.stat in RECEIPT_FINAL_FAILURES
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """A complete MO message (concatenated parts already joined).
+
+    :param source_addr: the handset; ``+`` is prefixed when the SMSC marked it international (TON 1).
+    :param destination_addr: the service number it was sent to (access number + sub-code + extension).
+    :param text: decoded text ('' for binary data codings; then see ``payload``).
+    :param payload: the raw user data without UDH, all parts joined.
+    :param parts: number of parts received; ``complete`` is False when parts were missing at the
+        reassembly deadline and what arrived is stored anyway.
+    """
+
+    source_addr: str
+    destination_addr: str
+    text: str
+    data_coding: int
+    received_at: datetime
+    parts: int = 1
+    payload: bytes = b""
+    complete: bool = True
+
+
+@runtime_checkable
+class MessageStore(Protocol):
+    """Storage port implemented by the host (SQLAlchemy in mcrm) and by ``InMemoryMessageStore``.
+
+    All methods are called from the gateway's single worker thread. Several gateway processes may
+    share one store: each has its own ``worker_id`` and claims are exclusive.
+    """
+
+    def release_claims(self, worker_id: str) -> int:
+        """Return every SENDING message claimed by ``worker_id`` to QUEUED (start-up after a crash,
+        and shutdown). Attempts are not changed. Returns how many were released."""
+        ...
+
+    def claim_outbound(self, worker_id: str, limit: int, now: datetime) -> list[OutboundSms]:
+        """Atomically move up to ``limit`` QUEUED messages whose ``retry_at`` is unset or <= ``now``
+        to SENDING for ``worker_id`` and return them, oldest first (``UPDATE … SET status='SENDING',
+        claim_id=? WHERE status='QUEUED'``: no message is ever claimed twice)."""
+        ...
+
+    def record_parts(self, parts: Sequence[PartResult]) -> None:
+        """Store the SMSC message id and sequence number of each accepted part. Receipts saved
+        earlier for one of these ids (possible with several binds) must be applied now."""
+        ...
+
+    def mark_submitted(self, outbox_ids: Sequence[OutboxId], now: datetime) -> None:
+        """Every part of these messages was accepted: SENDING → SUBMITTED (or straight to
+        DELIVERED/FAILED if all their receipts are already in)."""
+        ...
+
+    def mark_retry(self, errors: Sequence[SubmitError]) -> None:
+        """Transient failure: back to QUEUED with ``retry_at``, ``attempts`` and the last error."""
+        ...
+
+    def mark_failed(self, errors: Sequence[SubmitError]) -> None:
+        """Permanent failure: FAILED with the SMSC's ``command_status`` and ``attempts``."""
+        ...
+
+    def save_receipts(self, receipts: Sequence[DeliveryReceipt]) -> None:
+        """Attach each receipt to the part with that ``smsc_message_id``. A message becomes
+        DELIVERED when every part has a DELIVRD receipt, FAILED when any part has a failed final
+        one. A receipt whose id is unknown must still be kept (``record_parts`` may come later)."""
+        ...
+
+    def save_inbound(self, sms: InboundSms) -> None:
+        """Durably store one MO. Only after this returns does the SMSC get ESME_ROK; raising makes
+        the worker answer ESME_RX_T_APPN so the SMSC delivers it again."""
+        ...
