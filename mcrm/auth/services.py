@@ -1,0 +1,80 @@
+"""Staff accounts: creation, password login with lockout."""
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from mcrm.auth.models import Role, Staff
+from mcrm.auth.passwords import hash_password, needs_rehash, verify_password
+from mcrm.core.errors import ConflictError, DomainError, ValidationError
+from mcrm.core.msisdn import normalize_msisdn
+from mcrm.extensions import db
+from mcrm.merchants.models import Merchant
+
+MIN_PASSWORD_LENGTH = 8
+
+
+class LoginError(DomainError):
+    """Wrong username or password, or a locked account (one message for both: no hints)."""
+
+
+def create_staff(merchant: Merchant, *, username: str, password: str, role: str,
+                 display_name: str = "", msisdn: str | None = None) -> Staff:
+    username = (username or "").strip().lower()
+    if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").isalnum():
+        raise ValidationError("Username must be letters, digits, '.' or '_'")
+    if role not in Role.ALL:
+        raise ValidationError(f"Role must be one of {', '.join(Role.ALL)}")
+    _check_password(password)
+    if db.session.scalar(sa.select(Staff.id).where(Staff.username == username)):
+        raise ConflictError(f"Username {username} is taken")
+    staff = Staff(merchant_id=merchant.id, username=username, password_hash=hash_password(password),
+                  role=role, display_name=display_name or username,
+                  msisdn=normalize_msisdn(msisdn) if msisdn else None)
+    db.session.add(staff)
+    db.session.flush()
+    return staff
+
+
+def set_password(staff: Staff, password: str) -> None:
+    _check_password(password)
+    staff.password_hash = hash_password(password)
+    staff.failed_logins = 0
+    staff.locked_until = None
+
+
+def _check_password(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise ValidationError(f"Password must have at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def authenticate(username: str, password: str, *, now: datetime, lockout_after: int,
+                 lockout_minutes: int) -> Staff:
+    """Return the staff for a correct password, else raise LoginError.
+
+    ``lockout_after`` wrong passwords in a row lock the account for ``lockout_minutes``,
+    even for the right password, so guessing cannot continue from many addresses.
+    """
+    staff = db.session.scalar(sa.select(Staff).where(Staff.username == (username or "").strip().lower()))
+    if staff is None or not staff.is_active or not staff.merchant.is_active:
+        # spend the same time as a real check so timing does not reveal usernames
+        verify_password(_DUMMY_HASH, password or "")
+        raise LoginError("Wrong username or password")
+    if staff.locked_until is not None and staff.locked_until > now:
+        raise LoginError("Too many wrong passwords: this account is locked for a while")
+    if not verify_password(staff.password_hash, password or ""):
+        staff.failed_logins += 1
+        if staff.failed_logins >= lockout_after:
+            staff.locked_until = now + timedelta(minutes=lockout_minutes)
+            staff.failed_logins = 0
+        db.session.flush()
+        raise LoginError("Wrong username or password")
+    staff.failed_logins = 0
+    staff.locked_until = None
+    staff.last_login_at = now
+    if needs_rehash(staff.password_hash):
+        staff.password_hash = hash_password(password)
+    db.session.flush()
+    return staff
+
+
+_DUMMY_HASH = hash_password("not a real password, used for timing only")

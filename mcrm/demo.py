@@ -1,0 +1,100 @@
+"""Demo data: a merchant, its staff and a few hundred realistic members with points history."""
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from mcrm.auth.models import Role, Staff
+from mcrm.auth.services import create_staff
+from mcrm.core.clock import now_utc
+from mcrm.extensions import db
+from mcrm.members.models import Gender, Source
+from mcrm.members.services import Consent, enrol_member
+from mcrm.merchants.models import Merchant
+from mcrm.merchants.services import create_merchant
+from mcrm.points.services import Actor, SYSTEM, grant_points, record_purchase, redeem_points, refresh_tier
+
+DEMO_SUB_CODE = "01"
+DEMO_LOGINS = (("demo", "demo-pass-2026", Role.OWNER), ("clerk", "clerk-pass-2026", Role.CLERK))
+
+_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+_GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍鹏辉晨浩宇欣怡子涵梓轩雨婷佳琪一诺思远"
+_PREFIXES = ("138", "139", "135", "136", "137", "150", "151", "152", "157", "158", "159", "182", "183", "187",
+             "188", "130", "131", "132", "155", "156", "185", "186", "133", "153", "180", "181", "189", "177", "199")
+_TAGS = ("常客", "午餐", "晚餐", "外卖", "生日宴", "VIP", "家庭", "商务", "学生")
+
+
+@dataclass
+class DemoResult:
+    created: bool
+    merchant: Merchant
+    members: int
+
+    def summary(self) -> str:
+        state = "Demo data loaded" if self.created else "Demo data already present"
+        logins = ", ".join(f"{user} / {password} ({role})" for user, password, role in DEMO_LOGINS)
+        return (f"{state}: merchant {self.merchant.name} (sub-code {self.merchant.sub_code}), "
+                f"{self.members} members. Console logins: {logins}")
+
+
+def load_demo(member_count: int = 300, seed: int = 2026) -> DemoResult:
+    existing = db.session.scalar(sa.select(Merchant).where(Merchant.sub_code == DEMO_SUB_CODE))
+    if existing is not None:
+        count = db.session.scalar(sa.select(sa.func.count()).select_from(Staff).where(Staff.merchant_id == existing.id))
+        return DemoResult(created=False, merchant=existing, members=_member_count(existing) if count else 0)
+    rng = random.Random(seed)
+    merchant = create_merchant(name="小王烧烤", sub_code=DEMO_SUB_CODE, signature="小王烧烤")
+    for username, password, role in DEMO_LOGINS:
+        create_staff(merchant, username=username, password=password, role=role,
+                     display_name="王老板" if role == Role.OWNER else "收银员小李",
+                     msisdn="13900139000" if role == Role.OWNER else None)
+    now = now_utc()
+    clerk = Actor("收银员小李")
+    used = set()
+    for index in range(member_count):
+        msisdn = _unique_msisdn(rng, used)
+        joined = now - timedelta(days=rng.randint(0, 4 * 365), minutes=rng.randint(0, 1440))
+        birthday = None
+        if rng.random() < 0.8:
+            if rng.random() < 0.15:
+                birthday = f"农历{rng.randint(1, 12):02d}{rng.randint(1, 29):02d}"
+            else:
+                birthday = f"{rng.randint(1960, 2006)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+        source = rng.choice((Source.SMS, Source.SMS, Source.CONSOLE, Source.IMPORT))
+        member = enrol_member(
+            merchant, msisdn=msisdn, now=joined, source=source,
+            consent=Consent(channel=source, detail="ZC 注册" if source == Source.SMS else "demo"),
+            name=rng.choice(_SURNAMES) + "".join(rng.choice(_GIVEN) for _ in range(rng.randint(1, 2))),
+            gender=rng.choice((Gender.FEMALE, Gender.MALE, Gender.UNKNOWN)), birthday=birthday,
+            tags=rng.sample(_TAGS, rng.randint(0, 3)))
+        grant_points(member, merchant, merchant.join_gift_points, reason="注册礼", actor=SYSTEM, now=joined)
+        moment = joined
+        for _visit in range(rng.randint(0, 12)):
+            moment += timedelta(days=rng.randint(3, 90), hours=rng.randint(0, 5))
+            if moment >= now:
+                break
+            record_purchase(member, merchant, rng.choice((38, 58, 88, 128, 168, 236, 388, 520, 888, 1288)),
+                            actor=clerk, now=moment)
+            if member.points_balance >= 500 and rng.random() < 0.3:
+                redeem_points(member, rng.choice((100, 200, 500)), reason="兑换菜品", actor=clerk, now=moment)
+        if rng.random() < 0.05:
+            member.opted_out, member.opted_out_at = True, moment
+        refresh_tier(member, merchant, now=now)
+        if index % 100 == 99:
+            db.session.flush()
+    db.session.flush()
+    return DemoResult(created=True, merchant=merchant, members=member_count)
+
+
+def _member_count(merchant: Merchant) -> int:
+    from mcrm.members.models import Member
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Member).where(Member.merchant_id == merchant.id))
+
+
+def _unique_msisdn(rng: random.Random, used: set) -> str:
+    while True:
+        number = rng.choice(_PREFIXES) + f"{rng.randint(0, 99999999):08d}"
+        if number not in used:
+            used.add(number)
+            return number

@@ -1,0 +1,8 @@
+"""The single list of periodic jobs (times in Asia/Shanghai, the merchants' default zone)."""
+
+JOBS = [
+    {"id": "expire_points", "func": "mcrm.jobs.tasks:expire_points",
+     "trigger": "cron", "hour": 2, "minute": 10},
+    {"id": "refresh_tiers", "func": "mcrm.jobs.tasks:refresh_tiers",
+     "trigger": "cron", "day": 1, "hour": 3, "minute": 0},
+]

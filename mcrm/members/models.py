@@ -1,0 +1,94 @@
+"""Members of a merchant's loyalty programme."""
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mcrm.core.models import IdMixin, TimestampMixin, UTCDateTime
+from mcrm.extensions import db
+
+
+class Source:
+    SMS = "sms"
+    CONSOLE = "console"
+    IMPORT = "import"
+    API = "api"
+    ALL = (SMS, CONSOLE, IMPORT, API)
+
+
+class Gender:
+    FEMALE = "f"
+    MALE = "m"
+    UNKNOWN = "u"
+    ALL = (FEMALE, MALE, UNKNOWN)
+
+
+class Member(IdMixin, TimestampMixin, db.Model):
+    __tablename__ = "members"
+    __table_args__ = (
+        sa.UniqueConstraint("merchant_id", "msisdn", name="uq_members_merchant_msisdn"),
+        # keyset pagination and filters at 1,000,000 members: every sort key has its own index
+        sa.Index("ix_members_merchant_msisdn_rev", "merchant_id", "msisdn_rev"),
+        sa.Index("ix_members_merchant_name", "merchant_id", "name", "id"),
+        sa.Index("ix_members_merchant_points", "merchant_id", "points_balance", "id"),
+        sa.Index("ix_members_merchant_last_visit", "merchant_id", "last_visit_at", "id"),
+        sa.Index("ix_members_merchant_spend", "merchant_id", "total_spend", "id"),
+        sa.Index("ix_members_merchant_tier", "merchant_id", "tier", "id"),
+        sa.Index("ix_members_merchant_birthday_month", "merchant_id", "birthday_month", "id"),
+        sa.Index("ix_members_merchant_opted_out", "merchant_id", "opted_out", "id"),
+    )
+
+    merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"))
+    #: E.164, e.g. +8613800138000
+    msisdn: Mapped[str] = mapped_column(sa.String(20))
+    #: msisdn reversed, so "ends with 8000" is an indexed prefix search
+    msisdn_rev: Mapped[str] = mapped_column(sa.String(20))
+    name: Mapped[str] = mapped_column(sa.String(64), default="")
+    gender: Mapped[str] = mapped_column(sa.String(1), default=Gender.UNKNOWN)
+    #: solar birthday (year may be unknown: then 1904, a leap year, stands in)
+    birthday: Mapped[date | None] = mapped_column(sa.Date)
+    birthday_year_known: Mapped[bool] = mapped_column(default=True)
+    #: a lunar birthday keeps month/day in the lunar calendar; birthday then stays empty
+    birthday_is_lunar: Mapped[bool] = mapped_column(default=False)
+    birthday_lunar_month: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    birthday_lunar_day: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    #: month of the birthday in its own calendar, for the list filter
+    birthday_month: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    custom_fields: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(sa.String(10), default=Source.CONSOLE)
+    #: consent to marketing: when, through which channel, and what (keyword, number, staff)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_channel: Mapped[str | None] = mapped_column(sa.String(10))
+    consent_detail: Mapped[str | None] = mapped_column(sa.String(200))
+    opted_out: Mapped[bool] = mapped_column(default=False)
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_visit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    total_spend: Mapped[float] = mapped_column(sa.Numeric(12, 2), default=0)
+    tier: Mapped[str] = mapped_column(sa.String(20), default="")
+    tier_score: Mapped[int] = mapped_column(default=0)
+    #: cached sum of the points ledger, kept in the same transaction as every entry
+    points_balance: Mapped[int] = mapped_column(default=0)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    tags = relationship("MemberTag", cascade="all, delete-orphan", lazy="selectin", order_by="MemberTag.tag")
+
+    @property
+    def member_no(self) -> str:
+        return f"{self.id:08d}"
+
+    @property
+    def tag_names(self) -> list[str]:
+        return [t.tag for t in self.tags]
+
+    def __repr__(self):
+        return f"<Member {self.id}>"
+
+
+class MemberTag(db.Model):
+    __tablename__ = "member_tags"
+    __table_args__ = (sa.Index("ix_member_tags_merchant_tag", "merchant_id", "tag", "member_id"),)
+
+    member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"))

@@ -1,0 +1,172 @@
+"""Members: enrol, update, delete, opt out and in, look up."""
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from mcrm.core.errors import ConflictError, NotFoundError, ValidationError
+from mcrm.core.msisdn import normalize_msisdn
+from mcrm.extensions import db
+from mcrm.members.birthdays import Birthday, parse_birthday
+from mcrm.members.models import Gender, Member, MemberTag, Source
+from mcrm.merchants.models import Merchant
+
+MAX_TAGS = 20
+
+
+@dataclass(frozen=True)
+class Consent:
+    """How a member agreed to marketing: channel (sms, console, import, api) and detail."""
+    channel: str
+    detail: str = ""
+
+
+def enrol_member(merchant: Merchant, *, msisdn: str, now: datetime, source: str = Source.CONSOLE,
+                 consent: Consent | None = None, region: str = "CN", **fields) -> Member:
+    """Create a member; the msisdn must not belong to a live member of this merchant.
+
+    A soft-deleted member with the same number comes back, with the new fields.
+    """
+    if source not in Source.ALL:
+        raise ValidationError(f"Unknown source {source!r}")
+    msisdn = normalize_msisdn(msisdn, region)
+    existing = find_member_by_msisdn(merchant, msisdn, include_deleted=True)
+    if existing is not None and existing.deleted_at is None:
+        raise ConflictError(f"{msisdn} is already a member", member_id=existing.id)
+    member = existing or Member(merchant_id=merchant.id, msisdn=msisdn, msisdn_rev=msisdn[::-1])
+    member.deleted_at = None
+    member.joined_at = now
+    member.source = source
+    if existing is None:
+        db.session.add(member)
+    _apply_fields(member, fields)
+    if consent is not None:
+        record_consent(member, consent, now=now)
+    from mcrm.points.services import refresh_tier  # points builds on members
+    refresh_tier(member, merchant, now=now)
+    db.session.flush()
+    return member
+
+
+def update_member(member: Member, **fields) -> Member:
+    _apply_fields(member, fields)
+    db.session.flush()
+    return member
+
+
+def _apply_fields(member: Member, fields: dict) -> None:
+    for key, value in fields.items():
+        if key == "name":
+            value = (value or "").strip()
+            if len(value) > 64:
+                raise ValidationError("Name is longer than 64 characters")
+            member.name = value
+        elif key == "gender":
+            if value not in Gender.ALL:
+                raise ValidationError(f"Gender must be one of {', '.join(Gender.ALL)}")
+            member.gender = value
+        elif key == "birthday":
+            set_birthday(member, value)
+        elif key == "tags":
+            set_tags(member, value)
+        elif key == "custom_fields":
+            member.custom_fields = {str(k).strip(): str(v).strip() for k, v in (value or {}).items() if str(k).strip()}
+        elif key == "opted_out":
+            member.opted_out = bool(value)
+        elif key in ("last_visit_at",):
+            setattr(member, key, value)
+        elif key == "total_spend":
+            member.total_spend = Decimal(value or 0)
+        else:
+            raise ValidationError(f"Unknown member field {key!r}")
+
+
+def set_birthday(member: Member, value: Birthday | str | None) -> None:
+    if value in (None, ""):
+        member.birthday = None
+        member.birthday_year_known = True
+        member.birthday_is_lunar = False
+        member.birthday_lunar_month = member.birthday_lunar_day = member.birthday_month = None
+        return
+    birthday = value if isinstance(value, Birthday) else parse_birthday(value)
+    member.birthday_is_lunar = birthday.is_lunar
+    member.birthday = birthday.solar
+    member.birthday_year_known = birthday.year_known
+    member.birthday_lunar_month = birthday.lunar_month
+    member.birthday_lunar_day = birthday.lunar_day
+    member.birthday_month = birthday.month
+
+
+def member_birthday(member: Member) -> Birthday | None:
+    if member.birthday_is_lunar:
+        return Birthday(lunar_month=member.birthday_lunar_month, lunar_day=member.birthday_lunar_day,
+                        year_known=False)
+    if member.birthday is not None:
+        return Birthday(solar=member.birthday, year_known=member.birthday_year_known)
+    return None
+
+
+def parse_tags(text: str) -> list[str]:
+    """Tags typed as 'vip, 常客 ; 午餐' → ['vip', '常客', '午餐']."""
+    import re
+    return [t for t in (p.strip() for p in re.split(r"[,，;；\s]+", text or "")) if t]
+
+
+def set_tags(member: Member, tags) -> None:
+    names = parse_tags(tags) if isinstance(tags, str) else [str(t).strip() for t in tags or [] if str(t).strip()]
+    names = list(dict.fromkeys(names))
+    if len(names) > MAX_TAGS:
+        raise ValidationError(f"At most {MAX_TAGS} tags")
+    if any(len(n) > 32 for n in names):
+        raise ValidationError("A tag is at most 32 characters")
+    keep = {t.tag: t for t in member.tags}
+    member.tags = [keep.get(n) or MemberTag(tag=n, merchant_id=member.merchant_id) for n in names]
+
+
+def record_consent(member: Member, consent: Consent, *, now: datetime) -> None:
+    member.consent_at = now
+    member.consent_channel = consent.channel
+    member.consent_detail = consent.detail[:200]
+
+
+def opt_out(member: Member, *, now: datetime) -> bool:
+    """Stop all marketing to the member. Returns False when already opted out."""
+    if member.opted_out:
+        return False
+    member.opted_out = True
+    member.opted_out_at = now
+    db.session.flush()
+    return True
+
+
+def opt_in(member: Member, consent: Consent, *, now: datetime) -> bool:
+    """Resume marketing, with a fresh consent record. Returns False when not opted out."""
+    record_consent(member, consent, now=now)
+    was_out = member.opted_out
+    member.opted_out = False
+    member.opted_out_at = None
+    db.session.flush()
+    return was_out
+
+
+def delete_member(member: Member, *, now: datetime) -> None:
+    """Soft delete: the row and its ledger stay for the records, the member leaves every list."""
+    member.deleted_at = now
+    db.session.flush()
+
+
+def find_member_by_msisdn(merchant: Merchant, msisdn: str, *, include_deleted: bool = False) -> Member | None:
+    query = sa.select(Member).where(Member.merchant_id == merchant.id, Member.msisdn == msisdn)
+    if not include_deleted:
+        query = query.where(Member.deleted_at.is_(None))
+    return db.session.scalar(query)
+
+
+def get_member(merchant: Merchant, member_id: int, *, for_update: bool = False) -> Member:
+    query = sa.select(Member).where(Member.id == member_id, Member.merchant_id == merchant.id,
+                                    Member.deleted_at.is_(None))
+    member = db.session.scalar(query)
+    if member is None:
+        raise NotFoundError("No such member")
+    return member

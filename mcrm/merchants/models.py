@@ -1,0 +1,54 @@
+"""A merchant: one shop or chain using mcrm, with every rule it may configure."""
+from datetime import time
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mcrm.core.models import IdMixin, TimestampMixin
+from mcrm.extensions import db
+
+#: SMS-CONTRACT.md defaults: tier name and the score it starts at, lowest first
+DEFAULT_TIERS = [["普通", 0], ["银卡", 1000], ["金卡", 2000], ["白金卡", 3000], ["钻石卡", 4000]]
+#: years of membership and the tier-score bonus they give
+DEFAULT_TENURE_BONUS = [[1, 100], [3, 200], [10, 300]]
+
+
+class ExpiryPolicy:
+    MONTHS = "months"        # each earn expires N months after it was earned
+    CYCLE_END = "cycle_end"  # everything earned in a cycle expires at the cycle end
+    NEVER = "never"
+    ALL = (MONTHS, CYCLE_END, NEVER)
+
+
+class Merchant(IdMixin, TimestampMixin, db.Model):
+    __tablename__ = "merchants"
+
+    name: Mapped[str] = mapped_column(sa.String(100))
+    #: digits appended to the access number to form the merchant's service number
+    sub_code: Mapped[str] = mapped_column(sa.String(10), unique=True)
+    #: prefix of every MT, e.g. 【小王烧烤】
+    signature: Mapped[str] = mapped_column(sa.String(30))
+    timezone: Mapped[str] = mapped_column(sa.String(50), default="Asia/Shanghai")
+    locale: Mapped[str] = mapped_column(sa.String(5), default="zh")
+    #: marketing SMS only go out between these local times
+    send_window_start: Mapped[time] = mapped_column(sa.Time, default=time(8, 0))
+    send_window_end: Mapped[time] = mapped_column(sa.Time, default=time(21, 0))
+    #: most marketing SMS one member may get per local day
+    frequency_cap_per_day: Mapped[int] = mapped_column(default=1)
+    unsubscribe_hint: Mapped[str] = mapped_column(sa.String(30), default="回T退订")
+    #: points awarded per yuan spent
+    points_per_yuan: Mapped[float] = mapped_column(sa.Numeric(10, 2), default=1)
+    #: points given when a consumer joins
+    join_gift_points: Mapped[int] = mapped_column(default=100)
+    points_expiry_policy: Mapped[str] = mapped_column(sa.String(20), default=ExpiryPolicy.MONTHS)
+    points_expiry_months: Mapped[int] = mapped_column(default=12)
+    #: month (1-12) whose last day ends a points cycle, for the cycle_end policy
+    points_cycle_end_month: Mapped[int] = mapped_column(default=12)
+    tier_thresholds: Mapped[list] = mapped_column(sa.JSON, default=lambda: [list(t) for t in DEFAULT_TIERS])
+    tenure_bonus: Mapped[list] = mapped_column(sa.JSON, default=lambda: [list(t) for t in DEFAULT_TENURE_BONUS])
+    #: per-merchant overrides of reply texts and keywords (keyed by text id)
+    texts: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+    def __repr__(self):
+        return f"<Merchant {self.id} {self.sub_code}>"

@@ -1,0 +1,100 @@
+"""Merchants: creation and their configurable rules."""
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+
+from mcrm.core.errors import ConflictError, NotFoundError, ValidationError
+from mcrm.extensions import db
+from mcrm.merchants.models import ExpiryPolicy, Merchant
+
+
+def create_merchant(*, name: str, sub_code: str, signature: str, timezone: str = "Asia/Shanghai",
+                    **rules) -> Merchant:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("Merchant name is required")
+    sub_code = (sub_code or "").strip()
+    if not re.fullmatch(r"\d{1,10}", sub_code):
+        raise ValidationError("Sub-code must be 1 to 10 digits")
+    if db.session.scalar(sa.select(Merchant.id).where(Merchant.sub_code == sub_code)):
+        raise ConflictError(f"Sub-code {sub_code} is already used by another merchant")
+    merchant = Merchant(name=name, sub_code=sub_code, signature=normalize_signature(signature),
+                        timezone=_check_timezone(timezone))
+    update_rules(merchant, **rules)
+    db.session.add(merchant)
+    db.session.flush()
+    return merchant
+
+
+def normalize_signature(signature: str) -> str:
+    """Signatures are 【店名】: add the brackets when the user typed only the name."""
+    text = (signature or "").strip().strip("【】[]")
+    if not 2 <= len(text) <= 20:
+        raise ValidationError("Signature must be 2 to 20 characters, like 【小王烧烤】")
+    return f"【{text}】"
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"Unknown time zone {name!r}") from None
+    return name
+
+
+def update_rules(merchant: Merchant, **rules) -> None:
+    """Change configurable rules, each validated; unknown names are an error."""
+    checks = {
+        "points_per_yuan": lambda v: float(v) >= 0,
+        "join_gift_points": lambda v: int(v) >= 0,
+        "frequency_cap_per_day": lambda v: int(v) >= 1,
+        "points_expiry_policy": lambda v: v in ExpiryPolicy.ALL,
+        "points_expiry_months": lambda v: 1 <= int(v) <= 120,
+        "points_cycle_end_month": lambda v: 1 <= int(v) <= 12,
+        "tier_thresholds": _valid_tiers,
+        "tenure_bonus": lambda v: all(int(y) > 0 and int(b) >= 0 for y, b in v),
+        "send_window_start": lambda v: True,
+        "send_window_end": lambda v: True,
+        "unsubscribe_hint": lambda v: 0 < len(v) <= 30,
+        "signature": lambda v: True,
+        "timezone": lambda v: True,
+        "locale": lambda v: v in ("zh", "en"),
+        "name": lambda v: 0 < len(v.strip()) <= 100,
+    }
+    for key, value in rules.items():
+        if key not in checks:
+            raise ValidationError(f"Unknown merchant setting {key!r}")
+        try:
+            ok = checks[key](value)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValidationError(f"Invalid value for {key}: {value!r}")
+        if key == "signature":
+            value = normalize_signature(value)
+        if key == "timezone":
+            value = _check_timezone(value)
+        if key == "tier_thresholds":
+            value = sorted(([str(n), int(s)] for n, s in value), key=lambda t: t[1])
+        setattr(merchant, key, value)
+    if merchant.send_window_start is not None and merchant.send_window_end is not None \
+            and merchant.send_window_start >= merchant.send_window_end:
+        raise ValidationError("The sending window must start before it ends")
+
+
+def _valid_tiers(tiers) -> bool:
+    scores = [int(score) for _name, score in tiers]
+    names = [str(name).strip() for name, _score in tiers]
+    return bool(tiers) and 0 in scores and len(set(scores)) == len(scores) and all(names)
+
+
+def get_merchant_by_sub_code(sub_code: str) -> Merchant:
+    merchant = db.session.scalar(sa.select(Merchant).where(Merchant.sub_code == sub_code))
+    if merchant is None:
+        raise NotFoundError(f"No merchant with sub-code {sub_code}")
+    return merchant
+
+
+def service_number(merchant: Merchant, access_number: str) -> str:
+    return access_number + merchant.sub_code

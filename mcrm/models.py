@@ -1,0 +1,5 @@
+"""Imports every model so that metadata (and Alembic autogenerate) sees all tables."""
+from mcrm.auth.models import Staff  # noqa: F401
+from mcrm.members.models import Member, MemberTag  # noqa: F401
+from mcrm.merchants.models import Merchant  # noqa: F401
+from mcrm.points.models import PointsEntry  # noqa: F401

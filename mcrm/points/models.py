@@ -1,0 +1,46 @@
+"""The points ledger: append-only, one row per change of a member's balance."""
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mcrm.core.clock import now_utc
+from mcrm.core.models import IdMixin, UTCDateTime
+from mcrm.extensions import db
+
+
+class EntryKind:
+    EARN = "earn"      # purchase amount x merchant rate
+    GIFT = "gift"      # join gift and other grants
+    REDEEM = "redeem"
+    ADJUST = "adjust"  # manual, reason required, either sign
+    EXPIRE = "expire"
+    ALL = (EARN, GIFT, REDEEM, ADJUST, EXPIRE)
+
+
+class PointsEntry(IdMixin, db.Model):
+    __tablename__ = "points_entries"
+    __table_args__ = (
+        sa.Index("ix_points_entries_member", "member_id", "id"),
+        sa.Index("ix_points_entries_merchant_created", "merchant_id", "created_at"),
+        sa.CheckConstraint("points <> 0", name="nonzero"),
+    )
+
+    merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"))
+    member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id"))
+    kind: Mapped[str] = mapped_column(sa.String(10))
+    #: signed: positive adds to the balance, negative takes from it
+    points: Mapped[int]
+    #: the member's balance right after this entry
+    balance_after: Mapped[int]
+    #: purchase amount in yuan, for earn entries
+    amount: Mapped[float | None] = mapped_column(sa.Numeric(12, 2))
+    reason: Mapped[str] = mapped_column(sa.String(200), default="")
+    #: staff who did it, if any; actor says who or what in words (staff name, 'sms', 'system')
+    actor_staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))
+    actor: Mapped[str] = mapped_column(sa.String(64), default="")
+    #: for positive entries: when these points lapse (None: never)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: makes a repeated request (retried SMS, double click, job run twice) a no-op
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)

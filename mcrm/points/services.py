@@ -1,0 +1,219 @@
+"""Points: the only code that writes the ledger and the cached balance.
+
+Every change is one ``PointsEntry`` plus an atomic conditional ``UPDATE`` of
+``members.points_balance`` in the same transaction, so the balance always equals the ledger
+sum and two concurrent redeems can never overdraw (the second one's WHERE fails).
+"""
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
+
+from mcrm.core.errors import InsufficientPointsError, ValidationError
+from mcrm.extensions import db
+from mcrm.members.models import Member
+from mcrm.merchants.models import Merchant
+from mcrm.points import rules
+from mcrm.points.models import EntryKind, PointsEntry
+
+#: how far ahead "points expiring soon" looks
+EXPIRING_SOON_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who changed points: a staff member, or a channel ('sms', 'system') in words."""
+    label: str
+    staff_id: int | None = None
+
+    @classmethod
+    def staff(cls, staff) -> "Actor":
+        return cls(label=staff.display_name or staff.username, staff_id=staff.id)
+
+
+SYSTEM = Actor("system")
+
+
+def expiry_rule(merchant: Merchant) -> rules.ExpiryRule:
+    return rules.ExpiryRule(policy=merchant.points_expiry_policy, months=merchant.points_expiry_months,
+                            cycle_end_month=merchant.points_cycle_end_month, timezone=merchant.timezone)
+
+
+def record_purchase(member: Member, merchant: Merchant, amount, *, actor: Actor, now: datetime,
+                    idempotency_key: str | None = None) -> PointsEntry | None:
+    """A purchase: spend and last visit updated, amount x rate points earned.
+
+    Returns the earn entry, or None when the amount earns no whole point.
+    """
+    amount = rules.parse_amount(amount)
+    if idempotency_key and (done := _find_by_key(idempotency_key)) is not None:
+        return done
+    points = rules.earn_points(amount, merchant.points_per_yuan)
+    member.total_spend = (member.total_spend or 0) + amount
+    member.last_visit_at = now
+    entry = None
+    if points:
+        entry = _append(member, EntryKind.EARN, points, actor=actor, now=now, amount=amount,
+                        reason=f"消费 ¥{amount}", expires_at=expiry_rule(merchant).expires_at(now),
+                        idempotency_key=idempotency_key)
+    refresh_tier(member, merchant, now=now)
+    db.session.flush()
+    return entry
+
+
+def grant_points(member: Member, merchant: Merchant, points: int, *, reason: str, actor: Actor,
+                 now: datetime, idempotency_key: str | None = None) -> PointsEntry:
+    """A gift (join bonus, campaign reward): adds points that expire like earned ones."""
+    if points <= 0:
+        raise ValidationError("Points to grant must be more than 0")
+    if idempotency_key and (done := _find_by_key(idempotency_key)) is not None:
+        return done
+    return _append(member, EntryKind.GIFT, points, actor=actor, now=now, reason=reason,
+                   expires_at=expiry_rule(merchant).expires_at(now), idempotency_key=idempotency_key)
+
+
+def redeem_points(member: Member, points: int, *, reason: str, actor: Actor, now: datetime,
+                  idempotency_key: str | None = None) -> PointsEntry:
+    """Take points for a reward; refused with InsufficientPointsError when the balance is short."""
+    points = _whole_points(points)
+    if points <= 0:
+        raise ValidationError("Points to redeem must be more than 0")
+    if idempotency_key and (done := _find_by_key(idempotency_key)) is not None:
+        return done
+    return _append(member, EntryKind.REDEEM, -points, actor=actor, now=now, reason=reason or "兑换",
+                   idempotency_key=idempotency_key)
+
+
+def adjust_points(member: Member, merchant: Merchant, delta: int, *, reason: str, actor: Actor,
+                  now: datetime) -> PointsEntry:
+    """A manual correction in either direction; the reason is required."""
+    delta = _whole_points(delta)
+    if delta == 0:
+        raise ValidationError("An adjustment must change the balance")
+    if not (reason or "").strip():
+        raise ValidationError("A reason is required for a manual adjustment")
+    expires_at = expiry_rule(merchant).expires_at(now) if delta > 0 else None
+    return _append(member, EntryKind.ADJUST, delta, actor=actor, now=now, reason=reason.strip(),
+                   expires_at=expires_at)
+
+
+def _whole_points(value) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ValidationError(f"Points must be a whole number, not {value!r}") from None
+    if abs(number) > 100_000_000:
+        raise ValidationError("That many points is not plausible")
+    return number
+
+
+def _find_by_key(key: str) -> PointsEntry | None:
+    return db.session.scalar(sa.select(PointsEntry).where(PointsEntry.idempotency_key == key))
+
+
+def _append(member: Member, kind: str, points: int, *, actor: Actor, now: datetime, reason: str = "",
+            amount=None, expires_at=None, idempotency_key=None) -> PointsEntry:
+    db.session.flush()  # pending member changes first, so the UPDATE below is the last word
+    update = (sa.update(Member).where(Member.id == member.id)
+              .values(points_balance=Member.points_balance + points)
+              .returning(Member.points_balance))
+    if points < 0:
+        update = update.where(Member.points_balance + points >= 0)
+    balance = db.session.execute(update, execution_options={"synchronize_session": False}).scalar()
+    if balance is None:
+        current = db.session.scalar(sa.select(Member.points_balance).where(Member.id == member.id))
+        raise InsufficientPointsError(f"Balance is {current} points, {-points} needed",
+                                      balance=current, needed=-points)
+    set_committed_value(member, "points_balance", balance)
+    entry = PointsEntry(merchant_id=member.merchant_id, member_id=member.id, kind=kind, points=points,
+                        balance_after=balance, amount=amount, reason=reason[:200], actor=actor.label[:64],
+                        actor_staff_id=actor.staff_id, expires_at=expires_at, idempotency_key=idempotency_key,
+                        created_at=now)
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+def _lots_and_debits(member_id: int) -> tuple[list, int]:
+    rows = db.session.execute(sa.select(PointsEntry.expires_at, PointsEntry.points)
+                              .where(PointsEntry.member_id == member_id)).all()
+    lots = [(expires, points) for expires, points in rows if points > 0]
+    debits = -sum(points for _expires, points in rows if points < 0)
+    return lots, debits
+
+
+def expiring_points(member: Member, *, now: datetime, days: int = EXPIRING_SOON_DAYS) -> int:
+    """Points that lapse within ``days`` unless spent first."""
+    lots, debits = _lots_and_debits(member.id)
+    return rules.expiring_by(lots, debits, now + timedelta(days=days))
+
+
+def expire_member_points(member: Member, *, now: datetime) -> PointsEntry | None:
+    lots, debits = _lots_and_debits(member.id)
+    due = min(rules.expirable(lots, debits, now), member.points_balance)
+    if due <= 0:
+        return None
+    return _append(member, EntryKind.EXPIRE, -due, actor=SYSTEM, now=now, reason="积分到期")
+
+
+def expire_due_points(merchant: Merchant, *, now: datetime) -> int:
+    """Expire every lapsed point of a merchant's members; returns the number of members touched.
+
+    Idempotent: a second run finds nothing due, because expired points count as debits.
+    One grouped query finds the candidates, so a million members cost one scan.
+    """
+    expired_lots = sa.func.sum(sa.case((sa.and_(PointsEntry.points > 0, PointsEntry.expires_at <= now),
+                                        PointsEntry.points), else_=0))
+    debits = sa.func.sum(sa.case((PointsEntry.points < 0, -PointsEntry.points), else_=0))
+    candidates = db.session.scalars(
+        sa.select(PointsEntry.member_id).where(PointsEntry.merchant_id == merchant.id)
+        .group_by(PointsEntry.member_id).having(expired_lots > debits)).all()
+    touched = 0
+    for member_id in candidates:
+        member = db.session.get(Member, member_id)
+        if expire_member_points(member, now=now) is not None:
+            refresh_tier(member, merchant, now=now)
+            touched += 1
+    db.session.flush()
+    return touched
+
+
+def tier_score(member: Member, merchant: Merchant, *, now: datetime) -> int:
+    """Points earned in the last 12 months plus the tenure bonus (SMS-CONTRACT.md)."""
+    earned = 0
+    if member.id is not None:
+        earned = db.session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(PointsEntry.points), 0))
+            .where(PointsEntry.member_id == member.id, PointsEntry.kind == EntryKind.EARN,
+                   PointsEntry.created_at > rules.add_months(now, -12))) or 0
+    return int(earned) + rules.tenure_bonus(member.joined_at or now, now, merchant.tenure_bonus)
+
+
+def refresh_tier(member: Member, merchant: Merchant, *, now: datetime) -> bool:
+    """Recompute the member's tier; returns True when it changed."""
+    score = tier_score(member, merchant, now=now)
+    tier = rules.tier_for(score, merchant.tier_thresholds)
+    changed = tier != member.tier
+    member.tier_score, member.tier = score, tier
+    return changed
+
+
+def refresh_all_tiers(merchant: Merchant, *, now: datetime, batch: int = 1000) -> int:
+    """The monthly re-evaluation; returns how many members changed tier."""
+    changed, last_id = 0, 0
+    while True:
+        members = db.session.scalars(
+            sa.select(Member).where(Member.merchant_id == merchant.id, Member.deleted_at.is_(None),
+                                    Member.id > last_id).order_by(Member.id).limit(batch)).all()
+        if not members:
+            return changed
+        for member in members:
+            changed += refresh_tier(member, merchant, now=now)
+        last_id = members[-1].id
+        db.session.flush()
+
+
+def list_entries(member: Member, *, limit: int = 100) -> list[PointsEntry]:
+    return db.session.scalars(sa.select(PointsEntry).where(PointsEntry.member_id == member.id)
+                              .order_by(PointsEntry.id.desc()).limit(limit)).all()

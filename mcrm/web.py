@@ -1,0 +1,90 @@
+"""Wiring of the web side: extensions, blueprints, locale, error pages."""
+from flask import Flask, g, render_template, request, session
+from flask_login import current_user
+
+from mcrm import db as _db_events  # noqa: F401  (registers the SQLite pragmas)
+from mcrm.extensions import babel, csrf, db, limiter, login_manager, migrate
+from mcrm.settings import LOCALES, Settings
+
+
+def configure_extensions(app: Flask, settings: Settings) -> None:
+    from mcrm import models  # noqa: F401  (every table in the metadata)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_staff(staff_id: str):
+        from mcrm.auth.models import Staff
+        staff = db.session.get(Staff, int(staff_id))
+        return staff if staff is not None and staff.is_active else None
+
+    from flask_babel import get_locale
+    app.jinja_env.globals.update(locales=LOCALES, get_locale=get_locale)
+    from mcrm import formatting
+    formatting.register(app)
+
+
+def _migrations_dir():
+    from mcrm import ROOT
+    return ROOT / "migrations"
+
+
+def _select_locale() -> str:
+    chosen = session.get("locale")
+    if chosen in LOCALES:
+        return chosen
+    if current_user.is_authenticated and current_user.locale in LOCALES:
+        return current_user.locale
+    return request.accept_languages.best_match(LOCALES) or _default_locale()
+
+
+def _default_locale() -> str:
+    from flask import current_app
+    return current_app.extensions["mcrm_settings"].default_locale
+
+
+def _select_timezone() -> str:
+    if current_user.is_authenticated:
+        return current_user.merchant.timezone
+    return "Asia/Shanghai"
+
+
+def register_blueprints(app: Flask) -> None:
+    from mcrm.auth.views import bp as auth_bp
+    from mcrm.dashboard.views import bp as dashboard_bp
+    from mcrm.members.views import bp as members_bp
+
+    for blueprint in (auth_bp, dashboard_bp, members_bp):
+        app.register_blueprint(blueprint)
+
+    @app.before_request
+    def _remember_merchant():
+        g.merchant = current_user.merchant if current_user.is_authenticated else None
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
+def register_error_pages(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    def page(code):
+        def handler(error):
+            return render_template("errors.html", code=code, error=error), code
+        return handler
+
+    for code in (400, 403, 404, 405, 413, 429, 500):
+        app.register_error_handler(code, page(code))
+    app.register_error_handler(CSRFError, page(400))

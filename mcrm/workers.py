@@ -1,0 +1,55 @@
+"""Process entry points: the composition root of web, scheduler and gateway."""
+import importlib
+import logging
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from flask import Flask
+
+from mcrm.jobs.definitions import JOBS
+
+logger = logging.getLogger(__name__)
+
+
+def resolve(func_ref: str):
+    module_name, _, attr = func_ref.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def _in_app_context(app: Flask, func):
+    def run():
+        with app.app_context():
+            return func()
+    run.__name__ = func.__name__
+    return run
+
+
+def add_jobs(scheduler: BaseScheduler, app: Flask) -> None:
+    for definition in JOBS:
+        options = dict(definition)
+        job_id, func, trigger = options.pop("id"), resolve(options.pop("func")), options.pop("trigger")
+        scheduler.add_job(_in_app_context(app, func), trigger, id=job_id, replace_existing=True,
+                          coalesce=True, max_instances=1, misfire_grace_time=3600, **options)
+
+
+def start_background_scheduler(app: Flask) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="Asia/Shanghai")
+    add_jobs(scheduler, app)
+    scheduler.start()
+    logger.info("scheduler started with %s jobs", len(JOBS))
+    return scheduler
+
+
+def run_all_in_one(app: Flask) -> None:
+    """``mcrm run``: the embedded default, everything in one process."""
+    from waitress import serve
+
+    settings = app.extensions["mcrm_settings"]
+    scheduler = start_background_scheduler(app) if settings.run_scheduler else None
+    print(f"mcrm console on http://{settings.host}:{settings.port}/ "
+          f"(database {settings.database_url.split('@')[-1]}, SMS transport {settings.sms_transport})", flush=True)
+    try:
+        serve(app, host=settings.host, port=settings.port, threads=settings.web_threads, ident="mcrm")
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)

@@ -1,0 +1,3 @@
+from mcrm import create_app
+
+app = create_app()
