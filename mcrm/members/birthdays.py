@@ -91,7 +91,7 @@ def solar_birthday_in_year(birthday: Birthday, year: int) -> date | None:
     for lunar_year in (year - 1, year):
         for day in (birthday.lunar_day, birthday.lunar_day - 1):
             try:
-                solar = LunarDate(lunar_year, birthday.lunar_month, day).toSolarDate()
+                solar = LunarDate(lunar_year, birthday.lunar_month, day).to_solar_date()
             except ValueError:
                 continue
             if solar.year == year:

@@ -179,20 +179,25 @@ def expire_due_points(merchant: Merchant, *, now: datetime) -> int:
     return touched
 
 
-def tier_score(member: Member, merchant: Merchant, *, now: datetime) -> int:
+def _earned_since(member_ids: list[int], since: datetime) -> dict[int, int]:
+    rows = db.session.execute(
+        sa.select(PointsEntry.member_id, sa.func.sum(PointsEntry.points))
+        .where(PointsEntry.member_id.in_(member_ids), PointsEntry.kind == EntryKind.EARN,
+               PointsEntry.created_at > since)
+        .group_by(PointsEntry.member_id)).all()
+    return {member_id: int(total) for member_id, total in rows}
+
+
+def tier_score(member: Member, merchant: Merchant, *, now: datetime, earned: int | None = None) -> int:
     """Points earned in the last 12 months plus the tenure bonus (SMS-CONTRACT.md)."""
-    earned = 0
-    if member.id is not None:
-        earned = db.session.scalar(
-            sa.select(sa.func.coalesce(sa.func.sum(PointsEntry.points), 0))
-            .where(PointsEntry.member_id == member.id, PointsEntry.kind == EntryKind.EARN,
-                   PointsEntry.created_at > rules.add_months(now, -12))) or 0
-    return int(earned) + rules.tenure_bonus(member.joined_at or now, now, merchant.tenure_bonus)
+    if earned is None:
+        earned = _earned_since([member.id], rules.add_months(now, -12)).get(member.id, 0) if member.id else 0
+    return earned + rules.tenure_bonus(member.joined_at or now, now, merchant.tenure_bonus)
 
 
-def refresh_tier(member: Member, merchant: Merchant, *, now: datetime) -> bool:
+def refresh_tier(member: Member, merchant: Merchant, *, now: datetime, earned: int | None = None) -> bool:
     """Recompute the member's tier; returns True when it changed."""
-    score = tier_score(member, merchant, now=now)
+    score = tier_score(member, merchant, now=now, earned=earned)
     tier = rules.tier_for(score, merchant.tier_thresholds)
     changed = tier != member.tier
     member.tier_score, member.tier = score, tier
@@ -200,16 +205,20 @@ def refresh_tier(member: Member, merchant: Merchant, *, now: datetime) -> bool:
 
 
 def refresh_all_tiers(merchant: Merchant, *, now: datetime, batch: int = 1000) -> int:
-    """The monthly re-evaluation; returns how many members changed tier."""
-    changed, last_id = 0, 0
+    """The monthly re-evaluation, a batch of members and one grouped query at a time.
+
+    Returns how many members changed tier.
+    """
+    changed, last_id, since = 0, 0, rules.add_months(now, -12)
     while True:
         members = db.session.scalars(
             sa.select(Member).where(Member.merchant_id == merchant.id, Member.deleted_at.is_(None),
                                     Member.id > last_id).order_by(Member.id).limit(batch)).all()
         if not members:
             return changed
+        earned = _earned_since([m.id for m in members], since)
         for member in members:
-            changed += refresh_tier(member, merchant, now=now)
+            changed += refresh_tier(member, merchant, now=now, earned=earned.get(member.id, 0))
         last_id = members[-1].id
         db.session.flush()
 

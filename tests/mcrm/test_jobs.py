@@ -1,0 +1,24 @@
+from datetime import timedelta
+
+from mcrm.jobs import tasks
+from mcrm.jobs.definitions import JOBS
+from mcrm.points.services import Actor, record_purchase
+from mcrm.workers import resolve
+
+
+def test_job_ids_are_unique_and_every_function_imports():
+    ids = [job["id"] for job in JOBS]
+    assert len(ids) == len(set(ids))
+    for job in JOBS:
+        assert callable(resolve(job["func"]))
+
+
+def test_expire_points_job_runs_for_every_merchant_and_twice_is_harmless(db, make_merchant, make_member, now):
+    from mcrm.core import clock
+    second = make_merchant()
+    for merchant in (make_merchant(), second):
+        member = make_member(merchant=merchant)
+        record_purchase(member, merchant, 10, actor=Actor("t"), now=clock.now_utc() - timedelta(days=800))
+    db.session.commit()
+    assert tasks.expire_points() == 2
+    assert tasks.expire_points() == 0

@@ -1,0 +1,66 @@
+import pytest
+
+from mcrm.core.errors import ConflictError, ValidationError
+from mcrm.members import services
+from mcrm.members.services import Consent
+
+
+def test_enrol_normalises_the_number_and_records_consent(db, merchant, now):
+    member = services.enrol_member(merchant, msisdn="138-0013-8000", now=now, source="sms",
+                                   consent=Consent("sms", "ZC via 106571234501"), name=" 张三 ",
+                                   birthday="农历0815", tags="VIP，常客 vip")
+    db.session.commit()
+    assert member.msisdn == "+8613800138000" and member.msisdn_rev == "0008310083168+"
+    assert member.name == "张三"
+    assert member.birthday_is_lunar and (member.birthday_lunar_month, member.birthday_lunar_day) == (8, 15)
+    assert member.birthday_month == 8 and member.birthday is None
+    assert member.tag_names == ["VIP", "vip", "常客"]
+    assert (member.consent_at, member.consent_channel, member.consent_detail) == (now, "sms", "ZC via 106571234501")
+    assert member.tier == "普通"
+
+
+def test_the_same_number_twice_is_a_conflict_naming_the_member(db, merchant, make_member, now):
+    first = make_member(msisdn="13800138000")
+    with pytest.raises(ConflictError) as error:
+        services.enrol_member(merchant, msisdn="+86 13800138000", now=now)
+    assert error.value.details["member_id"] == first.id
+
+
+def test_two_merchants_may_share_a_member_number(db, make_merchant, make_member):
+    other = make_merchant()
+    a = make_member(msisdn="13800138000")
+    b = make_member(merchant=other, msisdn="13800138000")
+    assert a.id != b.id
+
+
+def test_bad_input_is_refused_with_a_reason(db, merchant, now):
+    with pytest.raises(ValidationError, match="phone"):
+        services.enrol_member(merchant, msisdn="12345", now=now)
+    with pytest.raises(ValidationError, match="date"):
+        services.enrol_member(merchant, msisdn="13800138001", now=now, birthday="19901345")
+    with pytest.raises(ValidationError):
+        services.enrol_member(merchant, msisdn="13800138002", now=now, gender="x")
+
+
+def test_soft_deleted_member_comes_back_on_enrol(db, merchant, make_member, now):
+    member = make_member(msisdn="13800138000", points=50)
+    services.delete_member(member, now=now)
+    db.session.commit()
+    assert services.find_member_by_msisdn(merchant, "+8613800138000") is None
+    again = services.enrol_member(merchant, msisdn="13800138000", now=now, name="回来")
+    assert again.id == member.id and again.deleted_at is None and again.points_balance == 50
+
+
+def test_opt_out_and_back_in_keeps_a_consent_record(db, merchant, make_member, now):
+    member = make_member()
+    assert services.opt_out(member, now=now) is True
+    assert services.opt_out(member, now=now) is False
+    assert member.opted_out and member.opted_out_at == now
+    assert services.opt_in(member, Consent("sms", "DY"), now=now) is True
+    assert not member.opted_out and member.consent_detail == "DY"
+
+
+def test_too_many_tags_refused(db, make_member):
+    member = make_member()
+    with pytest.raises(ValidationError):
+        services.set_tags(member, [f"t{i}" for i in range(21)])

@@ -1,0 +1,130 @@
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from mcrm.core.errors import InsufficientPointsError, ValidationError
+from mcrm.members.models import Member
+from mcrm.points import services
+from mcrm.points.models import EntryKind, PointsEntry
+from mcrm.points.services import SYSTEM, Actor
+
+CLERK = Actor("收银员")
+
+
+def ledger_sum(db, member):
+    return db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(PointsEntry.points), 0))
+                             .where(PointsEntry.member_id == member.id))
+
+
+def test_purchase_earns_amount_times_rate_and_updates_spend_and_visit(db, merchant, make_member, now):
+    merchant.points_per_yuan = 2
+    member = make_member()
+    entry = services.record_purchase(member, merchant, "88.50", actor=CLERK, now=now)
+    db.session.commit()
+    assert entry.kind == EntryKind.EARN and entry.points == 177 and entry.balance_after == 177
+    assert member.points_balance == 177 == ledger_sum(db, member)
+    assert float(member.total_spend) == 88.5 and member.last_visit_at == now
+    assert entry.expires_at == now.replace(year=now.year + 1)
+    assert entry.actor == "收银员"
+
+
+def test_redeem_refused_when_balance_is_short_and_nothing_changes(db, merchant, make_member, now):
+    member = make_member(points=100)
+    with pytest.raises(InsufficientPointsError) as error:
+        services.redeem_points(member, 101, reason="菜品", actor=CLERK, now=now)
+    db.session.rollback()
+    assert error.value.details == {"balance": 100, "needed": 101}
+    db.session.refresh(member)
+    assert member.points_balance == 100 == ledger_sum(db, member)
+    services.redeem_points(member, 100, reason="菜品", actor=CLERK, now=now)
+    db.session.commit()
+    assert member.points_balance == 0 == ledger_sum(db, member)
+
+
+def test_manual_adjustment_needs_a_reason(db, merchant, make_member, now):
+    member = make_member(points=10)
+    with pytest.raises(ValidationError):
+        services.adjust_points(member, merchant, 5, reason="  ", actor=CLERK, now=now)
+    with pytest.raises(InsufficientPointsError):
+        services.adjust_points(member, merchant, -11, reason="纠错", actor=CLERK, now=now)
+    services.adjust_points(member, merchant, -10, reason="纠错", actor=CLERK, now=now)
+    db.session.commit()
+    assert member.points_balance == 0 == ledger_sum(db, member)
+
+
+def test_repeated_request_with_the_same_key_changes_points_once(db, merchant, make_member, now):
+    member = make_member()
+    first = services.record_purchase(member, merchant, 50, actor=CLERK, now=now, idempotency_key="sms:42")
+    again = services.record_purchase(member, merchant, 50, actor=CLERK, now=now, idempotency_key="sms:42")
+    db.session.commit()
+    assert first.id == again.id
+    assert member.points_balance == 50 and float(member.total_spend) == 50
+
+
+def test_expiry_run_is_idempotent_and_first_in_first_out(db, merchant, make_member, now):
+    member = make_member()
+    services.record_purchase(member, merchant, 100, actor=CLERK, now=now - timedelta(days=400))
+    services.record_purchase(member, merchant, 70, actor=CLERK, now=now - timedelta(days=10))
+    services.redeem_points(member, 30, reason="兑换", actor=CLERK, now=now - timedelta(days=5))
+    db.session.commit()
+    assert services.expire_due_points(merchant, now=now) == 1
+    db.session.commit()
+    assert member.points_balance == 70 == ledger_sum(db, member)  # 100 old - 30 redeemed = 70 lapsed
+    assert services.expire_due_points(merchant, now=now) == 0
+    assert services.expire_due_points(merchant, now=now + timedelta(hours=1)) == 0
+    db.session.commit()
+    expired = db.session.scalars(sa.select(PointsEntry).where(PointsEntry.kind == EntryKind.EXPIRE)).all()
+    assert [e.points for e in expired] == [-70]
+    assert expired[0].actor == SYSTEM.label
+
+
+def test_expiring_soon_counts_points_lapsing_within_30_days(db, merchant, make_member, now):
+    member = make_member()
+    services.record_purchase(member, merchant, 40, actor=CLERK, now=now - timedelta(days=350))
+    services.record_purchase(member, merchant, 60, actor=CLERK, now=now - timedelta(days=100))
+    db.session.commit()
+    assert services.expiring_points(member, now=now) == 40
+
+
+def test_never_policy_keeps_points(db, merchant, make_member, now):
+    merchant.points_expiry_policy = "never"
+    member = make_member()
+    services.record_purchase(member, merchant, 100, actor=CLERK, now=now - timedelta(days=4000))
+    db.session.commit()
+    assert services.expire_due_points(merchant, now=now) == 0
+
+
+def test_tier_recomputed_on_purchase_from_points_earned_in_12_months(db, merchant, make_member, now):
+    member = make_member()
+    assert member.tier == "普通"
+    services.record_purchase(member, merchant, 999, actor=CLERK, now=now - timedelta(days=400))
+    services.record_purchase(member, merchant, 999, actor=CLERK, now=now)
+    db.session.commit()
+    assert member.tier == "普通" and member.tier_score == 999  # the purchase 400 days ago no longer counts
+    services.record_purchase(member, merchant, 1, actor=CLERK, now=now)
+    db.session.commit()
+    assert member.tier == "银卡"
+
+
+def test_monthly_job_lowers_tier_when_old_points_age_out(db, merchant, make_member, now):
+    member = make_member(joined_at=now - timedelta(days=30))
+    services.record_purchase(member, merchant, 1500, actor=CLERK, now=now - timedelta(days=20))
+    db.session.commit()
+    assert member.tier == "银卡"
+    assert services.refresh_all_tiers(merchant, now=now + timedelta(days=360)) == 1
+    db.session.commit()
+    assert db.session.get(Member, member.id).tier == "普通"
+
+
+def test_join_gift_entry_is_a_gift(db, merchant, make_member, now):
+    member = make_member(points=100)
+    entries = services.list_entries(member)
+    assert [(e.kind, e.points, e.balance_after) for e in entries] == [(EntryKind.GIFT, 100, 100)]
+
+
+def test_tenure_bonus_lifts_the_tier_score(db, merchant, make_member, now):
+    member = make_member(joined_at=now - timedelta(days=3 * 366))
+    services.record_purchase(member, merchant, 900, actor=CLERK, now=now)
+    db.session.commit()
+    assert member.tier_score == 900 + 200 and member.tier == "银卡"
