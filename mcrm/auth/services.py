@@ -1,4 +1,5 @@
 """Staff accounts: creation, password login with lockout."""
+import functools
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -57,7 +58,7 @@ def authenticate(username: str, password: str, *, now: datetime, lockout_after: 
     staff = db.session.scalar(sa.select(Staff).where(Staff.username == (username or "").strip().lower()))
     if staff is None or not staff.is_active or not staff.merchant.is_active:
         # spend the same time as a real check so timing does not reveal usernames
-        verify_password(_DUMMY_HASH, password or "")
+        verify_password(_dummy_hash(), password or "")
         raise LoginError("Wrong username or password")
     if staff.locked_until is not None and staff.locked_until > now:
         raise LoginError("Too many wrong passwords: this account is locked for a while")
@@ -77,4 +78,6 @@ def authenticate(username: str, password: str, *, now: datetime, lockout_after: 
     return staff
 
 
-_DUMMY_HASH = hash_password("not a real password, used for timing only")
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password("not a real password, used for timing only")

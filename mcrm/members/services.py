@@ -163,7 +163,7 @@ def find_member_by_msisdn(merchant: Merchant, msisdn: str, *, include_deleted: b
     return db.session.scalar(query)
 
 
-def get_member(merchant: Merchant, member_id: int, *, for_update: bool = False) -> Member:
+def get_member(merchant: Merchant, member_id: int) -> Member:
     query = sa.select(Member).where(Member.id == member_id, Member.merchant_id == merchant.id,
                                     Member.deleted_at.is_(None))
     member = db.session.scalar(query)
