@@ -201,11 +201,17 @@ class GatewayClient(Client):
 
     def response_to(self, pdu, status: int = consts.SMPP_ESME_ROK):
         command = pdu.command + "_resp" if pdu.command else "generic_nack"
-        resp = smpp.make_pdu(command, client=self, status=status, sequence=pdu.sequence)
+        return self.response(command, pdu.sequence, status)
+
+    def response(self, command: str, sequence: int, status: int = consts.SMPP_ESME_ROK):
+        """A response PDU echoing ``sequence``. (make_pdu(..., sequence=n) silently keeps the client's
+        current sequence: smpplib only sets attributes that are None, and ``sequence`` never is.)"""
+        resp = smpp.make_pdu(command, client=self, status=status)
+        resp.sequence = sequence
         return resp
 
     def generic_nack(self, sequence: int, status: int = consts.SMPP_ESME_RINVCMDID):
-        return smpp.make_pdu("generic_nack", client=self, status=status, sequence=sequence)
+        return self.response("generic_nack", sequence, status)
 
     # ------------------------------------------------------------------ bind
     def bind(self, mode: str, system_id: str, password: str, system_type: str,

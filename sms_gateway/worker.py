@@ -381,8 +381,9 @@ class SmppWorker(_Worker):
                     self._sleep(backoff)
                     backoff = min(backoff * 2, cfg.reconnect_max_secs)
                     continue
-                except OSError as exc:
-                    logger.warning("cannot reach SMSC %s:%s: %s; retrying in %.1fs", cfg.host, cfg.port, exc, backoff)
+                except Exception as exc:  # noqa: BLE001 - OSError, or a bug: never let the thread die
+                    log = logger.warning if isinstance(exc, OSError) else logger.exception
+                    log("cannot reach SMSC %s:%s: %s; retrying in %.1fs", cfg.host, cfg.port, exc, backoff)
                     self.stats["connect_failures"] += 1
                     self._disconnect()
                     self._sleep(backoff)
@@ -397,6 +398,9 @@ class SmppWorker(_Worker):
                 except OSError as exc:
                     logger.warning("SMPP link lost: %s", exc)
                     self.stats["link_lost"] += 1
+                except Exception:  # noqa: BLE001 - a bug must not kill the gateway: reconnect
+                    logger.exception("unexpected error in the SMPP session; reconnecting")
+                    self.stats["errors"] += 1
                 finally:
                     self._disconnect()
                     self._requeue_inflight("connection lost")
@@ -713,7 +717,7 @@ class SmppWorker(_Worker):
     def _ack_receipts(self, status: int) -> None:
         for _r, s, seq in self._receipts:
             if s.client.connected:
-                s.out.append(s.client.make("deliver_sm_resp", status=status, sequence=seq))
+                s.out.append(s.client.response("deliver_sm_resp", seq, status))
         self._receipts = []
 
     # ------------------------------------------------------------------ sending
