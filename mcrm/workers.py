@@ -1,4 +1,5 @@
 """Process entry points: the composition root of web, scheduler and gateway."""
+import functools
 import importlib
 import logging
 
@@ -17,10 +18,10 @@ def resolve(func_ref: str):
 
 
 def _in_app_context(app: Flask, func):
+    @functools.wraps(func)
     def run():
         with app.app_context():
             return func()
-    run.__name__ = func.__name__
     return run
 
 
