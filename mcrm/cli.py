@@ -34,6 +34,7 @@ def register_cli(app) -> None:
     app.cli.add_command(staff_group)
     app.cli.add_command(demo_command)
     app.cli.add_command(run_command)
+    app.cli.add_command(scheduler_command)
 
 
 def _fail(error: DomainError):
@@ -48,6 +49,15 @@ def run_command():
     from mcrm.workers import run_all_in_one
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run_all_in_one(current_app._get_current_object())
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler_command():
+    """Run the periodic jobs (only one such process per installation)."""
+    from mcrm.workers import run_scheduler
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_scheduler(current_app._get_current_object())
 
 
 @click.group("merchant")

@@ -5,6 +5,7 @@ import logging
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from mcrm.jobs.definitions import JOBS
@@ -39,6 +40,17 @@ def start_background_scheduler(app: Flask) -> BackgroundScheduler:
     scheduler.start()
     logger.info("scheduler started with %s jobs", len(JOBS))
     return scheduler
+
+
+def run_scheduler(app: Flask) -> None:
+    """``mcrm scheduler``: the one scheduler process when web and gateway run as separate processes.
+
+    Run exactly one: APScheduler keeps no shared job store between processes.
+    """
+    scheduler = BlockingScheduler(timezone="Asia/Shanghai")
+    add_jobs(scheduler, app)
+    logger.info("scheduler running with %s jobs", len(JOBS))
+    scheduler.start()
 
 
 def run_all_in_one(app: Flask) -> None:
