@@ -2,4 +2,5 @@
 from mcrm.auth.models import Staff  # noqa: F401
 from mcrm.members.models import Member, MemberTag  # noqa: F401
 from mcrm.merchants.models import Merchant  # noqa: F401
+from mcrm.messaging.models import InboundMessage, OutboundMessage, OutboundPart, PendingReceipt  # noqa: F401
 from mcrm.points.models import PointsEntry  # noqa: F401

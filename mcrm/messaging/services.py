@@ -1,0 +1,258 @@
+"""Outbox and inbox rules: what may be sent, when, and how MOs are routed and claimed.
+
+``enqueue_sms`` is the only way an MT enters the outbox; the gateway (``store.SqlMessageStore``)
+takes it from there. Inbound rows are written by the gateway and consumed by the keyword engine with
+``claim_inbound`` / ``mark_inbound_done`` / ``mark_inbound_failed``.
+"""
+import logging
+import re
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from mcrm.core.errors import ConflictError, ValidationError
+from mcrm.core.msisdn import mask_msisdn, normalize_msisdn
+from mcrm.extensions import db
+from mcrm.members.models import Member
+from mcrm.merchants.models import Merchant
+from mcrm.messaging.models import (InboundMessage, InboundStatus, MessageKind, MessageStatus,
+                                   OutboundMessage)
+from mcrm.messaging.store import MAX_PARTS, count_parts
+
+logger = logging.getLogger(__name__)
+
+#: a claim older than this belongs to a worker that died; several live workers never wait this long
+DEFAULT_LEASE = timedelta(minutes=10)
+
+
+class SuppressReason:
+    OPTED_OUT = "opted out"
+    FREQUENCY_CAP = "frequency cap"
+    DUPLICATE_OCCASION = "duplicate occasion"
+
+
+# ------------------------------------------------------------------------------------------ outbox
+
+
+def enqueue_sms(merchant: Merchant, *, msisdn: str, body: str, kind: str, now: datetime,
+                member: Member | None = None, idempotency_key: str | None = None,
+                occasion: str | None = None, region: str = "CN") -> OutboundMessage:
+    """Put one MT in the outbox (flushes, never commits) and return its row.
+
+    Marketing gets the signature and the unsubscribe hint, and is suppressed (a row with status
+    ``suppressed`` and the reason, so the console shows why) for opted-out members, past the
+    per-day frequency cap, or when this number already had this ``occasion``; outside the
+    merchant's sending window it waits (``not_before``) for the next window. Transactional goes at
+    any hour with the signature only, opted out or not. The same ``idempotency_key`` twice returns
+    the first row.
+    """
+    kind = _check_kind(kind)
+    if idempotency_key is not None:
+        existing = _find_by_idempotency_key(merchant, idempotency_key)
+        if existing is not None:
+            return existing
+    msisdn = normalize_msisdn(msisdn, region)
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError("The message is empty")
+    if member is not None and (member.merchant_id != merchant.id or member.msisdn != msisdn):
+        raise ValidationError("The member does not belong to this merchant and number")
+    text = merchant.signature + body
+    if kind is MessageKind.MARKETING:
+        text += merchant.unsubscribe_hint
+    parts = count_parts(text).parts
+    if parts > MAX_PARTS:
+        raise ValidationError(f"The message is too long: {parts} parts (at most {MAX_PARTS})")
+
+    message = OutboundMessage(merchant_id=merchant.id, member_id=member.id if member else None, msisdn=msisdn,
+                              body=body, text=text, kind=kind, parts=parts, status=MessageStatus.QUEUED,
+                              attempts=0, idempotency_key=idempotency_key, occasion=occasion, created_at=now)
+    if kind is MessageKind.MARKETING:
+        if member is None:
+            member = db.session.scalar(sa.select(Member).where(
+                Member.merchant_id == merchant.id, Member.msisdn == msisdn, Member.deleted_at.is_(None)))
+            message.member_id = member.id if member else None
+        send_at = next_send_time(merchant, now)
+        if send_at > now:
+            message.not_before = send_at
+        reason = _suppress_reason(merchant, msisdn, member, occasion, send_at)
+        if reason:
+            message.status, message.suppressed_reason = MessageStatus.SUPPRESSED, reason
+            message.not_before = None
+    if idempotency_key is None:
+        db.session.add(message)
+        db.session.flush()
+        return message
+    try:
+        with db.session.begin_nested():       # a concurrent request may have used the key just now
+            db.session.add(message)
+    except IntegrityError:
+        existing = _find_by_idempotency_key(merchant, idempotency_key)
+        if existing is None:
+            raise
+        return existing
+    return message
+
+
+def _check_kind(kind) -> MessageKind:
+    try:
+        return MessageKind(kind)
+    except ValueError:
+        raise ValidationError(f"Unknown message kind {kind!r}: marketing or transactional") from None
+
+
+def _find_by_idempotency_key(merchant: Merchant, key: str) -> OutboundMessage | None:
+    existing = db.session.scalar(sa.select(OutboundMessage).where(OutboundMessage.idempotency_key == key))
+    if existing is not None and existing.merchant_id != merchant.id:
+        raise ConflictError("This idempotency key belongs to another merchant's message")
+    return existing
+
+
+def next_send_time(merchant: Merchant, now: datetime) -> datetime:
+    """``now`` if it is inside the merchant's sending window (local time), else the next window start."""
+    zone = ZoneInfo(merchant.timezone)
+    local = now.astimezone(zone)
+    start, end = merchant.send_window_start, merchant.send_window_end
+    if start <= local.time() < end:
+        return now
+    day = local.date() if local.time() < start else local.date() + timedelta(days=1)
+    return datetime.combine(day, start, tzinfo=zone).astimezone(now.tzinfo)
+
+
+def _local_day_bounds(merchant: Merchant, moment: datetime) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(merchant.timezone)
+    day: date = moment.astimezone(zone).date()
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    return start.astimezone(moment.tzinfo), end.astimezone(moment.tzinfo)
+
+
+def _suppress_reason(merchant: Merchant, msisdn: str, member: Member | None, occasion: str | None,
+                     send_at: datetime) -> str | None:
+    if member is not None and member.opted_out:
+        return SuppressReason.OPTED_OUT
+    counted = sa.and_(OutboundMessage.merchant_id == merchant.id, OutboundMessage.msisdn == msisdn,
+                      OutboundMessage.kind == MessageKind.MARKETING,
+                      OutboundMessage.status != MessageStatus.SUPPRESSED)
+    if occasion is not None and db.session.scalar(
+            sa.select(OutboundMessage.id).where(counted, OutboundMessage.occasion == occasion).limit(1)):
+        return SuppressReason.DUPLICATE_OCCASION
+    # the cap counts the messages that go out on the same local day as this one would
+    day_start, day_end = _local_day_bounds(merchant, send_at)
+    sent_at = sa.func.coalesce(OutboundMessage.not_before, OutboundMessage.created_at)
+    same_day = db.session.scalar(sa.select(sa.func.count()).where(
+        counted, OutboundMessage.created_at >= day_start - timedelta(days=1),   # keeps the index range short
+        sent_at >= day_start, sent_at < day_end))
+    if same_day >= merchant.frequency_cap_per_day:
+        return SuppressReason.FREQUENCY_CAP
+    return None
+
+
+def release_stale_claims(now: datetime, lease: timedelta = DEFAULT_LEASE) -> int:
+    """Return SENDING messages whose claim is older than ``lease`` to QUEUED (a gateway that died
+    and never came back with its worker id). Live workers keep their claims: they hold a message
+    for seconds, never for a lease. Flushes; returns how many were released."""
+    table = OutboundMessage.__table__
+    result = db.session.execute(
+        table.update()
+        .where(table.c.status == MessageStatus.SENDING.value, table.c.claimed_at < now - lease)
+        .values(status=MessageStatus.QUEUED.value, claim_id=None, claimed_at=None))
+    if result.rowcount:
+        logger.warning("released %d outbound claim(s) older than %s", result.rowcount, lease)
+    return result.rowcount
+
+
+# ------------------------------------------------------------------------------------------- inbox
+
+
+def route_inbound(destination_addr: str, access_number: str) -> tuple[Merchant | None, str]:
+    """The active merchant whose service number (access number + sub-code) is the longest prefix of
+    ``destination_addr``, and the extension digits after it; ``(None, "")`` when none matches."""
+    digits = re.sub(r"\D", "", destination_addr or "")
+    if not digits.startswith(access_number) and digits.startswith("86" + access_number):
+        digits = digits[2:]            # some SMSCs prefix the country code
+    if not digits.startswith(access_number):
+        return None, ""
+    rest = digits[len(access_number):]
+    prefixes = [rest[:n] for n in range(1, min(len(rest), 10) + 1)]
+    if not prefixes:
+        return None, ""
+    merchant = db.session.scalar(
+        sa.select(Merchant).where(Merchant.sub_code.in_(prefixes), Merchant.is_active.is_(True))
+        .order_by(sa.func.length(Merchant.sub_code).desc()).limit(1))
+    if merchant is None:
+        return None, ""
+    return merchant, rest[len(merchant.sub_code):]
+
+
+def store_inbound(*, source_addr: str, destination_addr: str, text: str, data_coding: int, received_at: datetime,
+                  parts: int = 1, payload: bytes = b"", complete: bool = True, access_number: str,
+                  region: str = "CN") -> InboundMessage:
+    """Route one MO and add it to the inbox (status new, or unrouted). Flushes."""
+    merchant, extension = route_inbound(destination_addr, access_number)
+    try:
+        msisdn = normalize_msisdn(source_addr, region)
+    except ValidationError:
+        msisdn = (source_addr or "")[:32]          # kept as given: the console still shows it
+    row = InboundMessage(merchant_id=merchant.id if merchant else None, msisdn=msisdn,
+                         destination_addr=(destination_addr or "")[:32], extension=extension[:21],
+                         text=text or "", data_coding=data_coding, parts=parts, complete=complete,
+                         payload=payload or b"", received_at=received_at,
+                         status=InboundStatus.NEW if merchant else InboundStatus.UNROUTED)
+    db.session.add(row)
+    db.session.flush()
+    if merchant is None:
+        logger.info("MO from %s to %s matches no merchant: stored unrouted", mask_msisdn(msisdn), destination_addr)
+    return row
+
+
+def claim_inbound(worker_id: str, limit: int, now: datetime,
+                  lease: timedelta = DEFAULT_LEASE) -> list[InboundMessage]:
+    """Move up to ``limit`` routed MOs to PROCESSING for ``worker_id`` and return them, oldest first.
+
+    New rows, and rows whose claim is older than ``lease`` (a worker that crashed mid-batch), are
+    claimed with one conditional UPDATE, so two workers never get the same row. Flushes: commit
+    right away so other workers see the claim, then process each row and finish it with
+    ``mark_inbound_done`` (in the same transaction as its effects) or ``mark_inbound_failed``.
+    """
+    table = InboundMessage.__table__
+    claimable = sa.or_(table.c.status == InboundStatus.NEW.value,
+                       sa.and_(table.c.status == InboundStatus.PROCESSING.value,
+                               table.c.claimed_at < now - lease))
+    ids = sa.select(table.c.id).where(claimable).order_by(table.c.id).limit(limit)
+    if db.session.get_bind().dialect.name == "postgresql":
+        ids = ids.with_for_update(skip_locked=True)
+    claim_id = f"{worker_id}:{now.timestamp():.6f}"
+    claimed = db.session.execute(
+        table.update().where(table.c.id.in_(ids.scalar_subquery()), claimable)
+        .values(status=InboundStatus.PROCESSING.value, claim_id=claim_id, claimed_at=now)
+        .returning(table.c.id)).scalars().all()
+    if not claimed:
+        return []
+    rows = db.session.scalars(sa.select(InboundMessage).where(InboundMessage.id.in_(claimed))
+                              .order_by(InboundMessage.id).execution_options(populate_existing=True)).all()
+    return list(rows)
+
+
+def _finish_inbound(inbound: InboundMessage, status: InboundStatus, now: datetime, error: str | None) -> None:
+    table = InboundMessage.__table__
+    result = db.session.execute(
+        table.update().where(table.c.id == inbound.id, table.c.status == InboundStatus.PROCESSING.value,
+                             table.c.claim_id == inbound.claim_id)
+        .values(status=status.value, processed_at=now, error=error, claim_id=None))
+    if result.rowcount != 1:
+        # the lease ran out and another worker has it now: roll back so its effects happen once
+        raise ConflictError(f"Inbound message {inbound.id} is no longer claimed by this worker")
+    db.session.refresh(inbound)
+
+
+def mark_inbound_done(inbound: InboundMessage, *, now: datetime) -> None:
+    """PROCESSING → DONE, only if this worker's claim still holds (else ConflictError: roll back)."""
+    _finish_inbound(inbound, InboundStatus.DONE, now, None)
+
+
+def mark_inbound_failed(inbound: InboundMessage, *, now: datetime, error: str) -> None:
+    """PROCESSING → FAILED with a short reason (kept for the console, never retried)."""
+    _finish_inbound(inbound, InboundStatus.FAILED, now, (error or "")[:200])
