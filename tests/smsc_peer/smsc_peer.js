@@ -108,13 +108,23 @@ function deliver(fields, kind, origin, attempt = 0) {
       : [...bound].find((s) => receives(s) && s.systemId === settings.system_id);
     if (!target) { waiting.push({ fields, kind }); resolve({ queued: true }); return; }
     stats[kind === 'dlr' ? 'dlr_sent' : 'mo_sent']++;
-    const timer = setTimeout(() => retry({ status: null, timeout: true }), 10000);
+    let settled = false;
     const retry = (result) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      target.unanswered.delete(onLost);
       if (attempt + 1 >= settings.mo_retries) { resolve({ ...result, gave_up: true }); return; }
       setTimeout(() => deliver(fields, kind, null, attempt + 1).then(resolve), settings.mo_retry_ms);
     };
+    const timer = setTimeout(() => retry({ status: null, timeout: true }), 10000);
+    const onLost = () => retry({ status: null, closed: true });   // session gone before it answered
+    target.unanswered.add(onLost);
     const sent = target.deliver_sm({ ...fields }, (resp) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
+      target.unanswered.delete(onLost);
       record('deliver_sm', { kind, session: target.id, source_addr: fields.source_addr,
         destination_addr: fields.destination_addr, esm_class: fields.esm_class, data_coding: fields.data_coding,
         receipted_message_id: fields.receipted_message_id || null, status: resp.command_status, attempt });
@@ -123,10 +133,11 @@ function deliver(fields, kind, origin, attempt = 0) {
         resolve({ session: target.id, status: 0, attempts: attempt + 1 });
       } else {
         stats.mo_nacked++;
+        settled = false;
         retry({ session: target.id, status: resp.command_status });
       }
     });
-    if (!sent) { clearTimeout(timer); retry({ status: null, closed: true }); }
+    if (!sent) retry({ status: null, closed: true });
   });
 }
 
@@ -205,6 +216,8 @@ function onSubmit(session, pdu) {
 // ------------------------------------------------------------------ SMPP server
 const server = smpp.createServer((session) => {
   session.id = nextSession++;
+  session.unanswered = new Set();    // deliver_sm sent on this session and not answered yet
+  const lost = () => { bound.delete(session); for (const f of [...session.unanswered]) f(); };
   let count = 0;
   debug('connect', session.id);
   session.on('pdu', (pdu) => {
@@ -261,8 +274,8 @@ const server = smpp.createServer((session) => {
         session.send(pdu.response({ command_status: 0x03 }));
     }
   });
-  session.on('close', () => { bound.delete(session); debug('close', session.id); });
-  session.on('error', (e) => { bound.delete(session); debug('error', session.id, e.message); });
+  session.on('close', () => { lost(); debug('close', session.id); });
+  session.on('error', (e) => { lost(); debug('error', session.id, e.message); });
 });
 
 // ------------------------------------------------------------------ MO injection
