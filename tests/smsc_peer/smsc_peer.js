@@ -173,11 +173,16 @@ function onSubmit(session, pdu) {
   else if (settings.fail_rate > 0 && Math.random() < settings.fail_rate) status = settings.fail_status;
   const messageId = status ? null : idBase + (nextId++).toString(16).padStart(8, '0');
   const text = typeof sm.message === 'string' ? sm.message : null;
+  // octets of short_message as sent (node-smpp decodes it and drops sm_length): UDH + body
+  const enc = pdu.data_coding === 8 ? 'UCS2' : pdu.data_coding === 3 ? 'LATIN1' : 'ASCII';
+  const bodyOctets = text === null ? (Buffer.isBuffer(sm.message) ? sm.message.length : 0)
+    : smpp.encodings[enc].encode(text).length;
+  const smOctets = (udh ? udh.length + 1 : 0) + bodyOctets;
   record('submit_sm', { session: session.id, seq: pdu.sequence_number, source_addr: pdu.source_addr,
     source_addr_ton: pdu.source_addr_ton, source_addr_npi: pdu.source_addr_npi,
     destination_addr: pdu.destination_addr, dest_addr_ton: pdu.dest_addr_ton, dest_addr_npi: pdu.dest_addr_npi,
     esm_class: pdu.esm_class, data_coding: pdu.data_coding, registered_delivery: pdu.registered_delivery,
-    sm_length: pdu.sm_length, udh: hex(udh), concat: part, text,
+    sm_length: smOctets, udh: hex(udh), concat: part, text,
     message_hex: Buffer.isBuffer(sm.message) ? hex(sm.message) : null, status, message_id: messageId });
   if (status) stats.rejected++; else stats.accepted++;
 
