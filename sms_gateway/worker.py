@@ -360,6 +360,7 @@ class SmppWorker(_Worker):
         self._receipts: list[tuple[DeliveryReceipt, _Session, int]] = []
         self._next_claim = 0.0
         self._store_ok_at = 0.0
+        self._early: list = []
         self.bound = threading.Event()
         self.connects = 0
 
@@ -435,8 +436,7 @@ class SmppWorker(_Worker):
                 early = client.bind(mode, cfg.system_id, cfg.password, cfg.system_type)
                 logger.info("bound %s to %s:%s as %s", mode, cfg.host, cfg.port, cfg.system_id)
                 self._sessions.append(session)
-                for pdu in early:          # PDUs that arrived before bind_resp: handle them normally
-                    self._dispatch(session, pdu)
+                self._early.extend((session, pdu) for pdu in early)
         except BaseException:
             for s in sessions:
                 if s not in self._sessions:
@@ -445,10 +445,10 @@ class SmppWorker(_Worker):
         self._tx = next(s for s in self._sessions if s.transmits)
         self.connects += 1
         self.bound.set()
-        self._flush_output()
 
     def _disconnect(self) -> None:
         self.bound.clear()
+        self._early = []
         for s in self._sessions:
             s.client.close()
         self._sessions = []
@@ -459,6 +459,13 @@ class SmppWorker(_Worker):
         cfg = self.config
         unbinding = False
         stop_deadline = None
+        # PDUs read while waiting for bind_resp (smpplib's bind() would have taken the first of them
+        # for the response): handle them like any other traffic
+        early, self._early = self._early, []
+        for s, pdu in early:
+            self._dispatch(s, pdu)
+        self._flush_store()
+        self._flush_output()
         while True:
             now = self.clock()
             if self._stop_requested and not unbinding:
