@@ -905,8 +905,9 @@ def run_forever(config: GatewayConfig, store: MessageStore) -> None:
         logger.info("signal %d: stopping gateway", signum)
         gateway.request_stop()
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        previous[sig] = signal.signal(sig, _on_signal)
+    if threading.current_thread() is threading.main_thread():    # signals can only be set there
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, _on_signal)
     try:
         logger.info("gateway starting: %s", config.describe())
         gateway.run()

@@ -71,3 +71,51 @@ def test_unknown_command_gets_generic_nack_and_the_session_goes_on(simulator, ma
     simulator.wait_for("deliver_sm_resp")
     assert [m.text for m in store.inbound()] == ["DY"]
     assert gateway.worker.connects == 1
+
+
+@sim(simulators.SilentAfterBind)
+def test_a_hung_smsc_is_detected_and_the_message_retried(simulator, make_gateway, store):
+    mid = store.add_outbound("+8613800138000", "hello")
+    gateway = make_gateway(simulator.port, response_timeout_secs=0.3, max_attempts=10)
+    wait_until(lambda: gateway.worker.connects >= 2, message="reconnect after the enquire_link timeout")
+    assert gateway.stats["response_timeouts"] >= 1
+    assert store.get(mid).attempts >= 1 and store.get(mid).status in ("QUEUED", "SENDING")
+
+
+def test_only_the_gateway_thread_touches_the_socket(smsc, make_gateway, store, monkeypatch):
+    """smpplib is not thread-safe: every read and write must happen on the worker's own thread,
+    whatever other threads do to the store and the gateway meanwhile."""
+    import threading
+
+    from sms_gateway.client import GatewayClient
+    threads = set()
+    real_send, real_read = GatewayClient.send_bytes, GatewayClient.read_available
+
+    def send_bytes(self, data):
+        threads.add(threading.current_thread().name)
+        return real_send(self, data)
+
+    def read_available(self):
+        threads.add(threading.current_thread().name)
+        return real_read(self)
+
+    monkeypatch.setattr(GatewayClient, "send_bytes", send_bytes)
+    monkeypatch.setattr(GatewayClient, "read_available", read_available)
+    gateway = make_gateway(smsc)
+    for i in range(50):
+        store.add_outbound("+86138000%05d" % i, "t %d" % i)
+        gateway.wake()
+    smsc.mo("8613800138000", "10657", "JF")
+    wait_until(lambda: store.counts().get("DELIVERED") == 50, message="all delivered")
+    assert gateway.stop(timeout=5)
+    assert threads == {"sms-gateway"}
+
+
+def test_an_incomplete_concatenated_mo_is_stored_after_the_reassembly_deadline(smsc, make_gateway, store):
+    gateway = make_gateway(smsc, mo_reassembly_secs=0.2)
+    wait_until(gateway.worker.bound.is_set, message="bound")
+    part1 = bytes([5, 0, 3, 9, 2, 1]) + "积分查询".encode("utf-16-be")
+    smsc.mo("8613800138000", "10657", hex=part1.hex(), esm_class=0x40, data_coding=8)
+    wait_until(store.inbound, message="partial MO stored")
+    (mo,) = store.inbound()
+    assert (mo.text, mo.parts, mo.complete) == ("积分查询", 1, False)

@@ -20,7 +20,7 @@ from smpplib import consts, smpp
 from smpplib.client import SimpleSequenceGenerator
 
 __all__ = ["SimulatedSmsc", "DeliverSmDuringBind", "DeliverSmDuringUnbind", "SmscUnbinds",
-           "ErrorResponses", "UnknownTlvMo", "BrokenPdu"]
+           "ErrorResponses", "UnknownTlvMo", "BrokenPdu", "SilentAfterBind"]
 
 
 class _Seq:
@@ -267,3 +267,13 @@ class BrokenPdu(SimulatedSmsc):
         self.send(self.response(pdu, system_id="SIM"))
         self.send_raw(struct.pack(">LLLL", 16, 0x00000999, 0, 77))
         self.send(self.mo("DY"))
+
+
+class SilentAfterBind(SimulatedSmsc):
+    """Binds, then never answers anything (a hung SMSC): submit and enquire_link responses time out."""
+
+    def on_submit_sm(self, pdu):
+        return None
+
+    def on_enquire_link(self, pdu):
+        return None
