@@ -36,3 +36,32 @@ def refresh_tiers() -> int:
         total += changed
         logger.info("tiers changed for %s members of merchant %s", changed, merchant.id)
     return total
+
+
+def process_inbound_sms(worker_id: str = "jobs", limit: int = 50, now=None) -> int:
+    """Answer new MOs: claim a batch, then run the keyword engine on each in its own transaction.
+
+    A MO's effects, its replies and its DONE mark commit together, so a crash never half-answers
+    one; a claim left by a crashed worker is taken again after the lease. An MO whose app fails is
+    marked FAILED with the reason and never blocks the rest. Returns how many were claimed.
+    ``now`` pins the clock (tests, benchmarks).
+    """
+    from mcrm.core.errors import ConflictError
+    from mcrm.keywords.services import handle_inbound_sms
+    from mcrm.messaging.services import claim_inbound, mark_inbound_done, mark_inbound_failed
+    clock = (lambda: now) if now is not None else now_utc
+    claimed = claim_inbound(worker_id, limit, clock())
+    db.session.commit()
+    for inbound in claimed:
+        try:
+            handle_inbound_sms(inbound, now=clock())
+            mark_inbound_done(inbound, now=clock())
+            db.session.commit()
+        except ConflictError:
+            db.session.rollback()  # the lease ran out and another worker answers it
+        except Exception as error:  # noqa: BLE001  one bad MO must not stop the others
+            db.session.rollback()
+            logger.exception("MO %s failed", inbound.id)
+            mark_inbound_failed(inbound, now=clock(), error=f"{type(error).__name__}: {error}")
+            db.session.commit()
+    return len(claimed)

@@ -1,0 +1,297 @@
+"""Wizard app kinds: auto-reply, coupon, vote, info query, event sign-up.
+
+Each kind declares its reply texts (default and placeholders) in ``REPLIES`` and a handler
+``handler(app, ctx) -> bool`` that answers the texter and says whether the text counted as a use
+(toward the app's per-number limit and usage count).
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from mcrm.core.errors import ConflictError, NotFoundError, ValidationError
+from mcrm.extensions import db
+from mcrm.keywords.context import Context
+from mcrm.keywords.models import (AppKind, CouponCode, EventSignup, InfoRow, KeywordApp, KeywordUse, PollVote,
+                                  SignupStatus)
+from mcrm.keywords.rules import fold, to_half_width
+
+MEMBER_FIELDS = ("name", "points", "tier", "expiring_points", "member_no", "shop")
+#: unambiguous characters for generated coupon codes (no 0/O, 1/I/L)
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+LIMIT_REPLY = ("您已达到参与次数上限，感谢支持！", MEMBER_FIELDS + ("limit",))
+
+#: kind → reply id → (default text, extra placeholders besides the member's fields)
+REPLIES = {
+    AppKind.AUTOREPLY: {
+        "reply": ("感谢关注{shop}！", ()),
+    },
+    AppKind.COUPON: {
+        "issued": ("您的优惠券码{code}，{expires}前有效，到店出示即可使用。", ("code", "expires")),
+        "sold_out": ("抱歉，优惠券已领完，感谢关注！", ()),
+    },
+    AppKind.VOTE: {
+        "voted": ("投票成功：{option}。感谢参与！", ("option",)),
+        "already": ("您已投过票（{option}），每个号码只能投一次。", ("option",)),
+        "options": ("请回复 {keyword} 加选项编号：{options}", ("keyword", "options")),
+    },
+    AppKind.INFO: {
+        "found": ("{code}：{info}", ("code", "info")),
+        "not_found": ("没有查到{code}，请核对后再试。", ("code",)),
+        "usage": ("请回复 {keyword} 加查询号，例如 {keyword} 12345。", ("keyword",)),
+    },
+    AppKind.EVENT: {
+        "confirmed": ("报名成功！{event}，{seats}位，{when}见。", ("event", "seats", "when")),
+        "waiting": ("{event}名额已满，您在候补第{position}位，有空位会短信通知。", ("event", "position")),
+        "already": ("您已报名{event}（{status}），无需重复报名。", ("event", "status")),
+        "reminder": ("提醒：{event}将于{when}开始，期待您的光临。", ("event", "when")),
+    },
+}
+
+
+def reply_ids(kind: str) -> list[str]:
+    return list(REPLIES[kind]) + ["limit"]
+
+
+def reply_default(kind: str, reply_id: str) -> str:
+    return LIMIT_REPLY[0] if reply_id == "limit" else REPLIES[kind][reply_id][0]
+
+
+def reply_fields(app: KeywordApp, reply_id: str) -> tuple[str, ...]:
+    if reply_id == "limit":
+        return LIMIT_REPLY[1]
+    extra = REPLIES[app.kind][reply_id][1]
+    if app.kind == AppKind.INFO and reply_id == "found":
+        extra += tuple(app.config.get("columns", ()))
+    return MEMBER_FIELDS + extra
+
+
+def _say(app: KeywordApp, ctx: Context, reply_id: str, **values) -> None:
+    ctx.reply_with(app.replies.get(reply_id) or reply_default(app.kind, reply_id), **values)
+
+
+def run(app: KeywordApp, ctx: Context) -> None:
+    """Answer a text to ``app``, within its per-number limit, and count the use."""
+    if app.per_number_limit is not None:
+        used = db.session.scalar(sa.select(sa.func.count()).where(KeywordUse.app_id == app.id,
+                                                                  KeywordUse.msisdn == ctx.msisdn))
+        if used >= app.per_number_limit:
+            _say(app, ctx, "limit", limit=app.per_number_limit)
+            return
+    if KINDS[app.kind](app, ctx):
+        db.session.add(KeywordUse(app_id=app.id, msisdn=ctx.msisdn, created_at=ctx.now))
+        db.session.execute(sa.update(KeywordApp).where(KeywordApp.id == app.id)
+                           .values(uses=KeywordApp.uses + 1), execution_options={"synchronize_session": False})
+        db.session.flush()
+
+
+# -- auto-reply ---------------------------------------------------------------------------------
+
+def autoreply(app: KeywordApp, ctx: Context) -> bool:
+    _say(app, ctx, "reply")
+    return True
+
+
+# -- coupon -------------------------------------------------------------------------------------
+
+def _local_date(moment: datetime, merchant) -> str:
+    from zoneinfo import ZoneInfo
+    return moment.astimezone(ZoneInfo(merchant.timezone)).strftime("%Y-%m-%d")
+
+
+def coupon(app: KeywordApp, ctx: Context) -> bool:
+    """Issue one unique code: the next one from the uploaded pool, or a generated one within stock."""
+    days = int(app.config.get("valid_days") or 30)
+    expires_at = ctx.now + timedelta(days=days)
+    member_id = ctx.member.id if ctx.member else None
+    if app.config.get("source") == "pool":
+        code = _take_from_pool(app, ctx.msisdn, member_id, ctx.now, expires_at)
+    else:
+        code = _generate(app, ctx.msisdn, member_id, ctx.now, expires_at)
+    if code is None:
+        _say(app, ctx, "sold_out")
+        return False
+    _say(app, ctx, "issued", code=code, expires=_local_date(expires_at, ctx.merchant))
+    return True
+
+
+def _take_from_pool(app, msisdn, member_id, now, expires_at) -> str | None:
+    for _attempt in range(3):  # another worker may take the same free code first: try the next
+        free = db.session.scalar(sa.select(CouponCode.id).where(CouponCode.app_id == app.id,
+                                                                CouponCode.msisdn.is_(None))
+                                 .order_by(CouponCode.id).limit(1))
+        if free is None:
+            return None
+        taken = db.session.execute(
+            sa.update(CouponCode).where(CouponCode.id == free, CouponCode.msisdn.is_(None))
+            .values(msisdn=msisdn, member_id=member_id, issued_at=now, expires_at=expires_at)
+            .returning(CouponCode.code), execution_options={"synchronize_session": False}).scalar()
+        if taken is not None:
+            return taken
+    return None
+
+
+def issued_count(app: KeywordApp) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).where(CouponCode.app_id == app.id,
+                                                              CouponCode.msisdn.is_not(None)))
+
+
+def _generate(app, msisdn, member_id, now, expires_at) -> str | None:
+    stock = app.config.get("stock")
+    if stock is not None and issued_count(app) >= int(stock):
+        return None
+    prefix = str(app.config.get("prefix") or "").upper()
+    for _attempt in range(5):
+        code = prefix + "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+        try:
+            with db.session.begin_nested():
+                db.session.add(CouponCode(merchant_id=app.merchant_id, app_id=app.id, code=code, msisdn=msisdn,
+                                          member_id=member_id, issued_at=now, expires_at=expires_at))
+        except IntegrityError:
+            continue  # 31^8 codes: a clash is rare, another draw fixes it
+        return code
+    raise ConflictError("Could not draw a unique coupon code")
+
+
+def add_pool_codes(app: KeywordApp, codes: list[str]) -> int:
+    """Add uploaded codes to a pool coupon; duplicates (in the list or already stored) are refused."""
+    if app.kind != AppKind.COUPON:
+        raise ValidationError("Only coupon apps have a code pool")
+    cleaned = [normalize_code(c) for c in codes if str(c).strip()]
+    if not cleaned:
+        raise ValidationError("No codes given")
+    if any(not 3 <= len(c) <= 32 for c in cleaned):
+        raise ValidationError("A code is 3 to 32 characters")
+    if len(set(cleaned)) != len(cleaned):
+        raise ConflictError("The list has the same code twice")
+    clash = db.session.scalar(sa.select(CouponCode.code).where(CouponCode.merchant_id == app.merchant_id,
+                                                               CouponCode.code.in_(cleaned)).limit(1))
+    if clash:
+        raise ConflictError(f"Code {clash} is already used")
+    db.session.add_all(CouponCode(merchant_id=app.merchant_id, app_id=app.id, code=c) for c in cleaned)
+    db.session.flush()
+    return len(cleaned)
+
+
+def normalize_code(code: str) -> str:
+    return to_half_width(str(code)).strip().upper()
+
+
+def redeem_coupon(merchant, code: str, *, by: str, now: datetime) -> CouponCode:
+    """Mark an issued code redeemed (by staff in the console or by SMS ``HX <code>``)."""
+    code = normalize_code(code)
+    coupon_row = db.session.scalar(sa.select(CouponCode).where(CouponCode.merchant_id == merchant.id,
+                                                               CouponCode.code == code))
+    if coupon_row is None or coupon_row.msisdn is None:
+        raise NotFoundError(f"No issued coupon {code}")
+    if coupon_row.redeemed_at is not None:
+        raise ConflictError(f"Coupon {code} was already redeemed")
+    if coupon_row.expires_at is not None and coupon_row.expires_at <= now:
+        raise ValidationError(f"Coupon {code} has expired")
+    coupon_row.redeemed_at, coupon_row.redeemed_by = now, by[:64]
+    db.session.flush()
+    return coupon_row
+
+
+# -- vote ---------------------------------------------------------------------------------------
+
+def vote_options(app: KeywordApp) -> list[tuple[str, str]]:
+    return [(str(key), str(label)) for key, label in app.config.get("options", [])]
+
+
+def vote(app: KeywordApp, ctx: Context) -> bool:
+    options = vote_options(app)
+    existing = db.session.scalar(sa.select(PollVote).where(PollVote.app_id == app.id,
+                                                           PollVote.msisdn == ctx.msisdn))
+    labels = dict(options)
+    if existing is not None:
+        _say(app, ctx, "already", option=labels.get(existing.option, existing.option))
+        return False
+    choice = fold(ctx.parsed.args[0]) if ctx.parsed.args else ""
+    picked = next((key for key, label in options if choice in (fold(key), fold(label))), None)
+    if picked is None:
+        _say(app, ctx, "options", keyword=ctx.parsed.first,
+             options=" ".join(f"{key}.{label}" for key, label in options))
+        return False
+    try:
+        with db.session.begin_nested():
+            db.session.add(PollVote(app_id=app.id, msisdn=ctx.msisdn, option=picked, created_at=ctx.now))
+    except IntegrityError:  # the same number's other text won the race
+        _say(app, ctx, "already", option=labels[picked])
+        return False
+    _say(app, ctx, "voted", option=labels[picked])
+    return True
+
+
+def vote_counts(app: KeywordApp) -> list[tuple[str, str, int]]:
+    """(key, label, votes) for every option, in the configured order."""
+    counts = dict(db.session.execute(sa.select(PollVote.option, sa.func.count()).where(PollVote.app_id == app.id)
+                                     .group_by(PollVote.option)).all())
+    return [(key, label, counts.get(key, 0)) for key, label in vote_options(app)]
+
+
+# -- info query ---------------------------------------------------------------------------------
+
+def info(app: KeywordApp, ctx: Context) -> bool:
+    if not ctx.parsed.args:
+        _say(app, ctx, "usage", keyword=ctx.parsed.first)
+        return False
+    code = ctx.parsed.args[0]
+    row = db.session.scalar(sa.select(InfoRow).where(InfoRow.app_id == app.id, InfoRow.lookup == fold(code)))
+    if row is None:
+        _say(app, ctx, "not_found", code=code)
+        return True
+    values = dict(row.values)
+    info_text = " ".join(f"{k}:{v}" for k, v in values.items() if v != "")
+    _say(app, ctx, "found", code=code, info=info_text, **values)
+    return True
+
+
+# -- event sign-up ------------------------------------------------------------------------------
+
+def event_when(app: KeywordApp, merchant) -> str:
+    from zoneinfo import ZoneInfo
+    at = app.config.get("event_at")
+    if not at:
+        return ""
+    return datetime.fromisoformat(at).astimezone(ZoneInfo(merchant.timezone)).strftime("%m月%d日%H:%M")
+
+
+def event(app: KeywordApp, ctx: Context) -> bool:
+    """Sign up (``BM`` or ``BM 2`` for two seats): confirmed while seats last, then the waiting list."""
+    when, name = event_when(app, ctx.merchant), app.name
+    existing = db.session.scalar(sa.select(EventSignup).where(EventSignup.app_id == app.id,
+                                                              EventSignup.msisdn == ctx.msisdn))
+    if existing is not None:
+        status = "已确认" if existing.status == SignupStatus.CONFIRMED else "候补"
+        _say(app, ctx, "already", event=name, status=status)
+        return False
+    seats = 1
+    if ctx.parsed.args and ctx.parsed.args[0].isdigit():
+        seats = max(1, min(int(ctx.parsed.args[0]), int(app.config.get("max_seats") or 5)))
+    taken = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(EventSignup.seats), 0))
+                              .where(EventSignup.app_id == app.id, EventSignup.status == SignupStatus.CONFIRMED))
+    capacity = int(app.config.get("capacity") or 0)
+    status = SignupStatus.CONFIRMED if taken + seats <= capacity else SignupStatus.WAITING
+    db.session.add(EventSignup(app_id=app.id, msisdn=ctx.msisdn, member_id=ctx.member.id if ctx.member else None,
+                               seats=seats, status=status, created_at=ctx.now))
+    db.session.flush()
+    if status == SignupStatus.CONFIRMED:
+        _say(app, ctx, "confirmed", event=name, seats=seats, when=when)
+    else:
+        position = db.session.scalar(sa.select(sa.func.count()).where(
+            EventSignup.app_id == app.id, EventSignup.status == SignupStatus.WAITING))
+        _say(app, ctx, "waiting", event=name, position=position)
+    return True
+
+
+KINDS = {
+    AppKind.AUTOREPLY: autoreply,
+    AppKind.COUPON: coupon,
+    AppKind.VOTE: vote,
+    AppKind.INFO: info,
+    AppKind.EVENT: event,
+}

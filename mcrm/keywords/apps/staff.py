@@ -1,0 +1,100 @@
+"""Staff commands by SMS, from phones registered to the merchant's staff only.
+
+``XF <msisdn> <amount>`` purchase, ``DH <msisdn> <points> [reason]`` redeem, ``DL`` login code,
+``HX <code>`` coupon redeemed. Every error is answered to the staff phone, never raised.
+"""
+import sqlalchemy as sa
+
+from mcrm.auth.models import Staff
+from mcrm.core.errors import DomainError, InsufficientPointsError
+from mcrm.core.msisdn import normalize_msisdn
+from mcrm.extensions import db
+from mcrm.keywords.context import Context
+from mcrm.members.services import find_member_by_msisdn
+from mcrm.points.services import Actor, record_purchase, redeem_points
+
+
+def find_staff(merchant, msisdn: str) -> Staff | None:
+    return db.session.scalar(sa.select(Staff).where(Staff.merchant_id == merchant.id, Staff.msisdn == msisdn,
+                                                    Staff.is_active.is_(True)).limit(1))
+
+
+def _actor(staff: Staff) -> Actor:
+    return Actor(f"sms:{staff.display_name or staff.username}"[:64], staff.id)
+
+
+def _target_member(ctx: Context):
+    """The member named by the first argument, or None after answering why not."""
+    msisdn = normalize_msisdn(ctx.parsed.args[0])
+    member = find_member_by_msisdn(ctx.merchant, msisdn)
+    if member is None:
+        ctx.reply("staff_no_member", msisdn=msisdn, member=None)
+    return member
+
+
+def purchase(ctx: Context, staff: Staff) -> None:
+    if len(ctx.parsed.args) != 2:
+        ctx.reply("staff_usage", member=None)
+        return
+    member = _target_member(ctx)
+    if member is None:
+        return
+    amount = ctx.parsed.args[1]
+    # keyed by the MO: a re-processed text never records the purchase twice
+    entry = record_purchase(member, ctx.merchant, amount, actor=_actor(staff), now=ctx.now,
+                            idempotency_key=f"mo:{ctx.inbound_id}" if ctx.inbound_id else None)
+    earned = entry.points if entry is not None else 0
+    amount_text = str(entry.amount if entry is not None else amount)
+    ctx.reply("staff_purchase", msisdn=member.msisdn, amount=amount_text, earned=earned,
+              points=member.points_balance, member=None)
+    ctx.reply("member_purchase", to=member.msisdn, member=member, amount=amount_text, earned=earned)
+
+
+def redeem(ctx: Context, staff: Staff) -> None:
+    if len(ctx.parsed.args) < 2:
+        ctx.reply("staff_usage", member=None)
+        return
+    member = _target_member(ctx)
+    if member is None:
+        return
+    reason = " ".join(ctx.parsed.args[2:]) or "短信兑换"
+    wanted = ctx.parsed.args[1]
+    try:
+        entry = redeem_points(member, wanted, reason=reason, actor=_actor(staff), now=ctx.now,
+                              idempotency_key=f"mo:{ctx.inbound_id}" if ctx.inbound_id else None)
+    except InsufficientPointsError as error:
+        ctx.reply("staff_short", msisdn=member.msisdn, points=error.details["balance"],
+                  redeemed=error.details["needed"], member=None)
+        return
+    ctx.reply("staff_redeem", msisdn=member.msisdn, redeemed=-entry.points, points=member.points_balance,
+              member=None)
+    ctx.reply("member_redeem", to=member.msisdn, member=member, redeemed=-entry.points)
+
+
+def login_code(ctx: Context, staff: Staff) -> None:
+    from mcrm.auth.login_codes import issue_login_code
+    code = issue_login_code(staff, now=ctx.now)
+    ctx.reply("login_code", code=code, member=None)
+
+
+def coupon_redeem(ctx: Context, staff: Staff) -> None:
+    if len(ctx.parsed.args) != 1:
+        ctx.reply("staff_usage", member=None)
+        return
+    from mcrm.keywords.apps.custom import redeem_coupon
+    coupon = redeem_coupon(ctx.merchant, ctx.parsed.args[0], by=_actor(staff).label, now=ctx.now)
+    ctx.reply("coupon_redeemed", code=coupon.code, member=None)
+
+
+COMMANDS = {"purchase": purchase, "redeem": redeem, "login_code": login_code, "coupon_redeem": coupon_redeem}
+
+
+def run_command(ctx: Context, staff: Staff, command: str) -> None:
+    """Run one staff command; a refused one (bad number, amount, unknown code) is answered with why."""
+    try:
+        with db.session.begin_nested():
+            COMMANDS[command](ctx, staff)
+    except DomainError as error:
+        ctx.replies.clear()  # nothing happened: no half-told story
+        ctx.reply("staff_error", error=error.message, member=None)
+

@@ -1,0 +1,80 @@
+"""What an app is given (one inbound text, its sender and merchant) and what it answers."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from mcrm.keywords import texts
+from mcrm.keywords.rules import ParsedText, render_template, template_fields
+from mcrm.members.models import Member
+from mcrm.members.services import find_member_by_msisdn
+from mcrm.merchants.models import Merchant
+
+
+@dataclass
+class Reply:
+    """One SMS to queue: to the texter, or to someone else (a staff command tells the member too)."""
+    msisdn: str
+    body: str
+    member: Member | None = None
+
+
+_UNSET = object()
+
+
+@dataclass
+class Context:
+    merchant: Merchant
+    msisdn: str
+    parsed: ParsedText
+    now: datetime
+    #: the service number (and extension) the text was sent to, for consent records
+    destination: str = ""
+    inbound_id: int | None = None
+    replies: list[Reply] = field(default_factory=list)
+    _member: object = _UNSET
+
+    @property
+    def member(self) -> Member | None:
+        """The texter's live membership of this merchant (looked up once)."""
+        if self._member is _UNSET:
+            self._member = find_member_by_msisdn(self.merchant, self.msisdn)
+        return self._member
+
+    @member.setter
+    def member(self, value: Member | None) -> None:
+        self._member = value
+
+    def reply(self, reply_id: str, *, to: str | None = None, member: Member | None = _UNSET, **values) -> None:
+        """Answer with the merchant's text for ``reply_id`` (see ``reply_with``)."""
+        self.reply_with(texts.reply_template(self.merchant, reply_id), to=to, member=member, **values)
+
+    def reply_with(self, template: str, *, to: str | None = None, member: Member | None = _UNSET, **values) -> None:
+        """Answer with ``template`` filled in; ``to`` another number (then ``member`` is theirs)."""
+        if member is _UNSET:
+            member = self.member if to is None else None
+        body = render_template(template, self.values(template, member, values))
+        if body.strip():
+            self.replies.append(Reply(to or self.msisdn, body, member))
+
+    def say(self, body: str) -> None:
+        """Answer with a fixed text that is not a template (a survey question)."""
+        if body.strip():
+            self.replies.append(Reply(self.msisdn, body, self.member))
+
+    def values(self, template: str, member: Member | None, extra: dict) -> dict:
+        """Placeholder values: the shop, the member's fields, then the app's own."""
+        values = {"shop": self.merchant.name, "gift_points": self.merchant.join_gift_points}
+        if member is not None:
+            values.update(member_values(member, now=self.now, need_expiring="expiring_points" in template_fields(template)))
+        values.update(extra)
+        return values
+
+
+def member_values(member: Member, *, now: datetime, need_expiring: bool = True) -> dict:
+    values = {"name": member.name or "会员", "points": member.points_balance, "tier": member.tier or "",
+              "member_no": member.member_no}
+    if need_expiring:  # a ledger query: only when the template shows it
+        from mcrm.points.services import expiring_points
+        values["expiring_points"] = expiring_points(member, now=now)
+    return values

@@ -1,0 +1,354 @@
+"""The keyword engine: one stored MO in, its app run, its replies queued as transactional SMS.
+
+Order (SMS-CONTRACT.md): STOP words win over everything; then staff commands from staff phones;
+then an extension that routes to one app; then the first word's keyword; then an open survey takes
+the text as an answer; anything else gets the merchant's choice (help, feedback or nothing).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from mcrm.core.errors import ValidationError
+from mcrm.core.msisdn import mask_msisdn, normalize_msisdn
+from mcrm.extensions import db
+from mcrm.keywords import actions, texts
+from mcrm.keywords.context import Context, Reply
+from mcrm.keywords.models import AppStatus, KeywordApp, KeywordWord
+from mcrm.keywords.rules import KeywordTable, Outcome, ParsedText, fold, parse_text
+from mcrm.merchants.models import Merchant
+from mcrm.messaging.models import InboundMessage
+from mcrm.surveys.services import find_open_session
+
+logger = logging.getLogger(__name__)
+
+#: SMPP data_coding values whose payload is not text (8-bit binary)
+BINARY_CODINGS = {0x02, 0x04, 0xF6}
+
+#: app references in a keyword table: built-in names, or this prefix and a wizard app's id
+CUSTOM = "app:"
+
+
+def keyword_table(merchant: Merchant, apps: list[KeywordApp]) -> KeywordTable:
+    """Every keyword of the merchant → app: built-ins first, then active wizard apps."""
+    builtins = texts.builtin_keywords(merchant)
+    table = KeywordTable(stop_words=frozenset(fold(w) for w in builtins["stop"]))
+    for app, words in builtins.items():
+        table.add(app, words)
+    for app in apps:
+        table.add(f"{CUSTOM}{app.id}", app.keywords)
+    return table
+
+
+def list_live_apps(merchant: Merchant, *, now: datetime) -> list[KeywordApp]:
+    """Wizard apps that answer right now: active and inside their date range."""
+    return db.session.scalars(
+        sa.select(KeywordApp).where(KeywordApp.merchant_id == merchant.id, KeywordApp.status == AppStatus.ACTIVE,
+                                    sa.or_(KeywordApp.starts_at.is_(None), KeywordApp.starts_at <= now),
+                                    sa.or_(KeywordApp.ends_at.is_(None), KeywordApp.ends_at > now))
+        .order_by(KeywordApp.id)).all()
+
+
+def answer_text(merchant: Merchant, *, msisdn: str, text: str | None, now: datetime, extension: str = "",
+                destination: str = "", inbound_id: int | None = None, is_binary: bool = False) -> list[Reply]:
+    """Run the engine on one text and return the replies (nothing is queued): the heart of
+    ``handle_inbound_sms`` and of the wizard's live test panel. Flushes app effects."""
+    parsed = ParsedText(Outcome.GARBLED) if is_binary else parse_text(text)
+    ctx = Context(merchant=merchant, msisdn=msisdn, parsed=parsed, now=now, destination=destination,
+                  inbound_id=inbound_id)
+    apps = list_live_apps(merchant, now=now)
+    table = keyword_table(merchant, apps)
+    if parsed.outcome == Outcome.GARBLED:
+        return []  # a decoding failure or binary data: answering could only confuse
+    if not parsed.is_text:
+        actions.run_builtin("help", ctx, apps=apps)  # empty or over-long: tell them what works
+        return ctx.replies
+    if table.is_stop(parsed):
+        actions.run_builtin("stop", ctx, apps=apps)
+        return ctx.replies
+    command = texts.STAFF_COMMANDS.get(parsed.keyword)
+    if command is not None:
+        from mcrm.keywords.apps.staff import find_staff, run_command
+        staff = find_staff(merchant, msisdn)
+        if staff is not None:
+            run_command(ctx, staff, command)
+            return ctx.replies
+    app_ref = _extension_app(merchant, extension, apps)
+    if app_ref is not None:
+        # a text to <service number><extension> is all for that app: no keyword needed
+        whole = ParsedText(Outcome.TEXT, text=parsed.text, keyword=parsed.keyword, first=parsed.first,
+                           args=(parsed.first,) + parsed.args if parsed.first else parsed.args,
+                           rest=parsed.text)
+        ctx.parsed = whole
+        if app_ref == "survey" and (session := find_open_session(merchant, msisdn, now=now)) is not None:
+            actions.run_survey_answer(ctx, session)
+        else:
+            _run(app_ref, ctx, apps)
+        return ctx.replies
+    app_ref, ctx.parsed = table.match(parsed)
+    if app_ref is not None:
+        _run(app_ref, ctx, apps)
+        return ctx.replies
+    session = find_open_session(merchant, msisdn, now=now)
+    if session is not None:
+        actions.run_survey_answer(ctx, session)
+        return ctx.replies
+    unknown = texts.unknown_action(merchant)
+    if unknown == "feedback":
+        actions.run_builtin("suggestion", ctx, apps=apps, text=parsed.text)
+    elif unknown == "help":
+        actions.run_builtin("help", ctx, apps=apps)
+    return ctx.replies
+
+
+def _extension_app(merchant: Merchant, extension: str, apps: list[KeywordApp]) -> str | None:
+    if not extension:
+        return None
+    for app in apps:
+        if app.extension and extension == app.extension:
+            return f"{CUSTOM}{app.id}"
+    return texts.extensions(merchant).get(extension)
+
+
+def _run(app_ref: str, ctx: Context, apps: list[KeywordApp]) -> None:
+    if app_ref.startswith(CUSTOM):
+        app_id = int(app_ref[len(CUSTOM):])
+        actions.run_custom(next(a for a in apps if a.id == app_id), ctx)
+    else:
+        actions.run_builtin(app_ref, ctx, apps=apps)
+
+
+def handle_inbound_sms(inbound: InboundMessage, *, now: datetime) -> list:
+    """Answer one claimed MO: run its app and queue the replies in the outbox. Flushes.
+
+    Unrouted MOs and senders that are no phone number get nothing. Each reply carries the key
+    ``mo:<id>:<n>``, so even a re-run of the same MO never queues a reply twice.
+    """
+    from mcrm.messaging.services import enqueue_sms
+    if inbound.merchant_id is None:
+        return []
+    merchant = db.session.get(Merchant, inbound.merchant_id)
+    try:
+        msisdn = normalize_msisdn(inbound.msisdn)
+    except ValidationError:
+        logger.info("MO %s from %s is no phone number: not answered", inbound.id, inbound.msisdn[:4])
+        return []
+    replies = answer_text(merchant, msisdn=msisdn, text=inbound.text, now=now, extension=inbound.extension or "",
+                          destination=inbound.destination_addr, inbound_id=inbound.id,
+                          is_binary=inbound.data_coding in BINARY_CODINGS)
+    queued = []
+    for number, reply in enumerate(replies):
+        queued.append(enqueue_sms(merchant, msisdn=reply.msisdn, body=reply.body, kind="transactional", now=now,
+                                  member=reply.member, idempotency_key=f"mo:{inbound.id}:{number}"))
+    logger.debug("MO %s from %s answered with %d SMS", inbound.id, mask_msisdn(msisdn), len(queued))
+    return queued
+
+
+# -- the merchant's keywords, replies and wizard apps (console) ------------------------------------
+
+MAX_KEYWORD_LENGTH = 20
+
+
+def _taken_words(merchant: Merchant, *, except_builtin: str | None = None,
+                 except_app: KeywordApp | None = None) -> dict[str, str]:
+    """Folded keyword → who has it (a built-in's name, a staff command, or an app's name)."""
+    taken = {word: f"staff command {word.upper()}" for word in texts.STAFF_COMMANDS}
+    for app, words in texts.builtin_keywords(merchant).items():
+        if app != except_builtin:
+            taken.update({fold(w): f"built-in {app}" for w in words})
+    query = sa.select(KeywordWord.word, KeywordApp.name).join(KeywordApp).where(KeywordWord.merchant_id == merchant.id)
+    if except_app is not None:
+        query = query.where(KeywordWord.app_id != except_app.id)
+    for word, name in db.session.execute(query).all():
+        taken.setdefault(word, f"app {name}")
+    return taken
+
+
+def check_keywords(words: list[str], taken: dict[str, str]) -> list[str]:
+    """Each keyword cleaned and checked: length, one word, and not anyone else's."""
+    from mcrm.keywords.rules import find_conflicts, to_half_width
+    cleaned = [to_half_width(w).strip() for w in words if w.strip()]
+    if not cleaned:
+        raise ValidationError("Give at least one keyword")
+    for word in cleaned:
+        if len(word) > MAX_KEYWORD_LENGTH:
+            raise ValidationError(f"Keyword {word} is longer than {MAX_KEYWORD_LENGTH} characters")
+        if parse_text(word).keyword != fold(word):
+            raise ValidationError(f"Keyword {word} must be one word without separators")
+    conflicts = find_conflicts(cleaned, taken)
+    if conflicts:
+        word, owner = conflicts[0]
+        raise ConflictError(f"Keyword {word} is already used by {owner}", word=word, owner=owner)
+    return cleaned
+
+
+def set_builtin_keywords(merchant: Merchant, app: str, words: list[str]) -> None:
+    if app not in texts.DEFAULT_KEYWORDS:
+        raise ValidationError(f"Unknown built-in app {app!r}")
+    cleaned = check_keywords(words, _taken_words(merchant, except_builtin=app))
+    _update_texts(merchant, "keywords", app, cleaned)
+
+
+def set_reply_text(merchant: Merchant, reply_id: str, template: str) -> None:
+    """Save a built-in reply text; empty puts the default back. Refused unless it renders."""
+    from mcrm.keywords.rules import TemplateError
+    if reply_id not in texts.DEFAULT_REPLIES:
+        raise ValidationError(f"Unknown reply {reply_id!r}")
+    template = (template or "").strip()
+    if template:
+        try:
+            texts.check_reply(reply_id, template)
+        except TemplateError as error:
+            raise ValidationError(str(error)) from None
+    _update_texts(merchant, "replies", reply_id, template or None)
+
+
+def set_unknown_action(merchant: Merchant, action: str) -> None:
+    if action not in texts.UNKNOWN_ACTIONS:
+        raise ValidationError(f"Unknown texts get one of: {', '.join(texts.UNKNOWN_ACTIONS)}")
+    settings = dict(merchant.texts or {})
+    settings["unknown"] = action
+    merchant.texts = settings
+    db.session.flush()
+
+
+def _update_texts(merchant: Merchant, section: str, key: str, value) -> None:
+    # a new dict each time: the JSON column only notices reassignment
+    settings = dict(merchant.texts or {})
+    part = dict(settings.get(section) or {})
+    if value is None:
+        part.pop(key, None)
+    else:
+        part[key] = value
+    settings[section] = part
+    merchant.texts = settings
+    db.session.flush()
+
+
+def create_keyword_app(merchant: Merchant, *, kind: str, name: str) -> KeywordApp:
+    """Step one of the wizard: a paused app of ``kind``; keywords, replies and limits come next."""
+    from mcrm.keywords.models import AppKind
+    if kind not in AppKind.ALL:
+        raise ValidationError(f"Unknown app type {kind!r}")
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 100:
+        raise ValidationError("Give the app a name of at most 100 characters")
+    app = KeywordApp(merchant_id=merchant.id, kind=kind, name=name, status=AppStatus.PAUSED, replies={},
+                     config={}, per_number_limit=1 if kind == AppKind.COUPON else None)
+    db.session.add(app)
+    db.session.flush()
+    return app
+
+
+def set_app_keywords(app: KeywordApp, merchant: Merchant, words: list[str]) -> None:
+    """The first word is the keyword, the others aliases; refused if any is taken by anyone else."""
+    cleaned = check_keywords(words, _taken_words(merchant, except_app=app))
+    app.words = [KeywordWord(merchant_id=merchant.id, word=fold(word), display=word, position=position)
+                 for position, word in enumerate(cleaned)]
+    db.session.flush()
+
+
+def set_app_replies(app: KeywordApp, replies: dict[str, str]) -> None:
+    """Save the app's reply texts; each must render (placeholders of its kind), empty = default."""
+    from mcrm.keywords.apps.custom import reply_fields, reply_ids
+    from mcrm.keywords.rules import TemplateError, check_template
+    saved = {}
+    for reply_id in reply_ids(app.kind):
+        template = (replies.get(reply_id) or "").strip()
+        if not template:
+            continue
+        try:
+            check_template(template, reply_fields(app, reply_id))
+        except TemplateError as error:
+            raise ValidationError(f"{reply_id}: {error}", reply_id=reply_id) from None
+        saved[reply_id] = template
+    app.replies = saved
+    db.session.flush()
+
+
+def set_app_limits(app: KeywordApp, merchant: Merchant, *, per_number_limit: int | None,
+                   starts_at: datetime | None, ends_at: datetime | None, extension: str | None) -> None:
+    if per_number_limit is not None and per_number_limit < 1:
+        raise ValidationError("The limit per number is at least 1 (or empty for no limit)")
+    if starts_at and ends_at and starts_at >= ends_at:
+        raise ValidationError("The app must start before it ends")
+    extension = (extension or "").strip() or None
+    if extension is not None:
+        if not extension.isdigit() or len(extension) > 6:
+            raise ValidationError("An extension is 1 to 6 digits")
+        if extension in texts.extensions(merchant):
+            raise ConflictError(f"Extension {extension} already goes to the built-in "
+                                f"{texts.extensions(merchant)[extension]}")
+        other = db.session.scalar(sa.select(KeywordApp.name).where(
+            KeywordApp.merchant_id == merchant.id, KeywordApp.extension == extension, KeywordApp.id != app.id))
+        if other:
+            raise ConflictError(f"Extension {extension} already goes to app {other}")
+    app.per_number_limit, app.starts_at, app.ends_at, app.extension = per_number_limit, starts_at, ends_at, extension
+    db.session.flush()
+
+
+def set_app_config(app: KeywordApp, **config) -> None:
+    """The kind's own settings, each checked (see ``mcrm.keywords.apps.custom``)."""
+    from mcrm.keywords.apps.config import clean_config
+    merged = dict(app.config or {})
+    merged.update(clean_config(app.kind, config))
+    app.config = merged
+    db.session.flush()
+
+
+def activate_keyword_app(app: KeywordApp) -> None:
+    if not app.words and not app.extension:
+        raise ValidationError("Give the app a keyword (or an extension) before switching it on")
+    from mcrm.keywords.apps.config import check_ready
+    check_ready(app)
+    app.status = AppStatus.ACTIVE
+    db.session.flush()
+
+
+def pause_keyword_app(app: KeywordApp) -> None:
+    app.status = AppStatus.PAUSED
+    db.session.flush()
+
+
+def list_keyword_apps(merchant: Merchant) -> list[KeywordApp]:
+    return db.session.scalars(sa.select(KeywordApp).where(KeywordApp.merchant_id == merchant.id)
+                              .order_by(KeywordApp.id.desc())).all()
+
+
+def try_text(merchant: Merchant, *, msisdn: str, text: str, now: datetime, extension: str = "") -> list[Reply]:
+    """The live test panel: the replies ``text`` would get, with every effect rolled back."""
+    savepoint = db.session.begin_nested()
+    try:
+        return answer_text(merchant, msisdn=msisdn, text=text, now=now, extension=extension)
+    finally:
+        savepoint.rollback()
+
+
+def upload_info_table(app: KeywordApp, data: bytes) -> int:
+    """Replace an info-query app's table with an uploaded CSV; returns the row count.
+
+    The ``found`` reply may use the columns as placeholders, so a table without a column the reply
+    uses is refused (the reply would come out with holes).
+    """
+    from mcrm.keywords.apps.config import read_info_csv
+    from mcrm.keywords.apps.custom import MEMBER_FIELDS, REPLIES
+    from mcrm.keywords.models import AppKind, InfoRow
+    from mcrm.keywords.rules import template_fields
+    if app.kind != AppKind.INFO:
+        raise ValidationError("Only info-query apps have a table")
+    header, records = read_info_csv(data)
+    allowed = set(header) | set(MEMBER_FIELDS) | set(REPLIES[AppKind.INFO]["found"][1])
+    missing = [f for f in template_fields(app.replies.get("found", "")) if f not in allowed]
+    if missing:
+        raise ValidationError(f"The reply uses {{{missing[0]}}} but the table has no such column")
+    lookups = [fold(r[header[0]]) for r in records]
+    if len(set(lookups)) != len(lookups):
+        raise ConflictError(f"The first column ({header[0]}) has the same code twice")
+    db.session.execute(sa.delete(InfoRow).where(InfoRow.app_id == app.id))
+    db.session.execute(sa.insert(InfoRow), [{"app_id": app.id, "lookup": lookup, "values": record}
+                                            for lookup, record in zip(lookups, records)])
+    app.config = {**(app.config or {}), "columns": header, "rows": len(records)}
+    db.session.flush()
+    return len(records)
