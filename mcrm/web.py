@@ -64,6 +64,8 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (auth_bp, dashboard_bp, members_bp):
         app.register_blueprint(blueprint)
+    from mcrm.points.views import bp as points_bp
+    app.register_blueprint(points_bp)
 
     @app.before_request
     def _remember_merchant():

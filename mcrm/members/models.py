@@ -27,6 +27,8 @@ class Member(IdMixin, TimestampMixin, db.Model):
     __tablename__ = "members"
     __table_args__ = (
         sa.UniqueConstraint("merchant_id", "msisdn", name="uq_members_merchant_msisdn"),
+        # "newest first" and exports walk this; without it SQLite sorts every member of the merchant
+        sa.Index("ix_members_merchant_id", "merchant_id", "id"),
         # keyset pagination and filters at 1,000,000 members: every sort key has its own index
         sa.Index("ix_members_merchant_msisdn_rev", "merchant_id", "msisdn_rev"),
         sa.Index("ix_members_merchant_name", "merchant_id", "name", "id"),
@@ -92,3 +94,59 @@ class MemberTag(db.Model):
     member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
     tag: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"))
+
+
+class ImportStatus:
+    MAPPING = "mapping"  # uploaded, waiting for staff to confirm the column mapping
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"    # the job itself broke (not a bad row): see message
+    ALL = (MAPPING, QUEUED, RUNNING, DONE, FAILED)
+
+
+class MemberImport(IdMixin, TimestampMixin, db.Model):
+    """One CSV import: the uploaded file, its column mapping and the progress the page polls.
+
+    Every data line ends up counted as imported, updated or failed, so
+    ``imported + updated + failed == processed`` and, when done, ``processed == total_lines``.
+    """
+    __tablename__ = "member_imports"
+
+    merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id"))
+    filename: Mapped[str] = mapped_column(sa.String(200), default="")
+    #: detected text encoding of the upload (utf-8-sig, utf-8, gb18030, utf-16)
+    encoding: Mapped[str] = mapped_column(sa.String(20))
+    delimiter: Mapped[str] = mapped_column(sa.String(1), default=",")
+    headers: Mapped[list] = mapped_column(sa.JSON, default=list)
+    #: column index (as a string, JSON keys are strings) → member field, or "custom:<name>"
+    mapping: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    #: the uploaded bytes; dropped once the import has finished
+    data: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    status: Mapped[str] = mapped_column(sa.String(10), default=ImportStatus.MAPPING)
+    #: data lines in the file (the header line not counted)
+    total_lines: Mapped[int] = mapped_column(default=0)
+    processed: Mapped[int] = mapped_column(default=0)
+    imported: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    message: Mapped[str] = mapped_column(sa.String(200), default="")
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (ImportStatus.DONE, ImportStatus.FAILED)
+
+
+class MemberImportError(db.Model):
+    """A line of an import that was not taken, with why, and its cells for the error report."""
+    __tablename__ = "member_import_errors"
+
+    import_id: Mapped[int] = mapped_column(sa.ForeignKey("member_imports.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    #: line number in the file, the header being line 1
+    line: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    reason: Mapped[str] = mapped_column(sa.String(200))
+    cells: Mapped[list] = mapped_column(sa.JSON, default=list)

@@ -28,31 +28,46 @@ def enrol_member(merchant: Merchant, *, msisdn: str, now: datetime, source: str 
 
     A soft-deleted member with the same number comes back, with the new fields.
     """
-    if source not in Source.ALL:
-        raise ValidationError(f"Unknown source {source!r}")
     msisdn = normalize_msisdn(msisdn, region)
     existing = find_member_by_msisdn(merchant, msisdn, include_deleted=True)
     if existing is not None and existing.deleted_at is None:
         raise ConflictError(f"{msisdn} is already a member", member_id=existing.id)
-    member = existing or Member(merchant_id=merchant.id, msisdn=msisdn, msisdn_rev=msisdn[::-1])
+    member = prepare_member(merchant, msisdn, now=now, source=source, consent=consent, revive=existing, **fields)
+    db.session.flush()
+    return member
+
+
+def prepare_member(merchant: Merchant, msisdn: str, *, now: datetime, source: str = Source.CONSOLE,
+                   consent: Consent | None = None, revive: Member | None = None, **fields) -> Member:
+    """enrol_member without the look-up and the flush, for imports that flush a thousand at a time.
+
+    ``msisdn`` must be E.164 and free; ``revive`` is its soft-deleted member, if there is one.
+    """
+    if source not in Source.ALL:
+        raise ValidationError(f"Unknown source {source!r}")
+    member = revive or Member(merchant_id=merchant.id, msisdn=msisdn, msisdn_rev=msisdn[::-1])
     member.deleted_at = None
     member.joined_at = now
     member.source = source
-    if existing is None:
-        db.session.add(member)
     _apply_fields(member, fields)
+    if revive is None:
+        db.session.add(member)
     if consent is not None:
         record_consent(member, consent, now=now)
     from mcrm.points.services import refresh_tier  # points builds on members
     refresh_tier(member, merchant, now=now)
-    db.session.flush()
     return member
 
 
 def update_member(member: Member, **fields) -> Member:
-    _apply_fields(member, fields)
+    set_member_fields(member, **fields)
     db.session.flush()
     return member
+
+
+def set_member_fields(member: Member, **fields) -> None:
+    """update_member without the flush (imports flush per batch)."""
+    _apply_fields(member, fields)
 
 
 def _apply_fields(member: Member, fields: dict) -> None:

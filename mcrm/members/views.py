@@ -1,17 +1,256 @@
-from flask import Blueprint, g, render_template
-from flask_login import login_required
-import sqlalchemy as sa
+"""The members console: list, member page, create and edit, delete, opt out/in, CSV import and export.
 
+Roles: a clerk looks members up (list, member page) and records purchases (points views);
+managers and owners do everything else on members and points.
+"""
+import threading
+
+from flask import (Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template, request,
+                   stream_with_context, url_for)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from markupsafe import Markup
+
+from mcrm.auth.access import get_owned_or_404, role_required
+from mcrm.auth.models import Role, Staff
+from mcrm.core.clock import now_utc
+from mcrm.core.errors import ConflictError, DomainError, ValidationError
 from mcrm.extensions import db
-from mcrm.members.models import Member
+from mcrm.formatting import local_datetime
+from mcrm.members import csv_io
+from mcrm.members.forms import (IMPORT_FIELD_LABELS, SORT_LABELS, ImportUploadForm, MemberEditForm, MemberFilterForm,
+                                MemberForm, format_custom_fields)
+from mcrm.members.models import ImportStatus, Member, MemberImport, Source
+from mcrm.merchants.models import Merchant
+from mcrm.members.queries import list_members
+from mcrm.members.services import (Consent, delete_member, enrol_member, member_birthday, opt_in, opt_out,
+                                   update_member)
+from mcrm.points.forms import AdjustForm, PurchaseForm, RedeemForm
+from mcrm.points.services import Actor, expiring_points, list_entries
 
 bp = Blueprint("members", __name__, url_prefix="/members")
+
+#: ledger lines shown on a member's page
+HISTORY_LINES = 100
+
+
+def _region() -> str:
+    return current_app.extensions["mcrm_settings"].default_region
+
+
+def _filter_form() -> MemberFilterForm:
+    return MemberFilterForm(request.args, tiers=[name for name, _threshold in g.merchant.tier_thresholds])
 
 
 @bp.route("/")
 @login_required
 def index():
-    members = db.session.scalars(sa.select(Member).where(Member.merchant_id == g.merchant.id,
-                                                         Member.deleted_at.is_(None))
-                                 .order_by(Member.id.desc()).limit(50)).all()
-    return render_template("members/index.html", members=members)
+    form = _filter_form()
+    filters = form.to_filter()
+    try:
+        page = list_members(g.merchant, filters, after=request.args.get("after"), before=request.args.get("before"))
+    except ValidationError as error:
+        flash(_(error.message), "warning")
+        return redirect(url_for(".index", **_filter_args()))
+    return render_template("members/index.html", form=form, filters=filters, page=page, sort_labels=SORT_LABELS,
+                           query=_filter_args())
+
+
+def _filter_args() -> dict:
+    """The list's query string without the page cursor, for links that keep the filters."""
+    return {k: v for k, v in request.args.items() if k not in ("after", "before") and v}
+
+
+@bp.route("/<int:member_id>")
+@login_required
+def detail(member_id: int):
+    member = get_owned_or_404(Member, member_id)
+    return render_template("members/detail.html", member=member, birthday=member_birthday(member),
+                           entries=list_entries(member, limit=HISTORY_LINES), history_lines=HISTORY_LINES,
+                           expiring=expiring_points(member, now=now_utc()),
+                           purchase_form=PurchaseForm(formdata=None), redeem_form=RedeemForm(formdata=None),
+                           adjust_form=AdjustForm(formdata=None))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(Role.MANAGER)
+def new():
+    form = MemberForm()
+    if form.validate_on_submit():
+        try:
+            member = enrol_member(g.merchant, msisdn=form.msisdn.data, now=now_utc(), source=Source.CONSOLE,
+                                  region=_region(), consent=Consent(Source.CONSOLE, f"staff {current_user.username}"),
+                                  **form.member_fields())
+            if form.opted_out.data:
+                opt_out(member, now=now_utc())
+        except ConflictError as error:
+            db.session.rollback()
+            link = url_for(".detail", member_id=error.details["member_id"])
+            form.msisdn.errors.append(Markup('{} <a href="{}">{}</a>').format(
+                _("This number is already a member."), link, _("Open that member")))
+        except DomainError as error:
+            db.session.rollback()
+            form.form_errors.append(_(error.message))
+        else:
+            db.session.commit()
+            flash(_("Member added"), "success")
+            return redirect(url_for(".detail", member_id=member.id))
+    return render_template("members/form.html", form=form, member=None)
+
+
+@bp.route("/<int:member_id>/edit", methods=["GET", "POST"])
+@role_required(Role.MANAGER)
+def edit(member_id: int):
+    member = get_owned_or_404(Member, member_id)
+    form = MemberEditForm(obj=member)
+    if request.method == "GET":
+        birthday = member_birthday(member)
+        form.birthday.data = birthday.display() if birthday else ""
+        form.tags.data = " ".join(member.tag_names)
+        form.custom_fields.data = format_custom_fields(member.custom_fields)
+    if form.validate_on_submit():
+        try:
+            update_member(member, **form.member_fields())
+            _set_opted_out(member, form.opted_out.data)
+        except DomainError as error:
+            db.session.rollback()
+            form.form_errors.append(_(error.message))
+        else:
+            db.session.commit()
+            flash(_("Member saved"), "success")
+            return redirect(url_for(".detail", member_id=member.id))
+    return render_template("members/form.html", form=form, member=member)
+
+
+def _set_opted_out(member: Member, wanted: bool) -> None:
+    if wanted:
+        opt_out(member, now=now_utc())
+    elif member.opted_out:
+        opt_in(member, Consent(Source.CONSOLE, f"staff {current_user.username}"), now=now_utc())
+
+
+@bp.route("/<int:member_id>/opt-out", methods=["POST"])
+@role_required(Role.MANAGER)
+def opt_out_member(member_id: int):
+    member = get_owned_or_404(Member, member_id)
+    _set_opted_out(member, True)
+    db.session.commit()
+    flash(_("The member gets no more marketing messages"), "success")
+    return redirect(url_for(".detail", member_id=member.id))
+
+
+@bp.route("/<int:member_id>/opt-in", methods=["POST"])
+@role_required(Role.MANAGER)
+def opt_in_member(member_id: int):
+    member = get_owned_or_404(Member, member_id)
+    _set_opted_out(member, False)
+    db.session.commit()
+    flash(_("Marketing messages resumed, consent recorded"), "success")
+    return redirect(url_for(".detail", member_id=member.id))
+
+
+@bp.route("/<int:member_id>/delete", methods=["POST"])
+@role_required(Role.MANAGER)
+def delete(member_id: int):
+    member = get_owned_or_404(Member, member_id)
+    delete_member(member, now=now_utc())
+    db.session.commit()
+    flash(_("Member %(number)s deleted", number=member.msisdn), "success")
+    return redirect(url_for(".index"))
+
+
+# -- CSV export -----------------------------------------------------------------------------------
+
+EXPORT_HEADERS = ("Mobile", "Name", "Gender", "Birthday", "Tags", "Points", "Tier", "Total spend", "Last visit",
+                  "Joined", "Opted out")
+
+
+@bp.route("/export.csv")
+@role_required(Role.MANAGER)
+def export():
+    encoding = request.args.get("encoding", "utf-8")
+    if encoding not in csv_io.EXPORT_ENCODINGS:
+        abort(400)
+    filters = _filter_form().to_filter()
+    chunks = csv_io.export_csv(g.merchant, filters, headers=[_(h) for h in EXPORT_HEADERS], encoding=encoding,
+                               local_time=local_datetime)
+    filename = f"members-{now_utc():%Y%m%d}.csv"
+    return Response(stream_with_context(chunks), mimetype=f"text/csv; charset={encoding}",
+                    headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+# -- CSV import -----------------------------------------------------------------------------------
+
+#: failed lines listed on the import page; the downloadable report has them all
+IMPORT_ERRORS_SHOWN = 100
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@role_required(Role.MANAGER)
+def import_upload():
+    form = ImportUploadForm()
+    if form.validate_on_submit():
+        try:
+            job = csv_io.create_import(g.merchant, staff_id=current_user.id, filename=form.file.data.filename,
+                                       data=form.file.data.read())
+        except ValidationError as error:
+            form.file.errors.append(_(error.message))
+        else:
+            db.session.commit()
+            return redirect(url_for(".import_job", job_id=job.id))
+    return render_template("members/import_upload.html", form=form)
+
+
+@bp.route("/import/<int:job_id>", methods=["GET", "POST"])
+@role_required(Role.MANAGER)
+def import_job(job_id: int):
+    job = get_owned_or_404(MemberImport, job_id)
+    mapping, error = job.mapping, None
+    if request.method == "POST":
+        mapping = {str(i): request.form.get(f"column-{i}", "ignore") for i in range(len(job.headers))}
+        try:
+            csv_io.start_import(job, mapping)
+        except ValidationError as refused:
+            db.session.rollback()
+            error = _(refused.message)
+        else:
+            db.session.commit()
+            _start_in_background(job.id)
+            return redirect(url_for(".import_job", job_id=job.id))
+    preview = csv_io.preview_rows(job) if job.status == ImportStatus.MAPPING else []
+    errors = csv_io.list_import_errors(job, limit=IMPORT_ERRORS_SHOWN) if job.is_finished else []
+    return render_template("members/import_job.html", job=job, preview=preview, error=error, mapping=mapping,
+                           field_labels=IMPORT_FIELD_LABELS, errors=errors)
+
+
+@bp.route("/import/<int:job_id>/status")
+@role_required(Role.MANAGER)
+def import_status(job_id: int):
+    job = get_owned_or_404(MemberImport, job_id)
+    return jsonify(status=job.status, total=job.total_lines, processed=job.processed, imported=job.imported,
+                   updated=job.updated, failed=job.failed, message=job.message)
+
+
+@bp.route("/import/<int:job_id>/errors.csv")
+@role_required(Role.MANAGER)
+def import_errors(job_id: int):
+    job = get_owned_or_404(MemberImport, job_id)
+    chunks = csv_io.error_report_csv(job, headers=[_("Line"), _("Reason"), *job.headers])
+    return Response(stream_with_context(chunks), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename=import-{job.id}-errors.csv"})
+
+
+def _start_in_background(job_id: int) -> None:
+    """Run the import in a thread with its own app context, so the page can poll its progress."""
+    app = current_app._get_current_object()
+    threading.Thread(target=_run_import, args=(app, job_id), name=f"member-import-{job_id}", daemon=True).start()
+
+
+def _run_import(app, job_id: int) -> None:
+    with app.app_context():
+        job = db.session.get(MemberImport, job_id)
+        staff = db.session.get(Staff, job.staff_id) if job.staff_id else None
+        actor = Actor.staff(staff) if staff else Actor("import")
+        csv_io.run_import(job, db.session.get(Merchant, job.merchant_id), actor=actor,
+                          region=app.extensions["mcrm_settings"].default_region, clock=now_utc)
+        db.session.remove()

@@ -1,0 +1,427 @@
+"""CSV import and export of members.
+
+Import: the upload is decoded (UTF-8 with or without BOM, UTF-16, else GB18030, which covers the
+GBK that Excel saves in China), its columns mapped to member fields, and the rows applied in
+batches of ``BATCH_SIZE``: a number already in the file or the database is merged (the given cells
+update that member), a bad row is recorded with its line number and reason, and every data line is
+counted exactly once as imported, updated or failed.
+
+Export: the filtered member list written out in keyset batches, never all rows at once.
+"""
+import csv
+import io
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from itertools import islice
+
+import sqlalchemy as sa
+
+from mcrm.core.errors import DomainError, ValidationError
+from mcrm.core.msisdn import normalize_msisdn
+from mcrm.extensions import db
+from mcrm.members.birthdays import parse_birthday
+from mcrm.members.models import (Gender, ImportStatus, Member, MemberImport, MemberImportError, Source)
+from mcrm.members.queries import MemberFilter, iter_members
+from mcrm.members.services import (MAX_TAGS, Consent, member_birthday, opt_out, parse_tags, prepare_member,
+                                   set_member_fields)
+from mcrm.merchants.models import Merchant
+from mcrm.points.services import Actor, import_balances
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 1000
+#: member fields a column can fill; "custom" keeps the column as a custom field named after its header
+FIELDS = ("msisdn", "name", "gender", "birthday", "tags", "points", "opted_out", "custom", "ignore")
+#: a column is "ignore" unless its header reads as one of these (compared casefolded, without spaces)
+_HEADER_ALIASES = {
+    "msisdn": ("手机", "手机号", "手机号码", "电话", "电话号码", "联系电话", "联系方式", "mobile", "mobilenumber",
+               "mobilephone", "phone", "phonenumber", "msisdn", "tel", "cell", "cellphone"),
+    "name": ("姓名", "名字", "会员姓名", "客户姓名", "顾客姓名", "会员名", "name", "fullname", "membername"),
+    "gender": ("性别", "gender", "sex"),
+    "birthday": ("生日", "出生日期", "出生年月日", "birthday", "birthdate", "dateofbirth", "dob"),
+    "tags": ("标签", "会员标签", "分组", "tags", "tag", "labels"),
+    "points": ("积分", "积分余额", "可用积分", "当前积分", "points", "pointsbalance", "balance"),
+    "opted_out": ("退订", "已退订", "optedout", "optout", "unsubscribed"),
+}
+_GENDERS = {"男": Gender.MALE, "m": Gender.MALE, "male": Gender.MALE, "先生": Gender.MALE,
+            "女": Gender.FEMALE, "f": Gender.FEMALE, "female": Gender.FEMALE, "女士": Gender.FEMALE,
+            "未知": Gender.UNKNOWN, "u": Gender.UNKNOWN, "unknown": Gender.UNKNOWN, "保密": Gender.UNKNOWN}
+_YES = {"是", "yes", "y", "1", "true", "已退订", "退订"}
+_NO = {"否", "no", "n", "0", "false", "未退订", ""}
+
+
+# -- reading the upload -------------------------------------------------------------------------
+
+def detect_encoding(data: bytes) -> str:
+    """The encoding of an uploaded CSV: BOMs first, then strict UTF-8, then GB18030 (a superset of GBK)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        data.decode("gb18030")
+        return "gb18030"
+    except UnicodeDecodeError:
+        raise ValidationError("The file is neither UTF-8 nor GBK/GB18030 text; save it as CSV and try again") \
+            from None
+
+
+def detect_delimiter(text: str) -> str:
+    """Comma, unless the header line holds more tabs (Excel's "Unicode text") or semicolons."""
+    header = text.split("\n", 1)[0]
+    return max((",", "\t", ";"), key=lambda sep: (header.count(sep), sep == ","))
+
+
+def read_rows(text: str, delimiter: str):
+    """(line number, cells) for every row after the header; a quoted cell may span lines."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    next(reader, None)
+    line = reader.line_num + 1
+    for cells in reader:
+        yield line, cells
+        line = reader.line_num + 1
+
+
+@dataclass(frozen=True)
+class Upload:
+    encoding: str
+    delimiter: str
+    headers: list[str]
+    total_lines: int
+    preview: list[list[str]]
+
+
+def inspect_upload(data: bytes) -> Upload:
+    """Encoding, delimiter, headers, number of data lines and the first rows of an uploaded file."""
+    if not data.strip():
+        raise ValidationError("The file is empty")
+    encoding = detect_encoding(data)
+    text = data.decode(encoding)
+    delimiter = detect_delimiter(text)
+    try:
+        headers = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        rows = read_rows(text, delimiter)
+        preview = list(islice(rows, 5))
+        total = len(preview) + sum(1 for _ in rows)
+    except csv.Error as error:
+        raise ValidationError(f"The file is not readable as CSV: {error}") from None
+    if not any(h.strip() for h in headers):
+        raise ValidationError("The first line must hold the column names")
+    if total == 0:
+        raise ValidationError("The file has a header line but no members")
+    return Upload(encoding, delimiter, [h.strip() for h in headers], total, preview)
+
+
+def _header_key(header: str) -> str:
+    text = re.sub(r"[(（\[【].*?[)）\]】]", "", header)  # "手机号(必填)" reads as "手机号"
+    return re.sub(r"[\s_*:：\-]", "", text).casefold()
+
+
+def guess_mapping(headers: list[str]) -> dict[str, str]:
+    """Column index (as a string) → field, from Chinese or English headers; each field used once."""
+    mapping, taken = {}, set()
+    for exact in (True, False):
+        for index, header in enumerate(headers):
+            key = _header_key(header)
+            if str(index) in mapping or not key:
+                continue
+            for name, aliases in _HEADER_ALIASES.items():
+                hit = key in aliases if exact else any(a in key for a in aliases if not a.isascii())
+                if hit and name not in taken:
+                    mapping[str(index)] = name
+                    taken.add(name)
+                    break
+    return {str(i): mapping.get(str(i), "ignore") for i in range(len(headers))}
+
+
+def check_mapping(mapping: dict[str, str], headers: list[str]) -> None:
+    if "msisdn" not in mapping.values():
+        raise ValidationError("Choose the column that holds the mobile number")
+    chosen = [f for f in mapping.values() if f not in ("custom", "ignore")]
+    if len(chosen) != len(set(chosen)):
+        raise ValidationError("Each member field can come from one column only")
+    if set(mapping) - {str(i) for i in range(len(headers))} or set(mapping.values()) - set(FIELDS):
+        raise ValidationError("The column mapping does not fit the file")
+
+
+# -- one row --------------------------------------------------------------------------------------
+
+@dataclass
+class ImportRow:
+    line: int
+    msisdn: str
+    fields: dict = field(default_factory=dict)
+    points: int | None = None
+    opted_out: bool = False
+
+
+def parse_row(line: int, cells: list[str], mapping: dict[str, str], headers: list[str],
+              region: str) -> ImportRow:
+    """The member fields a row gives, every value checked; raises ValidationError with the reason."""
+    if not any(c.strip() for c in cells):
+        raise ValidationError("Blank line")
+    values, custom = {}, {}
+    for index, name in mapping.items():
+        position = int(index)
+        value = cells[position].strip() if position < len(cells) else ""
+        if name == "custom":
+            if value:
+                custom[headers[position]] = value
+        elif name != "ignore":
+            values[name] = value
+    msisdn = normalize_msisdn(values.pop("msisdn", ""), region)
+    row = ImportRow(line=line, msisdn=msisdn)
+    if values.get("name"):
+        if len(values["name"]) > 64:
+            raise ValidationError("Name is longer than 64 characters")
+        row.fields["name"] = values["name"]
+    if values.get("gender"):
+        gender = _GENDERS.get(values["gender"].casefold())
+        if gender is None:
+            raise ValidationError(f"Gender must be 男 or 女 (M or F), not {values['gender']!r}")
+        row.fields["gender"] = gender
+    if values.get("birthday"):
+        row.fields["birthday"] = parse_birthday(values["birthday"])
+    if values.get("tags"):
+        tags = parse_tags(values["tags"])
+        if len(tags) > MAX_TAGS or any(len(t) > 32 for t in tags):
+            raise ValidationError(f"At most {MAX_TAGS} tags of up to 32 characters")
+        row.fields["tags"] = tags
+    if custom:
+        row.fields["custom_fields"] = custom
+    if values.get("points"):
+        row.points = _parse_points(values["points"])
+    if "opted_out" in values:
+        flag = values["opted_out"].casefold()
+        if flag not in _YES | _NO:
+            raise ValidationError(f"Opted out must be 是 or 否 (yes or no), not {values['opted_out']!r}")
+        row.opted_out = flag in _YES
+    return row
+
+
+def _parse_points(text: str) -> int:
+    try:
+        number = Decimal(text.replace(",", "").replace("，", ""))
+    except InvalidOperation:
+        raise ValidationError(f"Points must be a whole number, not {text!r}") from None
+    if not number.is_finite() or number != number.to_integral_value() or number < 0 or number > 100_000_000:
+        raise ValidationError(f"Points must be a whole number of at least 0, not {text!r}")
+    return int(number)
+
+
+# -- applying a batch -----------------------------------------------------------------------------
+
+@dataclass
+class BatchResult:
+    imported: int = 0
+    updated: int = 0
+    #: (line, reason, cells)
+    failures: list[tuple[int, str, list[str]]] = field(default_factory=list)
+
+
+def import_batch(merchant: Merchant, rows: list[tuple[int, list[str]]], *, mapping: dict[str, str],
+                 headers: list[str], region: str, actor: Actor, now: datetime, source_label: str) -> BatchResult:
+    """Apply up to a batch of (line, cells): new numbers are enrolled, known ones updated.
+
+    A number seen earlier (in the file or the database) counts as updated. Flushes, never commits.
+    """
+    result = BatchResult()
+    parsed: list[ImportRow] = []
+    for line, cells in rows:
+        try:
+            parsed.append(parse_row(line, cells, mapping, headers, region))
+        except ValidationError as error:
+            result.failures.append((line, error.message, cells))
+    known = {m.msisdn: m for m in db.session.scalars(
+        sa.select(Member).where(Member.merchant_id == merchant.id, Member.msisdn.in_(list({r.msisdn for r in parsed})))
+        .with_for_update())}
+    balances: dict[int, tuple[Member, int]] = {}
+    opting_out = []
+    for row in parsed:
+        member = known.get(row.msisdn)
+        if member is None or member.deleted_at is not None:
+            known[row.msisdn] = member = prepare_member(
+                merchant, row.msisdn, now=now, source=Source.IMPORT, revive=member, **row.fields,
+                consent=Consent(channel=Source.IMPORT, detail=f"{source_label}, line {row.line}"))
+            result.imported += 1
+        else:
+            set_member_fields(member, **_merged(member, row.fields))
+            result.updated += 1
+        if row.points is not None:
+            balances[id(member)] = (member, row.points)  # the last line for a number wins
+        if row.opted_out:
+            opting_out.append(member)
+    db.session.flush()
+    import_balances(merchant, list(balances.values()), reason=f"导入积分 {source_label}"[:200], actor=actor, now=now)
+    for member in opting_out:
+        opt_out(member, now=now)
+    return result
+
+
+def _merged(member: Member, fields: dict) -> dict:
+    """An update adds tags and custom fields to what the member has; it never takes any away."""
+    merged = dict(fields)
+    if "tags" in fields:
+        merged["tags"] = member.tag_names + [t for t in fields["tags"] if t not in member.tag_names]
+    if "custom_fields" in fields:
+        merged["custom_fields"] = {**(member.custom_fields or {}), **fields["custom_fields"]}
+    return merged
+
+
+def create_import(merchant: Merchant, *, staff_id: int | None, filename: str, data: bytes) -> MemberImport:
+    """Keep an uploaded file for the mapping step; raises ValidationError when it is no readable CSV."""
+    upload = inspect_upload(data)
+    job = MemberImport(merchant_id=merchant.id, staff_id=staff_id, filename=(filename or "")[:200],
+                       encoding=upload.encoding, delimiter=upload.delimiter, headers=upload.headers,
+                       mapping=guess_mapping(upload.headers), data=data, total_lines=upload.total_lines)
+    db.session.add(job)
+    db.session.flush()
+    return job
+
+
+def preview_rows(job: MemberImport, count: int = 5) -> list[list[str]]:
+    return [cells for _line, cells in islice(read_rows(job.data.decode(job.encoding), job.delimiter), count)]
+
+
+def run_import(job: MemberImport, merchant: Merchant, *, actor: Actor, region: str, clock) -> None:
+    """Import a mapped upload batch by batch, committing each batch together with the job's progress.
+
+    The boundary of a background import, so it commits. A batch that breaks a rule the row checks
+    did not foresee is redone line by line: the bad line fails alone and the others still go in.
+    """
+    job.status, job.started_at = ImportStatus.RUNNING, clock()
+    db.session.commit()
+    try:
+        headers, mapping = list(job.headers), dict(job.mapping)
+        label = f"{job.filename or 'CSV'} #{job.id}"
+        rows = read_rows(job.data.decode(job.encoding), job.delimiter)
+        while batch := list(islice(rows, BATCH_SIZE)):
+            try:
+                results = [import_batch(merchant, batch, mapping=mapping, headers=headers, region=region,
+                                        actor=actor, now=clock(), source_label=label)]
+            except DomainError:
+                db.session.rollback()
+                results = [_import_alone(merchant, line_cells, mapping, headers, region, actor, clock(), label)
+                           for line_cells in batch]
+            _record(job, results, lines=len(batch))
+            db.session.commit()
+    except Exception:
+        # a background thread has nobody to raise to: the job must not stay "running" for ever
+        logger.exception("member import %s stopped", job.id)
+        db.session.rollback()
+        job.status, job.finished_at = ImportStatus.FAILED, clock()
+        job.message = "The import stopped on an unexpected error; the lines counted so far are in."
+        db.session.commit()
+        return
+    job.status, job.finished_at, job.data = ImportStatus.DONE, clock(), None
+    db.session.commit()
+
+
+def _import_alone(merchant, line_cells, mapping, headers, region, actor, now, label) -> BatchResult:
+    try:
+        result = import_batch(merchant, [line_cells], mapping=mapping, headers=headers, region=region,
+                              actor=actor, now=now, source_label=label)
+        db.session.commit()
+        return result
+    except DomainError as error:
+        db.session.rollback()
+        return BatchResult(failures=[(line_cells[0], error.message, line_cells[1])])
+
+
+def _record(job: MemberImport, results: list[BatchResult], *, lines: int) -> None:
+    for result in results:
+        job.imported += result.imported
+        job.updated += result.updated
+        job.failed += len(result.failures)
+        db.session.add_all(MemberImportError(import_id=job.id, line=line, reason=reason[:200], cells=cells)
+                           for line, reason, cells in result.failures)
+    job.processed += lines
+
+
+def start_import(job: MemberImport, mapping: dict[str, str]) -> None:
+    check_mapping(mapping, job.headers)
+    if job.status != ImportStatus.MAPPING:
+        raise ValidationError("This import has already started")
+    job.mapping = mapping
+    job.status = ImportStatus.QUEUED
+    db.session.flush()
+
+
+def list_import_errors(job: MemberImport, *, limit: int) -> list[MemberImportError]:
+    return db.session.scalars(sa.select(MemberImportError).where(MemberImportError.import_id == job.id)
+                              .order_by(MemberImportError.line).limit(limit)).all()
+
+
+def error_report_csv(job: MemberImport, *, headers: list[str], batch: int = 1000):
+    """Encoded chunks of a CSV of the failed lines: line, reason, then the line's own cells.
+
+    In the upload's own encoding when that was GB18030, so Excel opens both the same way.
+    """
+    codec = "gb18030" if job.encoding == "gb18030" else "utf-8-sig"
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(headers)
+    last_line, first = 0, True
+    while True:
+        errors = db.session.scalars(
+            sa.select(MemberImportError).where(MemberImportError.import_id == job.id,
+                                               MemberImportError.line > last_line)
+            .order_by(MemberImportError.line).limit(batch)).all()
+        writer.writerows([e.line, e.reason, *map(_cell, e.cells)] for e in errors)
+        if len(errors) < batch:
+            break
+        yield _encode(buffer, codec, first)
+        first, last_line = False, errors[-1].line
+    yield _encode(buffer, codec, first)
+
+
+# -- export ---------------------------------------------------------------------------------------
+
+EXPORT_ENCODINGS = {"utf-8": "utf-8-sig", "gb18030": "gb18030"}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value) -> str:
+    """Text cells that Excel would run as a formula get a leading apostrophe (CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def export_csv(merchant: Merchant, filters: MemberFilter, *, headers: list[str], encoding: str,
+               local_time, batch: int = 1000):
+    """Encoded chunks of a CSV of the filtered members, one chunk per batch; never all rows in memory.
+
+    ``local_time`` formats an aware datetime in the merchant's zone (a view concern, passed in).
+    """
+    codec = EXPORT_ENCODINGS[encoding]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(headers)
+    first = True
+    for index, member in enumerate(iter_members(merchant, filters, batch=batch), start=1):
+        birthday = member_birthday(member)
+        writer.writerow([member.msisdn, _cell(member.name), member.gender,
+                         birthday.display() if birthday else "", _cell(" ".join(member.tag_names)),
+                         member.points_balance, _cell(member.tier), member.total_spend,
+                         local_time(member.last_visit_at), local_time(member.joined_at),
+                         "1" if member.opted_out else "0"])
+        if index % batch == 0:
+            yield _encode(buffer, codec, first)
+            first = False
+    yield _encode(buffer, codec, first)
+
+
+def _encode(buffer: io.StringIO, codec: str, first: bool) -> bytes:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    # the BOM (which makes Excel read UTF-8) belongs at the very start only
+    return text.encode(codec if first else codec.removesuffix("-sig"))

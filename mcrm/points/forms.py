@@ -1,0 +1,48 @@
+import uuid
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.validators import ValidationError as FieldError
+
+from mcrm.core.errors import ValidationError
+from mcrm.points.rules import parse_amount
+
+
+class _OncePerSubmit(FlaskForm):
+    """A fresh key per rendered form: a double click or a resent POST records the change once."""
+    request_id = HiddenField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.request_id.data:
+            self.request_id.data = uuid.uuid4().hex
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"console:{self.request_id.data[:64]}"
+
+
+class PurchaseForm(_OncePerSubmit):
+    amount = StringField(_l("Amount (yuan)"), validators=[DataRequired(_l("Enter the amount"))],
+                         render_kw={"inputmode": "decimal", "placeholder": "88.00"})
+
+    def validate_amount(self, field):
+        try:
+            parse_amount(field.data)
+        except ValidationError as error:
+            raise FieldError(error.message) from None
+
+
+class RedeemForm(_OncePerSubmit):
+    points = IntegerField(_l("Points to redeem"), validators=[InputRequired(_l("Enter the points")),
+                                                              NumberRange(min=1, max=100_000_000)])
+    reason = StringField(_l("For"), validators=[Length(max=200)], render_kw={"placeholder": _l("e.g. free dessert")})
+
+
+class AdjustForm(FlaskForm):
+    points = IntegerField(_l("Change in points"), validators=[InputRequired(_l("Enter the points")),
+                                                              NumberRange(min=-100_000_000, max=100_000_000)],
+                          description=_l("Negative to take points away"))
+    reason = StringField(_l("Reason"), validators=[DataRequired(_l("A reason is required")), Length(max=200)])
