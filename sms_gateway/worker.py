@@ -78,6 +78,17 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _bad_address(addr: str, name: str) -> Optional[str]:
+    """Why ``addr`` cannot go in a submit_sm (SMPP addresses: up to 20 ASCII characters), or None."""
+    if not addr:
+        return "%s is empty (local check)" % name
+    if len(addr) > 20:
+        return "%s longer than 20 characters (local check)" % name
+    if any(not (0x20 < ord(c) < 0x7F) for c in addr):
+        return "%s is not printable ASCII (local check)" % name
+    return None
+
+
 def _text(value) -> str:
     if value is None:
         return ""
@@ -406,6 +417,7 @@ class SmppWorker(_Worker):
                     self._disconnect()
                     self._requeue_inflight("connection lost")
                     self._flush_store(force=True)
+                    self._release_local()
                 if not self._stop_requested:
                     self._sleep(backoff)
                     backoff = min(backoff * 2, cfg.reconnect_max_secs)
@@ -748,6 +760,14 @@ class SmppWorker(_Worker):
             return
         self._next_claim = now if len(claimed) >= limit else now + cfg.poll_secs
         for sms in claimed:
+            bad = _bad_address(sms.source_addr, "source_addr") or _bad_address(
+                sms.destination_addr[1:] if sms.destination_addr.startswith("+") else sms.destination_addr,
+                "destination_addr")
+            if bad:
+                status = consts.SMPP_ESME_RINVSRCADR if bad.startswith("source") else consts.SMPP_ESME_RINVDSTADR
+                logger.warning("MT %s refused before sending: %s", sms.id, bad)
+                self._failed.append(SubmitError(sms.id, status, bad, sms.attempts + 1, None))
+                continue
             self._ref = (self._ref + 1) & 0xFF
             try:
                 parts = encoding.split(sms.text, self._ref)
@@ -782,13 +802,35 @@ class SmppWorker(_Worker):
                        dest_addr_ton=cfg.dest_ton, dest_addr_npi=cfg.dest_npi, destination_addr=dest,
                        esm_class=part.esm_class, data_coding=part.data_coding,
                        registered_delivery=1 if sms.want_receipt else 0, short_message=part.short_message)
-            out.append(pdu)
+            try:
+                raw = pdu.generate()
+            except Exception:  # noqa: BLE001 - a message smpplib cannot encode must not block the queue
+                logger.exception("MT %s: cannot build submit_sm; failing it", sms.id)
+                msg.done = True
+                self._failed.append(SubmitError(sms.id, 0, "cannot encode submit_sm", sms.attempts + 1, None))
+                queue_.popleft()
+                continue
+            out.append(raw)
             inflight[pdu.sequence] = (msg, idx, now)
             msg.next_part = idx + 1
             if msg.next_part >= len(msg.parts):
                 queue_.popleft()
         if out:
             s.last_tx = now
+
+    def _release_local(self) -> None:
+        """While the link is down, claimed-but-unsent messages go back to the store so another gateway
+        process can send them (everything else of ours was flushed just before)."""
+        if not self._queue or self._parts or self._submitted or self._retry or self._failed:
+            return
+        try:
+            released = self.store.release_claims(self.config.worker_id)
+        except Exception:  # noqa: BLE001 - keep them locally and send after the reconnect
+            logger.exception("release_claims failed; keeping %d claimed message(s)", len(self._queue))
+            return
+        logger.info("link down: released %d claimed message(s)", released)
+        self._queue.clear()
+        self._next_claim = 0.0
 
     def _check_timeouts(self, now: float) -> None:
         cfg = self.config
@@ -822,7 +864,7 @@ class SmppWorker(_Worker):
         for s in self._sessions:
             if s.out:
                 pdus, s.out = s.out, []
-                s.client.send_pdus(pdus)
+                s.client.send_bytes(b"".join(p if isinstance(p, bytes) else p.generate() for p in pdus))
                 s.last_tx = self.clock()
 
     def _requeue_inflight(self, reason: str) -> None:

@@ -243,3 +243,14 @@ def test_enquire_link_keeps_an_idle_link_alive(smsc, make_gateway):
 def _enquires(gateway):
     session = gateway.worker._sessions[0] if gateway.worker._sessions else None
     return session.client.sequence if session else 0
+
+
+@pytest.mark.parametrize("source, destination", [("商店", MSISDN), ("10657", "+86138001380001234567890"), ("10657", "")])
+def test_an_address_smpp_cannot_carry_fails_that_message_only(smsc, make_gateway, store, source, destination):
+    bad = store.add_outbound(destination, "hello", source_addr=source)
+    good = store.add_outbound(MSISDN, "fine")
+    make_gateway(smsc)
+    wait_until(lambda: store.get(good).status == MessageStatus.DELIVERED, message="good one delivered")
+    assert store.get(bad).status == MessageStatus.FAILED
+    assert store.get(bad).command_status in (0x0A, 0x0B)
+    assert len(smsc.records("submit_sm")) == 1
