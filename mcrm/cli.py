@@ -34,6 +34,7 @@ def register_cli(app) -> None:
     app.cli.add_command(staff_group)
     app.cli.add_command(demo_command)
     app.cli.add_command(run_command)
+    app.cli.add_command(gateway_command)
     app.cli.add_command(scheduler_command)
 
 
@@ -49,6 +50,19 @@ def run_command():
     from mcrm.workers import run_all_in_one
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run_all_in_one(current_app._get_current_object())
+
+
+@click.command("gateway")
+@with_appcontext
+def gateway_command():
+    """Run the SMS gateway worker on its own (MCRM_SMS_TRANSPORT, SMPP_*) until SIGTERM."""
+    from mcrm.workers import run_gateway
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        run_gateway(current_app._get_current_object())
+    except SettingsError as error:
+        click.echo(f"Configuration error: {error}", err=True)
+        sys.exit(2)
 
 
 @click.command("scheduler")

@@ -10,8 +10,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
+from sms_gateway import Gateway, GatewayConfig, GatewayConfigError, run_forever
 
+from mcrm.core.clock import now_utc
+from mcrm.extensions import db
 from mcrm.jobs.definitions import JOBS
+from mcrm.messaging.services import release_stale_claims
+from mcrm.messaging.store import SqlMessageStore
+from mcrm.settings import SettingsError
 
 logger = logging.getLogger(__name__)
 
@@ -77,12 +83,48 @@ def start_inbound_loop(app: Flask, stop: threading.Event, idle_wait: float = 0.2
     return thread
 
 
+def gateway_config(app: Flask) -> GatewayConfig:
+    """``SMPP_*`` settings; the transport is mcrm's ``MCRM_SMS_TRANSPORT`` (sandbox by default).
+    A bad value raises SettingsError at start, like mcrm's own settings."""
+    try:
+        return GatewayConfig.from_env(os.environ, transport=app.extensions["mcrm_settings"].sms_transport)
+    except GatewayConfigError as error:
+        raise SettingsError(str(error)) from None
+
+
+def _prepare_gateway(app: Flask) -> tuple[GatewayConfig, SqlMessageStore]:
+    config = gateway_config(app)
+    with app.app_context():
+        # claims of a worker that crashed under another worker id; our own are released by the gateway
+        release_stale_claims(now_utc())
+        db.session.commit()
+    return config, SqlMessageStore(app)
+
+
+def run_gateway(app: Flask) -> None:
+    """``mcrm gateway``: the SMS gateway as its own process, until SIGTERM/SIGINT, which finishes
+    the window of unanswered submits, unbinds and exits. Give each concurrent gateway process its
+    own ``SMPP_WORKER_ID`` and keep it across restarts (a restart releases that id's claims)."""
+    config, store = _prepare_gateway(app)
+    run_forever(config, store)
+
+
+def start_gateway(app: Flask) -> Gateway:
+    """The gateway as a background thread of ``mcrm run``."""
+    config, store = _prepare_gateway(app)
+    gateway = Gateway(config, store)
+    gateway.start()
+    logger.info("gateway thread started (%s transport)", config.transport)
+    return gateway
+
+
 def run_all_in_one(app: Flask) -> None:
     """``mcrm run``: the embedded default, everything in one process."""
     from waitress import serve
 
     settings = app.extensions["mcrm_settings"]
     scheduler = start_background_scheduler(app) if settings.run_scheduler else None
+    gateway = start_gateway(app) if settings.run_gateway else None
     stop_inbound = threading.Event()
     start_inbound_loop(app, stop_inbound)
     print(f"mcrm console on http://{settings.host}:{settings.port}/ "
@@ -90,6 +132,8 @@ def run_all_in_one(app: Flask) -> None:
     try:
         serve(app, host=settings.host, port=settings.port, threads=settings.web_threads, ident="mcrm")
     finally:
+        if gateway is not None:
+            gateway.stop(timeout=30)
         stop_inbound.set()
         if scheduler is not None:
             scheduler.shutdown(wait=False)

@@ -154,5 +154,9 @@ class InboundMessage(IdMixin, db.Model):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(sa.String(200))
 
+    #: the claim this process holds, set by ``claim_inbound`` (not a column: it must survive a commit,
+    #: which reloads ``claim_id`` and would show another worker's claim after a lease ran out)
+    held_claim = None
+
     def __repr__(self):
         return f"<InboundMessage {self.id} {self.status.value}>"

@@ -233,6 +233,8 @@ def claim_inbound(worker_id: str, limit: int, now: datetime,
         return []
     rows = db.session.scalars(sa.select(InboundMessage).where(InboundMessage.id.in_(claimed))
                               .order_by(InboundMessage.id).execution_options(populate_existing=True)).all()
+    for row in rows:
+        row.held_claim = claim_id
     return list(rows)
 
 
@@ -240,7 +242,7 @@ def _finish_inbound(inbound: InboundMessage, status: InboundStatus, now: datetim
     table = InboundMessage.__table__
     result = db.session.execute(
         table.update().where(table.c.id == inbound.id, table.c.status == InboundStatus.PROCESSING.value,
-                             table.c.claim_id == inbound.claim_id)
+                             table.c.claim_id == inbound.held_claim)
         .values(status=status.value, processed_at=now, error=error, claim_id=None))
     if result.rowcount != 1:
         # the lease ran out and another worker has it now: roll back so its effects happen once
