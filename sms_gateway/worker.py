@@ -196,6 +196,23 @@ class _Worker:
         if readable:
             self._drain_wake()
 
+    def _release_at_start(self) -> bool:
+        """release_claims(worker_id) before anything else, retrying while the store is down.
+        Returns False if a stop came first."""
+        delay = self.config.reconnect_min_secs
+        while not self._stop_requested:
+            try:
+                released = self.store.release_claims(self.config.worker_id)
+            except Exception:  # noqa: BLE001 - the database may still be starting
+                logger.exception("release_claims failed at start; retrying in %.1fs", delay)
+                self._sleep(delay)
+                delay = min(delay * 2, self.config.reconnect_max_secs)
+                continue
+            if released:
+                logger.info("released %d stale claim(s) of %s", released, self.config.worker_id)
+            return True
+        return False
+
     def inject_mo(self, source_addr: str, destination_addr: str, text: str) -> None:
         raise RuntimeError("inject_mo needs SMPP_TRANSPORT=sandbox (use the SMSC to send MOs)")
 
@@ -234,16 +251,23 @@ class SandboxWorker(_Worker):
 
     def _run(self) -> None:
         cfg = self.config
-        released = self.store.release_claims(cfg.worker_id)
-        if released:
-            logger.info("sandbox: released %d stale claim(s)", released)
+        if not self._release_at_start():
+            return
         logger.info("sandbox gateway started (no SMSC; MT is delivered instantly)")
         while not self._stop_requested:
-            busy = self._turn()
+            try:
+                busy = self._turn()
+            except Exception:  # noqa: BLE001 - store trouble: claims stay SENDING, released at stop/start
+                logger.exception("sandbox turn failed")
+                self.stats["store_errors"] += 1
+                busy = False
             if not busy:
                 self._sleep(cfg.poll_secs)
-        self._turn_inbound()
-        self.store.release_claims(cfg.worker_id)
+        try:
+            self._turn_inbound()
+            self.store.release_claims(cfg.worker_id)
+        except Exception:  # noqa: BLE001
+            logger.exception("sandbox shutdown could not reach the store")
         logger.info("sandbox gateway stopped")
 
     def _turn_inbound(self) -> None:
@@ -378,9 +402,8 @@ class SmppWorker(_Worker):
     # ------------------------------------------------------------------ outer loop
     def _run(self) -> None:
         cfg = self.config
-        released = self.store.release_claims(cfg.worker_id)
-        if released:
-            logger.info("released %d stale claim(s) of %s", released, cfg.worker_id)
+        if not self._release_at_start():
+            return
         backoff = cfg.reconnect_min_secs
         try:
             while not self._stop_requested:

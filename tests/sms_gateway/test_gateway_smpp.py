@@ -3,7 +3,7 @@ import threading
 
 import pytest
 
-from sms_gateway import MessageStatus
+from sms_gateway import InMemoryMessageStore, MessageStatus
 from tests.smsc_peer import wait_until
 
 MSISDN = "+8613800138000"
@@ -254,3 +254,28 @@ def test_an_address_smpp_cannot_carry_fails_that_message_only(smsc, make_gateway
     assert store.get(bad).status == MessageStatus.FAILED
     assert store.get(bad).command_status in (0x0A, 0x0B)
     assert len(smsc.records("submit_sm")) == 1
+
+
+class FlakyStore(InMemoryMessageStore):
+    """Fails the first N calls of chosen methods, like a database that is briefly away."""
+
+    def __init__(self, **failures):
+        super().__init__()
+        self.failures = dict(failures)
+
+    def __getattribute__(self, name):
+        failures = object.__getattribute__(self, "__dict__").get("failures", {})
+        if failures.get(name):
+            failures[name] -= 1
+            raise ConnectionError("database away (%s)" % name)
+        return object.__getattribute__(self, name)
+
+
+def test_a_briefly_unavailable_store_loses_nothing(smsc, make_gateway):
+    smsc.configure(mo_retry_ms=50)
+    flaky = FlakyStore(release_claims=2, record_parts=1, save_receipts=2)
+    ids = [flaky.add_outbound("+86138000%05d" % i, "db %d" % i) for i in range(5)]
+    gateway = make_gateway(smsc, gateway_store=flaky)
+    wait_until(lambda: flaky.counts().get("DELIVERED") == len(ids), timeout=10, message="all delivered")
+    assert gateway.stats["store_errors"] >= 2
+    assert any(r["status"] == 0x64 for r in smsc.records("deliver_sm"))     # receipts refused, then resent
