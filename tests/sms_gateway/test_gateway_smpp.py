@@ -279,3 +279,18 @@ def test_a_briefly_unavailable_store_loses_nothing(smsc, make_gateway):
     wait_until(lambda: flaky.counts().get("DELIVERED") == len(ids), timeout=10, message="all delivered")
     assert gateway.stats["store_errors"] >= 2
     assert any(r["status"] == 0x64 for r in smsc.records("deliver_sm"))     # receipts refused, then resent
+
+
+def test_logs_never_show_bodies_or_full_msisdns(smsc, make_gateway, store, caplog):
+    import logging
+    caplog.set_level(logging.DEBUG)
+    smsc.configure(fail_next=1, fail_status=0x08)
+    mid = store.add_outbound("+8613912345678", "SECRET-BODY-42")
+    gateway = make_gateway(smsc)
+    wait_until(lambda: store.get(mid).status == MessageStatus.DELIVERED, message="delivered")
+    smsc.mo("8613912345678", "1065712345", "MO-SECRET-77")
+    wait_until(store.inbound, message="MO stored")
+    assert gateway.stop(timeout=5)
+    text = caplog.text
+    assert "SECRET-BODY-42" not in text and "MO-SECRET-77" not in text
+    assert "13912345678" not in text and "+86139****5678" in text
