@@ -66,6 +66,10 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     from mcrm.points.views import bp as points_bp
     app.register_blueprint(points_bp)
+    from mcrm.auth import staff_views
+    app.register_blueprint(staff_views.bp)
+    from mcrm.merchants import views as merchant_views
+    app.register_blueprint(merchant_views.bp)
 
     @app.before_request
     def _remember_merchant():

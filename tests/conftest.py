@@ -13,6 +13,8 @@ from itertools import count
 
 import pytest
 import sqlalchemy as sa
+from flask import g
+from flask.testing import FlaskClient
 
 from mcrm import create_app
 from mcrm.settings import Settings
@@ -83,9 +85,22 @@ def settings(tmp_path, _database_template) -> Settings:
                     login_rate_limit="1000 per minute").with_defaults()
 
 
+class FreshGlobalsClient(FlaskClient):
+    """Every request starts with an empty ``flask.g``, as in production.
+
+    Requests reuse the test's app context, and with it ``g``, where Flask-WTF caches the CSRF token
+    and Flask-Babel the locale: without this, values from one request would leak into the next.
+    """
+
+    def open(self, *args, **kwargs):
+        vars(g).clear()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(settings):
     app = create_app(settings)
+    app.test_client_class = FreshGlobalsClient
     with app.app_context():
         yield app
         from mcrm.extensions import db

@@ -1,4 +1,4 @@
-"""Staff accounts: creation, password login with lockout."""
+"""Staff accounts: creation, password login with lockout, management by the owner."""
 import functools
 from datetime import datetime, timedelta
 
@@ -10,6 +10,7 @@ from mcrm.core.errors import ConflictError, DomainError, ValidationError
 from mcrm.core.msisdn import normalize_msisdn
 from mcrm.extensions import db
 from mcrm.merchants.models import Merchant
+from mcrm.settings import LOCALES
 
 MIN_PASSWORD_LENGTH = 8
 
@@ -30,7 +31,7 @@ def create_staff(merchant: Merchant, *, username: str, password: str, role: str,
         raise ConflictError(f"Username {username} is taken")
     staff = Staff(merchant_id=merchant.id, username=username, password_hash=hash_password(password),
                   role=role, display_name=display_name or username,
-                  msisdn=normalize_msisdn(msisdn) if msisdn else None)
+                  msisdn=_trusted_msisdn(merchant.id, msisdn))
     db.session.add(staff)
     db.session.flush()
     return staff
@@ -81,3 +82,61 @@ def authenticate(username: str, password: str, *, now: datetime, lockout_after: 
 @functools.cache
 def _dummy_hash() -> str:
     return hash_password("not a real password, used for timing only")
+
+
+def list_staff(merchant: Merchant) -> list[Staff]:
+    """The merchant's staff, active first, then by role rank and name."""
+    return db.session.scalars(
+        sa.select(Staff).where(Staff.merchant_id == merchant.id)
+        .order_by(Staff.is_active.desc(), Staff.role, Staff.username)).all()
+
+
+def update_staff(staff: Staff, *, actor: Staff, role: str, display_name: str = "",
+                 msisdn: str | None = None) -> None:
+    """Change a staff member's role, name and trusted phone.
+
+    An owner cannot lower their own role: the merchant would risk having no owner left.
+    """
+    if role not in Role.ALL:
+        raise ValidationError(f"Role must be one of {', '.join(Role.ALL)}")
+    if staff.id == actor.id and role != staff.role:
+        raise ValidationError("You cannot change your own role")
+    staff.role = role
+    staff.display_name = (display_name or "").strip() or staff.username
+    staff.msisdn = _trusted_msisdn(staff.merchant_id, msisdn, exclude_id=staff.id)
+    db.session.flush()
+
+
+def _trusted_msisdn(merchant_id: int, msisdn: str | None, *, exclude_id: int | None = None) -> str | None:
+    if not (msisdn or "").strip():
+        return None
+    msisdn = normalize_msisdn(msisdn)
+    clash = sa.select(Staff.id).where(Staff.merchant_id == merchant_id, Staff.msisdn == msisdn)
+    if exclude_id is not None:
+        clash = clash.where(Staff.id != exclude_id)
+    if db.session.scalar(clash):
+        raise ConflictError("Another staff account already uses this phone number")
+    return msisdn
+
+
+def deactivate_staff(staff: Staff, *, actor: Staff) -> None:
+    """Stop a staff account from signing in; its open sessions end at the next request."""
+    if staff.id == actor.id:
+        raise ValidationError("You cannot deactivate your own account")
+    staff.is_active = False
+    db.session.flush()
+
+
+def reactivate_staff(staff: Staff) -> None:
+    staff.is_active = True
+    staff.failed_logins = 0
+    staff.locked_until = None
+    db.session.flush()
+
+
+def set_staff_locale(staff: Staff, locale: str | None) -> None:
+    """The staff's console language; None follows the browser."""
+    if locale is not None and locale not in LOCALES:
+        raise ValidationError(f"Language must be one of {', '.join(LOCALES)}")
+    staff.locale = locale
+    db.session.flush()

@@ -1,0 +1,38 @@
+"""The owner's merchant settings page."""
+from flask import Blueprint, flash, g, redirect, render_template, url_for
+from flask_babel import gettext as _
+
+from mcrm.auth.access import role_required
+from mcrm.auth.models import Role
+from mcrm.core.clock import now_utc
+from mcrm.core.errors import DomainError
+from mcrm.extensions import db
+from mcrm.merchants.forms import MerchantSettingsForm
+from mcrm.merchants.services import update_rules
+from mcrm.points.services import refresh_all_tiers
+
+bp = Blueprint("merchants", __name__, url_prefix="/settings")
+
+
+@bp.route("/", methods=["GET", "POST"])
+@role_required(Role.OWNER)
+def settings():
+    merchant = g.merchant
+    form = MerchantSettingsForm.for_merchant(merchant)
+    if form.validate_on_submit():
+        rules = form.rules()
+        tiers_changed = (rules["tier_thresholds"], rules["tenure_bonus"]) != \
+            (merchant.tier_thresholds, merchant.tenure_bonus)
+        try:
+            update_rules(merchant, **rules)
+        except DomainError as error:
+            db.session.rollback()  # nothing half-saved; the form keeps what was typed
+            flash(_(error.message), "error")
+        else:
+            if tiers_changed:
+                # members should not wait for the monthly job to see the new thresholds
+                refresh_all_tiers(merchant, now=now_utc())
+            db.session.commit()
+            flash(_("Settings saved."), "success")
+            return redirect(url_for("merchants.settings"))
+    return render_template("merchants/settings.html", form=form)

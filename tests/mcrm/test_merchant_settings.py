@@ -1,0 +1,141 @@
+"""The owner's merchant settings page: every rule editable, validated, and nothing half-saved."""
+from datetime import time
+from decimal import Decimal
+
+import pytest
+
+from tests.conftest import csrf_token
+
+
+@pytest.fixture
+def owner(client, login):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # assertions read the English messages
+    return login("owner")
+
+
+def settings_form(merchant, **changes) -> dict:
+    """What the page posts when the owner changes only ``changes``."""
+    data = {
+        "name": merchant.name, "signature": merchant.signature, "timezone": merchant.timezone,
+        "send_window_start": merchant.send_window_start.strftime("%H:%M"),
+        "send_window_end": merchant.send_window_end.strftime("%H:%M"),
+        "frequency_cap_per_day": merchant.frequency_cap_per_day, "unsubscribe_hint": merchant.unsubscribe_hint,
+        "points_per_yuan": merchant.points_per_yuan, "join_gift_points": merchant.join_gift_points,
+        "points_expiry_policy": merchant.points_expiry_policy,
+        "points_expiry_months": merchant.points_expiry_months,
+        "points_cycle_end_month": merchant.points_cycle_end_month,
+    }
+    for index, (name, score) in enumerate(merchant.tier_thresholds):
+        data[f"tiers-{index}-name"], data[f"tiers-{index}-score"] = name, score
+    for index, (years, bonus) in enumerate(merchant.tenure_bonus):
+        data[f"tenure-{index}-years"], data[f"tenure-{index}-bonus"] = years, bonus
+    data.update(changes)
+    return data
+
+
+def save(client, data):
+    return client.post("/settings/", data={**data, "csrf_token": csrf_token(client, "/settings/")})
+
+
+def test_page_shows_the_current_rules(client, owner, merchant):
+    page = client.get("/settings/").get_data(as_text=True)
+    for text in ('value="小王烧烤"', 'value="【小王烧烤】"', 'value="08:00"', 'value="21:00"', 'value="回T退订"',
+                 'value="银卡"', 'value="1000"', '<option selected value="Asia/Shanghai">'):
+        assert text in page
+
+
+def test_owner_saves_every_rule(client, owner, merchant, db):
+    data = settings_form(
+        merchant, name="小王烧烤 二店", signature="王记", timezone="Asia/Hong_Kong", send_window_start="09:30",
+        send_window_end="20:00", frequency_cap_per_day=2, unsubscribe_hint="回TD退订", points_per_yuan="1.5",
+        join_gift_points=50, points_expiry_policy="cycle_end", points_expiry_months=24, points_cycle_end_month=6)
+    data.update({"tiers-5-name": "至尊卡", "tiers-5-score": "8000", "tenure-0-years": "2", "tenure-0-bonus": "150"})
+    response = save(client, data)
+    assert response.status_code == 302
+    db.session.refresh(merchant)
+    assert (merchant.name, merchant.signature, merchant.timezone) == ("小王烧烤 二店", "【王记】", "Asia/Hong_Kong")
+    assert (merchant.send_window_start, merchant.send_window_end) == (time(9, 30), time(20, 0))
+    assert (merchant.frequency_cap_per_day, merchant.unsubscribe_hint) == (2, "回TD退订")
+    assert (merchant.points_per_yuan, merchant.join_gift_points) == (Decimal("1.5"), 50)
+    assert (merchant.points_expiry_policy, merchant.points_expiry_months, merchant.points_cycle_end_month) == \
+        ("cycle_end", 24, 6)
+    assert merchant.tier_thresholds[-1] == ["至尊卡", 8000]
+    assert merchant.tenure_bonus == [[2, 150], [3, 200], [10, 300]]
+    assert "Settings saved." in client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_an_emptied_tier_row_removes_the_tier(client, owner, merchant, db):
+    response = save(client, settings_form(merchant, **{"tiers-4-name": "", "tiers-4-score": ""}))
+    assert response.status_code == 302
+    db.session.refresh(merchant)
+    assert [name for name, _ in merchant.tier_thresholds] == ["普通", "银卡", "金卡", "白金卡"]
+
+
+def test_changed_thresholds_move_members_to_their_new_tier_at_once(client, owner, merchant, make_member, db, now):
+    from mcrm.points.services import Actor, record_purchase
+    member = make_member()
+    record_purchase(member, merchant, 600, actor=Actor("test"), now=now)
+    db.session.commit()
+    assert member.tier == "普通"
+    save(client, settings_form(merchant, **{"tiers-1-score": "500"}))
+    db.session.refresh(member)
+    assert member.tier == "银卡"
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"signature": "王"}, "Signature must be 2 to 20 characters"),
+    ({"send_window_start": "21:00", "send_window_end": "08:00"}, "The sending window must end after it starts."),
+    ({"frequency_cap_per_day": "0"}, "Number must be between 1 and 20."),
+    ({"points_per_yuan": "-1"}, "Number must be between 0 and 1000."),
+    ({"points_per_yuan": "abc"}, "Not a valid decimal value."),
+    ({"points_expiry_months": "0"}, "Number must be between 1 and 120."),
+    ({"timezone": "Mars/Olympus"}, "Not a valid choice."),
+    ({"tiers-0-score": "100"}, "One tier must start from score 0."),
+    ({"tiers-1-score": "2000"}, "Two tiers cannot start from the same score."),
+    ({"tiers-1-name": ""}, "Each tier needs a name and the score it starts from."),
+    ({"tenure-0-bonus": ""}, "Each tenure bonus needs both the years and the bonus."),
+    ({"name": ""}, "This field is required."),
+])
+def test_bad_settings_are_refused_with_a_clear_error_and_nothing_is_saved(client, owner, merchant, db,
+                                                                          changes, message):
+    before = settings_form(merchant)
+    response = save(client, settings_form(merchant, unsubscribe_hint="回N退订", **changes))
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert message in page
+    assert 'value="回N退订"' in page  # what the owner typed is kept on the page
+    db.session.refresh(merchant)
+    assert settings_form(merchant) == before
+
+
+@pytest.mark.parametrize("role", ["manager", "clerk"])
+def test_only_the_owner_may_change_settings(client, login, merchant, db, role):
+    login(role)
+    assert client.get("/settings/").status_code == 403
+    response = client.post("/settings/", data={**settings_form(merchant, name="hijacked"),
+                                               "csrf_token": csrf_token(client, "/")})
+    assert response.status_code == 403
+    db.session.refresh(merchant)
+    assert merchant.name == "小王烧烤"
+
+
+def test_settings_without_csrf_token_are_refused(client, owner, merchant, db):
+    response = client.post("/settings/", data=settings_form(merchant, name="forged"))
+    assert response.status_code == 400
+    db.session.refresh(merchant)
+    assert merchant.name == "小王烧烤"
+
+
+def test_settings_change_only_the_signed_in_owners_merchant(client, owner, merchant, make_merchant, db):
+    other = make_merchant(name="别家")
+    save(client, settings_form(merchant, name="小王烧烤总店"))
+    db.session.refresh(other)
+    assert other.name == "别家"
+    db.session.refresh(merchant)
+    assert merchant.name == "小王烧烤总店"
+
+
+def test_settings_page_needs_login(client):
+    response = client.get("/settings/")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
