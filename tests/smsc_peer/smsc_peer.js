@@ -102,8 +102,10 @@ function concatOf(pdu) {
 }
 
 // send one deliver_sm to a receiver of that system_id (the origin session first); retried on error
-function deliver(fields, kind, origin, attempt = 0) {
+let generation = 0;             // bumped by POST /reset: deliveries of an earlier test are dropped
+function deliver(fields, kind, origin, attempt = 0, gen = generation) {
   return new Promise((resolve) => {
+    if (gen !== generation) { resolve({ cancelled: true }); return; }
     const target = (origin && bound.has(origin) && receives(origin)) ? origin
       : [...bound].find((s) => receives(s) && s.systemId === settings.system_id);
     if (!target) { waiting.push({ fields, kind }); resolve({ queued: true }); return; }
@@ -115,7 +117,7 @@ function deliver(fields, kind, origin, attempt = 0) {
       clearTimeout(timer);
       target.unanswered.delete(onLost);
       if (attempt + 1 >= settings.mo_retries) { resolve({ ...result, gave_up: true }); return; }
-      setTimeout(() => deliver(fields, kind, null, attempt + 1).then(resolve), settings.mo_retry_ms);
+      setTimeout(() => deliver(fields, kind, null, attempt + 1, gen).then(resolve), settings.mo_retry_ms);
     };
     const timer = setTimeout(() => retry({ status: null, timeout: true }), 10000);
     const onLost = () => retry({ status: null, closed: true });   // session gone before it answered
@@ -213,7 +215,8 @@ function onSubmit(session, pdu) {
   if (wanted) {
     const stat = (part && settings.dlr_stat_by_part[String(part.n)]) || settings.dlr_stat;
     const submitted = new Date();
-    const go = () => sendReceipt(session, pdu, messageId, stat, settings.dlr_err, submitted);
+    const gen = generation;
+    const go = () => gen === generation && sendReceipt(session, pdu, messageId, stat, settings.dlr_err, submitted);
     if (settings.dlr_delay_ms > 0) setTimeout(go, settings.dlr_delay_ms); else setImmediate(go);
   }
 }
@@ -344,7 +347,7 @@ const routes = {
   },
   'POST /config': (b) => { for (const k of Object.keys(b)) setOption(k, b[k]); return settings; },
   'POST /reset': () => {           // forget records, counters and queued deliveries; startup settings
-    records = []; partsSeen.clear(); waiting.length = 0;
+    records = []; partsSeen.clear(); waiting.length = 0; generation++;
     for (const k of Object.keys(stats)) stats[k] = 0;
     Object.assign(settings, JSON.parse(JSON.stringify(startup)));
     if (recordsFd !== null) { fs.closeSync(recordsFd); recordsFd = fs.openSync(settings.records_file, 'w'); }
