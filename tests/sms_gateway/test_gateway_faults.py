@@ -119,3 +119,11 @@ def test_an_incomplete_concatenated_mo_is_stored_after_the_reassembly_deadline(s
     wait_until(store.inbound, message="partial MO stored")
     (mo,) = store.inbound()
     assert (mo.text, mo.parts, mo.complete) == ("积分查询", 1, False)
+
+
+@sim(simulators.MessagePayloadMo)
+def test_mo_in_message_payload_tlv_is_stored(simulator, make_gateway, store):
+    make_gateway(simulator.port)
+    (resp,) = simulator.wait_for("deliver_sm_resp")
+    assert resp.status == 0
+    assert [m.text for m in store.inbound()] == [simulators.MessagePayloadMo.payload_text]

@@ -85,7 +85,7 @@ def test_more_than_255_parts_is_refused_but_counted():
 
 
 gsm_text = st.text(alphabet=GSM_BASIC + GSM_EXT, max_size=800)
-any_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=400)
+any_text = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=400)
 
 
 @settings(max_examples=150, deadline=None)

@@ -20,7 +20,7 @@ from smpplib import consts, smpp
 from smpplib.client import SimpleSequenceGenerator
 
 __all__ = ["SimulatedSmsc", "DeliverSmDuringBind", "DeliverSmDuringUnbind", "SmscUnbinds",
-           "ErrorResponses", "UnknownTlvMo", "BrokenPdu", "SilentAfterBind"]
+           "ErrorResponses", "UnknownTlvMo", "BrokenPdu", "SilentAfterBind", "MessagePayloadMo"]
 
 
 class _Seq:
@@ -277,3 +277,18 @@ class SilentAfterBind(SimulatedSmsc):
 
     def on_enquire_link(self, pdu):
         return None
+
+
+class MessagePayloadMo(SimulatedSmsc):
+    """An MO whose text is in the message_payload TLV with an empty short_message (allowed by
+    SMPP 3.4 for long MOs in one PDU)."""
+
+    payload_text = "积分查询 " * 60
+
+    def on_bind_transceiver(self, pdu):
+        self.send(self.response(pdu, system_id="SIM"))
+        mo = self.request("deliver_sm", service_type="", source_addr_ton=1, source_addr_npi=1,
+                          source_addr="8613800138000", dest_addr_ton=0, dest_addr_npi=0,
+                          destination_addr="1065712345", esm_class=0, data_coding=8,
+                          short_message=b"", message_payload=self.payload_text.encode("utf-16-be"))
+        self.send(mo)
