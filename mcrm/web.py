@@ -61,8 +61,9 @@ def register_blueprints(app: Flask) -> None:
     from mcrm.auth.views import bp as auth_bp
     from mcrm.dashboard.views import bp as dashboard_bp
     from mcrm.members.views import bp as members_bp
+    from mcrm.messaging.views import bp as messaging_bp
 
-    for blueprint in (auth_bp, dashboard_bp, members_bp):
+    for blueprint in (auth_bp, dashboard_bp, members_bp, messaging_bp):
         app.register_blueprint(blueprint)
     from mcrm.points.views import bp as points_bp
     app.register_blueprint(points_bp)

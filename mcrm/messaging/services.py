@@ -19,7 +19,7 @@ from mcrm.members.models import Member
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.models import (InboundMessage, InboundStatus, MessageKind, MessageStatus,
                                    OutboundMessage)
-from mcrm.messaging.store import MAX_PARTS, count_parts
+from mcrm.messaging.store import MAX_PARTS, claim_update, count_parts
 
 logger = logging.getLogger(__name__)
 
@@ -221,14 +221,10 @@ def claim_inbound(worker_id: str, limit: int, now: datetime,
     claimable = sa.or_(table.c.status == InboundStatus.NEW.value,
                        sa.and_(table.c.status == InboundStatus.PROCESSING.value,
                                table.c.claimed_at < now - lease))
-    ids = sa.select(table.c.id).where(claimable).order_by(table.c.id).limit(limit)
-    if db.session.get_bind().dialect.name == "postgresql":
-        ids = ids.with_for_update(skip_locked=True)
     claim_id = f"{worker_id}:{now.timestamp():.6f}"
-    claimed = db.session.execute(
-        table.update().where(table.c.id.in_(ids.scalar_subquery()), claimable)
-        .values(status=InboundStatus.PROCESSING.value, claim_id=claim_id, claimed_at=now)
-        .returning(table.c.id)).scalars().all()
+    claim = claim_update(table, claimable, limit, db.session.get_bind().dialect.name,
+                         status=InboundStatus.PROCESSING.value, claim_id=claim_id, claimed_at=now)
+    claimed = db.session.execute(claim.returning(table.c.id)).scalars().all()
     if not claimed:
         return []
     rows = db.session.scalars(sa.select(InboundMessage).where(InboundMessage.id.in_(claimed))
@@ -258,3 +254,79 @@ def mark_inbound_done(inbound: InboundMessage, *, now: datetime) -> None:
 def mark_inbound_failed(inbound: InboundMessage, *, now: datetime, error: str) -> None:
     """PROCESSING → FAILED with a short reason (kept for the console, never retried)."""
     _finish_inbound(inbound, InboundStatus.FAILED, now, (error or "")[:200])
+
+
+# ------------------------------------------------------------------------------------ console reads
+
+PAGE_SIZE = 50
+#: statuses of messages that went to the SMSC, for the daily figures
+_SENT = (MessageStatus.SUBMITTED, MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.EXPIRED)
+
+
+def list_outbound(merchant: Merchant, *, status: str | None = None, msisdn: str | None = None,
+                  kind: str | None = None, day: date | None = None, before_id: int | None = None,
+                  limit: int = PAGE_SIZE) -> list[OutboundMessage]:
+    """The merchant's messages, newest first, one page after ``before_id`` (keyset: no OFFSET)."""
+    query = sa.select(OutboundMessage).where(OutboundMessage.merchant_id == merchant.id)
+    if status:
+        query = query.where(OutboundMessage.status == MessageStatus(status))
+    if kind:
+        query = query.where(OutboundMessage.kind == MessageKind(kind))
+    if msisdn:
+        query = query.where(OutboundMessage.msisdn == msisdn)
+    if day is not None:
+        start, end = _local_day_bounds(merchant, datetime.combine(day, time(12), tzinfo=ZoneInfo(merchant.timezone)))
+        query = query.where(OutboundMessage.created_at >= start, OutboundMessage.created_at < end)
+    if before_id is not None:
+        query = query.where(OutboundMessage.id < before_id)
+    return list(db.session.scalars(query.order_by(OutboundMessage.id.desc()).limit(limit)))
+
+
+def daily_figures(merchant: Merchant, *, now: datetime, days: int = 14) -> list[dict]:
+    """Per local day, newest first: messages queued, sent to the SMSC, delivered, failed (incl.
+    expired), suppressed, and the SMS parts sent (what the operator bills). One grouped query a day."""
+    zone = ZoneInfo(merchant.timezone)
+    today = now.astimezone(zone).date()
+    out = []
+    for offset in range(days):
+        day = today - timedelta(days=offset)
+        start, end = _local_day_bounds(merchant, datetime.combine(day, time(12), tzinfo=zone))
+        rows = db.session.execute(
+            sa.select(OutboundMessage.status, sa.func.count(), sa.func.sum(OutboundMessage.parts))
+            .where(OutboundMessage.merchant_id == merchant.id, OutboundMessage.created_at >= start,
+                   OutboundMessage.created_at < end)
+            .group_by(OutboundMessage.status)).all()
+        by_status = {status: (n, parts or 0) for status, n, parts in rows}
+        figures = {"day": day, "total": sum(n for n, _ in by_status.values())}
+        figures["sent"] = sum(by_status.get(s, (0, 0))[0] for s in _SENT)
+        figures["parts"] = sum(by_status.get(s, (0, 0))[1] for s in _SENT)
+        figures["delivered"] = by_status.get(MessageStatus.DELIVERED, (0, 0))[0]
+        figures["failed"] = sum(by_status.get(s, (0, 0))[0] for s in (MessageStatus.FAILED, MessageStatus.EXPIRED))
+        figures["suppressed"] = by_status.get(MessageStatus.SUPPRESSED, (0, 0))[0]
+        figures["waiting"] = sum(by_status.get(s, (0, 0))[0] for s in (MessageStatus.QUEUED, MessageStatus.SENDING))
+        figures["delivery_rate"] = figures["delivered"] / figures["sent"] if figures["sent"] else None
+        out.append(figures)
+    return out
+
+
+def list_conversation(merchant: Merchant, msisdn: str, *, limit: int = 50) -> list[dict]:
+    """What a phone with this number shows: its MOs to the merchant and the merchant's MTs to it
+    (queued ones too, as "sending"), oldest first, the last ``limit`` of them."""
+    inbound = db.session.scalars(
+        sa.select(InboundMessage).where(InboundMessage.merchant_id == merchant.id, InboundMessage.msisdn == msisdn)
+        .order_by(InboundMessage.id.desc()).limit(limit)).all()
+    outbound = db.session.scalars(
+        sa.select(OutboundMessage).where(OutboundMessage.merchant_id == merchant.id, OutboundMessage.msisdn == msisdn,
+                                         OutboundMessage.status != MessageStatus.SUPPRESSED)
+        .order_by(OutboundMessage.id.desc()).limit(limit)).all()
+    entries = [{"at": m.received_at, "mine": True, "text": m.text, "status": m.status.value} for m in inbound]
+    entries += [{"at": m.created_at, "mine": False, "text": m.text, "status": m.status.value} for m in outbound]
+    entries.sort(key=lambda e: e["at"])
+    return entries[-limit:]
+
+
+def list_member_numbers(merchant: Merchant, *, limit: int = 20) -> list[tuple[str, str]]:
+    """(msisdn, name) of the newest members, offered by the phone simulator."""
+    return [tuple(row) for row in db.session.execute(
+        sa.select(Member.msisdn, Member.name).where(Member.merchant_id == merchant.id, Member.deleted_at.is_(None))
+        .order_by(Member.id.desc()).limit(limit))]

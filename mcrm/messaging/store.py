@@ -28,7 +28,7 @@ from mcrm.extensions import db
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.models import MessageStatus, OutboundMessage, OutboundPart, PendingReceipt
 
-__all__ = ["SqlMessageStore", "count_parts", "SmsShape", "MAX_PARTS", "InboundSms"]
+__all__ = ["SqlMessageStore", "claim_update", "count_parts", "SmsShape", "MAX_PARTS", "InboundSms"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,20 @@ def _part_status(stat: str) -> str:
     if stat == "DELIVRD":
         return "delivered"
     return "failed" if stat in _FAILED_STATS else "submitted"
+
+
+def claim_update(table: sa.Table, due, limit: int, dialect: str, **values) -> sa.Update:
+    """``UPDATE table SET values`` for at most ``limit`` rows matching ``due``, oldest id first.
+
+    The ``due`` condition is repeated on the UPDATE itself, so a row another worker claimed in the
+    meantime is never claimed twice. On PostgreSQL the ids are picked in a CTE ``FOR UPDATE SKIP
+    LOCKED`` (workers do not wait on each other's locks); a CTE runs once, whereas an
+    ``IN (subquery … SKIP LOCKED)`` may be re-run per row and skip past the limit."""
+    picked = sa.select(table.c.id).where(due).order_by(table.c.id).limit(limit)
+    if dialect == "postgresql":
+        picked = picked.with_for_update(skip_locked=True).cte("picked")
+        return table.update().where(table.c.id == picked.c.id, due).values(**values)
+    return table.update().where(table.c.id.in_(picked.scalar_subquery()), due).values(**values)
 
 
 class SqlMessageStore:
@@ -87,17 +101,12 @@ class SqlMessageStore:
                       sa.or_(c.retry_at.is_(None), c.retry_at <= now),
                       sa.or_(c.not_before.is_(None), c.not_before <= now))
         with self._transaction() as session:
-            ids = sa.select(c.id).where(due).order_by(c.id).limit(limit)
-            if session.get_bind().dialect.name == "postgresql":
-                ids = ids.with_for_update(skip_locked=True)
             service_number = sa.literal(self.access_number) + (
                 sa.select(Merchant.sub_code).where(Merchant.id == c.merchant_id).scalar_subquery())
-            rows = session.execute(
-                _MESSAGES.update()
-                .where(c.id.in_(ids.scalar_subquery()), c.status == MessageStatus.QUEUED)  # never twice
-                .values(status=MessageStatus.SENDING, claim_id=worker_id, claimed_at=now,
-                        source_addr=sa.func.coalesce(c.source_addr, service_number))
-                .returning(c.id, c.source_addr, c.msisdn, c.text, c.attempts)).all()
+            claim = claim_update(_MESSAGES, due, limit, session.get_bind().dialect.name,
+                                 status=MessageStatus.SENDING, claim_id=worker_id, claimed_at=now,
+                                 source_addr=sa.func.coalesce(c.source_addr, service_number))
+            rows = session.execute(claim.returning(c.id, c.source_addr, c.msisdn, c.text, c.attempts)).all()
         rows.sort(key=lambda r: r.id)
         return [OutboundSms(r.id, r.source_addr, r.msisdn, r.text, True, r.attempts) for r in rows]
 
