@@ -19,7 +19,7 @@ from itertools import islice
 
 import sqlalchemy as sa
 
-from mcrm.core.errors import DomainError, ValidationError
+from mcrm.core.errors import ValidationError
 from mcrm.core.msisdn import normalize_msisdn
 from mcrm.extensions import db
 from mcrm.members.birthdays import parse_birthday
@@ -96,11 +96,10 @@ class Upload:
     delimiter: str
     headers: list[str]
     total_lines: int
-    preview: list[list[str]]
 
 
 def inspect_upload(data: bytes) -> Upload:
-    """Encoding, delimiter, headers, number of data lines and the first rows of an uploaded file."""
+    """Encoding, delimiter, headers and number of data lines of an uploaded file."""
     if not data.strip():
         raise ValidationError("The file is empty")
     encoding = detect_encoding(data)
@@ -108,16 +107,14 @@ def inspect_upload(data: bytes) -> Upload:
     delimiter = detect_delimiter(text)
     try:
         headers = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-        rows = read_rows(text, delimiter)
-        preview = list(islice(rows, 5))
-        total = len(preview) + sum(1 for _ in rows)
+        total = sum(1 for _ in read_rows(text, delimiter))
     except csv.Error as error:
         raise ValidationError(f"The file is not readable as CSV: {error}") from None
     if not any(h.strip() for h in headers):
         raise ValidationError("The first line must hold the column names")
     if total == 0:
         raise ValidationError("The file has a header line but no members")
-    return Upload(encoding, delimiter, [h.strip() for h in headers], total, preview)
+    return Upload(encoding, delimiter, [h.strip() for h in headers], total)
 
 
 def _header_key(header: str) -> str:
@@ -294,8 +291,8 @@ def preview_rows(job: MemberImport, count: int = 5) -> list[list[str]]:
 def run_import(job: MemberImport, merchant: Merchant, *, actor: Actor, region: str, clock) -> None:
     """Import a mapped upload batch by batch, committing each batch together with the job's progress.
 
-    The boundary of a background import, so it commits. A batch that breaks a rule the row checks
-    did not foresee is redone line by line: the bad line fails alone and the others still go in.
+    The boundary of a background import, so it commits. Each batch commits with the job's counters,
+    so the figures on the page are always what the database holds.
     """
     job.status, job.started_at = ImportStatus.RUNNING, clock()
     db.session.commit()
@@ -304,14 +301,9 @@ def run_import(job: MemberImport, merchant: Merchant, *, actor: Actor, region: s
         label = f"{job.filename or 'CSV'} #{job.id}"
         rows = read_rows(job.data.decode(job.encoding), job.delimiter)
         while batch := list(islice(rows, BATCH_SIZE)):
-            try:
-                results = [import_batch(merchant, batch, mapping=mapping, headers=headers, region=region,
-                                        actor=actor, now=clock(), source_label=label)]
-            except DomainError:
-                db.session.rollback()
-                results = [_import_alone(merchant, line_cells, mapping, headers, region, actor, clock(), label)
-                           for line_cells in batch]
-            _record(job, results, lines=len(batch))
+            result = import_batch(merchant, batch, mapping=mapping, headers=headers, region=region, actor=actor,
+                                  now=clock(), source_label=label)
+            _record(job, result, lines=len(batch))
             db.session.commit()
     except Exception:
         # a background thread has nobody to raise to: the job must not stay "running" for ever
@@ -325,25 +317,13 @@ def run_import(job: MemberImport, merchant: Merchant, *, actor: Actor, region: s
     db.session.commit()
 
 
-def _import_alone(merchant, line_cells, mapping, headers, region, actor, now, label) -> BatchResult:
-    try:
-        result = import_batch(merchant, [line_cells], mapping=mapping, headers=headers, region=region,
-                              actor=actor, now=now, source_label=label)
-        db.session.commit()
-        return result
-    except DomainError as error:
-        db.session.rollback()
-        return BatchResult(failures=[(line_cells[0], error.message, line_cells[1])])
-
-
-def _record(job: MemberImport, results: list[BatchResult], *, lines: int) -> None:
-    for result in results:
-        job.imported += result.imported
-        job.updated += result.updated
-        job.failed += len(result.failures)
-        db.session.add_all(MemberImportError(import_id=job.id, line=line, reason=reason[:200], cells=cells)
-                           for line, reason, cells in result.failures)
+def _record(job: MemberImport, result: BatchResult, *, lines: int) -> None:
+    job.imported += result.imported
+    job.updated += result.updated
+    job.failed += len(result.failures)
     job.processed += lines
+    db.session.add_all(MemberImportError(import_id=job.id, line=line, reason=reason[:200], cells=cells)
+                       for line, reason, cells in result.failures)
 
 
 def start_import(job: MemberImport, mapping: dict[str, str]) -> None:

@@ -1,7 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 from wtforms.validators import ValidationError as FieldError
 
@@ -12,7 +12,8 @@ from mcrm.members.models import Gender
 from mcrm.members.queries import SORTS, MemberFilter
 from mcrm.members.services import parse_tags
 
-GENDER_CHOICES = [(Gender.UNKNOWN, _l("Not given")), (Gender.FEMALE, _l("Female")), (Gender.MALE, _l("Male"))]
+GENDER_CHOICES = [SelectChoice(Gender.UNKNOWN, _l("Not given")), SelectChoice(Gender.FEMALE, _l("Female")),
+                  SelectChoice(Gender.MALE, _l("Male"))]
 SORT_LABELS = {"newest": _l("Newest"), "name": _l("Name"), "points": _l("Points"),
                "last_visit": _l("Last visit"), "spend": _l("Total spend")}
 #: what each import field is called on the mapping page
@@ -42,15 +43,15 @@ class MemberFilterForm(FlaskForm):
                     render_kw={"type": "search", "placeholder": _l("Last digits of the number, or a name")})
     tier = SelectField(_l("Tier"), choices=[], validate_choice=False)
     tag = StringField(_l("Tag"), validators=[Optional(), Length(max=32)])
-    opted_out = SelectField(_l("Marketing"), choices=[("", _l("All")), ("no", _l("Reachable")),
-                                                      ("yes", _l("Opted out"))])
+    opted_out = SelectField(_l("Marketing"), choices=[SelectChoice("", _l("All")), SelectChoice("no", _l("Reachable")),
+                                                      SelectChoice("yes", _l("Opted out"))])
     birthday_month = SelectField(_l("Birthday month"), coerce=lambda v: int(v) if v else None,
-                                 choices=[("", _l("Any"))] + [(str(m), str(m)) for m in range(1, 13)])
-    sort = SelectField(_l("Sort"), choices=list(SORT_LABELS.items()), default="newest")
+                                 choices=[SelectChoice("", _l("Any"))] + [SelectChoice(str(m), str(m)) for m in range(1, 13)])
+    sort = SelectField(_l("Sort"), choices=[SelectChoice(k, v) for k, v in SORT_LABELS.items()], default="newest")
 
     def __init__(self, *args, tiers: list[str], **kwargs):
         super().__init__(*args, **kwargs)
-        self.tier.choices = [("", _l("All"))] + [(t, t) for t in tiers]
+        self.tier.choices = [SelectChoice("", _l("All"))] + [SelectChoice(t, t) for t in tiers]
 
     def to_filter(self) -> MemberFilter:
         """The filter asked for; anything invalid falls back to its default rather than failing."""

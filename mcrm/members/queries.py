@@ -194,8 +194,9 @@ def _position(sort: Sort, member: Member) -> tuple[int, list]:
 
 
 def list_members(merchant: Merchant, filters: MemberFilter, *, after: str | None = None,
-                 before: str | None = None, limit: int = PAGE_SIZE) -> Page:
+                 before: str | None = None, limit: int | None = None) -> Page:
     """One page of the merchant's live members, after or before a cursor from a previous page."""
+    limit = limit or PAGE_SIZE
     sort = filters.effective_sort()
     forward = before is None
     cursor = after if forward else before

@@ -1,0 +1,177 @@
+"""CSV import and export of members on the real database, through the service and the console."""
+import csv
+import io
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from mcrm.core.clock import now_utc
+from mcrm.members import csv_io
+from mcrm.members.models import ImportStatus, Member, MemberImport, MemberImportError
+from mcrm.points.models import PointsEntry
+from mcrm.points.services import Actor
+from tests.conftest import csrf_token
+
+#: what an Excel user in China saves: GBK, Chinese headers, a bad phone, a bad date, a repeated number
+GBK_FILE = "\r\n".join([
+    "手机号,姓名,性别,生日,标签,积分,备注",
+    "13800138000,张三,男,19900315,VIP,1200,靠窗",      # 2: new
+    "12345,李四,女,,,,",                                # 3: invalid phone
+    "13800138001,王五,女,19901345,,,",                  # 4: bad date
+    "138 0013 8000,,,,常客,1500,",                      # 5: same number as line 2: merged
+    "13900139000,老会员新名,,,,,",                       # 6: existing member: updated
+    ",,,,,,",                                            # 7: blank line
+    "13800138002,赵六,x,,,,",                            # 8: bad gender
+    "13800138003,钱七,,农历0815,,0,",                     # 9: new
+]).encode("gbk") + b"\r\n"
+
+
+def wait_until(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.02)
+
+
+def _import(db, merchant, data, *, mapping=None, staff=None):
+    job = csv_io.create_import(merchant, staff_id=staff.id if staff else None, filename="members.csv", data=data)
+    csv_io.start_import(job, mapping or job.mapping)
+    db.session.commit()
+    csv_io.run_import(job, merchant, actor=Actor("test"), region="CN", clock=now_utc)
+    return job
+
+
+def _errors(db, job):
+    return {e.line: e.reason for e in db.session.scalars(
+        sa.select(MemberImportError).where(MemberImportError.import_id == job.id))}
+
+
+def test_a_gbk_file_is_imported_with_every_line_accounted_for(db, merchant, make_member):
+    existing = make_member(msisdn="13900139000", name="老会员", tags=["午餐"])
+    job = _import(db, merchant, GBK_FILE, mapping={**csv_io.guess_mapping(
+        ["手机号", "姓名", "性别", "生日", "标签", "积分", "备注"]), "6": "custom"})
+    assert job.status == ImportStatus.DONE and job.encoding == "gb18030" and job.data is None
+    assert (job.total_lines, job.imported, job.updated, job.failed) == (8, 2, 2, 4)
+    assert job.imported + job.updated + job.failed == job.processed == job.total_lines
+    errors = _errors(db, job)
+    assert set(errors) == {3, 4, 7, 8}
+    assert "phone" in errors[3] and "date" in errors[4] and "Blank" in errors[7] and "Gender" in errors[8]
+
+    zhang = db.session.scalar(sa.select(Member).where(Member.msisdn == "+8613800138000"))
+    assert (zhang.name, zhang.gender, zhang.birthday.isoformat()) == ("张三", "m", "1990-03-15")
+    assert zhang.tag_names == ["VIP", "常客"]  # the later line added its tag and kept the name
+    assert zhang.custom_fields == {"备注": "靠窗"} and zhang.source == "import"
+    assert zhang.points_balance == 1500  # the last figure for a number wins
+    ledger = db.session.scalars(sa.select(PointsEntry.points).where(PointsEntry.member_id == zhang.id)).all()
+    assert sum(ledger) == zhang.points_balance
+    assert zhang.consent_channel == "import" and "line 2" in zhang.consent_detail
+
+    db.session.refresh(existing)
+    assert existing.name == "老会员新名" and existing.tag_names == ["午餐"] and existing.source != "import"
+    assert db.session.scalar(sa.select(Member).where(Member.msisdn == "+8613800138003")).birthday_lunar_month == 8
+
+
+def test_importing_the_same_file_twice_updates_and_adds_no_points(db, merchant):
+    _import(db, merchant, GBK_FILE)
+    again = _import(db, merchant, GBK_FILE)
+    assert (again.imported, again.updated, again.failed) == (0, 4, 4)
+    zhang = db.session.scalar(sa.select(Member).where(Member.msisdn == "+8613800138000"))
+    assert zhang.points_balance == 1500
+    assert db.session.scalar(sa.select(sa.func.sum(PointsEntry.points))
+                             .where(PointsEntry.member_id == zhang.id)) == 1500
+
+
+def test_batches_commit_as_they_go_and_duplicates_across_batches_merge(db, merchant, monkeypatch):
+    monkeypatch.setattr(csv_io, "BATCH_SIZE", 3)
+    rows = ["mobile,name,points"] + [f"1380000{i:04d},会员{i},{i}" for i in range(10)] + ["13800000001,改名,77"]
+    job = _import(db, merchant, "\n".join(rows).encode())
+    assert (job.imported, job.updated, job.failed, job.processed) == (10, 1, 0, 11)
+    member = db.session.scalar(sa.select(Member).where(Member.msisdn == "+8613800000001"))
+    assert (member.name, member.points_balance) == ("改名", 77)
+
+
+def test_an_import_opts_members_out_but_never_back_in(db, merchant, make_member, now):
+    from mcrm.members.services import opt_out
+    out = make_member(msisdn="13800138000")
+    opt_out(out, now=now)
+    db.session.commit()
+    job = _import(db, merchant, "手机,退订\n13800138000,否\n13800138001,是\n".encode())
+    assert (job.updated, job.imported) == (1, 1)
+    assert db.session.get(Member, out.id).opted_out
+    assert db.session.scalar(sa.select(Member).where(Member.msisdn == "+8613800138001")).opted_out_at is not None
+
+
+def test_a_mapping_without_the_number_column_is_refused(db, merchant):
+    job = csv_io.create_import(merchant, staff_id=None, filename="x.csv", data="姓名\n张三\n".encode())
+    with pytest.raises(csv_io.ValidationError, match="mobile number"):
+        csv_io.start_import(job, {"0": "name"})
+
+
+def test_the_console_import_runs_in_the_background_and_reports_bad_lines(client, login, db, make_member):
+    make_member(msisdn="13900139000")
+    login("manager")
+    response = client.post("/members/import", data={
+        "csrf_token": csrf_token(client, "/members/import"), "file": (io.BytesIO(GBK_FILE), "会员.csv")},
+        content_type="multipart/form-data")
+    assert response.status_code == 302
+    mapping_page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert '<option value="msisdn" selected>' in mapping_page and "gb18030" in mapping_page
+    job = db.session.scalar(sa.select(MemberImport))
+    form = {f"column-{i}": field for i, field in job.mapping.items()} | {"column-6": "custom"}
+    started = client.post(response.headers["Location"], data={"csrf_token": csrf_token(client, "/members/"), **form})
+    assert started.status_code == 302
+
+    def finished():
+        status = client.get(f"/members/import/{job.id}/status").get_json()["status"]
+        # the test's app context outlives requests: end its read so the import thread can write
+        db.session.rollback()
+        return status == "done"
+    wait_until(finished)
+    status = client.get(f"/members/import/{job.id}/status").get_json()
+    assert (status["total"], status["imported"], status["updated"], status["failed"]) == (8, 2, 2, 4)
+    page = client.get(f"/members/import/{job.id}").get_data(as_text=True)
+    assert "Not a valid phone number" in page
+
+    report = client.get(f"/members/import/{job.id}/errors.csv")
+    rows = list(csv.reader(io.StringIO(report.get_data().decode("gb18030"))))
+    assert rows[0][:3] == ["Line", "Reason", "手机号"]
+    assert [r[0] for r in rows[1:]] == ["3", "4", "7", "8"] and rows[1][2] == "12345"
+
+
+def test_an_upload_that_is_not_csv_text_is_refused_on_the_form(client, login):
+    login("manager")
+    response = client.post("/members/import", data={
+        "csrf_token": csrf_token(client, "/members/import"), "file": (io.BytesIO(b"\x81\x30\xff\xff"), "x.xlsx")},
+        content_type="multipart/form-data")
+    assert response.status_code == 200 and "GBK" in response.get_data(as_text=True)
+
+
+def test_a_clerk_cannot_import(client, login):
+    login("clerk")
+    response = client.post("/members/import", data={
+        "csrf_token": csrf_token(client, "/members/"), "file": (io.BytesIO(GBK_FILE), "x.csv")},
+        content_type="multipart/form-data")
+    assert response.status_code == 403
+
+
+def test_export_streams_the_filtered_list_and_imports_back_unchanged(client, login, db, make_member, merchant):
+    login("manager")
+    for i in range(7):
+        make_member(msisdn=f"1380000{i:04d}", name=f"=会员{i}", tags=["常客"] if i % 2 else [], points=i * 10)
+    response = client.get("/members/export.csv?tag=常客&sort=points")
+    body = response.get_data()
+    assert body.startswith(b"\xef\xbb\xbf") and body.count(b"\xef\xbb\xbf") == 1
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows[0][:2] == ["Mobile", "Name"]
+    assert [r[0] for r in rows[1:]] == ["+8613800000005", "+8613800000003", "+8613800000001"]
+    assert rows[1][1] == "'=会员5"  # no formula runs when Excel opens it
+
+    gbk = client.get("/members/export.csv?encoding=gb18030").get_data()
+    assert len(list(csv.reader(io.StringIO(gbk.decode("gb18030"))))) == 8
+
+    job = _import(db, merchant, body)
+    assert (job.imported, job.updated, job.failed) == (0, 3, 0)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PointsEntry)
+                             .where(PointsEntry.kind == "adjust")) == 0

@@ -1,0 +1,229 @@
+"""The members console through the test client: roles, scoping, forms, points actions."""
+import re
+import tempfile
+
+import pytest
+import sqlalchemy as sa
+
+from mcrm import create_app
+from mcrm.members.models import Member, MemberImport
+from mcrm.points.models import PointsEntry
+from mcrm.settings import Settings
+from tests.conftest import csrf_token
+
+
+def _member_routes():
+    """Every members/points route that names a member or an import job, read from the url map."""
+    settings = Settings(env="test", instance_path=tempfile.mkdtemp(), database_url="sqlite://",
+                        secret_key="t" * 40).with_defaults()
+    routes = []
+    for rule in create_app(settings).url_map.iter_rules():
+        if rule.endpoint.split(".")[0] in ("members", "points") and rule.arguments & {"member_id", "job_id"}:
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                routes.append((rule.rule, method))
+    return sorted(routes)
+
+
+MEMBER_ROUTES = _member_routes()
+
+
+def _url(rule: str, member_id: int, job_id: int) -> str:
+    return rule.replace("<int:member_id>", str(member_id)).replace("<int:job_id>", str(job_id))
+
+
+@pytest.fixture
+def other_merchants_things(db, make_merchant, make_member, make_staff):
+    other = make_merchant()
+    member = make_member(merchant=other, msisdn="13900139000", points=500)
+    job = MemberImport(merchant_id=other.id, encoding="utf-8", headers=["mobile"], mapping={"0": "msisdn"},
+                       data=b"mobile\n13900139001\n", total_lines=1)
+    db.session.add(job)
+    db.session.commit()
+    return member, job
+
+
+def test_the_route_list_covers_members_points_and_imports():
+    endpoints = {rule for rule, _method in MEMBER_ROUTES}
+    assert {"/members/<int:member_id>", "/members/<int:member_id>/redeem", "/members/import/<int:job_id>",
+            "/members/import/<int:job_id>/errors.csv"} <= endpoints
+
+
+@pytest.mark.parametrize("rule, method", MEMBER_ROUTES)
+def test_another_merchants_member_or_import_is_a_404(client, login, other_merchants_things, rule, method, db):
+    login("owner")
+    member, job = other_merchants_things
+    url = _url(rule, member.id, job.id)
+    if method == "GET":
+        response = client.get(url)
+    else:
+        response = client.post(url, data={"csrf_token": csrf_token(client, "/members/"), "amount": "10",
+                                          "points": "10", "reason": "x", "column-0": "msisdn"})
+    assert response.status_code == 404
+    db.session.expire_all()
+    assert db.session.get(Member, member.id).points_balance == 500
+    assert db.session.get(Member, member.id).deleted_at is None
+    assert db.session.get(MemberImport, job.id).status == "mapping"
+
+
+@pytest.mark.parametrize("rule", sorted({r for r, m in MEMBER_ROUTES if m == "POST"}))
+def test_posts_without_a_csrf_token_are_refused(client, login, make_member, rule, db):
+    login("owner")
+    member = make_member(points=500)
+    response = client.post(_url(rule, member.id, 1), data={"amount": "10", "points": "10", "reason": "x"})
+    assert response.status_code == 400
+    db.session.expire_all()
+    assert db.session.get(Member, member.id).points_balance == 500
+
+
+@pytest.mark.parametrize("method, url", [
+    ("GET", "/members/new"), ("GET", "/members/import"), ("GET", "/members/export.csv"),
+    ("GET", "/members/{id}/edit"), ("POST", "/members/{id}/delete"), ("POST", "/members/{id}/redeem"),
+    ("POST", "/members/{id}/adjust"), ("POST", "/members/{id}/opt-out"),
+])
+def test_a_clerk_cannot_change_members_or_take_points(client, login, make_member, method, url, db):
+    login("clerk")
+    member = make_member(points=500)
+    url = url.format(id=member.id)
+    if method == "GET":
+        response = client.get(url)
+    else:
+        response = client.post(url, data={"csrf_token": csrf_token(client, "/members/"), "points": "10",
+                                          "reason": "x"})
+    assert response.status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Member, member.id).points_balance == 500
+
+
+def test_a_clerk_looks_members_up_and_records_a_purchase(client, login, make_member, db):
+    login("clerk")
+    member = make_member(name="张三", points=100)
+    page = client.get("/members/?q=" + member.msisdn[-4:]).get_data(as_text=True)
+    assert "张三" in page
+    detail = client.get(f"/members/{member.id}").get_data(as_text=True)
+    assert "Redeem" not in detail and "兑换" not in detail  # only what a clerk may do is offered
+    token = re.search(r'name="request_id" type="hidden" value="(\w+)"', detail).group(1)
+    data = {"csrf_token": csrf_token(client, "/members/"), "amount": "¥88.50", "request_id": token}
+    response = client.post(f"/members/{member.id}/purchase", data=data)
+    assert response.status_code == 302
+    client.post(f"/members/{member.id}/purchase", data=data)  # a double click
+    db.session.expire_all()
+    assert db.session.get(Member, member.id).points_balance == 188
+    entries = db.session.scalars(sa.select(PointsEntry).where(PointsEntry.member_id == member.id,
+                                                              PointsEntry.kind == "earn")).all()
+    assert len(entries) == 1 and entries[0].actor_staff_id is not None
+
+
+def test_redeeming_more_than_the_balance_is_refused_and_keeps_the_input(client, login, make_member, db):
+    login("manager")
+    member = make_member(points=100)
+    response = client.post(f"/members/{member.id}/redeem", data={
+        "csrf_token": csrf_token(client, "/members/"), "points": "300", "reason": "免费甜品"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Balance is 100 points" in page and 'value="免费甜品"' in page
+    db.session.expire_all()
+    assert db.session.get(Member, member.id).points_balance == 100
+
+
+def test_a_manual_adjustment_needs_a_reason_and_shows_in_the_history(client, login, make_member, db):
+    staff = login("manager")
+    member = make_member(points=100)
+    token = csrf_token(client, "/members/")
+    refused = client.post(f"/members/{member.id}/adjust", data={"csrf_token": token, "points": "-40", "reason": ""})
+    assert refused.status_code == 400
+    done = client.post(f"/members/{member.id}/adjust", data={"csrf_token": token, "points": "-40",
+                                                             "reason": "重复积分更正"}, follow_redirects=True)
+    page = done.get_data(as_text=True)
+    assert done.status_code == 200 and "重复积分更正" in page and "-40" in page
+    assert staff.display_name in page
+    db.session.expire_all()
+    assert db.session.get(Member, member.id).points_balance == 60
+
+
+def test_adding_a_member_normalises_the_number(client, login, db):
+    login("manager")
+    response = client.post("/members/new", data={
+        "csrf_token": csrf_token(client, "/members/new"), "msisdn": "138-0013-8000", "name": "李四",
+        "gender": "f", "birthday": "农历0815", "tags": "VIP，常客", "custom_fields": "座位: 靠窗"})
+    assert response.status_code == 302
+    member = db.session.scalar(sa.select(Member).where(Member.msisdn == "+8613800138000"))
+    assert (member.name, member.birthday_lunar_month, member.tag_names) == ("李四", 8, ["VIP", "常客"])
+    assert member.custom_fields == {"座位": "靠窗"} and member.consent_channel == "console"
+
+
+def test_bad_fields_are_reported_on_the_form(client, login, db):
+    login("manager")
+    response = client.post("/members/new", data={
+        "csrf_token": csrf_token(client, "/members/new"), "msisdn": "12345", "name": "王五",
+        "gender": "u", "birthday": "19901345", "custom_fields": "no separator"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Not a valid phone number" in page and "No such date" in page and "name: value" in page
+    assert 'value="王五"' in page  # nothing typed is lost
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Member)) == 0
+
+
+def test_a_duplicate_number_links_to_the_existing_member(client, login, make_member):
+    login("manager")
+    existing = make_member(msisdn="13800138000")
+    response = client.post("/members/new", data={
+        "csrf_token": csrf_token(client, "/members/new"), "msisdn": "+86 138 0013 8000", "gender": "u"})
+    page = response.get_data(as_text=True)
+    assert "already a member" in page and f'href="/members/{existing.id}"' in page
+
+
+def test_editing_keeps_the_number_and_opting_out_is_recorded(client, login, make_member, db):
+    login("manager")
+    member = make_member(name="旧名", tags=["午餐"])
+    number = member.msisdn
+    form = client.get(f"/members/{member.id}/edit").get_data(as_text=True)
+    assert 'value="旧名"' in form and 'value="午餐"' in form and 'name="msisdn"' not in form
+    response = client.post(f"/members/{member.id}/edit", data={
+        "csrf_token": csrf_token(client, "/members/"), "name": "新名", "gender": "m", "tags": "晚餐",
+        "opted_out": "y", "msisdn": "13900000000"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    member = db.session.get(Member, member.id)
+    assert (member.name, member.tag_names, member.opted_out) == ("新名", ["晚餐"], True)
+    assert member.opted_out_at is not None and member.msisdn == number
+
+
+def test_deleting_hides_the_member_but_keeps_the_ledger(client, login, make_member, db):
+    login("manager")
+    member = make_member(points=100)
+    response = client.post(f"/members/{member.id}/delete", data={"csrf_token": csrf_token(client, "/members/")})
+    assert response.status_code == 302
+    assert client.get(f"/members/{member.id}").status_code == 404
+    assert member.msisdn not in client.get("/members/").get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PointsEntry)
+                             .where(PointsEntry.member_id == member.id)) == 1
+
+
+def test_the_member_page_shows_balance_tier_expiry_consent_and_history(client, login, make_member):
+    login("clerk")
+    member = make_member(name="赵六", points=300, consent=None)
+    page = client.get(f"/members/{member.id}").get_data(as_text=True)
+    assert 'data-stat="balance">300<' in page and "普通" in page and 'data-stat="expiring">0<' in page
+    assert "+300" in page and "test" in page
+
+
+def test_the_list_pages_with_next_and_previous_links(client, login, make_member, monkeypatch):
+    from mcrm.members import queries
+    monkeypatch.setattr(queries, "PAGE_SIZE", 2)
+    login("clerk")
+    for i in range(5):
+        make_member(msisdn=f"1380000{i:04d}", name=f"会员{i}")
+    first = client.get("/members/?sort=name").get_data(as_text=True)
+    assert "会员0" in first and "会员1" in first and "会员2" not in first and 'rel="prev"' not in first
+    next_url = re.search(r'rel="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    assert "sort=name" in next_url
+    second = client.get(next_url).get_data(as_text=True)
+    assert "会员2" in second and "会员3" in second and 'rel="prev"' in second
+    prev_url = re.search(r'rel="prev" href="([^"]+)"', second).group(1).replace("&amp;", "&")
+    assert "会员0" in client.get(prev_url).get_data(as_text=True)
+
+
+def test_a_forged_page_link_starts_again_from_the_first_page(client, login):
+    login("clerk")
+    response = client.get("/members/?after=nonsense&sort=points")
+    assert response.status_code == 302 and "after" not in response.headers["Location"]
