@@ -1,0 +1,144 @@
+"""Benchmark: messages from mcrm's outbox through the real SMSC peer (tests/smsc_peer) on loopback.
+
+    .venv/bin/python bench/gateway.py [--messages 20000] [--window 100] [--batch 500]
+
+1. raw smpplib, a window of ``--window`` unanswered submit_sm, receipts on: the ceiling;
+2. the gateway on SQLite: ``enqueue_sms`` fills the outbox (not timed), then ``Gateway`` with
+   ``SqlMessageStore`` sends it; timed to every message submitted and to every receipt stored.
+Prints messages/s for both, the ratio, and the process RSS before, during and after the run.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import smpplib.client  # noqa: E402
+import smpplib.consts  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from flask_migrate import upgrade  # noqa: E402
+
+from mcrm import create_app  # noqa: E402
+from mcrm.settings import Settings  # noqa: E402
+from tests.smsc_peer import SmscPeer  # noqa: E402
+
+SYSTEM_ID, PASSWORD = "mcrm", "secret"
+TEXT = "【小王烧烤】您好，您的积分已到账，感谢光临"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def raw_smpplib(peer: SmscPeer, total: int, window: int) -> tuple[float, float]:
+    """Seconds to all submit_sm_resp and to all receipts, with at most ``window`` unanswered."""
+    client = smpplib.client.Client(peer.host, peer.port, timeout=30, allow_unknown_opt_params=True)
+    client.connect()
+    client.bind_transceiver(system_id=SYSTEM_ID, password=PASSWORD)
+    payload = TEXT.encode("utf-16-be")
+    sent = acked = receipts = 0
+    submitted_at = None
+    start = time.perf_counter()
+    while receipts < total:
+        while sent < total and sent - acked < window:
+            client.send_pdu(smpplib.smpp.make_pdu(
+                "submit_sm", client=client, source_addr="106571234501", dest_addr_ton=1, dest_addr_npi=1,
+                destination_addr="86139%08d" % sent, data_coding=8, registered_delivery=1, short_message=payload))
+            sent += 1
+        select.select([client._socket], [], [], 1.0)
+        pdu = client.read_pdu()
+        if pdu.command == "submit_sm_resp":
+            acked += 1
+            if acked == total:
+                submitted_at = time.perf_counter()
+        elif pdu.command == "deliver_sm":
+            client.send_pdu(smpplib.smpp.make_pdu("deliver_sm_resp", client=client, sequence=pdu.sequence))
+            receipts += 1
+    end = time.perf_counter()
+    client.unbind()
+    client.disconnect()
+    return submitted_at - start, end - start
+
+
+def gateway_run(peer: SmscPeer, total: int, window: int, batch: int) -> dict:
+    from mcrm.extensions import db
+    from mcrm.merchants.services import create_merchant
+    from mcrm.messaging.models import MessageStatus, OutboundMessage
+    from mcrm.messaging.services import enqueue_sms
+    from mcrm.messaging.store import SqlMessageStore
+    from sms_gateway import Gateway, GatewayConfig
+
+    instance = tempfile.mkdtemp(prefix="mcrm-bench-")
+    app = create_app(Settings(env="test", instance_path=instance, secret_key="b" * 40).with_defaults())
+    with app.app_context():
+        upgrade()
+        merchant = create_merchant(name="小王烧烤", sub_code="01", signature="小王烧烤")
+        now = datetime.now(timezone.utc)
+        for n in range(total):
+            enqueue_sms(merchant, msisdn="+86139%08d" % n, body=TEXT[6:], kind="transactional", now=now)
+            if n % 1000 == 999:
+                db.session.commit()
+        db.session.commit()
+        db.session.remove()
+
+        def count(*statuses) -> int:
+            value = db.session.scalar(sa.select(sa.func.count()).where(OutboundMessage.status.in_(statuses)))
+            db.session.rollback()      # never hold SQLite's write lock between polls
+            return value
+
+        rss_before = rss_mb()
+        samples = []
+        config = GatewayConfig(transport="smpp", host=peer.host, port=peer.port, system_id=SYSTEM_ID,
+                               password=PASSWORD, tps=0, window=window, batch_size=batch, poll_secs=0.05)
+        gateway = Gateway(config, SqlMessageStore(app))
+        start = time.perf_counter()
+        gateway.start()
+        submitted_at = None
+        while True:
+            time.sleep(0.1)
+            samples.append(rss_mb())
+            if submitted_at is None and count(MessageStatus.SUBMITTED, MessageStatus.DELIVERED) == total:
+                submitted_at = time.perf_counter()
+            if count(MessageStatus.DELIVERED) == total:
+                delivered_at = time.perf_counter()
+                break
+        gateway.stop(30)
+        return {"submitted": submitted_at - start, "delivered": delivered_at - start, "rss_before": rss_before,
+                "rss_peak": max(samples), "rss_mid": samples[len(samples) // 2], "rss_end": samples[-1]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--window", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=500)
+    args = parser.parse_args()
+    total = args.messages
+    with SmscPeer(system_id=SYSTEM_ID, password=PASSWORD, max_records=10 * total) as peer:
+        raw_sub, raw_dlr = raw_smpplib(peer, total, args.window)
+        peer.reset()
+        gw = gateway_run(peer, total, args.window, args.batch)
+        accepted = peer.stats()["accepted"]
+    print(f"{total} messages, window {args.window}, batch {args.batch}, SQLite, receipts on")
+    print(f"raw smpplib   : {total / raw_sub:8.0f} msg/s submitted, {total / raw_dlr:8.0f} msg/s with receipts")
+    print(f"mcrm gateway  : {total / gw['submitted']:8.0f} msg/s submitted, "
+          f"{total / gw['delivered']:8.0f} msg/s delivered (receipt stored)")
+    print(f"ratio         : {raw_sub / gw['submitted']:.0%} of raw (submitted), "
+          f"{raw_dlr / gw['delivered']:.0%} of raw (with receipts)")
+    print(f"SMSC accepted : {accepted} submit_sm (duplicates: {accepted - total})")
+    print(f"RSS (MB)      : before {gw['rss_before']:.0f}, mid-run {gw['rss_mid']:.0f}, "
+          f"peak {gw['rss_peak']:.0f}, end {gw['rss_end']:.0f}")
+
+
+if __name__ == "__main__":
+    main()
