@@ -61,11 +61,16 @@ def register_blueprints(app: Flask) -> None:
     from mcrm.auth.views import bp as auth_bp
     from mcrm.dashboard.views import bp as dashboard_bp
     from mcrm.members.views import bp as members_bp
+    from mcrm.messaging.views import bp as messaging_bp
 
-    for blueprint in (auth_bp, dashboard_bp, members_bp):
+    for blueprint in (auth_bp, dashboard_bp, members_bp, messaging_bp):
         app.register_blueprint(blueprint)
     from mcrm.points.views import bp as points_bp
     app.register_blueprint(points_bp)
+    from mcrm.auth import staff_views
+    app.register_blueprint(staff_views.bp)
+    from mcrm.merchants import views as merchant_views
+    app.register_blueprint(merchant_views.bp)
     from mcrm.auth.login_code_views import bp as login_codes_bp
     app.register_blueprint(login_codes_bp)
 
