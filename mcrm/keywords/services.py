@@ -11,7 +11,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from mcrm.core.errors import ValidationError
+from mcrm.core.errors import ConflictError, ValidationError
 from mcrm.core.msisdn import mask_msisdn, normalize_msisdn
 from mcrm.extensions import db
 from mcrm.keywords import actions, texts
@@ -245,6 +245,8 @@ def create_keyword_app(merchant: Merchant, *, kind: str, name: str) -> KeywordAp
 def set_app_keywords(app: KeywordApp, merchant: Merchant, words: list[str]) -> None:
     """The first word is the keyword, the others aliases; refused if any is taken by anyone else."""
     cleaned = check_keywords(words, _taken_words(merchant, except_app=app))
+    app.words = []
+    db.session.flush()  # old rows go before new ones arrive: the same word may be kept
     app.words = [KeywordWord(merchant_id=merchant.id, word=fold(word), display=word, position=position)
                  for position, word in enumerate(cleaned)]
     db.session.flush()
@@ -253,14 +255,16 @@ def set_app_keywords(app: KeywordApp, merchant: Merchant, words: list[str]) -> N
 def set_app_replies(app: KeywordApp, replies: dict[str, str]) -> None:
     """Save the app's reply texts; each must render (placeholders of its kind), empty = default."""
     from mcrm.keywords.apps.custom import reply_fields, reply_ids
-    from mcrm.keywords.rules import TemplateError, check_template
+    from mcrm.keywords.rules import TemplateError, check_template, template_fields
     saved = {}
     for reply_id in reply_ids(app.kind):
         template = (replies.get(reply_id) or "").strip()
         if not template:
             continue
+        allowed = reply_fields(app, reply_id)
         try:
-            check_template(template, reply_fields(app, reply_id))
+            # an info table not uploaded yet: its columns are checked against the reply on upload
+            check_template(template, template_fields(template) if allowed is None else allowed)
         except TemplateError as error:
             raise ValidationError(f"{reply_id}: {error}", reply_id=reply_id) from None
         saved[reply_id] = template
@@ -344,6 +348,8 @@ def upload_info_table(app: KeywordApp, data: bytes) -> int:
     if missing:
         raise ValidationError(f"The reply uses {{{missing[0]}}} but the table has no such column")
     lookups = [fold(r[header[0]]) for r in records]
+    if any(not lookup or len(lookup) > 64 for lookup in lookups):
+        raise ValidationError(f"Every {header[0]} must be 1 to 64 characters")
     if len(set(lookups)) != len(lookups):
         raise ConflictError(f"The first column ({header[0]}) has the same code twice")
     db.session.execute(sa.delete(InfoRow).where(InfoRow.app_id == app.id))

@@ -60,12 +60,16 @@ def reply_default(kind: str, reply_id: str) -> str:
     return LIMIT_REPLY[0] if reply_id == "limit" else REPLIES[kind][reply_id][0]
 
 
-def reply_fields(app: KeywordApp, reply_id: str) -> tuple[str, ...]:
+def reply_fields(app: KeywordApp, reply_id: str) -> tuple[str, ...] | None:
+    """Placeholders the reply may use; None for an info app's answer before its table is uploaded."""
     if reply_id == "limit":
         return LIMIT_REPLY[1]
     extra = REPLIES[app.kind][reply_id][1]
     if app.kind == AppKind.INFO and reply_id == "found":
-        extra += tuple(app.config.get("columns", ()))
+        columns = (app.config or {}).get("columns")
+        if not columns:
+            return None
+        extra += tuple(columns)
     return MEMBER_FIELDS + extra
 
 

@@ -1,0 +1,249 @@
+"""Keyword apps made in the wizard: conflicts, replies, limits, dates, and each kind answering texts."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from mcrm.core.errors import ConflictError, NotFoundError, ValidationError
+from mcrm.keywords import services
+from mcrm.keywords.apps.custom import add_pool_codes, redeem_coupon, vote_counts
+from mcrm.keywords.models import CouponCode, EventSignup
+from tests.mcrm.keywords_support import CONSUMER, phone  # noqa: F401
+
+OTHER = "+8613900139001"
+
+
+@pytest.fixture
+def make_app(merchant, db):
+    def make(kind="autoreply", words=("HD",), replies=None, activate=True, **config):
+        app = services.create_keyword_app(merchant, kind=kind, name=f"{kind} app")
+        services.set_app_keywords(app, merchant, list(words))
+        if replies:
+            services.set_app_replies(app, replies)
+        if config:
+            services.set_app_config(app, **config)
+        if activate:
+            services.activate_keyword_app(app)
+        db.session.commit()
+        return app
+    return make
+
+
+# -- keywords and conflicts -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("word,owner", [("ZC", "built-in join"), ("ｊｆ", "built-in points"), ("t", "built-in stop"),
+                                        ("XF", "staff command XF"), ("HD", "app autoreply app")])
+def test_a_keyword_taken_by_a_built_in_a_staff_command_or_another_app_is_refused(make_app, merchant, word, owner):
+    make_app(words=["HD"])
+    other = services.create_keyword_app(merchant, kind="autoreply", name="second")
+    with pytest.raises(ConflictError, match=owner):
+        services.set_app_keywords(other, merchant, ["NEW", word])
+
+
+def test_the_same_keyword_twice_in_one_app_is_refused(merchant):
+    app = services.create_keyword_app(merchant, kind="autoreply", name="x")
+    with pytest.raises(ConflictError):
+        services.set_app_keywords(app, merchant, ["HD", "hd"])
+
+
+def test_an_app_may_keep_its_own_keywords_when_saved_again(make_app, merchant):
+    app = make_app(words=["HD", "活动"])
+    services.set_app_keywords(app, merchant, ["活动", "HD", "EVENT"])
+    assert app.keywords == ["活动", "HD", "EVENT"]
+
+
+def test_a_keyword_with_a_separator_inside_is_refused(merchant):
+    app = services.create_keyword_app(merchant, kind="autoreply", name="x")
+    with pytest.raises(ValidationError, match="one word"):
+        services.set_app_keywords(app, merchant, ["H D"])
+
+
+def test_built_in_keywords_are_editable_but_never_onto_another_ones(merchant, db, phone):
+    services.set_builtin_keywords(merchant, "join", ["HY", "会员"])
+    db.session.commit()
+    phone.text("HY 张三")
+    assert phone.text("ZC")[0] != ""  # ZC is no keyword any more: help
+    with pytest.raises(ConflictError, match="built-in points"):
+        services.set_builtin_keywords(merchant, "join", ["JF"])
+
+
+# -- replies --------------------------------------------------------------------------------------
+
+def test_a_reply_with_an_unknown_placeholder_is_refused_on_save(make_app):
+    app = make_app(activate=False)
+    with pytest.raises(ValidationError, match=r"\{nmae\}"):
+        services.set_app_replies(app, {"reply": "你好{nmae}"})
+
+
+def test_built_in_reply_texts_are_checked_and_empty_restores_the_default(merchant, db, phone, make_member):
+    make_member(msisdn=CONSUMER, points=7)
+    with pytest.raises(ValidationError):
+        services.set_reply_text(merchant, "points", "积分{balance}")
+    services.set_reply_text(merchant, "points", "您有{points}分")
+    db.session.commit()
+    assert phone.text("JF") == ["您有7分"]
+    services.set_reply_text(merchant, "points", "")
+    db.session.commit()
+    assert phone.text("JF") != ["您有7分"]
+
+
+# -- auto-reply, pause, dates, limits, usage ------------------------------------------------------
+
+def test_an_auto_reply_answers_with_member_fields(make_app, make_member, phone):
+    make_member(msisdn=CONSUMER, name="小美", points=30)
+    make_app(words=["HD", "活动"], replies={"reply": "{name}，本周活动：满100减20。积分{points}"})
+    assert phone.text("活动") == ["小美，本周活动：满100减20。积分30"]
+
+
+def test_a_paused_app_does_not_answer_and_its_use_is_counted_only_while_live(make_app, phone, db):
+    app = make_app(replies={"reply": "活动详情"})
+    assert phone.text("HD") == ["活动详情"]
+    services.pause_keyword_app(app)
+    db.session.commit()
+    assert phone.text("HD") != ["活动详情"]
+    db.session.refresh(app)
+    assert app.uses == 1
+
+
+def test_an_app_answers_only_inside_its_date_range(make_app, merchant, phone, db, now):
+    app = make_app(replies={"reply": "活动详情"})
+    services.set_app_limits(app, merchant, per_number_limit=None, starts_at=now + timedelta(days=1),
+                            ends_at=now + timedelta(days=2), extension=None)
+    db.session.commit()
+    assert phone.text("HD") != ["活动详情"]
+    assert phone.text("HD", now=now + timedelta(days=1, hours=1)) == ["活动详情"]
+    assert phone.text("HD", now=now + timedelta(days=3)) != ["活动详情"]
+
+
+def test_the_per_number_limit_is_kept(make_app, merchant, phone, db):
+    app = make_app(replies={"reply": "活动详情", "limit": "每人限{limit}次"})
+    services.set_app_limits(app, merchant, per_number_limit=2, starts_at=None, ends_at=None, extension=None)
+    db.session.commit()
+    assert [phone.text("HD")[0] for _ in range(3)] == ["活动详情", "活动详情", "每人限2次"]
+    assert phone.text("HD", msisdn=OTHER) == ["活动详情"]
+
+
+def test_an_extension_routes_to_the_app_and_cannot_be_taken_twice(make_app, merchant, phone, db):
+    app = make_app(replies={"reply": "活动详情"})
+    services.set_app_limits(app, merchant, per_number_limit=None, starts_at=None, ends_at=None, extension="7")
+    db.session.commit()
+    assert phone.text("随便什么", extension="7") == ["活动详情"]
+    other = make_app(words=["QT"])
+    with pytest.raises(ConflictError):
+        services.set_app_limits(other, merchant, per_number_limit=None, starts_at=None, ends_at=None, extension="7")
+    with pytest.raises(ConflictError, match="survey"):
+        services.set_app_limits(other, merchant, per_number_limit=None, starts_at=None, ends_at=None, extension="9")
+
+
+def test_help_lists_live_apps(make_app, phone):
+    make_app(words=["HD"])
+    assert "HD autoreply app" in phone.text("BZ")[0]
+
+
+def test_the_live_test_panel_shows_the_reply_and_changes_nothing(make_app, merchant, db, now):
+    app = make_app(kind="coupon", words=["QUAN"], source="generated", stock=5)
+    replies = services.try_text(merchant, msisdn=CONSUMER, text="QUAN", now=now)
+    assert "券码" in replies[0].body
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CouponCode)) == 0
+    db.session.refresh(app)
+    assert app.uses == 0
+
+
+# -- coupon ---------------------------------------------------------------------------------------
+
+def test_generated_coupons_are_unique_limited_per_number_and_by_stock(make_app, phone, db):
+    make_app(kind="coupon", words=["QUAN"], source="generated", stock=2, valid_days=7)
+    first = phone.text("QUAN")[0]
+    assert "券码" in first and "2026-11-27" in first
+    assert "限" in phone.text("QUAN")[0] or "上限" in phone.text("QUAN")[0]  # one per number
+    second = phone.text("QUAN", msisdn=OTHER)[0]
+    assert "领完" in phone.text("QUAN", msisdn="+8613900139002")[0]
+    codes = db.session.scalars(sa.select(CouponCode.code).order_by(CouponCode.id)).all()
+    assert len(set(codes)) == 2 and all(code in text for code, text in zip(codes, [first, second]))
+
+
+def test_pool_coupons_hand_out_uploaded_codes_in_order_until_empty(make_app, phone, db):
+    app = make_app(kind="coupon", words=["QUAN"], source="pool", activate=False)
+    assert add_pool_codes(app, ["AAA111", "BBB222"]) == 2
+    with pytest.raises(ConflictError):
+        add_pool_codes(app, ["aaa111"])
+    services.activate_keyword_app(app)
+    db.session.commit()
+    assert "AAA111" in phone.text("QUAN")[0]
+    assert "BBB222" in phone.text("QUAN", msisdn=OTHER)[0]
+    assert "领完" in phone.text("QUAN", msisdn="+8613900139002")[0]
+
+
+def test_staff_redeem_a_coupon_once_in_the_console_or_by_sms(make_app, merchant, make_staff, phone, db, now):
+    make_app(kind="coupon", words=["QUAN"], source="pool", activate=False)
+    app = services.list_keyword_apps(merchant)[0]
+    add_pool_codes(app, ["AAA111", "BBB222"])
+    services.activate_keyword_app(app)
+    db.session.commit()
+    phone.text("QUAN")
+    phone.text("QUAN", msisdn=OTHER)
+    redeem_coupon(merchant, "aaa111", by="店长", now=now)
+    with pytest.raises(ConflictError):
+        redeem_coupon(merchant, "AAA111", by="店长", now=now)
+    with pytest.raises(NotFoundError):
+        redeem_coupon(merchant, "ZZZ999", by="店长", now=now)
+    make_staff("clerk", msisdn="+8613700137000")
+    assert "已核销" in phone.text("HX BBB222", msisdn="+8613700137000")[0]
+    assert "already" in phone.text("HX BBB222", msisdn="+8613700137000")[0]
+
+
+# -- vote -----------------------------------------------------------------------------------------
+
+def test_a_vote_counts_one_vote_per_number(make_app, phone):
+    app = make_app(kind="vote", words=["TP"], options="1 红烧肉\n2 糖醋鱼\n3 清蒸鲈鱼")
+    assert "1.红烧肉" in phone.text("TP")[0]  # no choice: the options
+    assert "红烧肉" in phone.text("TP 1")[0]
+    assert "已投过票" in phone.text("TP 2")[0]
+    phone.text("TP 糖醋鱼", msisdn=OTHER)
+    assert vote_counts(app) == [("1", "红烧肉", 1), ("2", "糖醋鱼", 1), ("3", "清蒸鲈鱼", 0)]
+
+
+def test_a_vote_needs_two_options_before_it_goes_live(merchant):
+    app = services.create_keyword_app(merchant, kind="vote", name="v")
+    services.set_app_keywords(app, merchant, ["TP"])
+    with pytest.raises(ValidationError):
+        services.set_app_config(app, options="只有一个")
+    with pytest.raises(ValidationError):
+        services.activate_keyword_app(app)
+
+
+# -- info query -----------------------------------------------------------------------------------
+
+def test_info_query_looks_up_the_uploaded_table(make_app, phone, db):
+    app = make_app(kind="info", words=["CX"], activate=False, replies={"found": "订单{订单号}：{状态}，{取餐时间}取餐"})
+    csv_text = "订单号,状态,取餐时间\nA100,制作中,12:30\nA101,已完成,12:00\n".encode("gb18030")
+    assert services.upload_info_table(app, csv_text) == 2
+    services.activate_keyword_app(app)
+    db.session.commit()
+    assert phone.text("CX a100") == ["订单A100：制作中，12:30取餐"]
+    assert "没有查到" in phone.text("CX B999")[0]
+    assert "CX" in phone.text("CX")[0]
+
+
+def test_a_table_without_a_column_the_reply_uses_is_refused(make_app):
+    app = make_app(kind="info", words=["CX"], activate=False, replies={"found": "{状态}"})
+    with pytest.raises(ValidationError, match="状态"):
+        services.upload_info_table(app, "订单号,进度\nA1,好了\n".encode())
+
+
+def test_a_table_with_a_ragged_row_is_refused_with_its_line(make_app):
+    app = make_app(kind="info", words=["CX"], activate=False)
+    with pytest.raises(ValidationError, match="Row 3"):
+        services.upload_info_table(app, "a,b\n1,2\n3\n".encode())
+
+
+# -- event sign-up --------------------------------------------------------------------------------
+
+def test_event_sign_up_confirms_until_full_then_waiting_list(make_app, phone, db):
+    make_app(kind="event", words=["BM"], capacity=3, event_at=datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc))
+    assert "报名成功" in phone.text("BM 2")[0] and "12月01日19:00" in phone.text("BM", msisdn=OTHER)[0]
+    assert "候补第1位" in phone.text("BM", msisdn="+8613900139002")[0]
+    assert "已报名" in phone.text("BM")[0]
+    statuses = db.session.scalars(sa.select(EventSignup.status).order_by(EventSignup.id)).all()
+    assert statuses == ["confirmed", "confirmed", "waiting"]
