@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 
-from mcrm.core.errors import InsufficientPointsError, ValidationError
+from mcrm.core.errors import ConflictError, InsufficientPointsError, ValidationError
 from mcrm.extensions import db
 from mcrm.members.models import Member
 from mcrm.merchants.models import Merchant
@@ -98,31 +98,35 @@ def adjust_points(member: Member, merchant: Merchant, delta: int, *, reason: str
                    expires_at=expires_at)
 
 
-def import_balances(merchant: Merchant, balances: list[tuple[Member, int]], *, reason: str, actor: Actor,
+def import_balances(merchant: Merchant, balances: list[tuple[int, int, int]], *, reason: str, actor: Actor,
                     now: datetime) -> int:
-    """Set members' balances to the figures of an imported file: one ADJUST entry per change.
+    """Set members' balances to the figures of an imported file, with one ADJUST entry per change.
 
-    For CSV imports of a thousand members per batch, so everything goes out in one flush. The
-    members must be new in this transaction or locked by it (SELECT ... FOR UPDATE): the balance
-    read here is then the current one, and the balance still equals the ledger sum.
-    Returns the number of entries written.
+    ``balances`` holds (member id, balance as the caller read it, imported figure). CSV imports
+    pass a thousand at a time, so this is two executemany statements, not two per member. A
+    balance only moves if it still holds what the caller read; if any changed meanwhile the
+    batch is refused, so the balance always equals the ledger sum. Returns the entries written.
     """
-    rule = expiry_rule(merchant)
-    written = 0
-    for member, target in balances:
-        if target < 0:
-            raise ValidationError("An imported balance cannot be negative")
-        delta = target - (member.points_balance or 0)
-        if delta == 0:
-            continue
-        member.points_balance = target
-        db.session.add(PointsEntry(merchant_id=member.merchant_id, member_id=member.id, kind=EntryKind.ADJUST,
-                                   points=delta, balance_after=target, reason=reason[:200], actor=actor.label[:64],
-                                   actor_staff_id=actor.staff_id, created_at=now,
-                                   expires_at=rule.expires_at(now) if delta > 0 else None))
-        written += 1
-    db.session.flush()
-    return written
+    changes = [(member_id, read, target) for member_id, read, target in balances if target != read]
+    if any(target < 0 for _id, _read, target in changes):
+        raise ValidationError("An imported balance cannot be negative")
+    if not changes:
+        return 0
+    members = Member.__table__
+    moved = db.session.execute(
+        sa.update(members).where(members.c.id == sa.bindparam("m_id"), members.c.points_balance == sa.bindparam("m_read"))
+        .values(points_balance=sa.bindparam("m_target"), updated_at=now),
+        [{"m_id": member_id, "m_read": read, "m_target": target} for member_id, read, target in changes])
+    if moved.rowcount != len(changes):
+        raise ConflictError("Points changed while the file was being imported; import it again")
+    expires_at = expiry_rule(merchant).expires_at(now)
+    db.session.execute(sa.insert(PointsEntry.__table__), [
+        dict(merchant_id=merchant.id, member_id=member_id, kind=EntryKind.ADJUST, points=target - read,
+             balance_after=target, amount=None, reason=reason[:200], actor=actor.label[:64],
+             actor_staff_id=actor.staff_id, expires_at=expires_at if target > read else None,
+             idempotency_key=None, created_at=now)
+        for member_id, read, target in changes])
+    return len(changes)
 
 
 def _whole_points(value) -> int:

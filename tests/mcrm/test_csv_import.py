@@ -175,3 +175,18 @@ def test_export_streams_the_filtered_list_and_imports_back_unchanged(client, log
     assert (job.imported, job.updated, job.failed) == (0, 3, 0)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PointsEntry)
                              .where(PointsEntry.kind == "adjust")) == 0
+
+
+def test_an_imported_balance_never_overwrites_one_that_moved_meanwhile(db, merchant, make_member, now):
+    from mcrm.core.errors import ConflictError
+    from mcrm.points.services import import_balances
+    member = make_member(points=100)
+    with pytest.raises(ConflictError):
+        import_balances(merchant, [(member.id, 50, 300)], reason="导入", actor=Actor("test"), now=now)
+    db.session.rollback()
+    assert db.session.get(Member, member.id).points_balance == 100
+    assert import_balances(merchant, [(member.id, 100, 300)], reason="导入", actor=Actor("test"), now=now) == 1
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.sum(PointsEntry.points)).where(PointsEntry.member_id == member.id)) == 300
+    db.session.refresh(member)
+    assert member.points_balance == 300
