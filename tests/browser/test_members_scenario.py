@@ -1,0 +1,67 @@
+"""The issue's scenario in a real browser: add a member, record a purchase, see balance and tier,
+import a CSV with a bad row and see that row's error."""
+import pytest
+
+from tests.browser.conftest import screenshot, sign_in
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def manager_page(open_page, make_staff):
+    page = open_page(locale="en-US")
+    sign_in(page, make_staff("manager"))
+    return page
+
+
+def test_add_a_member_record_a_purchase_and_see_balance_and_tier(manager_page):
+    page = manager_page
+    page.goto("/members/")
+    page.click(f"a[href='/members/new']")
+    page.fill("input[name=msisdn]", "138 0013 8000")
+    page.fill("input[name=name]", "张三")
+    page.fill("input[name=birthday]", "1990-03-15")
+    page.click("form.form button[type=submit]")
+    page.wait_for_selector("[data-stat=balance]")
+    assert "+8613800138000" in page.text_content("h1")
+    assert page.text_content("[data-stat=tier]").strip() == "普通"
+    before = page.text_content("[data-stat=balance]").strip()
+
+    page.fill("input[name=amount]", "1200")
+    page.click("form[action$='/purchase'] button[type=submit]")
+    page.wait_for_function(
+        "old => document.querySelector('[data-stat=balance]').textContent.trim() !== old", arg=before)
+    # 1 point per yuan; 1200 points earned in 12 months reach 银卡 (from 1000)
+    assert int(page.text_content("[data-stat=balance]")) == int(before) + 1200
+    assert page.text_content("[data-stat=tier]").strip() == "银卡"
+    assert page.locator("table.ledger tbody tr").count() >= 1
+    screenshot(page, "member-after-purchase")
+
+    page.goto("/members/?q=8000")
+    row = page.locator("tr[data-member]")
+    assert row.count() == 1
+    assert "张三" in row.text_content()
+
+
+def test_import_a_csv_with_a_bad_row_imports_the_good_rows_and_shows_the_bad_ones_line(manager_page, tmp_path):
+    page = manager_page
+    csv_file = tmp_path / "members.csv"
+    csv_file.write_bytes("手机号,姓名\n13900139001,李四\n12345,坏号码\n13900139003,王五\n".encode("gb18030"))
+    page.goto("/members/import")
+    page.set_input_files("input[name=file]", str(csv_file))
+    page.click("form.form button[type=submit]")
+    page.wait_for_selector("select[name=column-0]")
+    assert page.input_value("select[name=column-0]") == "msisdn"
+    page.click("form.form button[type=submit]")
+
+    page.wait_for_selector("table.import-errors", timeout=20_000)
+    assert page.text_content("[data-field=imported]").strip() == "2"
+    assert page.text_content("[data-field=failed]").strip() == "1"
+    bad_row = page.locator("table.import-errors tbody tr")
+    assert bad_row.count() == 1
+    assert bad_row.locator("td").first.text_content().strip() == "3"  # the header is line 1
+    assert "12345" in bad_row.text_content()
+    screenshot(page, "import-with-bad-row")
+
+    page.goto("/members/")
+    assert page.locator("tr[data-member]").count() == 2
