@@ -73,6 +73,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(merchant_views.bp)
     from mcrm.auth.login_code_views import bp as login_codes_bp
     app.register_blueprint(login_codes_bp)
+    from mcrm.keywords.views import bp as keywords_bp
+    app.register_blueprint(keywords_bp)
 
     @app.before_request
     def _remember_merchant():

@@ -52,13 +52,17 @@ def list_live_apps(merchant: Merchant, *, now: datetime) -> list[KeywordApp]:
 
 
 def answer_text(merchant: Merchant, *, msisdn: str, text: str | None, now: datetime, extension: str = "",
-                destination: str = "", inbound_id: int | None = None, is_binary: bool = False) -> list[Reply]:
+                destination: str = "", inbound_id: int | None = None, is_binary: bool = False,
+                testing_app: KeywordApp | None = None) -> list[Reply]:
     """Run the engine on one text and return the replies (nothing is queued): the heart of
-    ``handle_inbound_sms`` and of the wizard's live test panel. Flushes app effects."""
+    ``handle_inbound_sms`` and of the wizard's live test panel (where ``testing_app`` answers even
+    while paused). Flushes app effects."""
     parsed = ParsedText(Outcome.GARBLED) if is_binary else parse_text(text)
     ctx = Context(merchant=merchant, msisdn=msisdn, parsed=parsed, now=now, destination=destination,
                   inbound_id=inbound_id)
     apps = list_live_apps(merchant, now=now)
+    if testing_app is not None and testing_app not in apps:
+        apps.append(testing_app)
     table = keyword_table(merchant, apps)
     if parsed.outcome == Outcome.GARBLED:
         return []  # a decoding failure or binary data: answering could only confuse
@@ -321,11 +325,13 @@ def list_keyword_apps(merchant: Merchant) -> list[KeywordApp]:
                               .order_by(KeywordApp.id.desc())).all()
 
 
-def try_text(merchant: Merchant, *, msisdn: str, text: str, now: datetime, extension: str = "") -> list[Reply]:
-    """The live test panel: the replies ``text`` would get, with every effect rolled back."""
+def try_text(merchant: Merchant, *, msisdn: str, text: str, now: datetime, extension: str = "",
+             app: KeywordApp | None = None) -> list[Reply]:
+    """The live test panel: the replies ``text`` would get (``app`` as if switched on), with every
+    effect rolled back."""
     savepoint = db.session.begin_nested()
     try:
-        return answer_text(merchant, msisdn=msisdn, text=text, now=now, extension=extension)
+        return answer_text(merchant, msisdn=msisdn, text=text, now=now, extension=extension, testing_app=app)
     finally:
         savepoint.rollback()
 
@@ -358,3 +364,26 @@ def upload_info_table(app: KeywordApp, data: bytes) -> int:
     app.config = {**(app.config or {}), "columns": header, "rows": len(records)}
     db.session.flush()
     return len(records)
+
+
+def app_figures(app: KeywordApp) -> dict:
+    """What the app's console page shows: usage, and its kind's live figures."""
+    from mcrm.keywords.apps.custom import vote_counts
+    from mcrm.keywords.models import AppKind, CouponCode, EventSignup, KeywordUse
+    figures = {"numbers": db.session.scalar(sa.select(sa.func.count(sa.distinct(KeywordUse.msisdn)))
+                                            .where(KeywordUse.app_id == app.id))}
+    if app.kind == AppKind.VOTE:
+        figures["votes"] = vote_counts(app)
+    elif app.kind == AppKind.COUPON:
+        counts = db.session.execute(sa.select(
+            sa.func.count(CouponCode.issued_at), sa.func.count(CouponCode.redeemed_at),
+            sa.func.count().filter(CouponCode.msisdn.is_(None))).where(CouponCode.app_id == app.id)).one()
+        figures.update(issued=counts[0], redeemed=counts[1], pool_left=counts[2],
+                       coupons=db.session.scalars(sa.select(CouponCode).where(
+                           CouponCode.app_id == app.id, CouponCode.msisdn.is_not(None))
+                           .order_by(CouponCode.issued_at.desc()).limit(50)).all())
+    elif app.kind == AppKind.EVENT:
+        figures["signups"] = db.session.scalars(sa.select(EventSignup).where(EventSignup.app_id == app.id)
+                                                .order_by(EventSignup.id)).all()
+        figures["seats_taken"] = sum(s.seats for s in figures["signups"] if s.status == "confirmed")
+    return figures

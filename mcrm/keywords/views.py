@@ -1,0 +1,301 @@
+"""Console: the merchant's keywords and reply texts, and the wizard that makes keyword apps."""
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from mcrm.auth.access import get_owned_or_404, role_required
+from mcrm.auth.models import Role
+from mcrm.core.clock import now_utc
+from mcrm.core.errors import DomainError
+from mcrm.core.msisdn import normalize_msisdn
+from mcrm.extensions import db
+from mcrm.keywords import forms, services, texts
+from mcrm.keywords.apps import custom
+from mcrm.keywords.models import AppKind, AppStatus, KeywordApp
+from mcrm.keywords.rules import TemplateError, render_template as render_reply, split_words
+
+bp = Blueprint("keywords", __name__, url_prefix="/keywords")
+
+#: the wizard's steps, in order: endpoint and title
+STEPS = [("keywords.app_keywords", "Keywords"), ("keywords.app_replies", "Replies"),
+         ("keywords.app_settings", "Limits and settings"), ("keywords.app_try", "Test and switch on")]
+
+#: what the reply preview fills placeholders with
+SAMPLE_VALUES = {"name": "张三", "points": 1280, "tier": "银卡", "expiring_points": 200, "member_no": "00000042",
+                 "gift_points": 100, "ticket_no": "000123", "kind": "建议", "msisdn": "+8613800138000",
+                 "amount": "88", "earned": 88, "redeemed": 500, "error": "余额不足", "code": "AB12CD34",
+                 "expires": "2026-12-31", "option": "红烧肉", "options": "1.红烧肉 2.糖醋鱼", "keyword": "TP",
+                 "info": "状态:制作中", "event": "品鉴会", "seats": 2, "when": "12月01日19:00", "position": 1,
+                 "status": "已确认", "limit": 1}
+
+
+def _fail(error: DomainError) -> None:
+    db.session.rollback()  # nothing half-saved
+    flash(_(error.message), "error")
+
+
+# -- built-in keywords and replies --------------------------------------------------------------
+
+@bp.route("/")
+@role_required(Role.MANAGER)
+def index():
+    merchant = g.merchant
+    return render_template("keywords/index.html", builtins=texts.builtin_keywords(merchant),
+                           labels=texts.BUILTIN_LABELS, unknown=texts.unknown_action(merchant),
+                           apps=services.list_keyword_apps(merchant), kind_labels=forms.KIND_LABELS,
+                           redeem_form=forms.RedeemCouponForm())
+
+
+@bp.route("/builtin/<name>", methods=["POST"])
+@role_required(Role.MANAGER)
+def builtin_keywords(name: str):
+    if name not in texts.DEFAULT_KEYWORDS:
+        abort(404)
+    try:
+        services.set_builtin_keywords(g.merchant, name, split_words(request.form.get("keywords", "")))
+    except DomainError as error:
+        _fail(error)
+    else:
+        db.session.commit()
+        flash(_("Keywords saved."), "success")
+    return redirect(url_for("keywords.index"))
+
+
+@bp.route("/unknown", methods=["POST"])
+@role_required(Role.MANAGER)
+def unknown_texts():
+    try:
+        services.set_unknown_action(g.merchant, request.form.get("action", ""))
+    except DomainError as error:
+        _fail(error)
+    else:
+        db.session.commit()
+        flash(_("Saved."), "success")
+    return redirect(url_for("keywords.index"))
+
+
+@bp.route("/replies", methods=["GET", "POST"])
+@role_required(Role.MANAGER)
+def replies():
+    """Every built-in reply text; Preview renders the typed text (or shows its error) without saving."""
+    merchant = g.merchant
+    typed, previews, errors = {}, {}, {}
+    if request.method == "POST":
+        reply_id = request.form.get("reply_id", "")
+        if reply_id not in texts.DEFAULT_REPLIES:
+            abort(400)
+        template = request.form.get("template", "").strip()
+        try:
+            if template:
+                texts.check_reply(reply_id, template)
+        except TemplateError as error:
+            typed[reply_id], errors[reply_id] = template, str(error)
+        else:
+            if request.form.get("action") == "save":
+                services.set_reply_text(merchant, reply_id, template)
+                db.session.commit()
+                flash(_("Reply text saved."), "success")
+                return redirect(url_for("keywords.replies") + f"#{reply_id}")
+            typed[reply_id] = template
+            previews[reply_id] = render_reply(template or texts.reply_template(merchant, reply_id),
+                                              {**SAMPLE_VALUES, "shop": merchant.name})
+    rows = [{"id": reply_id, "text": typed.get(reply_id, texts.reply_template(merchant, reply_id)),
+             "default": default, "fields": fields, "preview": previews.get(reply_id), "error": errors.get(reply_id),
+             "custom": reply_id in (merchant.texts or {}).get("replies", {})}
+            for reply_id, (default, fields) in texts.DEFAULT_REPLIES.items()]
+    return render_template("keywords/replies.html", rows=rows), (400 if errors else 200)
+
+
+@bp.route("/coupons/redeem", methods=["POST"])
+@role_required(Role.CLERK)
+def redeem_coupon():
+    form = forms.RedeemCouponForm()
+    if form.validate_on_submit():
+        try:
+            coupon = custom.redeem_coupon(g.merchant, form.code.data, by=_staff_label(), now=now_utc())
+        except DomainError as error:
+            _fail(error)
+        else:
+            db.session.commit()
+            flash(_("Coupon %(code)s redeemed.", code=coupon.code), "success")
+    return redirect(request.referrer or url_for("dashboard.index"))
+
+
+def _staff_label() -> str:
+    from flask_login import current_user
+    return current_user.display_name or current_user.username
+
+
+# -- the wizard -----------------------------------------------------------------------------------
+
+def _app(app_id: int) -> KeywordApp:
+    return get_owned_or_404(KeywordApp, app_id)
+
+
+def _wizard(app: KeywordApp, step: str, **context):
+    return render_template("keywords/wizard.html", app=app, step=step, steps=STEPS,
+                           kind_labels=forms.KIND_LABELS, **context)
+
+
+@bp.route("/apps/new", methods=["GET", "POST"])
+@role_required(Role.MANAGER)
+def app_new():
+    form = forms.AppStartForm()
+    if form.validate_on_submit():
+        try:
+            app = services.create_keyword_app(g.merchant, kind=form.kind.data, name=form.name.data)
+        except DomainError as error:
+            _fail(error)
+        else:
+            db.session.commit()
+            return redirect(url_for("keywords.app_keywords", app_id=app.id))
+    return render_template("keywords/wizard.html", app=None, step="keywords.app_new", steps=STEPS, form=form,
+                           kind_labels=forms.KIND_LABELS)
+
+
+@bp.route("/apps/<int:app_id>/keywords", methods=["GET", "POST"])
+@role_required(Role.MANAGER)
+def app_keywords(app_id: int):
+    app = _app(app_id)
+    form = forms.KeywordsForm(data={"keywords": " ".join(app.keywords)} if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            services.set_app_keywords(app, g.merchant, split_words(form.keywords.data))
+        except DomainError as error:
+            form.keywords.errors = [_(error.message)]
+            db.session.rollback()
+        else:
+            db.session.commit()
+            return redirect(url_for("keywords.app_replies", app_id=app.id))
+    return _wizard(app, "keywords.app_keywords", form=form), (400 if form.errors else 200)
+
+
+@bp.route("/apps/<int:app_id>/replies", methods=["GET", "POST"])
+@role_required(Role.MANAGER)
+def app_replies(app_id: int):
+    app = _app(app_id)
+    typed = dict(app.replies or {})
+    error = None
+    if request.method == "POST":
+        typed = {reply_id: request.form.get(reply_id, "") for reply_id in custom.reply_ids(app.kind)}
+        try:
+            services.set_app_replies(app, typed)
+        except DomainError as failure:
+            db.session.rollback()
+            error = failure
+        else:
+            db.session.commit()
+            return redirect(url_for("keywords.app_settings", app_id=app.id))
+    rows = [{"id": reply_id, "text": typed.get(reply_id, ""), "default": custom.reply_default(app.kind, reply_id),
+             "fields": custom.reply_fields(app, reply_id),
+             "error": error.message if error is not None and error.details.get("reply_id") == reply_id else None}
+            for reply_id in custom.reply_ids(app.kind)]
+    return _wizard(app, "keywords.app_replies", rows=rows), (400 if error else 200)
+
+
+def _local_start(day, zone: ZoneInfo) -> datetime | None:
+    return datetime.combine(day, time(0), tzinfo=zone) if day else None
+
+
+@bp.route("/apps/<int:app_id>/settings", methods=["GET", "POST"])
+@role_required(Role.MANAGER)
+def app_settings(app_id: int):
+    app, merchant = _app(app_id), g.merchant
+    zone = ZoneInfo(merchant.timezone)
+    kind_form = _kind_form(app, zone)
+    limits = forms.LimitsForm(data=None if request.method == "POST" else {
+        "per_number_limit": app.per_number_limit, "extension": app.extension,
+        "starts_on": app.starts_at.astimezone(zone).date() if app.starts_at else None,
+        "ends_on": (app.ends_at.astimezone(zone) - timedelta(days=1)).date() if app.ends_at else None})
+    if request.method == "POST" and limits.validate() and (kind_form is None or kind_form.validate()):
+        ends = _local_start(limits.ends_on.data, zone)
+        try:
+            services.set_app_limits(app, merchant, per_number_limit=limits.per_number_limit.data,
+                                    starts_at=_local_start(limits.starts_on.data, zone),
+                                    ends_at=ends + timedelta(days=1) if ends else None,
+                                    extension=limits.extension.data)
+            if kind_form is not None:
+                _save_kind_settings(app, kind_form, zone)
+        except DomainError as error:
+            _fail(error)
+        else:
+            db.session.commit()
+            return redirect(url_for("keywords.app_try", app_id=app.id))
+    return _wizard(app, "keywords.app_settings", limits=limits, kind_form=kind_form)
+
+
+def _kind_form(app: KeywordApp, zone: ZoneInfo):
+    config = app.config or {}
+    if request.method == "POST":
+        data = None
+    elif app.kind == AppKind.VOTE:
+        data = {"options": "\n".join(f"{k} {label}" for k, label in custom.vote_options(app))}
+    elif app.kind == AppKind.EVENT:
+        data = {**config, "event_at": datetime.fromisoformat(config["event_at"]).astimezone(zone).replace(tzinfo=None)
+                if config.get("event_at") else None}
+    else:
+        data = config
+    form_class = {AppKind.COUPON: forms.CouponForm, AppKind.VOTE: forms.VoteForm, AppKind.EVENT: forms.EventForm,
+                  AppKind.INFO: forms.InfoUploadForm}.get(app.kind)
+    return form_class(data=data) if form_class else None
+
+
+def _save_kind_settings(app: KeywordApp, form, zone: ZoneInfo) -> None:
+    if app.kind == AppKind.COUPON:
+        services.set_app_config(app, source=form.source.data, stock=form.stock.data, valid_days=form.valid_days.data,
+                                prefix=form.prefix.data)
+        if form.pool.data and form.pool.data.strip():
+            custom.add_pool_codes(app, form.pool.data.split())
+    elif app.kind == AppKind.VOTE:
+        services.set_app_config(app, options=form.options.data)
+    elif app.kind == AppKind.EVENT:
+        services.set_app_config(app, capacity=form.capacity.data, max_seats=form.max_seats.data,
+                                remind_hours=form.remind_hours.data or 0,
+                                event_at=form.event_at.data.replace(tzinfo=zone))
+    elif app.kind == AppKind.INFO:
+        services.upload_info_table(app, form.table.data.read())
+
+
+@bp.route("/apps/<int:app_id>/try", methods=["GET", "POST"])
+@role_required(Role.MANAGER)
+def app_try(app_id: int):
+    """The live test panel: what a text would get right now, with nothing kept."""
+    app = _app(app_id)
+    form = forms.TryForm(data={"text": app.keywords[0] if app.keywords else ""} if request.method == "GET" else None)
+    replies = None
+    if form.validate_on_submit():
+        try:
+            msisdn = normalize_msisdn(form.msisdn.data)
+            replies = services.try_text(g.merchant, msisdn=msisdn, text=form.text.data, now=now_utc(),
+                                        extension=request.form.get("extension", ""), app=app)
+        except DomainError as error:
+            form.msisdn.errors = [_(error.message)]
+        db.session.rollback()
+    return _wizard(app, "keywords.app_try", form=form, replies=replies)
+
+
+@bp.route("/apps/<int:app_id>/status", methods=["POST"])
+@role_required(Role.MANAGER)
+def app_status(app_id: int):
+    app = _app(app_id)
+    try:
+        if request.form.get("status") == AppStatus.ACTIVE:
+            services.activate_keyword_app(app)
+        else:
+            services.pause_keyword_app(app)
+    except DomainError as error:
+        _fail(error)
+    else:
+        db.session.commit()
+        flash(_("The app is on.") if app.status == AppStatus.ACTIVE else _("The app is paused."), "success")
+    return redirect(url_for("keywords.app_detail", app_id=app.id))
+
+
+@bp.route("/apps/<int:app_id>")
+@role_required(Role.MANAGER)
+def app_detail(app_id: int):
+    app = _app(app_id)
+    return render_template("keywords/app.html", app=app, kind_labels=forms.KIND_LABELS, steps=STEPS,
+                           **services.app_figures(app))

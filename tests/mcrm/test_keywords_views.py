@@ -1,0 +1,124 @@
+"""The keyword console: built-in keywords and replies, and the wizard end to end through the test client."""
+import io
+
+import sqlalchemy as sa
+
+from mcrm.keywords.models import KeywordApp
+from tests.conftest import csrf_token
+from tests.mcrm.keywords_support import phone  # noqa: F401
+
+
+def post(client, url, data, *, token_from=None, **kwargs):
+    return client.post(url, data={**data, "csrf_token": csrf_token(client, token_from or url)}, **kwargs)
+
+
+def test_the_keyword_page_needs_a_manager(client, login):
+    login("clerk")
+    assert client.get("/keywords/").status_code == 403
+
+
+def test_built_in_keywords_are_edited_on_the_keyword_page(client, login, merchant, db, phone):
+    login("manager")
+    page = client.get("/keywords/").get_data(as_text=True)
+    assert "ZC 注册 JOIN" in page
+    response = post(client, "/keywords/builtin/join", {"keywords": "HY，会员 JOIN"}, token_from="/keywords/")
+    assert response.status_code == 302
+    db.session.refresh(merchant)
+    phone.text("会员 张三")
+    from mcrm.members.services import find_member_by_msisdn
+    assert find_member_by_msisdn(merchant, "+8613900139000").name == "张三"
+
+
+def test_a_keyword_clash_is_refused_with_a_clear_message(client, login, merchant, db):
+    login("manager")
+    response = post(client, "/keywords/builtin/join", {"keywords": "JF"}, token_from="/keywords/",
+                    follow_redirects=True)
+    assert "already used by built-in points" in response.get_data(as_text=True)
+    db.session.refresh(merchant)
+    assert "keywords" not in (merchant.texts or {})
+
+
+def test_a_reply_template_error_shows_in_the_preview_and_is_not_saved(client, login, merchant, db):
+    login("manager")
+    response = post(client, "/keywords/replies", {"reply_id": "points", "template": "积分{balanse}",
+                                                  "action": "save"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "{balanse}" in page and "{points}" in page
+    db.session.refresh(merchant)
+    assert not (merchant.texts or {}).get("replies")
+
+
+def test_a_reply_preview_fills_sample_values_without_saving(client, login, merchant, db):
+    login("manager")
+    response = post(client, "/keywords/replies", {"reply_id": "points", "template": "{name}有{points}分",
+                                                  "action": "preview"})
+    assert "张三有1280分" in response.get_data(as_text=True)
+    db.session.refresh(merchant)
+    assert not (merchant.texts or {}).get("replies")
+    post(client, "/keywords/replies", {"reply_id": "points", "template": "{name}有{points}分", "action": "save"})
+    db.session.refresh(merchant)
+    assert merchant.texts["replies"]["points"] == "{name}有{points}分"
+
+
+def test_the_wizard_makes_a_vote_that_answers_texts(client, login, db, phone):
+    login("manager")
+    response = post(client, "/keywords/apps/new", {"kind": "vote", "name": "新菜投票"})
+    app = db.session.scalar(sa.select(KeywordApp))
+    assert response.headers["Location"].endswith(f"/keywords/apps/{app.id}/keywords")
+    assert post(client, f"/keywords/apps/{app.id}/keywords", {"keywords": "TP, 投票"}).status_code == 302
+    assert post(client, f"/keywords/apps/{app.id}/replies", {"voted": "已投：{option}"}).status_code == 302
+    assert post(client, f"/keywords/apps/{app.id}/settings",
+                {"options": "1 红烧肉\n2 糖醋鱼", "per_number_limit": ""}).status_code == 302
+    page = post(client, f"/keywords/apps/{app.id}/try", {"text": "TP 2", "msisdn": "13800138000"})
+    assert "已投：糖醋鱼" in page.get_data(as_text=True)
+    assert phone.text("TP 2") != ["已投：糖醋鱼"]  # still paused
+    post(client, f"/keywords/apps/{app.id}/status", {"status": "active"}, token_from=f"/keywords/apps/{app.id}")
+    assert phone.text("投票 1") == ["已投：红烧肉"]
+    page = client.get(f"/keywords/apps/{app.id}").get_data(as_text=True)
+    assert "红烧肉" in page and ">1<" in page
+
+
+def test_the_wizard_refuses_a_taken_keyword_on_its_step(client, login, db):
+    login("manager")
+    post(client, "/keywords/apps/new", {"kind": "autoreply", "name": "a"})
+    app = db.session.scalar(sa.select(KeywordApp))
+    response = post(client, f"/keywords/apps/{app.id}/keywords", {"keywords": "HD TD"})
+    assert response.status_code == 400
+    assert "already used by built-in stop" in response.get_data(as_text=True)
+
+
+def test_the_wizard_uploads_an_info_table(client, login, db, phone):
+    login("manager")
+    post(client, "/keywords/apps/new", {"kind": "info", "name": "订单查询"})
+    app = db.session.scalar(sa.select(KeywordApp))
+    post(client, f"/keywords/apps/{app.id}/keywords", {"keywords": "CX"})
+    post(client, f"/keywords/apps/{app.id}/replies", {"found": "{订单号}：{状态}"})
+    data = {"table": (io.BytesIO("订单号,状态\nA100,制作中\n".encode()), "orders.csv"), "per_number_limit": ""}
+    response = post(client, f"/keywords/apps/{app.id}/settings", data, content_type="multipart/form-data")
+    assert response.status_code == 302
+    post(client, f"/keywords/apps/{app.id}/status", {"status": "active"}, token_from=f"/keywords/apps/{app.id}")
+    assert phone.text("CX A100") == ["A100：制作中"]
+
+
+def test_another_merchants_app_is_a_404(client, login, make_merchant, db):
+    from mcrm.keywords.services import create_keyword_app
+    other = create_keyword_app(make_merchant(), kind="autoreply", name="theirs")
+    db.session.commit()
+    login("manager")
+    assert client.get(f"/keywords/apps/{other.id}").status_code == 404
+    assert client.get(f"/keywords/apps/{other.id}/keywords").status_code == 404
+
+
+def test_a_clerk_marks_a_coupon_redeemed(client, login, merchant, db, phone):
+    from mcrm.keywords import services
+    from mcrm.keywords.models import CouponCode
+    app = services.create_keyword_app(merchant, kind="coupon", name="券")
+    services.set_app_keywords(app, merchant, ["QUAN"])
+    services.set_app_config(app, source="generated")
+    services.activate_keyword_app(app)
+    db.session.commit()
+    phone.text("QUAN")
+    code = db.session.scalar(sa.select(CouponCode.code))
+    login("clerk")
+    post(client, "/keywords/coupons/redeem", {"code": code.lower()}, token_from="/")
+    assert db.session.scalar(sa.select(CouponCode.redeemed_at)) is not None
