@@ -5,4 +5,6 @@ JOBS = [
      "trigger": "cron", "hour": 2, "minute": 10},
     {"id": "refresh_tiers", "func": "mcrm.jobs.tasks:refresh_tiers",
      "trigger": "cron", "day": 1, "hour": 3, "minute": 0},
+    {"id": "remind_event_signups", "func": "mcrm.jobs.tasks:remind_event_signups",
+     "trigger": "interval", "minutes": 10},
 ]

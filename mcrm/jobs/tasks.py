@@ -65,3 +65,13 @@ def process_inbound_sms(worker_id: str = "jobs", limit: int = 50, now=None) -> i
             mark_inbound_failed(inbound, now=clock(), error=f"{type(error).__name__}: {error}")
             db.session.commit()
     return len(claimed)
+
+
+def remind_event_signups() -> int:
+    """Every few minutes: text confirmed sign-ups of events about to start (once each)."""
+    from mcrm.keywords.services import send_event_reminders
+    total = 0
+    for merchant in _active_merchants():
+        total += send_event_reminders(merchant, now=now_utc())
+        db.session.commit()
+    return total

@@ -7,7 +7,7 @@ the text as an answer; anything else gets the merchant's choice (help, feedback 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -387,3 +387,42 @@ def app_figures(app: KeywordApp) -> dict:
                                                 .order_by(EventSignup.id)).all()
         figures["seats_taken"] = sum(s.seats for s in figures["signups"] if s.status == "confirmed")
     return figures
+
+
+def send_event_reminders(merchant: Merchant, *, now: datetime) -> int:
+    """Queue the reminder to every confirmed sign-up of events starting within their reminder window.
+
+    Each sign-up is reminded once (``reminded_at``, and the outbox key ``event-reminder:<id>``), so a
+    job that runs twice sends nothing twice. Returns how many reminders were queued.
+    """
+    from mcrm.keywords.apps.custom import event_when, reply_default
+    from mcrm.keywords.context import member_values
+    from mcrm.keywords.models import AppKind, EventSignup, SignupStatus
+    from mcrm.keywords.rules import render_template
+    from mcrm.members.models import Member
+    from mcrm.messaging.services import enqueue_sms
+    sent = 0
+    for app in list_live_apps(merchant, now=now):
+        config = app.config or {}
+        if app.kind != AppKind.EVENT or not config.get("event_at") or not config.get("remind_hours"):
+            continue
+        starts = datetime.fromisoformat(config["event_at"])
+        if not starts - timedelta(hours=int(config["remind_hours"])) <= now < starts:
+            continue
+        template = app.replies.get("reminder") or reply_default(app.kind, "reminder")
+        signups = db.session.scalars(sa.select(EventSignup).where(
+            EventSignup.app_id == app.id, EventSignup.status == SignupStatus.CONFIRMED,
+            EventSignup.reminded_at.is_(None))).all()
+        for signup in signups:
+            member = db.session.get(Member, signup.member_id) if signup.member_id else None
+            values = {"shop": merchant.name, "event": app.name, "when": event_when(app, merchant)}
+            if member is not None and member.deleted_at is None:
+                values.update(member_values(member, now=now))
+            else:
+                member = None
+            enqueue_sms(merchant, msisdn=signup.msisdn, body=render_template(template, values), kind="transactional",
+                        now=now, member=member, idempotency_key=f"event-reminder:{signup.id}")
+            signup.reminded_at = now
+            sent += 1
+    db.session.flush()
+    return sent

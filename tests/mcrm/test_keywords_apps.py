@@ -247,3 +247,19 @@ def test_event_sign_up_confirms_until_full_then_waiting_list(make_app, phone, db
     assert "已报名" in phone.text("BM")[0]
     statuses = db.session.scalars(sa.select(EventSignup.status).order_by(EventSignup.id)).all()
     assert statuses == ["confirmed", "confirmed", "waiting"]
+
+
+def test_confirmed_sign_ups_are_reminded_once_before_the_event(make_app, merchant, phone, db, now):
+    from mcrm.keywords.services import send_event_reminders
+    from mcrm.messaging.models import OutboundMessage
+    starts = now + timedelta(hours=30)
+    make_app(kind="event", words=["BM"], capacity=1, event_at=starts, remind_hours=24)
+    phone.text("BM")
+    phone.text("BM", msisdn=OTHER)  # waiting list: no reminder
+    assert send_event_reminders(merchant, now=now) == 0  # 30 hours ahead: too early
+    assert send_event_reminders(merchant, now=now + timedelta(hours=7)) == 1
+    assert send_event_reminders(merchant, now=now + timedelta(hours=8)) == 0
+    db.session.commit()
+    reminder = db.session.scalar(sa.select(OutboundMessage).where(
+        OutboundMessage.idempotency_key.like("event-reminder:%")))
+    assert reminder.msisdn == CONSUMER and "提醒" in reminder.body and reminder.kind.value == "transactional"
