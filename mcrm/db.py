@@ -1,4 +1,7 @@
 """Database engine behaviour that differs between SQLite and PostgreSQL."""
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -18,16 +21,47 @@ def _sqlite_connect(dbapi_connection, connection_record):
     cursor.close()
 
 
+#: set while code that only reads runs (GET requests): its transactions need no write lock
+_read_only = ContextVar("mcrm_sqlite_read_only", default=False)
+
+
+@contextmanager
+def read_only():
+    """Transactions begun inside read without taking SQLite's write lock, so they never wait
+    for writers (the gateway, an import) and never hold them up."""
+    token = _read_only.set(True)
+    try:
+        yield
+    finally:
+        _read_only.reset(token)
+
+
+def wrap_read_only_requests(app) -> None:
+    """GET pages only read: run their transactions in ``read_only``."""
+    from flask import g, request
+
+    @app.before_request
+    def _begin():
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            g.read_only_token = _read_only.set(True)
+
+    @app.teardown_request
+    def _end(error=None):
+        token = g.pop("read_only_token", None)
+        if token is not None:
+            _read_only.reset(token)
+
+
 @sa.event.listens_for(Engine, "begin")
 def _sqlite_begin_immediate(conn):
-    """Take SQLite's write lock when a transaction starts.
+    """Take SQLite's write lock when a transaction starts, unless it only reads.
 
     A deferred transaction that reads and then writes fails at once with "database is locked"
     when another connection wrote in between (busy_timeout does not apply to that case).
-    Starting every transaction IMMEDIATE makes writers queue politely instead.
+    Starting write transactions IMMEDIATE makes writers queue politely instead.
     """
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if _read_only.get() else "BEGIN IMMEDIATE")
 
 
 def is_postgres(session) -> bool:

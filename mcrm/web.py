@@ -76,6 +76,8 @@ def register_blueprints(app: Flask) -> None:
     from mcrm.keywords.views import bp as keywords_bp
     app.register_blueprint(keywords_bp)
 
+    _db_events.wrap_read_only_requests(app)
+
     @app.before_request
     def _remember_merchant():
         g.merchant = current_user.merchant if current_user.is_authenticated else None

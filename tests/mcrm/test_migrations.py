@@ -17,3 +17,4 @@ def test_migrations_are_a_single_line_of_history(app):
     assert len(script.get_heads()) == 1
     for revision in script.walk_revisions():
         assert revision.doc and revision.doc.strip(), f"revision {revision.revision} has no message"
+
