@@ -379,12 +379,15 @@ def _record(job: MemberImport, result: BatchResult, *, lines: int) -> None:
 
 
 def start_import(job: MemberImport, mapping: dict[str, str]) -> None:
+    """Fix the column mapping and queue the job; a second submit of the same mapping is refused."""
     check_mapping(mapping, job.headers)
-    if job.status != ImportStatus.MAPPING:
+    # conditional, so that two submits racing each other cannot start the same import twice
+    queued = db.session.execute(
+        sa.update(MemberImport).where(MemberImport.id == job.id, MemberImport.status == ImportStatus.MAPPING)
+        .values(status=ImportStatus.QUEUED, mapping=mapping), execution_options={"synchronize_session": False})
+    if queued.rowcount != 1:
         raise ValidationError("This import has already started")
-    job.mapping = mapping
-    job.status = ImportStatus.QUEUED
-    db.session.flush()
+    db.session.refresh(job)
 
 
 def list_import_errors(job: MemberImport, *, limit: int) -> list[MemberImportError]:

@@ -103,7 +103,7 @@ def _where(merchant: Merchant, filters: MemberFilter) -> list:
     if filters.tier:
         clauses.append(Member.tier == filters.tier)
     if filters.opted_out in ("yes", "no"):
-        clauses.append(Member.opted_out.is_(filters.opted_out == "yes"))
+        clauses.append(Member.opted_out == (filters.opted_out == "yes"))
     if filters.birthday_month:
         clauses.append(Member.birthday_month == filters.birthday_month)
     if filters.tag:

@@ -26,6 +26,12 @@ GBK_FILE = "\r\n".join([
     "13800138003,钱七,,农历0815,,0,",                     # 9: new
 ]).encode("gbk") + b"\r\n"
 
+@pytest.fixture(autouse=True)
+def english(client):
+    """The assertions read English text, whatever the catalog translates."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 
 def wait_until(predicate, timeout=5.0):
     deadline = time.monotonic() + timeout

@@ -11,6 +11,12 @@ from mcrm.points.models import PointsEntry
 from mcrm.settings import Settings
 from tests.conftest import csrf_token
 
+@pytest.fixture(autouse=True)
+def english(client):
+    """The assertions read English text, whatever the catalog translates."""
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 
 def _member_routes():
     """Every members/points route that names a member or an import job, read from the url map."""
