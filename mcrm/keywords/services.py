@@ -43,7 +43,23 @@ def keyword_table(merchant: Merchant, apps: list[KeywordApp]) -> KeywordTable:
 
 
 def list_live_apps(merchant: Merchant, *, now: datetime) -> list[KeywordApp]:
-    """Wizard apps that answer right now: active and inside their date range."""
+    """Wizard apps that answer right now: active and inside their date range.
+
+    Remembered for the rest of the transaction (a batch of MOs asks once per merchant and minute):
+    nothing else can change the apps while this transaction holds them.
+    """
+    transaction = db.session().get_transaction()
+    memo = db.session.info.get("live_keyword_apps")
+    if memo is None or memo[0] is not transaction:
+        memo = (transaction, {})
+        db.session.info["live_keyword_apps"] = memo
+    key = (merchant.id, now.replace(second=0, microsecond=0))
+    if key not in memo[1]:
+        memo[1][key] = _query_live_apps(merchant, now=now)
+    return list(memo[1][key])
+
+
+def _query_live_apps(merchant: Merchant, *, now: datetime) -> list[KeywordApp]:
     return db.session.scalars(
         sa.select(KeywordApp).where(KeywordApp.merchant_id == merchant.id, KeywordApp.status == AppStatus.ACTIVE,
                                     sa.or_(KeywordApp.starts_at.is_(None), KeywordApp.starts_at <= now),
