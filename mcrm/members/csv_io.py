@@ -24,7 +24,8 @@ from mcrm.core.errors import ValidationError
 from mcrm.core.msisdn import normalize_msisdn
 from mcrm.extensions import db
 from mcrm.members.birthdays import parse_birthday
-from mcrm.members.models import Gender, ImportStatus, Member, MemberImport, MemberImportError, MemberTag, Source
+from mcrm.members.models import (Gender, ImportStatus, Member, MemberImport, MemberImportError, MemberTag,
+                                 Source)
 from mcrm.members.queries import MemberFilter, iter_members
 from mcrm.members.services import (MAX_TAGS, Consent, member_birthday, opt_out, parse_tags, prepare_member,
                                    record_consent, set_birthday, set_member_fields)
@@ -72,8 +73,8 @@ def detect_encoding(data: bytes) -> str:
         data.decode("gb18030")
         return "gb18030"
     except UnicodeDecodeError:
-        raise ValidationError("The file is neither UTF-8 nor GBK/GB18030 text; save it as CSV and try again") \
-            from None
+        raise ValidationError(
+            "The file is neither UTF-8 nor GBK/GB18030 text; save it as CSV and try again") from None
 
 
 def detect_delimiter(text: str) -> str:
@@ -163,7 +164,8 @@ class ImportRow:
 
     def merge(self, later: "ImportRow") -> None:
         """A later line for the same new number: its cells win, tags and custom fields add up."""
-        self.fields.update(_merged(self.fields.get("tags", []), self.fields.get("custom_fields"), later.fields))
+        tags, custom = self.fields.get("tags", []), self.fields.get("custom_fields")
+        self.fields.update(_merged(tags, custom, later.fields))
         self.points = later.points if later.points is not None else self.points
         self.opted_out = self.opted_out or later.opted_out
 
@@ -233,7 +235,8 @@ class BatchResult:
 
 
 def import_batch(merchant: Merchant, rows: list[tuple[int, list[str]]], *, mapping: dict[str, str],
-                 headers: list[str], region: str, actor: Actor, now: datetime, source_label: str) -> BatchResult:
+                 headers: list[str], region: str, actor: Actor, now: datetime,
+                 source_label: str) -> BatchResult:
     """Apply a batch of (line, cells): new numbers are enrolled, known ones updated.
 
     A number seen earlier (in the file or the database) counts as updated. New members, most of a
@@ -247,8 +250,9 @@ def import_batch(merchant: Merchant, rows: list[tuple[int, list[str]]], *, mappi
             parsed.append(parse_row(line, cells, mapping, headers, region))
         except ValidationError as error:
             result.failures.append((line, error.message, cells))
+    numbers = list({r.msisdn for r in parsed})
     known = {m.msisdn: m for m in db.session.scalars(
-        sa.select(Member).where(Member.merchant_id == merchant.id, Member.msisdn.in_(list({r.msisdn for r in parsed})))
+        sa.select(Member).where(Member.merchant_id == merchant.id, Member.msisdn.in_(numbers))
         .with_for_update())}
     fresh: dict[str, ImportRow] = {}
     points: dict[str, int] = {}
@@ -274,7 +278,8 @@ def import_batch(merchant: Merchant, rows: list[tuple[int, list[str]]], *, mappi
             opting_out[row.msisdn] = member
     db.session.flush()
     ids = _insert_members(merchant, list(fresh.values()), now=now, source_label=source_label)
-    balances = [(ids[msisdn], 0, target) if msisdn in ids else (known[msisdn].id, known[msisdn].points_balance, target)
+    balances = [(ids[msisdn], 0, target) if msisdn in ids
+                else (known[msisdn].id, known[msisdn].points_balance, target)
                 for msisdn, target in points.items()]
     import_balances(merchant, balances, reason=f"导入积分 {source_label}", actor=actor, now=now)
     for member in opting_out.values():
@@ -292,7 +297,8 @@ def _merged(tags: list[str], custom: dict | None, fields: dict) -> dict:
     return merged
 
 
-def _insert_members(merchant: Merchant, rows: list[ImportRow], *, now: datetime, source_label: str) -> dict[str, int]:
+def _insert_members(merchant: Merchant, rows: list[ImportRow], *, now: datetime,
+                    source_label: str) -> dict[str, int]:
     """New members and their tags in two executemany INSERTs; returns msisdn → member id.
 
     The birthday and consent columns are filled by the members services' own setters, and the tier
@@ -306,7 +312,8 @@ def _insert_members(merchant: Merchant, rows: list[ImportRow], *, now: datetime,
     for row in rows:
         columns = SimpleNamespace()
         set_birthday(columns, row.fields.get("birthday"))
-        record_consent(columns, Consent(channel=Source.IMPORT, detail=f"{source_label}, line {row.line}"), now=now)
+        consent = Consent(channel=Source.IMPORT, detail=f"{source_label}, line {row.line}")
+        record_consent(columns, consent, now=now)
         values.append(dict(
             vars(columns), merchant_id=merchant.id, msisdn=row.msisdn, msisdn_rev=row.msisdn[::-1],
             name=row.fields.get("name", ""), gender=row.fields.get("gender", Gender.UNKNOWN),
@@ -315,7 +322,8 @@ def _insert_members(merchant: Merchant, rows: list[ImportRow], *, now: datetime,
             total_spend=0, tier=tier, tier_score=score, points_balance=0, deleted_at=None, created_at=now,
             updated_at=now))
     table = Member.__table__
-    # rows come back in any order, matched up by number (asking for parameter order makes SQLite go row by row)
+    # rows come back in any order, matched up by number: asking for parameter order makes SQLite
+    # insert row by row
     ids = {msisdn: member_id for member_id, msisdn in db.session.execute(
         sa.insert(table).returning(table.c.id, table.c.msisdn), values)}
     tags = [dict(member_id=ids[row.msisdn], tag=tag, merchant_id=merchant.id)
@@ -353,8 +361,8 @@ def run_import(job: MemberImport, merchant: Merchant, *, actor: Actor, region: s
         label = f"{job.filename or 'CSV'} #{job.id}"
         rows = read_rows(job.data.decode(job.encoding), job.delimiter)
         while batch := list(islice(rows, BATCH_SIZE)):
-            result = import_batch(merchant, batch, mapping=mapping, headers=headers, region=region, actor=actor,
-                                  now=clock(), source_label=label)
+            result = import_batch(merchant, batch, mapping=mapping, headers=headers, region=region,
+                                  actor=actor, now=clock(), source_label=label)
             _record(job, result, lines=len(batch))
             db.session.commit()
     except Exception:
@@ -384,7 +392,8 @@ def start_import(job: MemberImport, mapping: dict[str, str]) -> None:
     # conditional, so that two submits racing each other cannot start the same import twice
     queued = db.session.execute(
         sa.update(MemberImport).where(MemberImport.id == job.id, MemberImport.status == ImportStatus.MAPPING)
-        .values(status=ImportStatus.QUEUED, mapping=mapping), execution_options={"synchronize_session": False})
+        .values(status=ImportStatus.QUEUED, mapping=mapping),
+        execution_options={"synchronize_session": False})
     if queued.rowcount != 1:
         raise ValidationError("This import has already started")
     db.session.refresh(job)

@@ -43,11 +43,14 @@ class MemberFilterForm(FlaskForm):
                     render_kw={"type": "search", "placeholder": _l("Last digits of the number, or a name")})
     tier = SelectField(_l("Tier"), choices=[], validate_choice=False)
     tag = StringField(_l("Tag"), validators=[Optional(), Length(max=32)])
-    opted_out = SelectField(_l("Marketing"), choices=[SelectChoice("", _l("All")), SelectChoice("no", _l("Reachable")),
+    opted_out = SelectField(_l("Marketing"), choices=[SelectChoice("", _l("All")),
+                                                      SelectChoice("no", _l("Reachable")),
                                                       SelectChoice("yes", _l("Opted out"))])
     birthday_month = SelectField(_l("Birthday month"), coerce=lambda v: int(v) if v else None,
-                                 choices=[SelectChoice("", _l("Any"))] + [SelectChoice(str(m), str(m)) for m in range(1, 13)])
-    sort = SelectField(_l("Sort"), choices=[SelectChoice(k, v) for k, v in SORT_LABELS.items()], default="newest")
+                                 choices=[SelectChoice("", _l("Any"))]
+                                 + [SelectChoice(str(m), str(m)) for m in range(1, 13)])
+    sort = SelectField(_l("Sort"), choices=[SelectChoice(k, v) for k, v in SORT_LABELS.items()],
+                       default="newest")
 
     def __init__(self, *args, tiers: list[str], **kwargs):
         super().__init__(*args, **kwargs)
@@ -69,7 +72,8 @@ class MemberForm(FlaskForm):
     name = StringField(_l("Name"), validators=[Optional(), Length(max=64)])
     gender = SelectField(_l("Gender"), choices=GENDER_CHOICES, default=Gender.UNKNOWN)
     birthday = StringField(_l("Birthday"), validators=[Optional(), _domain_check(parse_birthday)],
-                           description=_l("1990-03-15, 19900315, 0315 without a year, or 农历0815 for a lunar date"))
+                           description=_l("1990-03-15, 19900315, 0315 without a year, "
+                                          "or 农历0815 for a lunar date"))
     tags = StringField(_l("Tags"), validators=[Optional(), Length(max=400)],
                        description=_l("Separated by commas or spaces"))
     custom_fields = TextAreaField(_l("Custom fields"), validators=[Optional(), Length(max=2000)],
@@ -86,8 +90,9 @@ class MemberForm(FlaskForm):
                 raise FieldError(_l("Write each custom field as name: value"))
 
     def member_fields(self) -> dict:
-        return {"name": self.name.data or "", "gender": self.gender.data, "birthday": self.birthday.data or None,
-                "tags": parse_tags(self.tags.data or ""), "custom_fields": parse_custom_fields(self.custom_fields.data)}
+        return {"name": self.name.data or "", "gender": self.gender.data,
+                "birthday": self.birthday.data or None, "tags": parse_tags(self.tags.data or ""),
+                "custom_fields": parse_custom_fields(self.custom_fields.data)}
 
 
 class MemberEditForm(MemberForm):
@@ -112,5 +117,6 @@ def format_custom_fields(fields: dict | None) -> str:
 
 class ImportUploadForm(FlaskForm):
     file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file"))],
-                     description=_l("Saved from Excel (GBK) or as UTF-8; the first line holds the column names"),
+                     description=_l("Saved from Excel (GBK) or as UTF-8; "
+                                    "the first line holds the column names"),
                      render_kw={"accept": ".csv,.txt,text/csv"})

@@ -157,7 +157,8 @@ def _segments(sort: Sort) -> list[tuple[list, list]]:
     if sort.column is Member.id:
         return [([], [Member.id])]
     if sort.nullable:
-        return [([sort.column.is_not(None)], [sort.column, Member.id]), ([sort.column.is_(None)], [Member.id])]
+        return [([sort.column.is_not(None)], [sort.column, Member.id]),
+                ([sort.column.is_(None)], [Member.id])]
     return [([], [sort.column, Member.id])]
 
 

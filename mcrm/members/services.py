@@ -32,7 +32,8 @@ def enrol_member(merchant: Merchant, *, msisdn: str, now: datetime, source: str 
     existing = find_member_by_msisdn(merchant, msisdn, include_deleted=True)
     if existing is not None and existing.deleted_at is None:
         raise ConflictError(f"{msisdn} is already a member", member_id=existing.id)
-    member = prepare_member(merchant, msisdn, now=now, source=source, consent=consent, revive=existing, **fields)
+    member = prepare_member(merchant, msisdn, now=now, source=source, consent=consent, revive=existing,
+                            **fields)
     db.session.flush()
     return member
 

@@ -5,9 +5,10 @@ managers and owners do everything else on members and points.
 """
 import threading
 
-from flask import (Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template, request,
-                   stream_with_context, url_for)
+from flask import (Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template,
+                   request, stream_with_context, url_for)
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
@@ -18,7 +19,7 @@ from mcrm.core.errors import ConflictError, DomainError, ValidationError
 from mcrm.extensions import db
 from mcrm.formatting import local_datetime
 from mcrm.members import csv_io
-from mcrm.members.forms import (IMPORT_FIELD_LABELS, SORT_LABELS, ImportUploadForm, MemberEditForm, MemberFilterForm,
+from mcrm.members.forms import (IMPORT_FIELD_LABELS, ImportUploadForm, MemberEditForm, MemberFilterForm,
                                 MemberForm, format_custom_fields)
 from mcrm.members.models import ImportStatus, Member, MemberImport, Source
 from mcrm.merchants.models import Merchant
@@ -48,12 +49,12 @@ def index():
     form = _filter_form()
     filters = form.to_filter()
     try:
-        page = list_members(g.merchant, filters, after=request.args.get("after"), before=request.args.get("before"))
+        page = list_members(g.merchant, filters, after=request.args.get("after"),
+                            before=request.args.get("before"))
     except ValidationError as error:
         flash(_(error.message), "warning")
         return redirect(url_for(".index", **_filter_args()))
-    return render_template("members/index.html", form=form, filters=filters, page=page, sort_labels=SORT_LABELS,
-                           query=_filter_args())
+    return render_template("members/index.html", form=form, filters=filters, page=page, query=_filter_args())
 
 
 def _filter_args() -> dict:
@@ -79,8 +80,7 @@ def new():
     if form.validate_on_submit():
         try:
             member = enrol_member(g.merchant, msisdn=form.msisdn.data, now=now_utc(), source=Source.CONSOLE,
-                                  region=_region(), consent=Consent(Source.CONSOLE, f"staff {current_user.username}"),
-                                  **form.member_fields())
+                                  region=_region(), consent=_console_consent(), **form.member_fields())
             if form.opted_out.data:
                 opt_out(member, now=now_utc())
         except ConflictError as error:
@@ -126,7 +126,11 @@ def _set_opted_out(member: Member, wanted: bool) -> None:
     if wanted:
         opt_out(member, now=now_utc())
     elif member.opted_out:
-        opt_in(member, Consent(Source.CONSOLE, f"staff {current_user.username}"), now=now_utc())
+        opt_in(member, _console_consent(), now=now_utc())
+
+
+def _console_consent() -> Consent:
+    return Consent(Source.CONSOLE, f"staff {current_user.username}")
 
 
 @bp.route("/<int:member_id>/opt-out", methods=["POST"])
@@ -161,8 +165,9 @@ def delete(member_id: int):
 
 # -- CSV export -----------------------------------------------------------------------------------
 
-EXPORT_HEADERS = ("Mobile", "Name", "Gender", "Birthday", "Tags", "Points", "Tier", "Total spend", "Last visit",
-                  "Joined", "Opted out")
+#: the import maps these back (in either language), so an export imports again unchanged
+EXPORT_HEADERS = (_l("Mobile"), _l("Name"), _l("Gender"), _l("Birthday"), _l("Tags"), _l("Points"),
+                  _l("Tier"), _l("Total spend"), _l("Last visit"), _l("Joined"), _l("Opted out"))
 
 
 @bp.route("/export.csv")
@@ -172,8 +177,8 @@ def export():
     if encoding not in csv_io.EXPORT_ENCODINGS:
         abort(400)
     filters = _filter_form().to_filter()
-    chunks = csv_io.export_csv(g.merchant, filters, headers=[_(h) for h in EXPORT_HEADERS], encoding=encoding,
-                               local_time=local_datetime)
+    chunks = csv_io.export_csv(g.merchant, filters, headers=[str(h) for h in EXPORT_HEADERS],
+                               encoding=encoding, local_time=local_datetime)
     filename = f"members-{now_utc():%Y%m%d}.csv"
     return Response(stream_with_context(chunks), mimetype=f"text/csv; charset={encoding}",
                     headers={"Content-Disposition": f"attachment; filename={filename}"})
@@ -243,7 +248,9 @@ def import_errors(job_id: int):
 def _start_in_background(job_id: int) -> None:
     """Run the import in a thread with its own app context, so the page can poll its progress."""
     app = current_app._get_current_object()
-    threading.Thread(target=_run_import, args=(app, job_id), name=f"member-import-{job_id}", daemon=True).start()
+    thread = threading.Thread(target=_run_import, args=(app, job_id), name=f"member-import-{job_id}",
+                              daemon=True)
+    thread.start()
 
 
 def _run_import(app, job_id: int) -> None:

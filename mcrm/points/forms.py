@@ -38,7 +38,8 @@ class PurchaseForm(_OncePerSubmit):
 class RedeemForm(_OncePerSubmit):
     points = IntegerField(_l("Points to redeem"), validators=[InputRequired(_l("Enter the points")),
                                                               NumberRange(min=1, max=100_000_000)])
-    reason = StringField(_l("For"), validators=[Length(max=200)], render_kw={"placeholder": _l("e.g. free dessert")})
+    reason = StringField(_l("For"), validators=[Length(max=200)],
+                         render_kw={"placeholder": _l("e.g. free dessert")})
 
 
 class AdjustForm(FlaskForm):

@@ -114,7 +114,8 @@ def import_balances(merchant: Merchant, balances: list[tuple[int, int, int]], *,
         return 0
     members = Member.__table__
     moved = db.session.execute(
-        sa.update(members).where(members.c.id == sa.bindparam("m_id"), members.c.points_balance == sa.bindparam("m_read"))
+        sa.update(members)
+        .where(members.c.id == sa.bindparam("m_id"), members.c.points_balance == sa.bindparam("m_read"))
         .values(points_balance=sa.bindparam("m_target"), updated_at=now),
         [{"m_id": member_id, "m_read": read, "m_target": target} for member_id, read, target in changes])
     # drivers that cannot count an executemany's rows leave it to the caller's row locks

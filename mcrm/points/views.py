@@ -49,8 +49,8 @@ def purchase(member_id: int):
 @role_required(Role.MANAGER)
 def redeem(member_id: int):
     def apply(member, form):
-        redeem_points(member, form.points.data, reason=form.reason.data.strip(), actor=Actor.staff(current_user),
-                      now=now_utc(), idempotency_key=form.idempotency_key)
+        redeem_points(member, form.points.data, reason=form.reason.data.strip(),
+                      actor=Actor.staff(current_user), now=now_utc(), idempotency_key=form.idempotency_key)
         return _("Redeemed %(points)s points, balance %(balance)s", points=form.points.data,
                  balance=member.points_balance)
     return _act(member_id, RedeemForm(), _("Redeem points"), apply)
@@ -60,8 +60,8 @@ def redeem(member_id: int):
 @role_required(Role.MANAGER)
 def adjust(member_id: int):
     def apply(member, form):
-        adjust_points(member, g.merchant, form.points.data, reason=form.reason.data, actor=Actor.staff(current_user),
-                      now=now_utc())
+        adjust_points(member, g.merchant, form.points.data, reason=form.reason.data,
+                      actor=Actor.staff(current_user), now=now_utc())
         return _("Points adjusted by %(points)+d, balance %(balance)s", points=form.points.data,
                  balance=member.points_balance)
     return _act(member_id, AdjustForm(), _("Adjust points"), apply)

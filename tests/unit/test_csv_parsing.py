@@ -84,3 +84,12 @@ def test_empty_cells_give_no_fields_so_a_merge_keeps_what_is_there():
 def test_a_bad_row_says_why(cells, reason):
     with pytest.raises(ValidationError, match=reason):
         parse_row(7, cells, MAPPING, HEADERS, "CN")
+
+
+def test_the_headers_of_an_export_in_either_language_map_back():
+    english = ["Mobile", "Name", "Gender", "Birthday", "Tags", "Points", "Tier", "Total spend", "Last visit",
+               "Joined", "Opted out"]
+    chinese = ["手机号", "姓名", "性别", "生日", "标签", "积分", "等级", "累计消费", "最近到店", "入会时间", "已退订"]
+    expected = {"0": "msisdn", "1": "name", "2": "gender", "3": "birthday", "4": "tags", "5": "points",
+                "6": "ignore", "7": "ignore", "8": "ignore", "9": "ignore", "10": "opted_out"}
+    assert guess_mapping(english) == guess_mapping(chinese) == expected
