@@ -41,11 +41,11 @@ class MemberFilterForm(FlaskForm):
 
     q = StringField(_l("Search"), validators=[Optional(), Length(max=64)],
                     render_kw={"type": "search", "placeholder": _l("Last digits of the number, or a name")})
-    tier = SelectField(_l("Tier"), choices=[], validate_choice=False)
+    tier = SelectField(_l("Tier"), choices=[], validate_choice=False, default="")
     tag = StringField(_l("Tag"), validators=[Optional(), Length(max=32)])
     opted_out = SelectField(_l("Marketing"), choices=[SelectChoice("", _l("All")),
                                                       SelectChoice("no", _l("Reachable")),
-                                                      SelectChoice("yes", _l("Opted out"))])
+                                                      SelectChoice("yes", _l("Opted out"))], default="")
     birthday_month = SelectField(_l("Birthday month"), coerce=lambda v: int(v) if v else None,
                                  choices=[SelectChoice("", _l("Any"))]
                                  + [SelectChoice(str(m), str(m)) for m in range(1, 13)])

@@ -233,3 +233,10 @@ def test_a_forged_page_link_starts_again_from_the_first_page(client, login):
     login("clerk")
     response = client.get("/members/?after=nonsense&sort=points")
     assert response.status_code == 302 and "after" not in response.headers["Location"]
+
+
+@pytest.mark.parametrize("query", ["", "?sort=points", "?q=王&opted_out=yes&birthday_month=3"])
+def test_the_filter_form_shows_no_errors_for_what_was_left_blank(client, login, query):
+    login("clerk")
+    page = client.get("/members/" + query).get_data(as_text=True)
+    assert 'class="error"' not in page
