@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import random
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -223,7 +224,11 @@ def run(args) -> None:
         print(f"\nimport of {args.import_rows:,} CSV lines (GB18030) into {args.members:,} members: {elapsed:.1f} s "
               f"({args.import_rows / elapsed:,.0f} lines/s): {job.imported:,} new, {job.updated:,} updated, "
               f"{job.failed:,} failed; status {job.status}; CPU time {cpu:.1f} s")
-    print(f"database file: {(folder / 'bench.sqlite3').stat().st_size / 2**20:,.0f} MB in {folder}")
+    print(f"database file: {(folder / 'bench.sqlite3').stat().st_size / 2**20:,.0f} MB")
+    if args.keep:
+        print(f"kept in {folder}")
+    else:
+        shutil.rmtree(folder)
 
 
 def main() -> None:
@@ -232,6 +237,7 @@ def main() -> None:
     parser.add_argument("--baseline", type=int, default=10_000)
     parser.add_argument("--import-rows", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=40)
+    parser.add_argument("--keep", action="store_true", help="keep the database folder for a look afterwards")
     args = parser.parse_args()
     if args.baseline >= args.members:
         parser.error("--baseline must be smaller than --members")
