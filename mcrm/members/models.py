@@ -1,5 +1,5 @@
 """Members of a merchant's loyalty programme."""
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -138,6 +138,10 @@ class MemberImport(IdMixin, TimestampMixin, db.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (ImportStatus.DONE, ImportStatus.FAILED)
+
+    def is_stalled(self, now: datetime, *, after: timedelta = timedelta(minutes=10)) -> bool:
+        """Started but without progress for a while: the process running it has gone (a restart)."""
+        return self.status in (ImportStatus.QUEUED, ImportStatus.RUNNING) and self.updated_at < now - after
 
 
 class MemberImportError(db.Model):

@@ -225,7 +225,7 @@ def import_job(job_id: int):
     preview = csv_io.preview_rows(job) if job.status == ImportStatus.MAPPING else []
     errors = csv_io.list_import_errors(job, limit=IMPORT_ERRORS_SHOWN) if job.is_finished else []
     return render_template("members/import_job.html", job=job, preview=preview, error=error, mapping=mapping,
-                           field_labels=IMPORT_FIELD_LABELS, errors=errors)
+                           field_labels=IMPORT_FIELD_LABELS, errors=errors, stalled=job.is_stalled(now_utc()))
 
 
 @bp.route("/import/<int:job_id>/status")

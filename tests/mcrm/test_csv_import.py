@@ -196,3 +196,17 @@ def test_an_imported_balance_never_overwrites_one_that_moved_meanwhile(db, merch
     assert db.session.scalar(sa.select(sa.func.sum(PointsEntry.points)).where(PointsEntry.member_id == member.id)) == 300
     db.session.refresh(member)
     assert member.points_balance == 300
+
+
+def test_an_import_left_running_by_a_restart_says_how_to_finish_it(client, login, db, merchant):
+    from datetime import timedelta
+    login("manager")
+    job = csv_io.create_import(merchant, staff_id=None, filename="x.csv", data=GBK_FILE)
+    csv_io.start_import(job, job.mapping)
+    db.session.commit()
+    assert "data-stalled" not in client.get(f"/members/import/{job.id}").get_data(as_text=True)
+    db.session.execute(sa.update(MemberImport).values(status=ImportStatus.RUNNING, processed=3,
+                                                      updated_at=now_utc() - timedelta(minutes=11)))
+    db.session.commit()
+    page = client.get(f"/members/import/{job.id}").get_data(as_text=True)
+    assert "data-stalled" in page and "Upload the same file again" in page
