@@ -98,5 +98,6 @@ def test_a_wizard_made_app_answers_through_the_smsc(db, merchant, smsc, running)
     smsc.mo("8613900139001", SERVICE_NUMBER, "tp 1")
     assert texts_to(smsc, CONSUMER, 1) == ["【小王烧烤】已投：糖醋鱼"]
     assert texts_to(smsc, "8613900139001", 1) == ["【小王烧烤】已投：红烧肉"]
-    assert fresh(db, sa.select(sa.func.count()).select_from(OutboundMessage)
-                 .where(OutboundMessage.status == MessageStatus.DELIVERED)) >= 1
+    wait_until(lambda: fresh(db, sa.select(sa.func.count()).select_from(OutboundMessage)
+                             .where(OutboundMessage.status == MessageStatus.DELIVERED)) == 2,
+               timeout=10, message="both replies delivered")
