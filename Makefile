@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 PEER   := tests/smsc_peer/node_modules/.installed-stamp
 export MCRM_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: run test test-pg system-deps install peer bench clean
+.PHONY: run test test-pg test-pg-local translations system-deps install peer bench clean
 
 ## Set up, migrate, load the demo and serve the whole service on http://127.0.0.1:5000
 run: install
@@ -22,6 +22,22 @@ test: install peer
 test-pg: install peer
 	test -n "$$MCRM_TEST_DATABASE_URL" || { echo "set MCRM_TEST_DATABASE_URL"; exit 2; }
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The suite against a throwaway PostgreSQL server started for the run (needs the postgresql package)
+test-pg-local: install peer
+	sh scripts/with-postgres.sh $(MAKE) --no-print-directory test-pg
+
+## Extract UI strings into the catalog, merge them into the Chinese translation, compile it.
+## Domain errors are shown as _(error.message), so their literal messages are extracted too.
+BABEL_KEYWORDS := -k _l -k lazy_gettext -k DomainError -k ValidationError -k NotFoundError -k ConflictError \
+	-k InsufficientPointsError -k LoginError -k TooManyCodesError
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --sort-by-file --add-location=file \
+		--project=mcrm --copyright-holder="mcrm contributors" -o mcrm/translations/messages.pot .
+	test -f mcrm/translations/zh/LC_MESSAGES/messages.po \
+		|| $(BIN)/pybabel init -i mcrm/translations/messages.pot -d mcrm/translations -l zh
+	$(BIN)/pybabel update -i mcrm/translations/messages.pot -d mcrm/translations -l zh --ignore-obsolete
+	$(BIN)/pybabel compile -d mcrm/translations --statistics
 
 system-deps:
 	@sh scripts/system-deps.sh

@@ -85,12 +85,17 @@ def settings(tmp_path, _database_template) -> Settings:
                     login_rate_limit="1000 per minute").with_defaults()
 
 
-class FreshGlobalsClient(FlaskClient):
-    """Every request starts with an empty ``flask.g``, as in production.
+class ConsoleClient(FlaskClient):
+    """The test client, in English unless a test asks otherwise, and with a fresh ``flask.g`` per request.
 
-    Requests reuse the test's app context, and with it ``g``, where Flask-WTF caches the CSRF token
-    and Flask-Babel the locale: without this, values from one request would leak into the next.
+    English: tests assert on the English texts; tests/mcrm/test_i18n.py covers the Chinese default.
+    ``g``: requests reuse the test's app context, and with it ``g``, where Flask-WTF caches the CSRF
+    token and Flask-Babel the locale; without clearing it, one request's values leak into the next.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.environ_base.setdefault("HTTP_ACCEPT_LANGUAGE", "en")
 
     def open(self, *args, **kwargs):
         vars(g).clear()
@@ -100,7 +105,7 @@ class FreshGlobalsClient(FlaskClient):
 @pytest.fixture
 def app(settings):
     app = create_app(settings)
-    app.test_client_class = FreshGlobalsClient
+    app.test_client_class = ConsoleClient
     with app.app_context():
         yield app
         from mcrm.extensions import db

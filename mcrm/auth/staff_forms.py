@@ -7,6 +7,9 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional
 from mcrm.auth.models import Role
 from mcrm.auth.services import MIN_PASSWORD_LENGTH
 
+#: role names as shown in the console (base.html translates current_user.role with these msgids)
+ROLE_LABELS = {Role.OWNER: _l("owner"), Role.MANAGER: _l("manager"), Role.CLERK: _l("clerk")}
+
 ROLE_CHOICES = [SelectChoice(Role.OWNER, _l("Owner: everything, including staff and settings")),
                 SelectChoice(Role.MANAGER, _l("Manager: members, points and campaigns")),
                 SelectChoice(Role.CLERK, _l("Clerk: look up members and record purchases"))]

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from mcrm.auth import services
 from mcrm.auth.access import get_owned_or_404, role_required
 from mcrm.auth.models import Role, Staff
-from mcrm.auth.staff_forms import NewStaffForm, PasswordResetForm, PreferencesForm, StaffForm
+from mcrm.auth.staff_forms import ROLE_LABELS, NewStaffForm, PasswordResetForm, PreferencesForm, StaffForm
 from mcrm.core.errors import DomainError
 from mcrm.extensions import db
 
@@ -25,7 +25,8 @@ def _refused(error: DomainError) -> None:
 @bp.route("/")
 @role_required(Role.OWNER)
 def index():
-    return render_template("auth/staff_index.html", staff_list=services.list_staff(current_user.merchant))
+    return render_template("auth/staff_index.html", staff_list=services.list_staff(current_user.merchant),
+                           role_labels=ROLE_LABELS)
 
 
 @bp.route("/new", methods=["GET", "POST"])

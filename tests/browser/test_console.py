@@ -14,7 +14,7 @@ def test_owner_signs_in_and_sees_the_dashboard_figures(open_page, make_staff, ma
     sign_in(page, owner)
     assert page.text_content("[data-stat=members]").strip() == "3"
     assert page.locator("svg.chart rect").count() >= 1
-    assert page.locator("nav.nav a[href='/settings/']").is_visible()  # the owner's settings link
+    assert page.get_by_role("link", name="设置", exact=True).is_visible()  # the owner's settings link, in Chinese
     screenshot(page, "dashboard-desktop")
 
 
@@ -35,6 +35,8 @@ def test_login_page_is_chinese_by_default_and_english_after_switching(open_page)
     page = open_page(locale="zh-CN")
     page.goto("/login")
     assert page.get_attribute("html", "lang") == "zh-CN"
+    assert page.text_content("h1").strip() == "登录"
+    assert page.text_content("label[for=username]").strip() == "用户名"
     screenshot(page, "login-zh")
 
     page.click("form.lang button")

@@ -8,8 +8,7 @@ from tests.conftest import csrf_token
 
 
 @pytest.fixture
-def owner(client, login):
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # assertions read the English messages
+def owner(login):
     return login("owner")
 
 
