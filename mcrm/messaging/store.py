@@ -45,13 +45,18 @@ def _chunks(items: Sequence, size: int = _CHUNK) -> Iterator[Sequence]:
         yield items[start:start + size]
 
 
+def _receipt_failure(message_id: int, stat: str, err: str | None) -> dict:
+    return {"b_id": message_id, "b_status": MessageStatus.EXPIRED if stat == "EXPIRED" else MessageStatus.FAILED,
+            "b_error": f"receipt {stat} err:{err}"}
+
+
 def _part_status(stat: str) -> str:
     if stat == "DELIVRD":
         return "delivered"
     return "failed" if stat in _FAILED_STATS else "submitted"
 
 
-def claim_update(table: sa.Table, due, limit: int, dialect: str, **values) -> sa.Update:
+def claim_update(table: sa.Table, due, limit, dialect: str, **values) -> sa.Update:
     """``UPDATE table SET values`` for at most ``limit`` rows matching ``due``, oldest id first.
 
     The ``due`` condition is repeated on the UPDATE itself, so a row another worker claimed in the
@@ -67,46 +72,87 @@ def claim_update(table: sa.Table, due, limit: int, dialect: str, **values) -> sa
 
 class SqlMessageStore:
     """MessageStore on the app's database. ``app`` gives the engine and the settings (access
-    number and region for routing MOs)."""
+    number and region for routing MOs).
+
+    The worker's calls (claims and results, several per second per 100 messages) run as Core
+    statements built once here, on a connection of their own: no ORM session or app context on
+    the hot path, whose per-call cost was most of the gateway's time (bench/README.md)."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
         settings = app.extensions["mcrm_settings"]
         self.access_number = settings.access_number
         self.region = settings.default_region
+        with app.app_context():
+            self.engine = db.engine
+        self._statements(self.engine.dialect.name)
+
+    def _statements(self, dialect: str) -> None:
+        m, p, pending = _MESSAGES.c, _PARTS.c, _PENDING.c
+        now = sa.bindparam("now", type_=_MESSAGES.c.claimed_at.type)
+        ids = sa.bindparam("ids", expanding=True)
+        self._release = (_MESSAGES.update()
+                         .where(m.status == MessageStatus.SENDING, m.claim_id == sa.bindparam("worker_id"))
+                         .values(status=MessageStatus.QUEUED, claim_id=None, claimed_at=None))
+        due = sa.and_(m.status == MessageStatus.QUEUED, sa.or_(m.retry_at.is_(None), m.retry_at <= now),
+                      sa.or_(m.not_before.is_(None), m.not_before <= now))
+        service_number = sa.literal(self.access_number) + (
+            sa.select(Merchant.sub_code).where(Merchant.id == m.merchant_id).scalar_subquery())
+        self._claim = claim_update(_MESSAGES, due, sa.bindparam("limit"), dialect, status=MessageStatus.SENDING,
+                                   claim_id=sa.bindparam("worker_id"), claimed_at=now,
+                                   source_addr=sa.func.coalesce(m.source_addr, service_number)
+                                   ).returning(m.id, m.source_addr, m.msisdn, m.text, m.attempts)
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_PARTS)
+        # a retried message records its parts again: the latest submit wins
+        self._upsert_parts = insert.on_conflict_do_update(
+            index_elements=[p.message_id, p.part_index],
+            set_={name: insert.excluded[name] for name in
+                  ("total", "sequence_number", "smsc_message_id", "status", "receipt_stat", "receipt_err",
+                   "receipt_at", "submitted_at")})
+        self._pending_for = sa.select(_PENDING).where(pending.smsc_message_id.in_(ids))
+        self._delete_pending = _PENDING.delete().where(pending.id.in_(ids))
+        self._submitted = (_MESSAGES.update().where(m.id.in_(ids), m.status == MessageStatus.SENDING)
+                           .values(status=MessageStatus.SUBMITTED, claim_id=None, claimed_at=None,
+                                   submitted_at=now, retry_at=None, attempts=m.attempts + 1))
+        self._errors = (_MESSAGES.update().where(m.id == sa.bindparam("b_id"), m.status == MessageStatus.SENDING)
+                        .values(status=sa.bindparam("b_status"), claim_id=None, claimed_at=None,
+                                attempts=sa.bindparam("b_attempts"), retry_at=sa.bindparam("b_retry_at"),
+                                last_error=sa.bindparam("b_error"), error_code=sa.bindparam("b_code")))
+        self._parts_by_smsc_id = (sa.select(p.id, p.message_id, p.smsc_message_id, p.total)
+                                  .where(p.smsc_message_id.in_(ids)))
+        self._receipt_to_part = (_PARTS.update().where(p.id == sa.bindparam("b_id"))
+                                 .values(status=sa.bindparam("b_status"), receipt_stat=sa.bindparam("b_stat"),
+                                         receipt_err=sa.bindparam("b_err"), receipt_at=sa.bindparam("b_at")))
+        self._keep_pending = _PENDING.insert()
+        delivered = sa.func.sum(sa.case((p.status == "delivered", 1), else_=0))
+        failed = sa.func.sum(sa.case((p.status == "failed", 1), else_=0))
+        self._part_totals = (sa.select(p.message_id, sa.func.count().label("n"), sa.func.max(p.total).label("total"),
+                                       delivered.label("delivered"), failed.label("failed"),
+                                       sa.func.max(p.receipt_at).label("last_at"))
+                             .where(p.message_id.in_(ids)).group_by(p.message_id))
+        self._part_totals_with_receipts = self._part_totals.having(sa.func.count(p.receipt_stat) > 0)
+        self._first_failures = (sa.select(p.message_id, p.receipt_stat, p.receipt_err)
+                                .where(p.message_id.in_(ids), p.status == "failed").order_by(p.part_index))
+        self._delivered = (_MESSAGES.update()
+                           .where(m.id == sa.bindparam("b_id"), m.status == MessageStatus.SUBMITTED)
+                           .values(status=MessageStatus.DELIVERED, delivered_at=sa.bindparam("b_at")))
+        self._receipt_failed = (_MESSAGES.update()
+                                .where(m.id == sa.bindparam("b_id"), m.status == MessageStatus.SUBMITTED)
+                                .values(status=sa.bindparam("b_status"), last_error=sa.bindparam("b_error")))
 
     @contextmanager
-    def _transaction(self) -> Iterator[sa.orm.Session]:
-        with self.app.app_context():
-            session = db.session
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+    def _transaction(self) -> Iterator[sa.Connection]:
+        with self.engine.begin() as conn:
+            yield conn
 
     # -------------------------------------------------------------------------------- claims
     def release_claims(self, worker_id: str) -> int:
-        with self._transaction() as session:
-            result = session.execute(
-                _MESSAGES.update()
-                .where(_MESSAGES.c.status == MessageStatus.SENDING, _MESSAGES.c.claim_id == worker_id)
-                .values(status=MessageStatus.QUEUED, claim_id=None, claimed_at=None))
-            return result.rowcount
+        with self._transaction() as conn:
+            return conn.execute(self._release, {"worker_id": worker_id}).rowcount
 
     def claim_outbound(self, worker_id: str, limit: int, now: datetime) -> list[OutboundSms]:
-        c = _MESSAGES.c
-        due = sa.and_(c.status == MessageStatus.QUEUED,
-                      sa.or_(c.retry_at.is_(None), c.retry_at <= now),
-                      sa.or_(c.not_before.is_(None), c.not_before <= now))
-        with self._transaction() as session:
-            service_number = sa.literal(self.access_number) + (
-                sa.select(Merchant.sub_code).where(Merchant.id == c.merchant_id).scalar_subquery())
-            claim = claim_update(_MESSAGES, due, limit, session.get_bind().dialect.name,
-                                 status=MessageStatus.SENDING, claim_id=worker_id, claimed_at=now,
-                                 source_addr=sa.func.coalesce(c.source_addr, service_number))
-            rows = session.execute(claim.returning(c.id, c.source_addr, c.msisdn, c.text, c.attempts)).all()
+        with self._transaction() as conn:
+            rows = conn.execute(self._claim, {"worker_id": worker_id, "limit": limit, "now": now}).all()
         rows.sort(key=lambda r: r.id)
         return [OutboundSms(r.id, r.source_addr, r.msisdn, r.text, True, r.attempts) for r in rows]
 
@@ -114,41 +160,30 @@ class SqlMessageStore:
     def record_parts(self, parts: Sequence[PartResult]) -> None:
         if not parts:
             return
-        with self._transaction() as session:
-            dialect = session.get_bind().dialect.name
-            insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_PARTS)
-            # a retried message records its parts again: the latest submit wins
-            upsert = insert.on_conflict_do_update(
-                index_elements=[_PARTS.c.message_id, _PARTS.c.part_index],
-                set_={name: insert.excluded[name] for name in
-                      ("total", "sequence_number", "smsc_message_id", "status", "receipt_stat",
-                       "receipt_err", "receipt_at", "submitted_at")})
-            now = now_utc()
-            session.execute(upsert, [
+        now = now_utc()
+        with self._transaction() as conn:
+            conn.execute(self._upsert_parts, [
                 {"message_id": p.outbox_id, "part_index": p.part_index, "total": p.total_parts,
                  "sequence_number": p.sequence_number, "smsc_message_id": p.smsc_message_id,
                  "status": "submitted", "receipt_stat": None, "receipt_err": None, "receipt_at": None,
                  "submitted_at": now} for p in parts])
             pending = []
             for chunk in _chunks([p.smsc_message_id for p in parts]):
-                pending += session.execute(sa.select(_PENDING).where(_PENDING.c.smsc_message_id.in_(chunk))).all()
+                pending += conn.execute(self._pending_for, {"ids": chunk}).all()
             if pending:
-                receipts = [DeliveryReceipt(r.smsc_message_id, r.stat, r.err, r.received_at) for r in pending]
-                self._apply_receipts(session, receipts)
-                session.execute(_PENDING.delete().where(_PENDING.c.id.in_([r.id for r in pending])))
+                self._apply_receipts(conn, [DeliveryReceipt(r.smsc_message_id, r.stat, r.err, r.received_at)
+                                            for r in pending])
+                for chunk in _chunks([r.id for r in pending]):
+                    conn.execute(self._delete_pending, {"ids": chunk})
 
     def mark_submitted(self, outbox_ids: Sequence, now: datetime) -> None:
         if not outbox_ids:
             return
-        c = _MESSAGES.c
-        with self._transaction() as session:
+        with self._transaction() as conn:
             for chunk in _chunks(list(outbox_ids)):
-                session.execute(
-                    _MESSAGES.update().where(c.id.in_(chunk), c.status == MessageStatus.SENDING)
-                    .values(status=MessageStatus.SUBMITTED, claim_id=None, claimed_at=None, submitted_at=now,
-                            retry_at=None, attempts=c.attempts + 1))
+                conn.execute(self._submitted, {"ids": chunk, "now": now})
                 # receipts may have come before the last submit_sm_resp was handed over
-                self._settle(session, chunk, only_with_receipts=True)
+                self._settle(conn, chunk, self._part_totals_with_receipts)
 
     def mark_retry(self, errors: Sequence[SubmitError]) -> None:
         self._mark_errors(errors, MessageStatus.QUEUED)
@@ -159,89 +194,77 @@ class SqlMessageStore:
     def _mark_errors(self, errors: Sequence[SubmitError], status: MessageStatus) -> None:
         if not errors:
             return
-        c = _MESSAGES.c
-        with self._transaction() as session:
-            session.execute(
-                _MESSAGES.update().where(c.id == sa.bindparam("b_id"), c.status == MessageStatus.SENDING)
-                .values(status=status, claim_id=None, claimed_at=None, attempts=sa.bindparam("b_attempts"),
-                        retry_at=sa.bindparam("b_retry_at"), last_error=sa.bindparam("b_error"),
-                        error_code=sa.bindparam("b_code")),
-                [{"b_id": e.outbox_id, "b_attempts": e.attempts, "b_retry_at": e.retry_at,
-                  "b_error": (e.reason or "")[:200], "b_code": e.command_status} for e in errors])
+        with self._transaction() as conn:
+            conn.execute(self._errors, [
+                {"b_id": e.outbox_id, "b_status": status, "b_attempts": e.attempts, "b_retry_at": e.retry_at,
+                 "b_error": (e.reason or "")[:200], "b_code": e.command_status} for e in errors])
 
     def save_receipts(self, receipts: Sequence[DeliveryReceipt]) -> None:
         if not receipts:
             return
-        with self._transaction() as session:
-            self._apply_receipts(session, receipts)
+        with self._transaction() as conn:
+            self._apply_receipts(conn, receipts)
 
-    def _apply_receipts(self, session, receipts: Sequence[DeliveryReceipt]) -> None:
+    def _apply_receipts(self, conn: sa.Connection, receipts: Sequence[DeliveryReceipt]) -> None:
         by_id = {r.smsc_message_id: r for r in receipts}    # a repeated receipt: the last one counts
-        known: dict[str, tuple[int, int]] = {}
+        known = {}
         for chunk in _chunks(list(by_id)):
-            for row in session.execute(sa.select(_PARTS.c.id, _PARTS.c.message_id, _PARTS.c.smsc_message_id)
-                                       .where(_PARTS.c.smsc_message_id.in_(chunk))):
-                known[row.smsc_message_id] = (row.id, row.message_id)
-        updates = [{"b_id": known[mid][0], "b_status": _part_status(r.stat), "b_stat": r.stat[:10],
-                    "b_err": (r.err or "")[:10] or None, "b_at": r.received_at}
-                   for mid, r in by_id.items() if mid in known]
-        if updates:
-            session.execute(
-                _PARTS.update().where(_PARTS.c.id == sa.bindparam("b_id"))
-                .values(status=sa.bindparam("b_status"), receipt_stat=sa.bindparam("b_stat"),
-                        receipt_err=sa.bindparam("b_err"), receipt_at=sa.bindparam("b_at")),
-                updates)
+            for row in conn.execute(self._parts_by_smsc_id, {"ids": chunk}):
+                known[row.smsc_message_id] = row
+        if known:
+            conn.execute(self._receipt_to_part, [
+                {"b_id": row.id, "b_status": _part_status(by_id[mid].stat), "b_stat": by_id[mid].stat[:10],
+                 "b_err": (by_id[mid].err or "")[:10] or None, "b_at": by_id[mid].received_at}
+                for mid, row in known.items()])
         orphans = [r for mid, r in by_id.items() if mid not in known]
         if orphans:
-            session.execute(_PENDING.insert(), [
+            conn.execute(self._keep_pending, [
                 {"smsc_message_id": r.smsc_message_id[:64], "stat": r.stat[:10], "err": (r.err or "")[:10] or None,
                  "received_at": r.received_at} for r in orphans])
             logger.info("%d receipt(s) for unknown SMSC ids kept for later", len(orphans))
-        touched = sorted({message_id for _part_id, message_id in known.values()})
-        for chunk in _chunks(touched):
-            self._settle(session, chunk)
+        # a one-part message is settled by its own receipt; only longer ones need their other parts
+        done, bad, longer = [], [], set()
+        for mid, row in known.items():
+            if row.total != 1:
+                longer.add(row.message_id)
+                continue
+            receipt = by_id[mid]
+            if receipt.stat == "DELIVRD":
+                done.append({"b_id": row.message_id, "b_at": receipt.received_at})
+            elif receipt.stat in _FAILED_STATS:
+                bad.append(_receipt_failure(row.message_id, receipt.stat[:10], (receipt.err or "")[:10] or None))
+        self._finish(conn, done, bad)
+        for chunk in _chunks(sorted(longer)):
+            self._settle(conn, chunk, self._part_totals)
 
-    def _settle(self, session, message_ids: Sequence[int], only_with_receipts: bool = False) -> None:
+    def _settle(self, conn: sa.Connection, message_ids: Sequence[int], totals: sa.Select) -> None:
         """SUBMITTED → DELIVERED when every part has DELIVRD; → FAILED/EXPIRED when any part failed."""
-        p = _PARTS.c
-        delivered = sa.func.sum(sa.case((p.status == "delivered", 1), else_=0))
-        failed = sa.func.sum(sa.case((p.status == "failed", 1), else_=0))
-        query = (sa.select(p.message_id, sa.func.count().label("n"), sa.func.max(p.total).label("total"),
-                           delivered.label("delivered"), failed.label("failed"),
-                           sa.func.max(p.receipt_at).label("last_at"))
-                 .where(p.message_id.in_(message_ids)).group_by(p.message_id))
-        if only_with_receipts:
-            query = query.having(sa.func.count(p.receipt_stat) > 0)
-        done, bad = [], []
-        for row in session.execute(query):
+        done, bad_ids = [], []
+        for row in conn.execute(totals, {"ids": message_ids}):
             if row.failed:
-                bad.append(row.message_id)
+                bad_ids.append(row.message_id)
             elif row.n == row.total and row.delivered == row.total:
                 done.append({"b_id": row.message_id, "b_at": row.last_at})
-        c = _MESSAGES.c
-        if done:
-            session.execute(
-                _MESSAGES.update().where(c.id == sa.bindparam("b_id"), c.status == MessageStatus.SUBMITTED)
-                .values(status=MessageStatus.DELIVERED, delivered_at=sa.bindparam("b_at")), done)
-        if bad:
-            stats = session.execute(sa.select(p.message_id, p.receipt_stat, p.receipt_err)
-                                    .where(p.message_id.in_(bad), p.status == "failed")).all()
-            first = {}
-            for row in stats:
+        first = {}
+        if bad_ids:
+            for row in conn.execute(self._first_failures, {"ids": bad_ids}):
                 first.setdefault(row.message_id, row)
-            session.execute(
-                _MESSAGES.update().where(c.id == sa.bindparam("b_id"), c.status == MessageStatus.SUBMITTED)
-                .values(status=sa.bindparam("b_status"), last_error=sa.bindparam("b_error")),
-                [{"b_id": mid, "b_status": MessageStatus.EXPIRED if row.receipt_stat == "EXPIRED"
-                  else MessageStatus.FAILED, "b_error": f"receipt {row.receipt_stat} err:{row.receipt_err}"}
-                 for mid, row in first.items()])
+        self._finish(conn, done, [_receipt_failure(mid, row.receipt_stat, row.receipt_err)
+                                  for mid, row in first.items()])
+
+    def _finish(self, conn: sa.Connection, done: list[dict], bad: list[dict]) -> None:
+        if done:
+            conn.execute(self._delivered, done)
+        if bad:
+            conn.execute(self._receipt_failed, bad)
 
     # -------------------------------------------------------------------------------- inbound
     def save_inbound(self, sms: InboundSms) -> None:
         # imported here: services imports this module for the part counter
         from mcrm.messaging.services import store_inbound
-        with self._transaction():
+        with self.app.app_context():      # on an error, leaving the context rolls the session back
             store_inbound(source_addr=sms.source_addr, destination_addr=sms.destination_addr, text=sms.text,
                           data_coding=sms.data_coding, received_at=sms.received_at, parts=sms.parts,
                           payload=sms.payload, complete=sms.complete, access_number=self.access_number,
                           region=self.region)
+            db.session.commit()
