@@ -42,21 +42,23 @@ def keyword_table(merchant: Merchant, apps: list[KeywordApp]) -> KeywordTable:
     return table
 
 
-def list_live_apps(merchant: Merchant, *, now: datetime) -> list[KeywordApp]:
-    """Wizard apps that answer right now: active and inside their date range.
-
-    Remembered for the rest of the transaction (a batch of MOs asks once per merchant and minute):
-    nothing else can change the apps while this transaction holds them.
-    """
+def _per_transaction(key, compute):
+    """``compute()`` once per database transaction and key: a batch of MOs asks once per merchant
+    and minute. Nothing else can change what it read while this transaction holds the data."""
     transaction = db.session().get_transaction()
-    memo = db.session.info.get("live_keyword_apps")
+    memo = db.session.info.get("keywords_memo")
     if memo is None or memo[0] is not transaction:
         memo = (transaction, {})
-        db.session.info["live_keyword_apps"] = memo
-    key = (merchant.id, now.replace(second=0, microsecond=0))
+        db.session.info["keywords_memo"] = memo
     if key not in memo[1]:
-        memo[1][key] = _query_live_apps(merchant, now=now)
-    return list(memo[1][key])
+        memo[1][key] = compute()
+    return memo[1][key]
+
+
+def list_live_apps(merchant: Merchant, *, now: datetime) -> list[KeywordApp]:
+    """Wizard apps that answer right now: active and inside their date range."""
+    minute = now.replace(second=0, microsecond=0)
+    return list(_per_transaction(("apps", merchant.id, minute), lambda: _query_live_apps(merchant, now=now)))
 
 
 def _query_live_apps(merchant: Merchant, *, now: datetime) -> list[KeywordApp]:
@@ -79,7 +81,10 @@ def answer_text(merchant: Merchant, *, msisdn: str, text: str | None, now: datet
     apps = list_live_apps(merchant, now=now)
     if testing_app is not None and testing_app not in apps:
         apps.append(testing_app)
-    table = keyword_table(merchant, apps)
+        table = keyword_table(merchant, apps)
+    else:
+        minute = now.replace(second=0, microsecond=0)
+        table = _per_transaction(("table", merchant.id, minute), lambda: keyword_table(merchant, apps))
     if parsed.outcome == Outcome.GARBLED:
         return []  # a decoding failure or binary data: answering could only confuse
     if not parsed.is_text:
