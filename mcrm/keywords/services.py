@@ -447,3 +447,27 @@ def send_event_reminders(merchant: Merchant, *, now: datetime) -> int:
             sent += 1
     db.session.flush()
     return sent
+
+
+def cancel_event_signup(app: KeywordApp, signup_id: int, *, now: datetime) -> int:
+    """Cancel a sign-up from the console and text everyone it moved off the waiting list.
+
+    Returns how many were confirmed from the waiting list.
+    """
+    from mcrm.keywords.apps.custom import cancel_signup, event_when, reply_default
+    from mcrm.keywords.models import EventSignup
+    from mcrm.keywords.rules import render_template
+    from mcrm.messaging.services import enqueue_sms
+    signup = db.session.get(EventSignup, signup_id)
+    if signup is None:
+        from mcrm.core.errors import NotFoundError
+        raise NotFoundError("No such sign-up")
+    merchant = db.session.get(Merchant, app.merchant_id)
+    template = app.replies.get("promoted") or reply_default(app.kind, "promoted")
+    promoted = cancel_signup(app, signup, now=now)
+    for moved in promoted:
+        body = render_template(template, {"shop": merchant.name, "event": app.name, "seats": moved.seats,
+                                          "when": event_when(app, merchant)})
+        enqueue_sms(merchant, msisdn=moved.msisdn, body=body, kind="transactional", now=now,
+                    idempotency_key=f"event-promoted:{moved.id}")
+    return len(promoted)

@@ -293,6 +293,20 @@ def app_status(app_id: int):
     return redirect(url_for("keywords.app_detail", app_id=app.id))
 
 
+@bp.route("/apps/<int:app_id>/signups/<int:signup_id>/cancel", methods=["POST"])
+@role_required(Role.MANAGER)
+def cancel_signup(app_id: int, signup_id: int):
+    app = _app(app_id)
+    try:
+        promoted = services.cancel_event_signup(app, signup_id, now=now_utc())
+    except DomainError as error:
+        _fail(error)
+    else:
+        db.session.commit()
+        flash(_("Sign-up cancelled; %(count)s moved up from the waiting list.", count=promoted), "success")
+    return redirect(url_for("keywords.app_detail", app_id=app.id))
+
+
 @bp.route("/apps/<int:app_id>")
 @role_required(Role.MANAGER)
 def app_detail(app_id: int):

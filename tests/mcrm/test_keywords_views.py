@@ -122,3 +122,28 @@ def test_a_clerk_marks_a_coupon_redeemed(client, login, merchant, db, phone):
     login("clerk")
     post(client, "/keywords/coupons/redeem", {"code": code.lower()}, token_from="/")
     assert db.session.scalar(sa.select(CouponCode.redeemed_at)) is not None
+
+
+def test_cancelling_a_sign_up_moves_the_waiting_list_up_in_order_and_texts_them(client, login, merchant, db, phone):
+    from datetime import datetime, timezone
+    from mcrm.keywords import services
+    from mcrm.keywords.models import EventSignup
+    from mcrm.messaging.models import OutboundMessage
+    app = services.create_keyword_app(merchant, kind="event", name="品鉴会")
+    services.set_app_keywords(app, merchant, ["BM"])
+    services.set_app_config(app, capacity=2, event_at=datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc))
+    services.activate_keyword_app(app)
+    db.session.commit()
+    phone.text("BM 2")                                    # confirmed, 2 seats
+    phone.text("BM 2", msisdn="+8613900139001")           # waiting first, 2 seats
+    phone.text("BM", msisdn="+8613900139002")             # waiting second, 1 seat
+    first = db.session.scalar(sa.select(EventSignup).order_by(EventSignup.id))
+    login("manager")
+    page = client.get(f"/keywords/apps/{app.id}").get_data(as_text=True)
+    assert "品鉴会" in page and "2 / 2" in page
+    post(client, f"/keywords/apps/{app.id}/signups/{first.id}/cancel", {}, token_from=f"/keywords/apps/{app.id}")
+    statuses = db.session.execute(sa.select(EventSignup.msisdn, EventSignup.status).order_by(EventSignup.id)).all()
+    assert statuses == [("+8613900139001", "confirmed"), ("+8613900139002", "waiting")]
+    text = db.session.scalar(sa.select(OutboundMessage.body).where(
+        OutboundMessage.idempotency_key.like("event-promoted:%")))
+    assert "有空位" in text and "2位" in text

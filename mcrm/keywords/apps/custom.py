@@ -48,6 +48,7 @@ REPLIES = {
         "waiting": ("{event}名额已满，您在候补第{position}位，有空位会短信通知。", ("event", "position")),
         "already": ("您已报名{event}（{status}），无需重复报名。", ("event", "status")),
         "reminder": ("提醒：{event}将于{when}开始，期待您的光临。", ("event", "when")),
+        "promoted": ("好消息：{event}有空位了，您的{seats}位已确认，{when}见。", ("event", "seats", "when")),
     },
 }
 
@@ -290,6 +291,32 @@ def event(app: KeywordApp, ctx: Context) -> bool:
             EventSignup.app_id == app.id, EventSignup.status == SignupStatus.WAITING))
         _say(app, ctx, "waiting", event=name, position=position)
     return True
+
+
+def cancel_signup(app: KeywordApp, signup: EventSignup, *, now: datetime) -> list[EventSignup]:
+    """Staff cancel a sign-up; the waiting list moves up, first come first served, while seats fit.
+
+    Returns the sign-ups now confirmed (the caller texts them the ``promoted`` reply).
+    """
+    if signup.app_id != app.id:
+        raise NotFoundError("No such sign-up")
+    db.session.delete(signup)
+    db.session.flush()
+    capacity = int(app.config.get("capacity") or 0)
+    taken = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(EventSignup.seats), 0))
+                              .where(EventSignup.app_id == app.id, EventSignup.status == SignupStatus.CONFIRMED))
+    promoted = []
+    waiting = db.session.scalars(sa.select(EventSignup).where(EventSignup.app_id == app.id,
+                                                              EventSignup.status == SignupStatus.WAITING)
+                                 .order_by(EventSignup.id)).all()
+    for candidate in waiting:
+        if taken + candidate.seats > capacity:
+            break  # keep the order: nobody jumps the queue with a smaller party
+        candidate.status = SignupStatus.CONFIRMED
+        taken += candidate.seats
+        promoted.append(candidate)
+    db.session.flush()
+    return promoted
 
 
 KINDS = {
