@@ -35,4 +35,6 @@ def settings():
             db.session.commit()
             flash(_("Settings saved."), "success")
             return redirect(url_for("merchants.settings"))
+    elif form.errors:
+        flash(_("Nothing was saved: correct the fields marked below."), "error")
     return render_template("merchants/settings.html", form=form)

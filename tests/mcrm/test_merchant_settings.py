@@ -102,6 +102,7 @@ def test_bad_settings_are_refused_with_a_clear_error_and_nothing_is_saved(client
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert message in page
+    assert "Nothing was saved" in page or "Signature must be" in page
     assert 'value="回N退订"' in page  # what the owner typed is kept on the page
     db.session.refresh(merchant)
     assert settings_form(merchant) == before
