@@ -13,10 +13,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mcrm.auth.models import Staff
 from mcrm.auth.passwords import hash_password, verify_password
 from mcrm.auth.services import LoginError
-from mcrm.core.errors import DomainError
+from mcrm.core.errors import DomainError, ValidationError
 from mcrm.core.models import IdMixin, UTCDateTime
 from mcrm.core.msisdn import normalize_msisdn
-from mcrm.core.errors import ValidationError
 from mcrm.extensions import db
 
 CODE_DIGITS = 6
@@ -93,8 +92,8 @@ def issue_login_code(staff: Staff, *, now: datetime) -> str:
 
 def send_login_code(staff: Staff, *, now: datetime) -> None:
     """Issue a code and queue it to the staff's phone as a transactional SMS."""
-    from mcrm.keywords.texts import reply_template
     from mcrm.keywords.rules import render_template
+    from mcrm.keywords.texts import reply_template
     from mcrm.messaging.services import enqueue_sms
     code = issue_login_code(staff, now=now)
     enqueue_sms(staff.merchant, msisdn=staff.msisdn, body=render_template(
