@@ -158,6 +158,7 @@ def check_mapping(mapping: dict[str, str], headers: list[str]) -> None:
 class ImportRow:
     line: int
     msisdn: str
+    cells: list[str]
     fields: dict = field(default_factory=dict)
     points: int | None = None
     opted_out: bool = False
@@ -185,7 +186,7 @@ def parse_row(line: int, cells: list[str], mapping: dict[str, str], headers: lis
         elif name != "ignore":
             values[name] = value
     msisdn = normalize_msisdn(values.pop("msisdn", ""), region)
-    row = ImportRow(line=line, msisdn=msisdn)
+    row = ImportRow(line=line, msisdn=msisdn, cells=cells)
     if values.get("name"):
         if len(values["name"]) > 64:
             raise ValidationError("Name is longer than 64 characters")
@@ -259,8 +260,15 @@ def import_batch(merchant: Merchant, rows: list[tuple[int, list[str]]], *, mappi
     opting_out: dict[str, Member] = {}
     for row in parsed:
         member = known.get(row.msisdn)
-        if row.msisdn in fresh:
-            fresh[row.msisdn].merge(row)
+        earlier = fresh.get(row.msisdn)
+        try:
+            # checked before anything changes, so a refused line leaves its member as it was
+            _check_tags(earlier.fields.get("tags", []) if earlier else member.tag_names if member else [], row)
+        except ValidationError as error:
+            result.failures.append((row.line, error.message, row.cells))
+            continue
+        if earlier is not None:
+            earlier.merge(row)
             result.updated += 1
         elif member is None:
             fresh[row.msisdn] = row
@@ -285,6 +293,12 @@ def import_batch(merchant: Merchant, rows: list[tuple[int, list[str]]], *, mappi
     for member in opting_out.values():
         opt_out(member, now=now)
     return result
+
+
+def _check_tags(tags: list[str], row: ImportRow) -> None:
+    added = [t for t in row.fields.get("tags", ()) if t not in tags]
+    if len(tags) + len(added) > MAX_TAGS:
+        raise ValidationError(f"The member would have more than {MAX_TAGS} tags")
 
 
 def _merged(tags: list[str], custom: dict | None, fields: dict) -> dict:

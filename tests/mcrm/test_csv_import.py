@@ -210,3 +210,14 @@ def test_an_import_left_running_by_a_restart_says_how_to_finish_it(client, login
     db.session.commit()
     page = client.get(f"/members/import/{job.id}").get_data(as_text=True)
     assert "data-stalled" in page and "Upload the same file again" in page
+
+
+def test_a_line_that_would_give_a_member_too_many_tags_fails_alone(db, merchant, make_member):
+    member = make_member(msisdn="13800138000", name="原名", tags=[f"t{i}" for i in range(19)])
+    rows = ["手机,姓名,标签", "13800138000,新名,甲 乙", "13800138001,新会员,甲", "13800138001,,"
+            + " ".join(f"x{i}" for i in range(20))]
+    job = _import(db, merchant, "\n".join(rows).encode())
+    assert (job.imported, job.updated, job.failed) == (1, 0, 2)
+    assert set(_errors(db, job)) == {2, 4} and "20 tags" in _errors(db, job)[2]
+    db.session.refresh(member)
+    assert member.name == "原名" and len(member.tag_names) == 19
