@@ -263,7 +263,8 @@ def import_batch(merchant: Merchant, rows: list[tuple[int, list[str]]], *, mappi
         earlier = fresh.get(row.msisdn)
         try:
             # checked before anything changes, so a refused line leaves its member as it was
-            _check_tags(earlier.fields.get("tags", []) if earlier else member.tag_names if member else [], row)
+            current = earlier.fields.get("tags", []) if earlier else member.tag_names if member else []
+            _check_tags(current, row)
         except ValidationError as error:
             result.failures.append((row.line, error.message, row.cells))
             continue
