@@ -808,6 +808,7 @@ class SmppWorker(_Worker):
         inflight = self._inflight
         queue_ = self._queue
         make = s.client.make
+        encode = s.client.encode
         out = s.out
         while queue_ and len(inflight) < window:
             msg = queue_[0]
@@ -826,7 +827,7 @@ class SmppWorker(_Worker):
                        esm_class=part.esm_class, data_coding=part.data_coding,
                        registered_delivery=1 if sms.want_receipt else 0, short_message=part.short_message)
             try:
-                raw = pdu.generate()
+                raw = encode(pdu)
             except Exception:  # noqa: BLE001 - a message smpplib cannot encode must not block the queue
                 logger.exception("MT %s: cannot build submit_sm; failing it", sms.id)
                 msg.done = True
@@ -887,7 +888,8 @@ class SmppWorker(_Worker):
         for s in self._sessions:
             if s.out:
                 pdus, s.out = s.out, []
-                s.client.send_bytes(b"".join(p if isinstance(p, bytes) else p.generate() for p in pdus))
+                encode = s.client.encode
+                s.client.send_bytes(b"".join(p if isinstance(p, bytes) else encode(p) for p in pdus))
                 s.last_tx = self.clock()
 
     def _requeue_inflight(self, reason: str) -> None:
