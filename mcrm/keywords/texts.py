@@ -98,3 +98,24 @@ def extensions(merchant) -> dict[str, str]:
 
 def is_staff_command(keyword: str) -> bool:
     return fold(keyword) in STAFF_COMMANDS
+
+#: what each reply answers, for the console (built-in and wizard replies)
+REPLY_LABELS = {
+    "join_welcome": _l("Joined"), "join_updated": _l("Already a member: details updated"),
+    "join_back": _l("Opted-out member joins again"), "join_bad_birthday": _l("Birthday not understood"),
+    "points": _l("Points balance"), "not_member": _l("Not a member yet"), "stop": _l("Opted out"),
+    "start": _l("Subscribed again"), "help": _l("Help"), "feedback_received": _l("Feedback ticket opened"),
+    "feedback_empty": _l("Feedback keyword without text"), "survey_none": _l("No survey running"),
+    "survey_thanks": _l("Survey answered"), "staff_purchase": _l("Staff: purchase recorded"),
+    "member_purchase": _l("Member: purchase recorded"), "staff_redeem": _l("Staff: points redeemed"),
+    "member_redeem": _l("Member: points redeemed"), "staff_short": _l("Staff: balance too low"),
+    "staff_no_member": _l("Staff: number is no member"), "staff_usage": _l("Staff: command formats"),
+    "staff_error": _l("Staff: command refused"), "login_code": _l("Console login code"),
+    "coupon_redeemed": _l("Staff: coupon redeemed"),
+    "reply": _l("Reply"), "issued": _l("Coupon code issued"), "sold_out": _l("No coupons left"),
+    "voted": _l("Vote recorded"), "already": _l("Already done (one per number)"),
+    "options": _l("No valid option given"), "found": _l("Code found"), "not_found": _l("Code not found"),
+    "usage": _l("No code given"), "confirmed": _l("Seat confirmed"), "waiting": _l("On the waiting list"),
+    "reminder": _l("Reminder before the event"), "promoted": _l("Moved up from the waiting list"),
+    "limit": _l("Limit per number reached"),
+}

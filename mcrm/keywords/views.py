@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from mcrm.auth.access import get_owned_or_404, role_required
 from mcrm.auth.models import Role
@@ -19,8 +20,8 @@ from mcrm.keywords.rules import TemplateError, render_template as render_reply, 
 bp = Blueprint("keywords", __name__, url_prefix="/keywords")
 
 #: the wizard's steps, in order: endpoint and title
-STEPS = [("keywords.app_keywords", "Keywords"), ("keywords.app_replies", "Replies"),
-         ("keywords.app_settings", "Limits and settings"), ("keywords.app_try", "Test and switch on")]
+STEPS = [("keywords.app_keywords", _l("Keywords")), ("keywords.app_replies", _l("Replies")),
+         ("keywords.app_settings", _l("Limits and settings")), ("keywords.app_try", _l("Test and switch on"))]
 
 #: what the reply preview fills placeholders with
 SAMPLE_VALUES = {"name": "张三", "points": 1280, "tier": "银卡", "expiring_points": 200, "member_no": "00000042",
@@ -105,7 +106,7 @@ def replies():
              "default": default, "fields": fields, "preview": previews.get(reply_id), "error": errors.get(reply_id),
              "custom": reply_id in (merchant.texts or {}).get("replies", {})}
             for reply_id, (default, fields) in texts.DEFAULT_REPLIES.items()]
-    return render_template("keywords/replies.html", rows=rows), (400 if errors else 200)
+    return render_template("keywords/replies.html", rows=rows, labels=texts.REPLY_LABELS), (400 if errors else 200)
 
 
 @bp.route("/coupons/redeem", methods=["POST"])
@@ -136,7 +137,7 @@ def _app(app_id: int) -> KeywordApp:
 
 def _wizard(app: KeywordApp, step: str, **context):
     return render_template("keywords/wizard.html", app=app, step=step, steps=STEPS,
-                           kind_labels=forms.KIND_LABELS, **context)
+                           kind_labels=forms.KIND_LABELS, labels=texts.REPLY_LABELS, **context)
 
 
 @bp.route("/apps/new", methods=["GET", "POST"])
