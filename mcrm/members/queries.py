@@ -21,6 +21,9 @@ from mcrm.members.models import Member, MemberTag
 from mcrm.merchants.models import Merchant
 
 PAGE_SIZE = 50
+#: a filter that matches fewer members than this is walked through its own index and sorted (cheap
+#: for a small set); a larger one through the sort's index, where a page's rows come soon enough
+SMALL_SET = 5_000
 #: the list shows "1,000+" beyond this instead of counting a million rows on every page
 COUNT_CAP = 1000
 #: the highest code point: "name starts with X" is the range [X, X + MAX_CHAR)
@@ -87,7 +90,7 @@ class Page:
         return self.count > COUNT_CAP
 
 
-def _where(merchant: Merchant, filters: MemberFilter) -> list:
+def _where(merchant: Merchant, filters: MemberFilter, *, narrow: bool = False) -> list:
     clauses = [Member.merchant_id == merchant.id, Member.deleted_at.is_(None)]
     kind, text = filters.search_kind, filters.q.strip()
     if kind == "msisdn":
@@ -107,8 +110,34 @@ def _where(merchant: Merchant, filters: MemberFilter) -> list:
     if filters.birthday_month:
         clauses.append(Member.birthday_month == filters.birthday_month)
     if filters.tag:
-        clauses.append(sa.exists().where(MemberTag.member_id == Member.id, MemberTag.tag == filters.tag))
+        if narrow:  # few tagged members: look them up from the tag index
+            clauses.append(Member.id.in_(sa.select(MemberTag.member_id).where(
+                MemberTag.merchant_id == merchant.id, MemberTag.tag == filters.tag)))
+        else:
+            clauses.append(sa.exists().where(MemberTag.member_id == Member.id, MemberTag.tag == filters.tag))
     return clauses
+
+
+def _is_narrow(merchant: Merchant, filters: MemberFilter) -> bool:
+    """Whether some filter matches fewer than SMALL_SET members, counted through that filter's index.
+
+    Without statistics SQLite walks the sort's index and tests each row; for a rare tag or tier (or
+    a mistyped one) that would pass over the whole table to fill a page.
+    """
+    if filters.search_kind:
+        return False  # the search's own range already bounds the rows read
+    probes = []
+    if filters.tag:
+        probes.append(sa.select(sa.literal(1)).where(MemberTag.merchant_id == merchant.id,
+                                                     MemberTag.tag == filters.tag))
+    equalities = {"tier": filters.tier, "birthday_month": filters.birthday_month,
+                  "opted_out": {"yes": True, "no": False}.get(filters.opted_out)}
+    for name, value in equalities.items():
+        if value not in (None, ""):
+            probes.append(sa.select(sa.literal(1)).select_from(Member).where(
+                Member.merchant_id == merchant.id, getattr(Member, name) == value))
+    return any(db.session.scalar(sa.select(sa.func.count()).select_from(probe.limit(SMALL_SET).subquery()))
+               < SMALL_SET for probe in probes)
 
 
 # -- cursors ------------------------------------------------------------------------------------
@@ -152,14 +181,21 @@ def _parse_value(sort: Sort, value):
 
 # -- the page query -----------------------------------------------------------------------------
 
-def _segments(sort: Sort) -> list[tuple[list, list]]:
-    """(extra where-clauses, key columns) per segment, in display order."""
+def _segments(sort: Sort, narrow: bool = False) -> list[tuple[list, list]]:
+    """(extra where-clauses, key columns) per segment, in display order.
+
+    ``narrow``: the filters match few members; the columns are then wrapped in an expression so
+    that the database finds the rows through the filter's index and sorts them, rather than
+    walking the sort's index (or its NULL range) row by row.
+    """
+    def key(column):
+        return sa.func.coalesce(column, column) if narrow else column
     if sort.column is Member.id:
-        return [([], [Member.id])]
+        return [([], [key(Member.id)])]
     if sort.nullable:
-        return [([sort.column.is_not(None)], [sort.column, Member.id]),
-                ([sort.column.is_(None)], [Member.id])]
-    return [([], [sort.column, Member.id])]
+        return [([key(sort.column).is_not(None)], [key(sort.column), key(Member.id)]),
+                ([key(sort.column).is_(None)], [key(Member.id)])]
+    return [([], [key(sort.column), key(Member.id)])]
 
 
 def _fetch(base: list, segments, sort: Sort, start: tuple | None, forward: bool, limit: int) -> list[Member]:
@@ -202,31 +238,36 @@ def list_members(merchant: Merchant, filters: MemberFilter, *, after: str | None
     forward = before is None
     cursor = after if forward else before
     start = _decode_cursor(sort, cursor) if cursor else None
-    rows = _fetch(_where(merchant, filters), _segments(sort), sort, start, forward, limit + 1)
+    narrow = _is_narrow(merchant, filters)
+    rows = _fetch(_where(merchant, filters, narrow=narrow), _segments(sort, narrow), sort, start, forward,
+                  limit + 1)
     more = len(rows) > limit
     if forward:
         members, has_next, has_prev = rows[:limit], more, bool(cursor)
     else:
         members, has_next, has_prev = rows[-limit:], True, more
-    page = Page(members=members, count=count_members(merchant, filters))
+    page = Page(members=members, count=count_members(merchant, filters, narrow=narrow))
     if members:
         page.next_cursor = _encode_cursor(sort, members[-1]) if has_next else None
         page.prev_cursor = _encode_cursor(sort, members[0]) if has_prev else None
     return page
 
 
-def count_members(merchant: Merchant, filters: MemberFilter, cap: int = COUNT_CAP) -> int:
+def count_members(merchant: Merchant, filters: MemberFilter, cap: int = COUNT_CAP, *,
+                  narrow: bool = False) -> int:
     """Matching members, counting no further than ``cap + 1``."""
-    capped = sa.select(sa.literal(1)).select_from(Member).where(*_where(merchant, filters)).limit(cap + 1)
+    capped = sa.select(sa.literal(1)).select_from(Member).where(*_where(merchant, filters, narrow=narrow)) \
+        .limit(cap + 1)
     return db.session.scalar(sa.select(sa.func.count()).select_from(capped.subquery()))
 
 
 def iter_members(merchant: Merchant, filters: MemberFilter, *, batch: int = 1000):
     """Every matching member in list order, fetched ``batch`` rows at a time (for exports)."""
-    sort, base = filters.effective_sort(), _where(merchant, filters)
+    narrow = _is_narrow(merchant, filters)
+    sort, base = filters.effective_sort(), _where(merchant, filters, narrow=narrow)
     start = None
     while True:
-        rows = _fetch(base, _segments(sort), sort, start, True, batch)
+        rows = _fetch(base, _segments(sort, narrow), sort, start, True, batch)
         yield from rows
         if len(rows) < batch:
             return
