@@ -106,7 +106,13 @@ def run_gateway(app: Flask) -> None:
     the window of unanswered submits, unbinds and exits. Give each concurrent gateway process its
     own ``SMPP_WORKER_ID`` and keep it across restarts (a restart releases that id's claims)."""
     config, store = _prepare_gateway(app)
-    run_forever(config, store)
+    # MOs are answered where they arrive, so a split deployment needs no extra process
+    stop_inbound = threading.Event()
+    start_inbound_loop(app, stop_inbound)
+    try:
+        run_forever(config, store)
+    finally:
+        stop_inbound.set()
 
 
 def start_gateway(app: Flask) -> Gateway:

@@ -101,3 +101,20 @@ def test_a_wizard_made_app_answers_through_the_smsc(db, merchant, smsc, running)
     wait_until(lambda: fresh(db, sa.select(sa.func.count()).select_from(OutboundMessage)
                              .where(OutboundMessage.status == MessageStatus.DELIVERED)) == 2,
                timeout=10, message="both replies delivered")
+
+
+def test_the_mcrm_gateway_process_answers_texts_too(db, merchant, make_member, settings, smsc, tmp_path):
+    """A split deployment (web, scheduler and gateway processes) needs nothing else to answer MOs."""
+    import signal
+    from tests.e2e.test_gateway_smsc import smpp_env, start_gateway_process
+    make_member(msisdn="+" + CONSUMER, points=77)
+    proc = start_gateway_process(settings, tmp_path / "gw.log", MCRM_SMS_TRANSPORT="smpp", **smpp_env(smsc))
+    try:
+        wait_until(lambda: smsc.sessions(), timeout=20, message="gateway bound")
+        smsc.mo(CONSUMER, SERVICE_NUMBER, "JF")
+        [reply] = texts_to(smsc, CONSUMER, 1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(15)
+    assert "77" in reply
+    assert code == 0, (tmp_path / "gw.log").read_text()
