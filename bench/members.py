@@ -96,7 +96,8 @@ def seed(merchant, start: int, stop: int, rng: random.Random) -> None:
             consent_detail="ZC", opted_out=opted_out, opted_out_at=NOW if opted_out else None,
             last_visit_at=last_visit, total_spend=spend, tier=rules.tier_for(balance * 2, tiers),
             tier_score=balance * 2, points_balance=balance, created_at=joined, updated_at=joined))
-        for tag in rng.sample(_TAGS, rng.choice((0, 0, 1, 2))):
+        chosen = rng.sample(_TAGS, rng.choice((0, 0, 1, 2))) + (["黑卡"] if i % 2000 == 0 else [])  # a rare tag
+        for tag in chosen:
             tags.append(dict(member_id=member_id, tag=tag, merchant_id=merchant_id))
         if len(members) >= CHUNK:
             flush()
@@ -115,6 +116,9 @@ def pages(rng: random.Random, members: int) -> dict:
         "filter tier 银卡": lambda: "/members/?tier=银卡",
         "filter tag 常客 by points": lambda: "/members/?tag=常客&sort=points",
         "filter opted out": lambda: "/members/?opted_out=yes",
+        "filter rare tag 黑卡 by spend": lambda: "/members/?tag=黑卡&sort=spend",
+        "filter tag nobody has, by name": lambda: "/members/?tag=没有这个标签&sort=name",
+        "filter tier 钻石卡 by last visit": lambda: "/members/?tier=钻石卡&sort=last_visit",
         "filter birthday month by name": lambda: f"/members/?birthday_month={rng.randint(1, 12)}&sort=name",
         "msisdn suffix search": lambda: f"/members/?q={digits()}",
         "name search": lambda: f"/members/?q={rng.choice(_SURNAMES)}{rng.choice(_GIVEN)}",
