@@ -12,6 +12,7 @@ const smpp = require('smpp');
 // ------------------------------------------------------------------ settings
 const settings = {
   host: '127.0.0.1', port: 0, control_port: 0, system_id: 'mcrm', password: 'secret',
+  records: true,               // false: keep no records, only /stats (the benchmark: cheaper per PDU)
   records_file: '',            // also append records as JSONL to this file ('' = memory only)
   max_records: 100000,         // oldest dropped past this (GET /records reports `dropped`)
   dlr: 'requested',            // requested (registered_delivery & 1) | always | never
@@ -29,7 +30,7 @@ const settings = {
 };
 const NUMERIC = new Set(['port', 'control_port', 'max_records', 'dlr_delay_ms', 'throttle', 'fail_rate',
   'fail_status', 'fail_next', 'drop_after', 'resp_delay_ms', 'mo_retry_ms', 'mo_retries']);
-const BOOLEAN = new Set(['drop_repeat', 'silent', 'verbose']);
+const BOOLEAN = new Set(['records', 'drop_repeat', 'silent', 'verbose']);
 
 function setOption(name, value) {
   const key = name.replace(/-/g, '_');
@@ -66,6 +67,7 @@ let records = [];
 let recordSeq = 0, dropped = 0;
 let recordsFd = settings.records_file ? fs.openSync(settings.records_file, 'a') : null;
 function record(type, data) {
+  if (!settings.records) return null;
   const rec = { n: ++recordSeq, ts: Date.now(), type, ...data };
   records.push(rec);
   if (records.length > settings.max_records) { records.shift(); dropped++; }
@@ -101,6 +103,25 @@ function concatOf(pdu) {
   return null;
 }
 
+// PDUs written in one turn of the event loop leave in one writev, not a syscall each
+function cork(session) {
+  if (session.corked || !session.socket) return;
+  session.corked = true;
+  session.socket.cork();
+  process.nextTick(() => uncork(session));
+}
+function uncork(session) {
+  if (!session.corked) return;
+  session.corked = false;
+  session.socket.uncork();
+}
+
+// receipts due at once are sent together, after the submit_sm_resp of the same read
+const dueReceipts = [];
+function receiptSoon(go) {
+  if (dueReceipts.push(go) === 1) setImmediate(() => { for (const f of dueReceipts.splice(0)) f(); });
+}
+
 // send one deliver_sm to a receiver of that system_id (the origin session first); retried on error
 let generation = 0;             // bumped by POST /reset: deliveries of an earlier test are dropped
 function deliver(fields, kind, origin, attempt = 0, gen = generation) {
@@ -122,14 +143,17 @@ function deliver(fields, kind, origin, attempt = 0, gen = generation) {
     const timer = setTimeout(() => retry({ status: null, timeout: true }), 10000);
     const onLost = () => retry({ status: null, closed: true });   // session gone before it answered
     target.unanswered.add(onLost);
+    cork(target);
     const sent = target.deliver_sm({ ...fields }, (resp) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       target.unanswered.delete(onLost);
-      record('deliver_sm', { kind, session: target.id, source_addr: fields.source_addr,
-        destination_addr: fields.destination_addr, esm_class: fields.esm_class, data_coding: fields.data_coding,
-        receipted_message_id: fields.receipted_message_id || null, status: resp.command_status, attempt });
+      if (settings.records) {
+        record('deliver_sm', { kind, session: target.id, source_addr: fields.source_addr,
+          destination_addr: fields.destination_addr, esm_class: fields.esm_class, data_coding: fields.data_coding,
+          receipted_message_id: fields.receipted_message_id || null, status: resp.command_status, attempt });
+      }
       if (resp.command_status === 0) {
         stats[kind === 'dlr' ? 'dlr_acked' : 'mo_acked']++;
         resolve({ session: target.id, status: 0, attempts: attempt + 1 });
@@ -160,40 +184,8 @@ function sendReceipt(origin, sub, messageId, stat, err, submitted) {
   }, 'dlr', origin);
 }
 
-// ------------------------------------------------------------------ submit_sm
-function onSubmit(session, pdu) {
-  stats.submit_sm++;
-  const sm = pdu.short_message || {};
-  const udh = sm.udh && sm.udh.length ? Buffer.concat(sm.udh) : null;
-  const part = concatOf(pdu);
-  const now = Math.floor(Date.now() / 1000);
-  if (now !== second) { second = now; inSecond = 0; }
-  inSecond++;
-  let status = 0;
-  if (settings.throttle > 0 && inSecond > settings.throttle) status = 0x58;
-  else if (settings.fail_next > 0) { settings.fail_next--; status = settings.fail_status; }
-  else if (settings.fail_rate > 0 && Math.random() < settings.fail_rate) status = settings.fail_status;
-  const messageId = status ? null : idBase + (nextId++).toString(16).padStart(8, '0');
-  const text = typeof sm.message === 'string' ? sm.message : null;
-  // octets of short_message as sent (node-smpp decodes it and drops sm_length): UDH + body
-  const enc = pdu.data_coding === 8 ? 'UCS2' : pdu.data_coding === 3 ? 'LATIN1' : 'ASCII';
-  const bodyOctets = text === null ? (Buffer.isBuffer(sm.message) ? sm.message.length : 0)
-    : smpp.encodings[enc].encode(text).length;
-  const smOctets = (udh ? udh.length + 1 : 0) + bodyOctets;
-  record('submit_sm', { session: session.id, seq: pdu.sequence_number, source_addr: pdu.source_addr,
-    source_addr_ton: pdu.source_addr_ton, source_addr_npi: pdu.source_addr_npi,
-    destination_addr: pdu.destination_addr, dest_addr_ton: pdu.dest_addr_ton, dest_addr_npi: pdu.dest_addr_npi,
-    esm_class: pdu.esm_class, data_coding: pdu.data_coding, registered_delivery: pdu.registered_delivery,
-    sm_length: smOctets, udh: hex(udh), concat: part, text,
-    message_hex: Buffer.isBuffer(sm.message) ? hex(sm.message) : null, status, message_id: messageId });
-  if (status) stats.rejected++; else stats.accepted++;
-
-  if (!settings.silent) {
-    const answer = () => session.send(pdu.response(status ? { command_status: status } : { message_id: messageId }));
-    if (settings.resp_delay_ms > 0) setTimeout(answer, settings.resp_delay_ms); else answer();
-  }
-  if (status) return;
-
+// a 'message' record once every part of a (concatenated) message has arrived
+function recordMessage(pdu, part, text, messageId) {
   let done = null;
   if (!part) done = { parts: [{ text, id: messageId }] };
   else {
@@ -211,13 +203,52 @@ function onSubmit(session, pdu) {
       data_coding: pdu.data_coding, parts: done.parts.length, message_ids: done.parts.map((p) => p.id),
       text: done.parts.every((p) => p.text !== null) ? done.parts.map((p) => p.text).join('') : null });
   }
+}
+
+// ------------------------------------------------------------------ submit_sm
+function onSubmit(session, pdu) {
+  stats.submit_sm++;
+  const sm = pdu.short_message || {};
+  const part = concatOf(pdu);
+  const now = Math.floor(Date.now() / 1000);
+  if (now !== second) { second = now; inSecond = 0; }
+  inSecond++;
+  let status = 0;
+  if (settings.throttle > 0 && inSecond > settings.throttle) status = 0x58;
+  else if (settings.fail_next > 0) { settings.fail_next--; status = settings.fail_status; }
+  else if (settings.fail_rate > 0 && Math.random() < settings.fail_rate) status = settings.fail_status;
+  const messageId = status ? null : idBase + (nextId++).toString(16).padStart(8, '0');
+  const text = typeof sm.message === 'string' ? sm.message : null;
+  if (settings.records) {
+    // octets of short_message as sent (node-smpp decodes it and drops sm_length): UDH + body
+    const udh = sm.udh && sm.udh.length ? Buffer.concat(sm.udh) : null;
+    const enc = pdu.data_coding === 8 ? 'UCS2' : pdu.data_coding === 3 ? 'LATIN1' : 'ASCII';
+    const bodyOctets = text === null ? (Buffer.isBuffer(sm.message) ? sm.message.length : 0)
+      : smpp.encodings[enc].encode(text).length;
+    const smOctets = (udh ? udh.length + 1 : 0) + bodyOctets;
+    record('submit_sm', { session: session.id, seq: pdu.sequence_number, source_addr: pdu.source_addr,
+      source_addr_ton: pdu.source_addr_ton, source_addr_npi: pdu.source_addr_npi,
+      destination_addr: pdu.destination_addr, dest_addr_ton: pdu.dest_addr_ton, dest_addr_npi: pdu.dest_addr_npi,
+      esm_class: pdu.esm_class, data_coding: pdu.data_coding, registered_delivery: pdu.registered_delivery,
+      sm_length: smOctets, udh: hex(udh), concat: part, text,
+      message_hex: Buffer.isBuffer(sm.message) ? hex(sm.message) : null, status, message_id: messageId });
+  }
+  if (status) stats.rejected++; else stats.accepted++;
+
+  if (!settings.silent) {
+    const answer = () => session.send(pdu.response(status ? { command_status: status } : { message_id: messageId }));
+    if (settings.resp_delay_ms > 0) setTimeout(answer, settings.resp_delay_ms); else answer();
+  }
+  if (status) return;
+
+  if (settings.records) recordMessage(pdu, part, text, messageId);
   const wanted = settings.dlr === 'always' || (settings.dlr === 'requested' && (pdu.registered_delivery & 0x01));
   if (wanted) {
     const stat = (part && settings.dlr_stat_by_part[String(part.n)]) || settings.dlr_stat;
     const submitted = new Date();
     const gen = generation;
     const go = () => gen === generation && sendReceipt(session, pdu, messageId, stat, settings.dlr_err, submitted);
-    if (settings.dlr_delay_ms > 0) setTimeout(go, settings.dlr_delay_ms); else setImmediate(go);
+    if (settings.dlr_delay_ms > 0) setTimeout(go, settings.dlr_delay_ms); else receiptSoon(go);
   }
 }
 
@@ -229,6 +260,7 @@ const server = smpp.createServer((session) => {
   let count = 0;
   debug('connect', session.id);
   session.on('pdu', (pdu) => {
+    cork(session);
     count++;
     if (settings.drop_after > 0 && count >= settings.drop_after) {
       debug('drop_after: destroying', session.id);
@@ -237,6 +269,7 @@ const server = smpp.createServer((session) => {
       if (!settings.drop_repeat) settings.drop_after = 0;
       bound.delete(session);
       session.pause();
+      uncork(session);             // what was answered before the drop still goes out
       session.destroy();
       return;
     }
@@ -361,7 +394,7 @@ const routes = {
     const n = server.sessions.length;
     stats.drops += n;
     record('drop', { sessions: n });
-    for (const s of [...server.sessions]) { bound.delete(s); s.destroy(); }
+    for (const s of [...server.sessions]) { bound.delete(s); uncork(s); s.destroy(); }
     return { dropped: n };
   },
   'POST /unbind': () => {          // SMSC-initiated unbind of every bound session
