@@ -15,6 +15,7 @@ MAX_TEXT_LENGTH = 700
 #: separators between words, after full-width → half-width (so ， and ： are already , and :)
 _SEPARATORS = re.compile(r"[\s,#+:]+")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class Outcome:
@@ -101,6 +102,8 @@ def parse_text(raw: str | None) -> ParsedText:
         return ParsedText(Outcome.EMPTY)
     if _is_garbled(text):
         return ParsedText(Outcome.GARBLED, text=text)
+    # stray control codes (NUL above all: PostgreSQL text refuses it) never reach stored text
+    text = _CONTROLS.sub("", text)
     body = strip_punct(text) or text  # "?" alone stays "?", the help keyword
     match = re.match(r"[^\s,#+:]+", body) or re.match(r".", body)
     first = match.group(0)
