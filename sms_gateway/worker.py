@@ -84,7 +84,7 @@ def _bad_address(addr: str, name: str) -> Optional[str]:
         return "%s is empty (local check)" % name
     if len(addr) > 20:
         return "%s longer than 20 characters (local check)" % name
-    if any(not (0x20 < ord(c) < 0x7F) for c in addr):
+    if not (addr.isascii() and addr.isprintable()) or " " in addr:    # 0x21..0x7E only
         return "%s is not printable ASCII (local check)" % name
     return None
 

@@ -109,6 +109,7 @@ class SqlMessageStore:
             set_={name: insert.excluded[name] for name in
                   ("total", "sequence_number", "smsc_message_id", "status", "receipt_stat", "receipt_err",
                    "receipt_at", "submitted_at")})
+        self._any_pending = sa.select(pending.id).limit(1)
         self._pending_for = sa.select(_PENDING).where(pending.smsc_message_id.in_(ids))
         self._delete_pending = _PENDING.delete().where(pending.id.in_(ids))
         self._submitted = (_MESSAGES.update().where(m.id.in_(ids), m.status == MessageStatus.SENDING)
@@ -167,6 +168,8 @@ class SqlMessageStore:
                  "sequence_number": p.sequence_number, "smsc_message_id": p.smsc_message_id,
                  "status": "submitted", "receipt_stat": None, "receipt_err": None, "receipt_at": None,
                  "submitted_at": now} for p in parts])
+            if conn.execute(self._any_pending).first() is None:     # the usual case: nothing to look up
+                return
             pending = []
             for chunk in _chunks([p.smsc_message_id for p in parts]):
                 pending += conn.execute(self._pending_for, {"ids": chunk}).all()
