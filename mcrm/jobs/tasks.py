@@ -47,6 +47,8 @@ def process_inbound_sms(worker_id: str = "jobs", limit: int = 50, now=None) -> i
     rows claimed and unanswered, and another worker takes them after the lease, so nothing is lost
     or answered twice. Returns how many were claimed. ``now`` pins the clock (tests, benchmarks).
     """
+    from sqlalchemy.exc import IntegrityError
+
     from mcrm.core.errors import ConflictError
     from mcrm.keywords.services import handle_inbound_sms
     from mcrm.messaging.services import claim_inbound, mark_inbound_done, mark_inbound_failed
@@ -55,9 +57,17 @@ def process_inbound_sms(worker_id: str = "jobs", limit: int = 50, now=None) -> i
     db.session.commit()
     for inbound in claimed:
         try:
-            with db.session.begin_nested():
-                handle_inbound_sms(inbound, now=clock())
-                mark_inbound_done(inbound, now=clock())
+            try:
+                with db.session.begin_nested():
+                    handle_inbound_sms(inbound, now=clock())
+                    mark_inbound_done(inbound, now=clock())
+            except IntegrityError:
+                # another worker committed the same row first (two "ZC" texts from one phone at
+                # once): run it again, it now sees that row and answers "already a member"
+                logger.info("MO %s met a concurrent insert: answering it again", inbound.id)
+                with db.session.begin_nested():
+                    handle_inbound_sms(inbound, now=clock())
+                    mark_inbound_done(inbound, now=clock())
         except Exception as error:  # noqa: BLE001  one bad MO must not stop the others
             logger.exception("MO %s failed", inbound.id)
             try:

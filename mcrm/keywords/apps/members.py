@@ -1,11 +1,11 @@
 """Built-in member apps: join, points, stop, start."""
 import re
 
-from mcrm.core.errors import ValidationError
+from mcrm.core.errors import ConflictError, ValidationError
 from mcrm.keywords.context import Context
 from mcrm.members.birthdays import parse_birthday
 from mcrm.members.models import Source
-from mcrm.members.services import Consent, enrol_member, opt_in, opt_out, update_member
+from mcrm.members.services import Consent, enrol_member, find_member_by_msisdn, opt_in, opt_out, update_member
 from mcrm.points.services import Actor, grant_points
 
 SMS_ACTOR = Actor("sms")
@@ -35,16 +35,22 @@ def join(ctx: Context) -> None:
         fields["name"] = " ".join(names)[:64]
     member = ctx.member
     if member is None:
-        member = enrol_member(ctx.merchant, msisdn=ctx.msisdn, now=ctx.now, source=Source.SMS,
-                              consent=consent_for(ctx), **fields)
+        try:
+            member = enrol_member(ctx.merchant, msisdn=ctx.msisdn, now=ctx.now, source=Source.SMS,
+                                  consent=consent_for(ctx), **fields)
+        except ConflictError:
+            # the same number's other "ZC" was answered by another worker a moment ago
+            member = find_member_by_msisdn(ctx.merchant, ctx.msisdn)
+        else:
+            ctx.member = member
+            gift = ctx.merchant.join_gift_points
+            if gift:
+                # keyed by merchant and number: leaving and joining again never pays the gift twice
+                grant_points(member, ctx.merchant, gift, reason="入会礼", actor=SMS_ACTOR, now=ctx.now,
+                             idempotency_key=f"join-gift:{ctx.merchant.id}:{ctx.msisdn}")
+            ctx.reply("join_welcome")
+            return
         ctx.member = member
-        gift = ctx.merchant.join_gift_points
-        if gift:
-            # keyed by merchant and number: leaving and joining again never pays the gift twice
-            grant_points(member, ctx.merchant, gift, reason="入会礼", actor=SMS_ACTOR, now=ctx.now,
-                         idempotency_key=f"join-gift:{ctx.merchant.id}:{ctx.msisdn}")
-        ctx.reply("join_welcome")
-        return
     if fields:
         update_member(member, **fields)
     if member.opted_out:
