@@ -128,7 +128,7 @@ def gateway_run(peer: SmscPeer, total: int, window: int, batch: int) -> dict:
         gateway.start()
         submitted_at = None
         while True:
-            time.sleep(0.1)
+            time.sleep(0.05)           # 2.5% of a 5,000-message run; each poll costs ~1 ms of CPU
             samples.append(rss_mb())
             if submitted_at is None and count(MessageStatus.SUBMITTED, MessageStatus.DELIVERED) == total:
                 submitted_at = time.perf_counter()

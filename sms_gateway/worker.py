@@ -396,6 +396,7 @@ class SmppWorker(_Worker):
         self._next_claim = 0.0
         self._store_ok_at = 0.0
         self._early: list = []
+        self._read_at = self.wallclock()     # when the PDUs being dispatched were read
         self.bound = threading.Event()
         self.connects = 0
 
@@ -497,6 +498,7 @@ class SmppWorker(_Worker):
         # PDUs read while waiting for bind_resp (smpplib's bind() would have taken the first of them
         # for the response): handle them like any other traffic
         early, self._early = self._early, []
+        self._read_at = self.wallclock()
         for s, pdu in early:
             self._dispatch(s, pdu)
         self._flush_store()
@@ -524,6 +526,7 @@ class SmppWorker(_Worker):
             fds.append(self._wake_r)
             readable, _, _ = select.select(fds, [], [], timeout)
             now = self.clock()
+            self._read_at = self.wallclock()
             for s in self._sessions:
                 if not s.unbound and s.client in readable:
                     s.last_rx = now
@@ -655,7 +658,7 @@ class SmppWorker(_Worker):
             s.out.append(s.client.response_to(pdu))
             return
         receipt = DeliveryReceipt(smsc_message_id=fields_.message_id, stat=fields_.stat, err=fields_.err,
-                                  received_at=self.wallclock(), source_addr=_text(pdu.source_addr),
+                                  received_at=self._read_at, source_addr=_text(pdu.source_addr),
                                   destination_addr=_text(pdu.destination_addr),
                                   submit_date=fields_.submit_date, done_date=fields_.done_date)
         self._receipts.append((receipt, s, pdu.sequence))

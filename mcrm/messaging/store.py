@@ -56,6 +56,11 @@ def _part_status(stat: str) -> str:
     return "failed" if stat in _FAILED_STATS else "submitted"
 
 
+def _receipt_columns(r: DeliveryReceipt) -> tuple[str, str, str | None]:
+    """A receipt's part status, stat and err as stored (err None when empty)."""
+    return _part_status(r.stat), r.stat[:10], (r.err or "")[:10] or None
+
+
 def claim_update(table: sa.Table, due, limit, dialect: str, **values) -> sa.Update:
     """``UPDATE table SET values`` for at most ``limit`` rows matching ``due``, oldest id first.
 
@@ -124,19 +129,21 @@ class SqlMessageStore:
         self._receipt_to_part = (_PARTS.update().where(p.id == sa.bindparam("b_id"))
                                  .values(status=sa.bindparam("b_status"), receipt_stat=sa.bindparam("b_stat"),
                                          receipt_err=sa.bindparam("b_err"), receipt_at=sa.bindparam("b_at")))
+        self._receipt_to_parts = (_PARTS.update().where(p.id.in_(ids))
+                                  .values(status=sa.bindparam("b_status"), receipt_stat=sa.bindparam("b_stat"),
+                                          receipt_err=sa.bindparam("b_err"), receipt_at=sa.bindparam("b_at")))
         self._keep_pending = _PENDING.insert()
         delivered = sa.func.sum(sa.case((p.status == "delivered", 1), else_=0))
         failed = sa.func.sum(sa.case((p.status == "failed", 1), else_=0))
         self._part_totals = (sa.select(p.message_id, sa.func.count().label("n"), sa.func.max(p.total).label("total"),
-                                       delivered.label("delivered"), failed.label("failed"),
-                                       sa.func.max(p.receipt_at).label("last_at"))
+                                       delivered.label("delivered"), failed.label("failed"))
                              .where(p.message_id.in_(ids)).group_by(p.message_id))
         self._part_totals_with_receipts = self._part_totals.having(sa.func.count(p.receipt_stat) > 0)
         self._first_failures = (sa.select(p.message_id, p.receipt_stat, p.receipt_err)
                                 .where(p.message_id.in_(ids), p.status == "failed").order_by(p.part_index))
-        self._delivered = (_MESSAGES.update()
-                           .where(m.id == sa.bindparam("b_id"), m.status == MessageStatus.SUBMITTED)
-                           .values(status=MessageStatus.DELIVERED, delivered_at=sa.bindparam("b_at")))
+        last_receipt = sa.select(sa.func.max(p.receipt_at)).where(p.message_id == m.id).scalar_subquery()
+        self._delivered = (_MESSAGES.update().where(m.id.in_(ids), m.status == MessageStatus.SUBMITTED)
+                           .values(status=MessageStatus.DELIVERED, delivered_at=last_receipt))
         self._receipt_failed = (_MESSAGES.update()
                                 .where(m.id == sa.bindparam("b_id"), m.status == MessageStatus.SUBMITTED)
                                 .values(status=sa.bindparam("b_status"), last_error=sa.bindparam("b_error")))
@@ -214,16 +221,24 @@ class SqlMessageStore:
         for chunk in _chunks(list(by_id)):
             for row in conn.execute(self._parts_by_smsc_id, {"ids": chunk}):
                 known[row.smsc_message_id] = row
-        if known:
+        # receipts read together share their time and mostly their stat: one UPDATE … IN per kind
+        kinds: dict[tuple, list[int]] = {}
+        for mid, row in known.items():
+            kinds.setdefault((*_receipt_columns(by_id[mid]), by_id[mid].received_at), []).append(row.id)
+        if len(kinds) * 10 > len(known):     # mostly different: one executemany is cheaper
             conn.execute(self._receipt_to_part, [
-                {"b_id": row.id, "b_status": _part_status(by_id[mid].stat), "b_stat": by_id[mid].stat[:10],
-                 "b_err": (by_id[mid].err or "")[:10] or None, "b_at": by_id[mid].received_at}
-                for mid, row in known.items()])
+                {"b_id": part_id, "b_status": status, "b_stat": stat, "b_err": err, "b_at": at}
+                for (status, stat, err, at), part_ids in kinds.items() for part_id in part_ids])
+        else:
+            for (status, stat, err, at), part_ids in kinds.items():
+                for chunk in _chunks(part_ids):
+                    conn.execute(self._receipt_to_parts,
+                                 {"ids": chunk, "b_status": status, "b_stat": stat, "b_err": err, "b_at": at})
         orphans = [r for mid, r in by_id.items() if mid not in known]
         if orphans:
             conn.execute(self._keep_pending, [
-                {"smsc_message_id": r.smsc_message_id[:64], "stat": r.stat[:10], "err": (r.err or "")[:10] or None,
-                 "received_at": r.received_at} for r in orphans])
+                {"smsc_message_id": r.smsc_message_id[:64], "stat": _receipt_columns(r)[1],
+                 "err": _receipt_columns(r)[2], "received_at": r.received_at} for r in orphans])
             logger.info("%d receipt(s) for unknown SMSC ids kept for later", len(orphans))
         # a one-part message is settled by its own receipt; only longer ones need their other parts
         done, bad, longer = [], [], set()
@@ -231,11 +246,11 @@ class SqlMessageStore:
             if row.total != 1:
                 longer.add(row.message_id)
                 continue
-            receipt = by_id[mid]
-            if receipt.stat == "DELIVRD":
-                done.append({"b_id": row.message_id, "b_at": receipt.received_at})
-            elif receipt.stat in _FAILED_STATS:
-                bad.append(_receipt_failure(row.message_id, receipt.stat[:10], (receipt.err or "")[:10] or None))
+            status, stat, err = _receipt_columns(by_id[mid])
+            if status == "delivered":
+                done.append(row.message_id)
+            elif status == "failed":
+                bad.append(_receipt_failure(row.message_id, stat, err))
         self._finish(conn, done, bad)
         for chunk in _chunks(sorted(longer)):
             self._settle(conn, chunk, self._part_totals)
@@ -247,7 +262,7 @@ class SqlMessageStore:
             if row.failed:
                 bad_ids.append(row.message_id)
             elif row.n == row.total and row.delivered == row.total:
-                done.append({"b_id": row.message_id, "b_at": row.last_at})
+                done.append(row.message_id)
         first = {}
         if bad_ids:
             for row in conn.execute(self._first_failures, {"ids": bad_ids}):
@@ -255,9 +270,9 @@ class SqlMessageStore:
         self._finish(conn, done, [_receipt_failure(mid, row.receipt_stat, row.receipt_err)
                                   for mid, row in first.items()])
 
-    def _finish(self, conn: sa.Connection, done: list[dict], bad: list[dict]) -> None:
-        if done:
-            conn.execute(self._delivered, done)
+    def _finish(self, conn: sa.Connection, done: list[int], bad: list[dict]) -> None:
+        for chunk in _chunks(done):
+            conn.execute(self._delivered, {"ids": chunk})
         if bad:
             conn.execute(self._receipt_failed, bad)
 
