@@ -8,6 +8,8 @@ import os
 import re
 import shutil
 import socket
+import threading
+import time
 from datetime import datetime, timezone
 from itertools import count
 
@@ -106,10 +108,16 @@ class ConsoleClient(FlaskClient):
 def app(settings):
     app = create_app(settings)
     app.test_client_class = ConsoleClient
+    threads_before = set(threading.enumerate())
     with app.app_context():
         yield app
         from mcrm.extensions import db
         db.session.remove()
+        # A thread the test started (a background import) may still hold a connection: disposing
+        # the engine under it would drop that connection unclosed (a ResourceWarning on PostgreSQL).
+        deadline = time.monotonic() + 10
+        for thread in set(threading.enumerate()) - threads_before:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         if PG_URL:
             tables = ", ".join(t.name for t in db.metadata.sorted_tables)
             with db.engine.begin() as conn:
