@@ -112,3 +112,9 @@ def test_a_purchase_text_processed_twice_records_once(phone, make_staff, make_me
     db.session.commit()
     db.session.refresh(member)
     assert member.points_balance == 50
+
+
+def test_an_invalid_member_number_is_refused_with_a_clear_reason(phone, make_staff):
+    make_staff("clerk", msisdn=STAFF_PHONE)
+    reply = phone.text("XF 12345 88", msisdn=STAFF_PHONE)
+    assert len(reply) == 1 and "未执行" in reply[0] and "12345" in reply[0]
