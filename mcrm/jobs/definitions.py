@@ -7,4 +7,6 @@ JOBS = [
      "trigger": "cron", "day": 1, "hour": 3, "minute": 0},
     {"id": "remind_event_signups", "func": "mcrm.jobs.tasks:remind_event_signups",
      "trigger": "interval", "minutes": 10},
+    {"id": "release_stale_sms_claims", "func": "mcrm.jobs.tasks:release_stale_sms_claims",
+     "trigger": "interval", "minutes": 5},
 ]

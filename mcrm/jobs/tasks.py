@@ -14,28 +14,36 @@ def _active_merchants() -> list[Merchant]:
     return db.session.scalars(sa.select(Merchant).where(Merchant.is_active.is_(True)).order_by(Merchant.id)).all()
 
 
+def _for_each_merchant(service, counted: str) -> int:
+    """Run ``service(merchant, now=...)`` for every active merchant, committing after each one."""
+    total = 0
+    for merchant in _active_merchants():
+        count = service(merchant, now=now_utc())
+        db.session.commit()
+        total += count
+        logger.info("%s: %s for merchant %s", counted, count, merchant.id)
+    return total
+
+
 def expire_points() -> int:
     """Daily: lapse points past their expiry, first in, first out."""
     from mcrm.points.services import expire_due_points
-    total = 0
-    for merchant in _active_merchants():
-        touched = expire_due_points(merchant, now=now_utc())
-        db.session.commit()
-        total += touched
-        logger.info("expired points of %s members of merchant %s", touched, merchant.id)
-    return total
+    return _for_each_merchant(expire_due_points, "members whose points expired")
 
 
 def refresh_tiers() -> int:
     """Monthly: re-evaluate every member's tier (tenure bonuses, points earned more than 12 months ago)."""
     from mcrm.points.services import refresh_all_tiers
-    total = 0
-    for merchant in _active_merchants():
-        changed = refresh_all_tiers(merchant, now=now_utc())
-        db.session.commit()
-        total += changed
-        logger.info("tiers changed for %s members of merchant %s", changed, merchant.id)
-    return total
+    return _for_each_merchant(refresh_all_tiers, "members who changed tier")
+
+
+def release_stale_sms_claims() -> int:
+    """Every few minutes: give back messages claimed by a gateway worker that died and never
+    came back under its own worker id (a restarted one releases its claims itself)."""
+    from mcrm.messaging.services import release_stale_claims
+    released = release_stale_claims(now_utc())
+    db.session.commit()
+    return released
 
 
 def process_inbound_sms(worker_id: str = "jobs", limit: int = 50, now=None) -> int:
@@ -55,19 +63,20 @@ def process_inbound_sms(worker_id: str = "jobs", limit: int = 50, now=None) -> i
     clock = (lambda: now) if now is not None else now_utc
     claimed = claim_inbound(worker_id, limit, clock())
     db.session.commit()
+    def answer(inbound):
+        with db.session.begin_nested():
+            handle_inbound_sms(inbound, now=clock())
+            mark_inbound_done(inbound, now=clock())
+
     for inbound in claimed:
         try:
             try:
-                with db.session.begin_nested():
-                    handle_inbound_sms(inbound, now=clock())
-                    mark_inbound_done(inbound, now=clock())
+                answer(inbound)
             except IntegrityError:
                 # another worker committed the same row first (two "ZC" texts from one phone at
                 # once): run it again, it now sees that row and answers "already a member"
                 logger.info("MO %s met a concurrent insert: answering it again", inbound.id)
-                with db.session.begin_nested():
-                    handle_inbound_sms(inbound, now=clock())
-                    mark_inbound_done(inbound, now=clock())
+                answer(inbound)
         except Exception as error:  # noqa: BLE001  one bad MO must not stop the others
             logger.exception("MO %s failed", inbound.id)
             try:
@@ -81,8 +90,4 @@ def process_inbound_sms(worker_id: str = "jobs", limit: int = 50, now=None) -> i
 def remind_event_signups() -> int:
     """Every few minutes: text confirmed sign-ups of events about to start (once each)."""
     from mcrm.keywords.services import send_event_reminders
-    total = 0
-    for merchant in _active_merchants():
-        total += send_event_reminders(merchant, now=now_utc())
-        db.session.commit()
-    return total
+    return _for_each_merchant(send_event_reminders, "event reminders sent")
