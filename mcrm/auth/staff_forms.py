@@ -19,7 +19,8 @@ class _Credentials:
     """Declared first: WTForms orders fields by declaration, so these come first on the new-staff form."""
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)],
                            description=_l("Letters, digits, '.' or '_'."))
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)])
+    password = PasswordField(_l("Password"),
+                             validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)])
 
 
 class StaffForm(FlaskForm):
@@ -37,7 +38,8 @@ class PasswordResetForm(FlaskForm):
     password = PasswordField(_l("New password"),
                              validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)])
     confirm = PasswordField(_l("Repeat the new password"),
-                            validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))])
+                            validators=[DataRequired(),
+                                        EqualTo("password", message=_l("The passwords differ."))])
 
 
 class PreferencesForm(FlaskForm):

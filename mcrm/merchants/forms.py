@@ -2,10 +2,10 @@
 from zoneinfo import available_timezones
 
 from flask_babel import lazy_gettext as _l
-from wtforms import FieldList, Form, FormField, IntegerField, SelectChoice, SelectField, StringField, TimeField
-from wtforms.fields import DecimalField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from flask_wtf import FlaskForm
+from wtforms import (DecimalField, FieldList, Form, FormField, IntegerField, SelectChoice, SelectField,
+                     StringField, TimeField)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from mcrm.merchants.models import ExpiryPolicy
 
@@ -35,7 +35,8 @@ class MerchantSettingsForm(FlaskForm):
     send_window_start = TimeField(_l("Marketing SMS from"), validators=[InputRequired()])
     send_window_end = TimeField(_l("Marketing SMS until"), validators=[InputRequired()])
     frequency_cap_per_day = IntegerField(
-        _l("Marketing SMS per member per day, at most"), validators=[InputRequired(), NumberRange(min=1, max=20)])
+        _l("Marketing SMS per member per day, at most"),
+        validators=[InputRequired(), NumberRange(min=1, max=20)])
     unsubscribe_hint = StringField(_l("Unsubscribe hint"), validators=[DataRequired(), Length(max=30)],
                                    description=_l("Appended to marketing SMS, like 回T退订."))
     points_per_yuan = DecimalField(_l("Points per yuan spent"), places=2,
@@ -55,10 +56,11 @@ class MerchantSettingsForm(FlaskForm):
 
     @classmethod
     def for_merchant(cls, merchant):
-        """The form filled from the merchant (or the posted data), with spare rows to add tiers and bonuses."""
+        """The form filled from the merchant (or the posted data), with spare rows for more tiers and bonuses."""
         tiers = [{"name": name, "score": score} for name, score in merchant.tier_thresholds]
         tenure = [{"years": years, "bonus": bonus} for years, bonus in merchant.tenure_bonus]
-        return cls(obj=merchant, data={"tiers": tiers + [{}] * SPARE_ROWS, "tenure": tenure + [{}] * SPARE_ROWS})
+        spare = [{}] * SPARE_ROWS
+        return cls(obj=merchant, data={"tiers": tiers + spare, "tenure": tenure + spare})
 
     def validate_tiers(self, field):
         rows = [row for row in field.entries if row.form.name.data or row.form.score.data is not None]
@@ -95,7 +97,8 @@ class MerchantSettingsForm(FlaskForm):
             "points_expiry_policy": self.points_expiry_policy.data,
             "points_expiry_months": self.points_expiry_months.data,
             "points_cycle_end_month": self.points_cycle_end_month.data,
-            "tier_thresholds": [[row.form.name.data.strip(), row.form.score.data] for row in self.tiers.entries
+            "tier_thresholds": [[row.form.name.data.strip(), row.form.score.data]
+                                for row in self.tiers.entries
                                 if row.form.score.data is not None],
             "tenure_bonus": sorted([row.form.years.data, row.form.bonus.data] for row in self.tenure.entries
                                    if row.form.years.data is not None),

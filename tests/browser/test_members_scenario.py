@@ -17,7 +17,7 @@ def manager_page(open_page, make_staff):
 def test_add_a_member_record_a_purchase_and_see_balance_and_tier(manager_page):
     page = manager_page
     page.goto("/members/")
-    page.click(f"a[href='/members/new']")
+    page.click("a[href='/members/new']")
     page.fill("input[name=msisdn]", "138 0013 8000")
     page.fill("input[name=name]", "张三")
     page.fill("input[name=birthday]", "1990-03-15")
@@ -43,7 +43,7 @@ def test_add_a_member_record_a_purchase_and_see_balance_and_tier(manager_page):
     assert "张三" in row.text_content()
 
 
-def test_import_a_csv_with_a_bad_row_imports_the_good_rows_and_shows_the_bad_ones_line(manager_page, tmp_path):
+def test_import_with_a_bad_row_imports_the_good_rows_and_shows_the_bad_rows_line(manager_page, tmp_path):
     page = manager_page
     csv_file = tmp_path / "members.csv"
     csv_file.write_bytes("手机号,姓名\n13900139001,李四\n12345,坏号码\n13900139003,王五\n".encode("gb18030"))

@@ -50,7 +50,8 @@ def test_concurrent_redeems_never_overdraw_and_balance_equals_ledger_sum(app, db
     assert outcomes.count("redeemed") == 1000 // POINTS_EACH
     assert outcomes.count("refused") == THREADS * REDEEMS_EACH - 1000 // POINTS_EACH
     balance = db.session.scalar(sa.select(Member.points_balance).where(Member.id == member_id))
-    ledger = db.session.scalar(sa.select(sa.func.sum(PointsEntry.points)).where(PointsEntry.member_id == member_id))
+    ledger = db.session.scalar(sa.select(sa.func.sum(PointsEntry.points))
+                               .where(PointsEntry.member_id == member_id))
     assert balance == ledger == 1000 % POINTS_EACH
     lowest = db.session.scalar(sa.select(sa.func.min(PointsEntry.balance_after))
                                .where(PointsEntry.member_id == member_id))

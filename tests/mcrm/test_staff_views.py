@@ -115,7 +115,7 @@ def test_owner_cannot_lower_their_own_role(client, owner, db):
     assert owner.role == "owner"
 
 
-def test_deactivated_staff_is_signed_out_and_cannot_sign_in_until_reactivated(app, client, owner, make_staff, db):
+def test_deactivated_staff_is_signed_out_and_cannot_sign_in_until_reactivated(app, client, owner, make_staff):
     clerk = make_staff("clerk")
     clerk_client = app.test_client()
     clerk_client.post("/login", data={"username": clerk.username, "password": "correct-horse-1",
@@ -149,7 +149,8 @@ def test_owner_resets_a_password_which_also_lifts_a_lockout(app, client, owner, 
     clerk = make_staff("clerk")
     clerk.locked_until, clerk.failed_logins = now.replace(year=2099), 3
     db.session.commit()
-    response = post(client, f"/staff/{clerk.id}/password", {"password": "brand-new-pass", "confirm": "brand-new-pass"})
+    response = post(client, f"/staff/{clerk.id}/password",
+                    {"password": "brand-new-pass", "confirm": "brand-new-pass"})
     assert response.status_code == 302
     other = app.test_client()
     signed_in = other.post("/login", data={"username": clerk.username, "password": "brand-new-pass",
@@ -160,7 +161,8 @@ def test_owner_resets_a_password_which_also_lifts_a_lockout(app, client, owner, 
 def test_password_reset_with_mismatched_repeat_changes_nothing(client, owner, make_staff, db):
     clerk = make_staff("clerk")
     old_hash = clerk.password_hash
-    response = post(client, f"/staff/{clerk.id}/password", {"password": "brand-new-pass", "confirm": "other-pass-1"})
+    response = post(client, f"/staff/{clerk.id}/password",
+                    {"password": "brand-new-pass", "confirm": "other-pass-1"})
     assert response.status_code == 200
     assert "The passwords differ." in response.get_data(as_text=True)
     db.session.refresh(clerk)
