@@ -58,23 +58,19 @@ def _select_timezone() -> str:
 
 
 def register_blueprints(app: Flask) -> None:
+    from mcrm.auth.login_code_views import bp as login_codes_bp
+    from mcrm.auth.staff_views import bp as staff_bp
     from mcrm.auth.views import bp as auth_bp
     from mcrm.dashboard.views import bp as dashboard_bp
-    from mcrm.members.views import bp as members_bp
-    from mcrm.messaging.views import bp as messaging_bp
-
-    for blueprint in (auth_bp, dashboard_bp, members_bp, messaging_bp):
-        app.register_blueprint(blueprint)
-    from mcrm.points.views import bp as points_bp
-    app.register_blueprint(points_bp)
-    from mcrm.auth import staff_views
-    app.register_blueprint(staff_views.bp)
-    from mcrm.merchants import views as merchant_views
-    app.register_blueprint(merchant_views.bp)
-    from mcrm.auth.login_code_views import bp as login_codes_bp
-    app.register_blueprint(login_codes_bp)
     from mcrm.keywords.views import bp as keywords_bp
-    app.register_blueprint(keywords_bp)
+    from mcrm.members.views import bp as members_bp
+    from mcrm.merchants.views import bp as merchants_bp
+    from mcrm.messaging.views import bp as messaging_bp
+    from mcrm.points.views import bp as points_bp
+
+    for blueprint in (auth_bp, login_codes_bp, staff_bp, merchants_bp, dashboard_bp, members_bp, points_bp,
+                      messaging_bp, keywords_bp):
+        app.register_blueprint(blueprint)
 
     _db_events.wrap_read_only_requests(app)
 
