@@ -187,18 +187,33 @@ def route_inbound(destination_addr: str, access_number: str) -> tuple[Merchant |
     return merchant, rest[len(merchant.sub_code):]
 
 
+def _storable_text(text: str) -> str:
+    """``text`` with what no database column can hold replaced by U+FFFD: NUL (PostgreSQL refuses it
+    in text) and lone surrogates (not UTF-8 at all). A surrogate pair (UCS-2 decoded one code unit at
+    a time) becomes the character it stands for."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text.replace("\x00", "\ufffd")
+
+
 def store_inbound(*, source_addr: str, destination_addr: str, text: str, data_coding: int, received_at: datetime,
                   parts: int = 1, payload: bytes = b"", complete: bool = True, access_number: str,
                   region: str = "CN") -> InboundMessage:
-    """Route one MO and add it to the inbox (status new, or unrouted). Flushes."""
+    """Route one MO and add it to the inbox (status new, or unrouted). Flushes.
+
+    Text no database can store (see ``_storable_text``) is stored with U+FFFD in its place, so such
+    an MO is kept rather than refused for ever; ``payload`` keeps the bytes as received."""
     merchant, extension = route_inbound(destination_addr, access_number)
     try:
         msisdn = normalize_msisdn(source_addr, region)
     except ValidationError:
         msisdn = (source_addr or "")[:32]          # kept as given: the console still shows it
-    row = InboundMessage(merchant_id=merchant.id if merchant else None, msisdn=msisdn,
-                         destination_addr=(destination_addr or "")[:32], extension=extension[:21],
-                         text=text or "", data_coding=data_coding, parts=parts, complete=complete,
+    row = InboundMessage(merchant_id=merchant.id if merchant else None, msisdn=_storable_text(msisdn),
+                         destination_addr=_storable_text((destination_addr or "")[:32]), extension=extension[:21],
+                         text=_storable_text(text or ""), data_coding=data_coding, parts=parts, complete=complete,
                          payload=payload or b"", received_at=received_at,
                          status=InboundStatus.NEW if merchant else InboundStatus.UNROUTED)
     db.session.add(row)

@@ -10,7 +10,6 @@ from mcrm.messaging.models import InboundMessage, InboundStatus, MessageKind, Me
 from mcrm.messaging.services import enqueue_sms
 from mcrm.surveys.models import SurveyAnswer
 from mcrm.surveys.services import create_survey
-from tests.conftest import PG_URL
 from tests.mcrm.keywords_support import CONSUMER, phone  # noqa: F401
 
 
@@ -281,8 +280,7 @@ def test_unknown_text_gets_nothing_when_the_merchant_chooses(phone, merchant, db
 @pytest.mark.parametrize("text,data_coding,answered", [
     ("", 0, True), ("   ", 0, True), ("。。。", 8, True), ("长" * 2000, 8, True),
     ("\x01\x02\x03", 0, False), ("\ufffd\ufffd\ufffd", 8, False), ("JF", 4, False),
-    pytest.param("\x00\x01\x02\x03", 0, False, marks=pytest.mark.xfail(
-        bool(PG_URL), strict=True, reason="store_inbound keeps NUL and PostgreSQL text refuses it (messaging)")),
+    ("\x00\x01\x02\x03", 0, False), ("\udfff\ud800", 8, False),
 ])
 def test_odd_texts_are_stored_and_answered_with_help_or_nothing(phone, db, text, data_coding, answered):
     inbound = phone.store(text, data_coding=data_coding)
@@ -294,6 +292,24 @@ def test_odd_texts_are_stored_and_answered_with_help_or_nothing(phone, db, text,
     assert bool(replies) == answered
     if answered:
         assert "ZC" in replies[0][1]
+
+
+def test_mo_text_no_database_can_hold_is_stored_with_replacement_characters_and_answered(phone, db, make_member):
+    from mcrm.jobs.tasks import process_inbound_sms
+    from mcrm.messaging.services import store_inbound
+    make_member(msisdn=CONSUMER, points=120)
+    raw = "JF\x00 \ud800 \ud83d\ude00".encode("utf-16-be", "surrogatepass")
+    inbound = store_inbound(source_addr=CONSUMER, destination_addr=phone.access_number + phone.merchant.sub_code,
+                            text="JF\x00 \ud800 \ud83d\ude00", data_coding=8, received_at=phone.now, payload=raw,
+                            access_number=phone.access_number)
+    db.session.commit()
+    db.session.expire_all()
+    # NUL and the lone surrogate become U+FFFD; the pair is the emoji it encodes; the bytes stay as sent
+    assert (inbound.text, inbound.payload) == ("JF\ufffd \ufffd \U0001f600", raw)
+    process_inbound_sms(now=phone.now)
+    db.session.refresh(inbound)
+    assert inbound.status == InboundStatus.DONE
+    assert "120" in phone.replies_to(inbound)[0][1]
 
 
 # -- sending --------------------------------------------------------------------------------------
