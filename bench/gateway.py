@@ -69,7 +69,8 @@ def raw_smpplib(peer: SmscPeer, total: int, window: int) -> tuple[float, float]:
         while sent < total and sent - acked < window:
             client.send_pdu(smpplib.smpp.make_pdu(
                 "submit_sm", client=client, source_addr="106571234501", dest_addr_ton=1, dest_addr_npi=1,
-                destination_addr="86139%08d" % sent, data_coding=8, registered_delivery=1, short_message=payload))
+                destination_addr="86139%08d" % sent, data_coding=8, registered_delivery=1,
+                short_message=payload))
             sent += 1
         select.select([client._socket], [], [], 1.0)
         pdu = client.read_pdu()
@@ -145,7 +146,8 @@ def gateway_run(peer: SmscPeer, total: int, window: int, batch: int) -> dict:
                                           .where(OutboundMessage.status == MessageStatus.DELIVERED))
         if delivered != total:
             raise SystemExit(f"only {delivered} of {total} messages ended DELIVERED")
-        return {"submitted": submitted_at - start, "delivered": delivered_at - start, "rss_before": rss_before,
+        return {"submitted": submitted_at - start, "delivered": delivered_at - start,
+                "rss_before": rss_before,
                 "rss_peak": max(samples), "rss_mid": samples[len(samples) // 2], "rss_end": samples[-1],
                 "peer_cpu": peer_cpu, "own_cpu": own_cpu}
 
@@ -163,15 +165,17 @@ def one_run(total: int, window: int, batch: int) -> dict:
               "gw_dlr": total / gw["delivered"], "duplicates": accepted - total, "load": os.getloadavg()[0]}
     result["ratio_sub"] = result["gw_sub"] / result["raw_sub"]
     result["ratio_dlr"] = result["gw_dlr"] / result["raw_dlr"]
-    print(f"raw smpplib   : {result['raw_sub']:6.0f} msg/s submitted, {result['raw_dlr']:6.0f} msg/s with receipts"
-          f"   (CPU per message: peer {raw_peer_cpu / total * 1e6:.0f} us, bench {raw_own_cpu / total * 1e6:.0f} us)")
+    print(f"raw smpplib   : {result['raw_sub']:6.0f} msg/s submitted, {result['raw_dlr']:6.0f} msg/s "
+          f"with receipts   (CPU per message: peer {raw_peer_cpu / total * 1e6:.0f} us, "
+          f"bench {raw_own_cpu / total * 1e6:.0f} us)")
     print(f"mcrm gateway  : {result['gw_sub']:6.0f} msg/s submitted, {result['gw_dlr']:6.0f} msg/s delivered"
           f"   (CPU per message: peer {gw['peer_cpu'] / total * 1e6:.0f} us, "
           f"bench+gateway {gw['own_cpu'] / total * 1e6:.0f} us)")
     print(f"ratio         : {result['ratio_sub']:.0%} of raw (submitted), {result['ratio_dlr']:.0%} of raw "
           f"(with receipts); SMSC accepted {accepted} submit_sm (duplicates: {result['duplicates']})")
     print(f"RSS (MB)      : before {gw['rss_before']:.0f}, mid-run {gw['rss_mid']:.0f}, "
-          f"peak {gw['rss_peak']:.0f}, end {gw['rss_end']:.0f}; load average {result['load']:.1f}", flush=True)
+          f"peak {gw['rss_peak']:.0f}, end {gw['rss_end']:.0f}; load average {result['load']:.1f}",
+          flush=True)
     return result
 
 
@@ -191,9 +195,9 @@ def main() -> None:
         results.append(one_run(args.messages, args.window, args.batch))
     if args.runs > 1:
         med = {key: statistics.median(r[key] for r in results) for key in results[0]}
-        print(f"median of {args.runs}: raw {med['raw_dlr']:.0f} msg/s, gateway {med['gw_sub']:.0f} msg/s submitted, "
-              f"{med['gw_dlr']:.0f} msg/s delivered, ratio {med['ratio_dlr']:.0%} (with receipts); "
-              f"load average {med['load']:.1f}")
+        print(f"median of {args.runs}: raw {med['raw_dlr']:.0f} msg/s, gateway {med['gw_sub']:.0f} msg/s "
+              f"submitted, {med['gw_dlr']:.0f} msg/s delivered, ratio {med['ratio_dlr']:.0%} "
+              f"(with receipts); load average {med['load']:.1f}")
 
 
 if __name__ == "__main__":

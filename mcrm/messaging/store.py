@@ -1,10 +1,11 @@
 """``SqlMessageStore``: the gateway's ``MessageStore`` port on mcrm's database (SQLAlchemy).
 
-The gateway worker calls it from its own thread. Every method is one transaction in its own app
-context (its own session, never the web request's) and commits before returning, so a crash
-loses at most what the worker had not handed over yet. Writes are batched (one executemany per
-call), claims are one conditional UPDATE (plus ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so several
-workers do not queue behind each other's locks), and nothing ever loads the whole outbox.
+The gateway worker calls it from its own thread. Every method is one transaction on a connection
+of its own (never the web request's session) and commits before returning, so a crash loses at
+most what the worker had not handed over yet. Writes are batched (an executemany or one
+``UPDATE … IN`` per call and kind), claims are one conditional UPDATE (plus ``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL so several workers do not queue behind each other's locks), and nothing
+ever loads the whole outbox.
 
 This module and ``mcrm/workers.py`` are the only ones in mcrm that import ``sms_gateway``; the
 rest of mcrm counts SMS parts through the re-export here.
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -46,8 +46,8 @@ def _chunks(items: Sequence, size: int = _CHUNK) -> Iterator[Sequence]:
 
 
 def _receipt_failure(message_id: int, stat: str, err: str | None) -> dict:
-    return {"b_id": message_id, "b_status": MessageStatus.EXPIRED if stat == "EXPIRED" else MessageStatus.FAILED,
-            "b_error": f"receipt {stat} err:{err}"}
+    status = MessageStatus.EXPIRED if stat == "EXPIRED" else MessageStatus.FAILED
+    return {"b_id": message_id, "b_status": status, "b_error": f"receipt {stat} err:{err}"}
 
 
 def _part_status(stat: str) -> str:
@@ -79,9 +79,9 @@ class SqlMessageStore:
     """MessageStore on the app's database. ``app`` gives the engine and the settings (access
     number and region for routing MOs).
 
-    The worker's calls (claims and results, several per second per 100 messages) run as Core
-    statements built once here, on a connection of their own: no ORM session or app context on
-    the hot path, whose per-call cost was most of the gateway's time (bench/README.md)."""
+    The worker's claims and results (a few calls per loop turn) run as Core statements built once
+    here: no ORM session or app context on that path, whose per-call cost was once most of the
+    gateway's CPU (bench/README.md). MOs go through the ORM service ``store_inbound``."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -103,9 +103,9 @@ class SqlMessageStore:
                       sa.or_(m.not_before.is_(None), m.not_before <= now))
         service_number = sa.literal(self.access_number) + (
             sa.select(Merchant.sub_code).where(Merchant.id == m.merchant_id).scalar_subquery())
-        self._claim = claim_update(_MESSAGES, due, sa.bindparam("limit"), dialect, status=MessageStatus.SENDING,
-                                   claim_id=sa.bindparam("worker_id"), claimed_at=now,
-                                   source_addr=sa.func.coalesce(m.source_addr, service_number)
+        self._claim = claim_update(_MESSAGES, due, sa.bindparam("limit"), dialect,
+                                   status=MessageStatus.SENDING, claim_id=sa.bindparam("worker_id"),
+                                   claimed_at=now, source_addr=sa.func.coalesce(m.source_addr, service_number)
                                    ).returning(m.id, m.source_addr, m.msisdn, m.text, m.attempts)
         insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_PARTS)
         # a retried message records its parts again: the latest submit wins
@@ -120,23 +120,23 @@ class SqlMessageStore:
         self._submitted = (_MESSAGES.update().where(m.id.in_(ids), m.status == MessageStatus.SENDING)
                            .values(status=MessageStatus.SUBMITTED, claim_id=None, claimed_at=None,
                                    submitted_at=now, retry_at=None, attempts=m.attempts + 1))
-        self._errors = (_MESSAGES.update().where(m.id == sa.bindparam("b_id"), m.status == MessageStatus.SENDING)
+        self._errors = (_MESSAGES.update()
+                        .where(m.id == sa.bindparam("b_id"), m.status == MessageStatus.SENDING)
                         .values(status=sa.bindparam("b_status"), claim_id=None, claimed_at=None,
                                 attempts=sa.bindparam("b_attempts"), retry_at=sa.bindparam("b_retry_at"),
                                 last_error=sa.bindparam("b_error"), error_code=sa.bindparam("b_code")))
         self._parts_by_smsc_id = (sa.select(p.id, p.message_id, p.smsc_message_id, p.total)
                                   .where(p.smsc_message_id.in_(ids)))
-        self._receipt_to_part = (_PARTS.update().where(p.id == sa.bindparam("b_id"))
-                                 .values(status=sa.bindparam("b_status"), receipt_stat=sa.bindparam("b_stat"),
-                                         receipt_err=sa.bindparam("b_err"), receipt_at=sa.bindparam("b_at")))
-        self._receipt_to_parts = (_PARTS.update().where(p.id.in_(ids))
-                                  .values(status=sa.bindparam("b_status"), receipt_stat=sa.bindparam("b_stat"),
-                                          receipt_err=sa.bindparam("b_err"), receipt_at=sa.bindparam("b_at")))
+        receipt = dict(status=sa.bindparam("b_status"), receipt_stat=sa.bindparam("b_stat"),
+                       receipt_err=sa.bindparam("b_err"), receipt_at=sa.bindparam("b_at"))
+        self._receipt_to_part = _PARTS.update().where(p.id == sa.bindparam("b_id")).values(**receipt)
+        self._receipt_to_parts = _PARTS.update().where(p.id.in_(ids)).values(**receipt)
         self._keep_pending = _PENDING.insert()
         delivered = sa.func.sum(sa.case((p.status == "delivered", 1), else_=0))
         failed = sa.func.sum(sa.case((p.status == "failed", 1), else_=0))
-        self._part_totals = (sa.select(p.message_id, sa.func.count().label("n"), sa.func.max(p.total).label("total"),
-                                       delivered.label("delivered"), failed.label("failed"))
+        self._part_totals = (sa.select(p.message_id, sa.func.count().label("n"),
+                                       sa.func.max(p.total).label("total"), delivered.label("delivered"),
+                                       failed.label("failed"))
                              .where(p.message_id.in_(ids)).group_by(p.message_id))
         self._part_totals_with_receipts = self._part_totals.having(sa.func.count(p.receipt_stat) > 0)
         self._first_failures = (sa.select(p.message_id, p.receipt_stat, p.receipt_err)
@@ -148,18 +148,13 @@ class SqlMessageStore:
                                 .where(m.id == sa.bindparam("b_id"), m.status == MessageStatus.SUBMITTED)
                                 .values(status=sa.bindparam("b_status"), last_error=sa.bindparam("b_error")))
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sa.Connection]:
-        with self.engine.begin() as conn:
-            yield conn
-
     # -------------------------------------------------------------------------------- claims
     def release_claims(self, worker_id: str) -> int:
-        with self._transaction() as conn:
+        with self.engine.begin() as conn:
             return conn.execute(self._release, {"worker_id": worker_id}).rowcount
 
     def claim_outbound(self, worker_id: str, limit: int, now: datetime) -> list[OutboundSms]:
-        with self._transaction() as conn:
+        with self.engine.begin() as conn:
             rows = conn.execute(self._claim, {"worker_id": worker_id, "limit": limit, "now": now}).all()
         rows.sort(key=lambda r: r.id)
         return [OutboundSms(r.id, r.source_addr, r.msisdn, r.text, True, r.attempts) for r in rows]
@@ -169,7 +164,7 @@ class SqlMessageStore:
         if not parts:
             return
         now = now_utc()
-        with self._transaction() as conn:
+        with self.engine.begin() as conn:
             conn.execute(self._upsert_parts, [
                 {"message_id": p.outbox_id, "part_index": p.part_index, "total": p.total_parts,
                  "sequence_number": p.sequence_number, "smsc_message_id": p.smsc_message_id,
@@ -189,7 +184,7 @@ class SqlMessageStore:
     def mark_submitted(self, outbox_ids: Sequence, now: datetime) -> None:
         if not outbox_ids:
             return
-        with self._transaction() as conn:
+        with self.engine.begin() as conn:
             for chunk in _chunks(list(outbox_ids)):
                 conn.execute(self._submitted, {"ids": chunk, "now": now})
                 # receipts may have come before the last submit_sm_resp was handed over
@@ -204,7 +199,7 @@ class SqlMessageStore:
     def _mark_errors(self, errors: Sequence[SubmitError], status: MessageStatus) -> None:
         if not errors:
             return
-        with self._transaction() as conn:
+        with self.engine.begin() as conn:
             conn.execute(self._errors, [
                 {"b_id": e.outbox_id, "b_status": status, "b_attempts": e.attempts, "b_retry_at": e.retry_at,
                  "b_error": (e.reason or "")[:200], "b_code": e.command_status} for e in errors])
@@ -212,7 +207,7 @@ class SqlMessageStore:
     def save_receipts(self, receipts: Sequence[DeliveryReceipt]) -> None:
         if not receipts:
             return
-        with self._transaction() as conn:
+        with self.engine.begin() as conn:
             self._apply_receipts(conn, receipts)
 
     def _apply_receipts(self, conn: sa.Connection, receipts: Sequence[DeliveryReceipt]) -> None:

@@ -22,8 +22,9 @@ def smpplib_bytes(client, command, sequence, **fields):
 def test_submit_sm_bytes_are_smpplibs(client, text):
     for part in encoding.split(text, 7):
         fields = dict(service_type="", source_addr_ton=0, source_addr_npi=0, source_addr="106571234501",
-                      dest_addr_ton=1, dest_addr_npi=1, destination_addr="8613900000001", esm_class=part.esm_class,
-                      data_coding=part.data_coding, registered_delivery=1, short_message=part.short_message)
+                      dest_addr_ton=1, dest_addr_npi=1, destination_addr="8613900000001",
+                      esm_class=part.esm_class, data_coding=part.data_coding, registered_delivery=1,
+                      short_message=part.short_message)
         pdu = client.make("submit_sm", **fields)
         assert client.encode(pdu) == smpplib_bytes(client, "submit_sm", pdu.sequence, **fields)
 
