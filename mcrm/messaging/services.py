@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from mcrm.core.errors import ConflictError, ValidationError
 from mcrm.core.msisdn import mask_msisdn, normalize_msisdn
@@ -258,7 +259,9 @@ def _finish_inbound(inbound: InboundMessage, status: InboundStatus, now: datetim
     if result.rowcount != 1:
         # the lease ran out and another worker has it now: roll back so its effects happen once
         raise ConflictError(f"Inbound message {inbound.id} is no longer claimed by this worker")
-    db.session.refresh(inbound)
+    # the row now holds exactly these values: tell the object without reading the row back
+    for name, value in (("status", status), ("processed_at", now), ("error", error), ("claim_id", None)):
+        set_committed_value(inbound, name, value)
 
 
 def mark_inbound_done(inbound: InboundMessage, *, now: datetime) -> None:
