@@ -1,6 +1,7 @@
 """Benchmark: the keyword engine on SQLite with 100,000 members.
 
     .venv/bin/python bench/keywords.py [--members 100000] [--mos 10000] [--latency-mos 2000] [--batch 50]
+                                       [--profile FILE]
 
 1. builds a temporary SQLite file with the migrations, one merchant, a staff phone and ``--members``
    members with their ledgers (bulk inserts from bench/members.py, not timed);
@@ -15,6 +16,7 @@ Targets (issue 4): at least 500 MO/s, p99 under 20 ms.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import random
 import statistics
 import sys
@@ -88,9 +90,15 @@ def run(args) -> None:
 
             for _ in range(args.mos):
                 store(merchant, settings.access_number, *mo_mix(rng, args.members, counter))
+            profiler = cProfile.Profile() if args.profile else None
             started, cpu = time.perf_counter(), time.process_time()
+            if profiler:
+                profiler.enable()
             while process_inbound_sms("bench", limit=args.batch, now=NOW):
                 pass
+            if profiler:
+                profiler.disable()
+                profiler.dump_stats(args.profile)
             elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
             failed = db.session.scalar(sa.select(sa.func.count()).where(InboundMessage.status == InboundStatus.FAILED))
             replies = db.session.scalar(sa.select(sa.func.count()).select_from(OutboundMessage))
@@ -120,6 +128,7 @@ def main() -> None:
     parser.add_argument("--mos", type=int, default=10_000)
     parser.add_argument("--latency-mos", type=int, default=2_000)
     parser.add_argument("--batch", type=int, default=50)
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the throughput run into FILE (pstats)")
     run(parser.parse_args())
 
 
