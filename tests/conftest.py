@@ -49,6 +49,25 @@ def _loopback_only(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
+@pytest.fixture(autouse=True)
+def _dispose_engines():
+    """Dispose every engine a test used, including those of extra apps it built with other settings.
+
+    Such an app is dropped when the test returns, and its pooled psycopg connections with it:
+    unclosed, they raise ResourceWarning on PostgreSQL. Holding the engines until now avoids that.
+    """
+    engines = set()
+
+    def remember(connection):
+        engines.add(connection.engine)
+
+    sa.event.listen(sa.engine.Engine, "engine_connect", remember)
+    yield
+    sa.event.remove(sa.engine.Engine, "engine_connect", remember)
+    for engine in engines:
+        engine.dispose()
+
+
 def _upgrade(settings: Settings) -> None:
     from flask_migrate import upgrade
     app = create_app(settings)
