@@ -1,15 +1,37 @@
 """Phone numbers: parse anything a person types into E.164 (``+8613800138000``)."""
+import functools
+import re
+
 import phonenumbers
 
 from mcrm.core.errors import ValidationError
+
+#: a Chinese mobile as SMSCs, CSV files and people mostly write it: 11 digits, maybe with 86 first
+_CN_MOBILE = re.compile(r"(?:\+?86|0086)?(1\d{10})")
+
+
+@functools.lru_cache(maxsize=65536)
+def _cn_mobile_block_is_valid(first_seven: str) -> bool:
+    """Whether numbers of this 7-digit block are valid (phonenumbers' CN patterns for 11-digit
+    numbers starting with 1 decide on at most the first 5 digits; tests check the equivalence)."""
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(first_seven + "0000", "CN"))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def normalize_msisdn(raw: str, region: str = "CN") -> str:
     """Return the E.164 form of ``raw`` or raise ValidationError with a clear reason.
 
     ``13800138000``, ``+86 138-0013-8000`` and ``008613800138000`` are the same number.
+    Plain Chinese mobiles take a cached fast path: full parsing costs a third of a CSV import.
     """
     text = (raw or "").strip()
+    if region == "CN" and (mobile := _CN_MOBILE.fullmatch(text)):
+        digits = mobile.group(1)
+        if _cn_mobile_block_is_valid(digits[:7]):
+            return "+86" + digits
+        raise ValidationError(f"Not a valid phone number: {raw!r}")
     if not text:
         raise ValidationError("Phone number is empty")
     if text.startswith("00"):

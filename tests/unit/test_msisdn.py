@@ -18,3 +18,32 @@ def test_invalid_numbers_are_refused_clearly(raw):
 
 def test_logs_never_show_a_full_number():
     assert mask_msisdn("+8613800138000") == "+86138****8000"
+
+
+def test_fast_path_for_chinese_mobiles_agrees_with_full_parsing():
+    import random
+    import phonenumbers
+    rng = random.Random(7)
+    numbers = [f"1{rng.randint(0, 9_999_999_999):010d}" for _ in range(20_000)]
+    numbers += [f"1{block}{rng.randint(0, 9999):04d}" for block in range(0, 1_000_000, 997)
+                for _ in range(2) if len(f"1{block}") <= 7]
+    def by_full_parsing(number):
+        try:
+            parsed = phonenumbers.parse(number, "CN")
+        except phonenumbers.NumberParseException:
+            return None
+        valid = phonenumbers.is_valid_number(parsed)
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) if valid else None
+
+    for number in numbers:
+        expected = by_full_parsing(number)
+        try:
+            got = normalize_msisdn(number)
+        except ValidationError:
+            got = None
+        assert got == expected, number
+        for written in ("+86" + number, "86" + number, "0086" + number):
+            try:
+                assert normalize_msisdn(written) == expected, written
+            except ValidationError:
+                assert expected is None, written
