@@ -4,6 +4,7 @@ from mcrm.members.models import Member, MemberTag  # noqa: F401
 from mcrm.members.models import MemberImport, MemberImportError  # noqa: F401
 from mcrm.merchants.models import Merchant  # noqa: F401
 from mcrm.messaging.models import InboundMessage, OutboundMessage, OutboundPart, PendingReceipt  # noqa: F401
+from mcrm.messaging.models import InboundPart  # noqa: F401
 from mcrm.points.models import PointsEntry  # noqa: F401
 from mcrm.auth.login_codes import LoginCode  # noqa: F401
 from mcrm.feedback.models import FeedbackTicket  # noqa: F401

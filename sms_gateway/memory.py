@@ -12,14 +12,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Callable, Optional, Sequence
 
-from .store import (DeliveryReceipt, InboundSms, MessageStatus, OutboundSms, OutboxId, PartResult,
-                    SubmitError)
+from .store import (DeliveryReceipt, InboundPart, InboundSms, MessageStatus, OutboundSms, OutboxId,
+                    PartResult, SubmitError, join_parts)
 
 __all__ = ["InMemoryMessageStore", "StoredMessage", "StoredPart", "StoreUnavailableError"]
 
 
 class StoreUnavailableError(RuntimeError):
-    """Raised by ``save_inbound`` while ``fail_inbound`` is set (simulates a database outage)."""
+    """Raised by ``save_inbound`` and ``save_inbound_part`` while ``fail_inbound`` is set (simulates
+    a database outage)."""
 
 
 @dataclass
@@ -29,6 +30,14 @@ class StoredPart:
     sequence_number: int
     smsc_message_id: str
     receipt: Optional[DeliveryReceipt] = None
+
+
+@dataclass
+class _PartGroup:
+    """The parts of one concatenated MO; ``completed_at`` is set once it was stored as a message."""
+
+    parts: dict[int, InboundPart] = field(default_factory=dict)
+    completed_at: Optional[datetime] = None
 
 
 @dataclass
@@ -64,6 +73,7 @@ class InMemoryMessageStore:
         self._by_smsc_id: dict[str, tuple[OutboxId, int]] = {}
         self._orphans: dict[str, DeliveryReceipt] = {}
         self._inbound: list[InboundSms] = []
+        self._part_groups: dict[tuple, _PartGroup] = {}
         self.fail_inbound = False
         self.calls: dict[str, int] = {}
         self.on_enqueue: Optional[Callable[[], None]] = None
@@ -94,6 +104,11 @@ class InMemoryMessageStore:
     def inbound(self) -> list[InboundSms]:
         with self._lock:
             return list(self._inbound)
+
+    def inbound_parts(self) -> list[InboundPart]:
+        """Parts kept for reassembly (waiting ones and those of recently finished groups)."""
+        with self._lock:
+            return [p for g in self._part_groups.values() for p in g.parts.values()]
 
     def counts(self) -> dict[str, int]:
         """How many messages are in each status."""
@@ -209,6 +224,42 @@ class InMemoryMessageStore:
             if self.fail_inbound:
                 raise StoreUnavailableError("inbound storage unavailable")
             self._inbound.append(sms)
+
+    def save_inbound_part(self, part: InboundPart) -> None:
+        with self._lock:
+            self._count("save_inbound_part")
+            if self.fail_inbound:
+                raise StoreUnavailableError("inbound storage unavailable")
+            group = self._part_groups.get(part.key)
+            old = group.parts.get(part.index) if group is not None else None
+            if old is not None:
+                if group.completed_at is None or old.payload == part.payload:
+                    return                                  # a resend after a lost ack
+                group = None                                # a new message reusing the reference
+            if group is None:
+                group = self._part_groups[part.key] = _PartGroup()
+            group.parts[part.index] = part
+            if len(group.parts) == part.total:
+                self._inbound.append(join_parts(list(group.parts.values()), True))
+                group.completed_at = part.received_at
+
+    def expire_inbound_parts(self, before: datetime) -> int:
+        with self._lock:
+            self._count("expire_inbound_parts")
+            if self.fail_inbound:
+                raise StoreUnavailableError("inbound storage unavailable")
+            stored = 0
+            for key, group in list(self._part_groups.items()):
+                if group.completed_at is not None:
+                    if group.completed_at < before:
+                        del self._part_groups[key]
+                    continue
+                parts = list(group.parts.values())
+                if min(p.received_at for p in parts) < before:
+                    self._inbound.append(join_parts(parts, len(parts) == key[3]))
+                    del self._part_groups[key]
+                    stored += 1
+            return stored
 
     # ------------------------------------------------------------------ internals
     def _settle(self, m: StoredMessage) -> None:

@@ -8,7 +8,9 @@ within a loop turn, so an implementation can rely on it:
 3. ``record_parts`` → ``mark_submitted`` → ``mark_retry`` → ``mark_failed`` → ``save_receipts``:
    results are batched per loop turn, and part records are always flushed *before* receipts, so a
    receipt that arrives right after its submit_sm_resp already finds its part.
-4. ``save_inbound(sms)`` for each complete MO; the SMSC gets ESME_ROK only after it returned.
+4. ``save_inbound(sms)`` for each one-part MO and ``save_inbound_part(part)`` for each part of a
+   concatenated one; the SMSC gets ESME_ROK only after it returned.
+5. ``expire_inbound_parts(before)`` at start and every few seconds (see ``SmppWorker``).
 
 Each method is one transaction: it commits before returning, and raising means "nothing stored"
 (the worker then answers the SMSC with a temporary error, or keeps the result and retries the call).
@@ -23,10 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional, Protocol, Sequence, Union, runtime_checkable
 
-from .encoding import RECEIPT_FINAL_FAILURES
+from .encoding import RECEIPT_FINAL_FAILURES, decode_payload
 
 __all__ = ["OutboxId", "OutboundSms", "PartResult", "SubmitError", "DeliveryReceipt", "InboundSms",
-           "MessageStore", "MessageStatus"]
+           "InboundPart", "join_parts", "MessageStore", "MessageStatus"]
 
 OutboxId = Union[int, str]
 
@@ -140,6 +142,37 @@ class InboundSms:
     complete: bool = True
 
 
+@dataclass(frozen=True)
+class InboundPart:
+    """One part of a concatenated MO (UDH with an 8- or 16-bit reference, or the SAR TLVs).
+
+    ``key`` (source, destination, reference, total) names its group and ``index`` (1-based) its place;
+    ``payload`` is the user data without UDH; ``received_at`` the worker's clock when it was read."""
+
+    source_addr: str
+    destination_addr: str
+    reference: int
+    total: int
+    index: int
+    data_coding: int
+    payload: bytes
+    received_at: datetime
+
+    @property
+    def key(self) -> tuple[str, str, int, int]:
+        return (self.source_addr, self.destination_addr, self.reference, self.total)
+
+
+def join_parts(parts: Sequence[InboundPart], complete: bool) -> InboundSms:
+    """The MO made of ``parts`` (one group, any order): payloads joined by index, decoded with the
+    first part's data coding, received when its last part was."""
+    parts = sorted(parts, key=lambda p: p.index)
+    first = parts[0]
+    payload = b"".join(p.payload for p in parts)
+    return InboundSms(first.source_addr, first.destination_addr, decode_payload(payload, first.data_coding),
+                      first.data_coding, max(p.received_at for p in parts), len(parts), payload, complete)
+
+
 @runtime_checkable
 class MessageStore(Protocol):
     """Storage port implemented by the host (SQLAlchemy in mcrm) and by ``InMemoryMessageStore``.
@@ -186,4 +219,22 @@ class MessageStore(Protocol):
     def save_inbound(self, sms: InboundSms) -> None:
         """Durably store one MO. Only after this returns does the SMSC get ESME_ROK; raising makes
         the worker answer ESME_RX_T_APPN so the SMSC delivers it again."""
+        ...
+
+    def save_inbound_part(self, part: InboundPart) -> None:
+        """Durably store one part of a concatenated MO before the SMSC gets ESME_ROK for it.
+
+        Idempotent per ``(*part.key, part.index)``: a part delivered again (its ack was lost) is
+        stored once. When this part completes its group, the joined ``InboundSms`` (``join_parts``,
+        ``complete=True``) is stored in the same transaction and the group is kept as finished until
+        ``expire_inbound_parts`` drops it, so a resent last part does not store the MO again; a
+        finished group's part arriving with a different payload starts a new group (the handset
+        reused the reference). Raising means "nothing stored", as for ``save_inbound``."""
+        ...
+
+    def expire_inbound_parts(self, before: datetime) -> int:
+        """Store every unfinished group whose first part arrived before ``before`` as one MO with
+        the parts it has, in order (``complete=False`` unless all arrived), and forget it; drop
+        finished groups completed before ``before``. One transaction; returns how many MOs were
+        stored. Several workers may call it at once: each group is stored by one of them."""
         ...

@@ -32,7 +32,6 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Optional
 
@@ -41,7 +40,8 @@ from smpplib import consts
 from . import encoding
 from .client import BindError, GatewayClient, SessionLostError, status_name
 from .config import GatewayConfig
-from .store import DeliveryReceipt, InboundSms, MessageStore, OutboundSms, PartResult, SubmitError
+from .store import (DeliveryReceipt, InboundPart, InboundSms, MessageStore, OutboundSms, PartResult,
+                    SubmitError)
 from .throttle import TokenBucket
 
 __all__ = ["Gateway", "SmppWorker", "SandboxWorker", "make_transport", "run_forever", "mask_msisdn",
@@ -63,6 +63,8 @@ TRANSIENT_STATUSES = frozenset({
 })
 #: Flow-control statuses: the SMSC is busy, not the message's fault; pause all submits, no attempt counted.
 FLOW_CONTROL_STATUSES = frozenset({consts.SMPP_ESME_RTHROTTLED, consts.SMPP_ESME_RMSGQFUL})
+#: how often, at most, the store is asked to expire waiting MO parts (a query, not every loop turn)
+_EXPIRY_INTERVAL_SECS = 5.0
 
 
 def mask_msisdn(addr: str) -> str:
@@ -335,18 +337,6 @@ class _Outgoing:
         self.done = False           # resolved (submitted, retried or failed): ignore late responses
 
 
-@dataclass
-class _Partial:
-    """Parts of a concatenated MO waiting for the rest."""
-
-    first_seen: float
-    data_coding: int
-    total: int
-    source_addr: str
-    destination_addr: str
-    parts: dict = field(default_factory=dict)
-
-
 class _Session:
     """One bound smpplib client and its per-turn output buffer."""
 
@@ -385,7 +375,7 @@ class SmppWorker(_Worker):
         self._inflight: dict[int, tuple[_Outgoing, int, float]] = {}         # seq -> (msg, part idx, sent)
         self._sessions: list[_Session] = []
         self._tx: Optional[_Session] = None
-        self._partials: dict[tuple, _Partial] = {}
+        self._next_expiry = 0.0
         self._ref = int.from_bytes(os.urandom(1), "big")
         # results waiting for the store (flushed once per loop turn, in this order)
         self._parts: list[PartResult] = []
@@ -450,7 +440,6 @@ class SmppWorker(_Worker):
             self._requeue_inflight("shutdown")
             self._queue.clear()
             self._flush_store(force=True)
-            self._save_partials(force=True)
             try:
                 self.store.release_claims(cfg.worker_id)
             except Exception:  # noqa: BLE001
@@ -541,7 +530,7 @@ class SmppWorker(_Worker):
                     self._claim(now)
                 self._submit(now)
                 self._keepalive(now)
-            self._save_partials()
+            self._expire_parts(now)
             self._flush_output()
 
     def _select_timeout(self, now: float, unbinding: bool) -> float:
@@ -683,46 +672,40 @@ class SmppWorker(_Worker):
             src = "+" + src
         dst = _text(pdu.destination_addr)
         if info is not None and info.total > 1:
-            key = (src, dst, info.ref_bits, info.ref, info.total)
-            partial = self._partials.get(key)
-            if partial is None:
-                partial = self._partials[key] = _Partial(self.clock(), dc, info.total, src, dst)
-            partial.parts[info.seq] = payload
-            if len(partial.parts) < info.total:
-                # acknowledged now: SMSCs send the next part only after this resp (see report: a crash
-                # before the last part loses the acknowledged parts)
-                s.out.append(s.client.response_to(pdu))
-                return
-            payload = b"".join(partial.parts[i] for i in range(1, info.total + 1))
-            sms = InboundSms(src, dst, encoding.decode_payload(payload, partial.data_coding),
-                             partial.data_coding, self.wallclock(), info.total, payload, True)
-            if self._save_inbound(sms):
-                del self._partials[key]
-                s.out.append(s.client.response_to(pdu))
-            else:
-                del partial.parts[info.seq]            # the SMSC resends this last part
+            # stored before it is acknowledged: SMSCs send the next part only after this resp, and a
+            # crash before the last part must not lose the acknowledged ones
+            part = InboundPart(src, dst, info.ref, info.total, info.seq, dc, payload, self.wallclock())
+            try:
+                self.store.save_inbound_part(part)
+            except Exception:  # noqa: BLE001 - "raising means not stored"; the SMSC resends the part
+                logger.exception("save_inbound_part failed for MO part %d/%d from %s", info.seq, info.total,
+                                 mask_msisdn(src))
+                self.stats["mo_store_errors"] += 1
                 s.out.append(s.client.response_to(pdu, ESME_RX_T_APPN))
+                return
+            self.stats["mo_parts_saved"] += 1
+            s.out.append(s.client.response_to(pdu))
             return
         sms = InboundSms(src, dst, encoding.decode_payload(payload, dc), dc, self.wallclock(), 1, payload, True)
         ok = self._save_inbound(sms)
         s.out.append(s.client.response_to(pdu, ESME_ROK if ok else ESME_RX_T_APPN))
 
-    def _save_partials(self, force: bool = False) -> None:
-        """Store concatenated MOs whose missing parts did not arrive within SMPP_MO_REASSEMBLY_SECS
-        (or all of them at shutdown): their parts were acknowledged, so keep what we have."""
-        if not self._partials:
+    def _expire_parts(self, now: float) -> None:
+        """Every few seconds (and at start): the store keeps concatenated MOs whose missing parts did
+        not arrive within SMPP_MO_REASSEMBLY_SECS as incomplete messages."""
+        if now < self._next_expiry:
             return
-        now = self.clock()
-        for key, p in list(self._partials.items()):
-            if force or now - p.first_seen > self.config.mo_reassembly_secs:
-                payload = b"".join(p.parts[i] for i in sorted(p.parts))
-                sms = InboundSms(p.source_addr, p.destination_addr,
-                                 encoding.decode_payload(payload, p.data_coding), p.data_coding,
-                                 self.wallclock(), len(p.parts), payload, False)
-                logger.warning("MO from %s incomplete (%d/%d parts), storing what arrived",
-                               mask_msisdn(p.source_addr), len(p.parts), p.total)
-                if self._save_inbound(sms):
-                    del self._partials[key]
+        deadline = self.config.mo_reassembly_secs
+        self._next_expiry = now + min(deadline, _EXPIRY_INTERVAL_SECS)
+        try:
+            stored = self.store.expire_inbound_parts(self.wallclock() - timedelta(seconds=deadline))
+        except Exception:  # noqa: BLE001 - the parts stay stored: try again next time
+            logger.exception("expire_inbound_parts failed")
+            self.stats["store_errors"] += 1
+            return
+        if stored:
+            logger.warning("%d incomplete concatenated MO(s) stored with the parts that arrived", stored)
+            self.stats["mo_incomplete"] += stored
 
     # ------------------------------------------------------------------ store batches
     def _flush_store(self, force: bool = False) -> None:

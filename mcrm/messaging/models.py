@@ -160,3 +160,29 @@ class InboundMessage(IdMixin, db.Model):
 
     def __repr__(self):
         return f"<InboundMessage {self.id} {self.status.value}>"
+
+
+class InboundPart(IdMixin, db.Model):
+    """One part of a concatenated MO, stored before the SMSC gets its ack. When the last part comes
+    the message goes to the inbox in the same transaction and the group is kept (``completed_at``)
+    for the reassembly deadline, so a resent part is not stored twice."""
+
+    __tablename__ = "inbound_parts"
+    __table_args__ = (
+        sa.UniqueConstraint("source_addr", "destination_addr", "reference", "total", "part_index",
+                            name="uq_inbound_parts_group_part"),
+    )
+
+    #: as the SMSC sent them (routing happens when the message is stored)
+    source_addr: Mapped[str] = mapped_column(sa.String(32))
+    destination_addr: Mapped[str] = mapped_column(sa.String(32))
+    #: the concatenation reference (8- or 16-bit UDH, or sar_msg_ref_num)
+    reference: Mapped[int] = mapped_column()
+    total: Mapped[int] = mapped_column(sa.SmallInteger)
+    #: 1-based part number
+    index: Mapped[int] = mapped_column("part_index", sa.SmallInteger)
+    data_coding: Mapped[int] = mapped_column(sa.SmallInteger)
+    payload: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: when the group's message was stored; None while parts are missing
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -22,10 +22,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sms_gateway import (DeliveryReceipt, InboundSms, OutboundSms, PartResult, SmsShape, SubmitError,
                          count_parts)
 from sms_gateway.encoding import MAX_PARTS
+from sms_gateway.store import InboundPart, join_parts
 
 from mcrm.core.clock import now_utc
 from mcrm.extensions import db
 from mcrm.merchants.models import Merchant
+from mcrm.messaging.models import InboundPart as InboundPartRow
 from mcrm.messaging.models import MessageStatus, OutboundMessage, OutboundPart, PendingReceipt
 
 __all__ = ["SqlMessageStore", "claim_update", "count_parts", "SmsShape", "MAX_PARTS", "InboundSms"]
@@ -35,6 +37,7 @@ logger = logging.getLogger(__name__)
 _MESSAGES = OutboundMessage.__table__
 _PARTS = OutboundPart.__table__
 _PENDING = PendingReceipt.__table__
+_IN_PARTS = InboundPartRow.__table__
 #: bound parameters per IN (...) list: well under SQLite's limit
 _CHUNK = 500
 _FAILED_STATS = frozenset({"EXPIRED", "DELETED", "UNDELIV", "UNKNOWN", "REJECTD", "FAILED"})
@@ -132,6 +135,8 @@ class SqlMessageStore:
         self._receipt_to_part = _PARTS.update().where(p.id == sa.bindparam("b_id")).values(**receipt)
         self._receipt_to_parts = _PARTS.update().where(p.id.in_(ids)).values(**receipt)
         self._keep_pending = _PENDING.insert()
+        self._insert_in_part = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+            _IN_PARTS).on_conflict_do_nothing()
         delivered = sa.func.sum(sa.case((p.status == "delivered", 1), else_=0))
         failed = sa.func.sum(sa.case((p.status == "failed", 1), else_=0))
         self._part_totals = (sa.select(p.message_id, sa.func.count().label("n"),
@@ -273,11 +278,76 @@ class SqlMessageStore:
 
     # -------------------------------------------------------------------------------- inbound
     def save_inbound(self, sms: InboundSms) -> None:
+        with self.app.app_context():      # on an error, leaving the context rolls the session back
+            self._store_inbound(sms)
+            db.session.commit()
+
+    def save_inbound_part(self, part: InboundPart) -> None:
+        # in the ORM session, so the part and the message it completes are one transaction
+        with self.app.app_context():
+            session = db.session
+            group = self._lock_group(session, part.source_addr, part.destination_addr, part.reference, part.total)
+            old = session.execute(sa.select(_IN_PARTS.c.payload, _IN_PARTS.c.completed_at)
+                                  .where(group, _IN_PARTS.c.part_index == part.index)).first()
+            if old is not None:
+                if old.completed_at is None or bytes(old.payload) == part.payload:
+                    return                                  # a resend after a lost ack
+                session.execute(_IN_PARTS.delete().where(group))   # a new message reusing the reference
+            inserted = session.execute(self._insert_in_part, {
+                "source_addr": part.source_addr[:32], "destination_addr": part.destination_addr[:32],
+                "reference": part.reference, "total": part.total, "part_index": part.index,
+                "data_coding": part.data_coding, "payload": part.payload, "received_at": part.received_at})
+            if inserted.rowcount == 0:
+                return                                      # the same part stored meanwhile (SQLite)
+            rows = session.execute(sa.select(_IN_PARTS).where(group)).all()
+            if len(rows) == part.total:
+                self._store_inbound(join_parts([_inbound_part(r) for r in rows], True))
+                session.execute(_IN_PARTS.update().where(group).values(completed_at=part.received_at))
+            session.commit()
+
+    def expire_inbound_parts(self, before: datetime) -> int:
+        c = _IN_PARTS.c
+        with self.app.app_context():
+            session = db.session
+            session.execute(_IN_PARTS.delete().where(c.completed_at < before))
+            due = session.execute(sa.select(c.source_addr, c.destination_addr, c.reference, c.total)
+                                  .where(c.completed_at.is_(None))
+                                  .group_by(c.source_addr, c.destination_addr, c.reference, c.total)
+                                  .having(sa.func.min(c.received_at) < before)).all()
+            stored = 0
+            for key in due:
+                group = self._lock_group(session, *key)
+                # deleted and read in one statement: a worker expiring at the same time gets nothing
+                rows = session.execute(_IN_PARTS.delete().where(group, c.completed_at.is_(None))
+                                       .returning(*_IN_PARTS.c)).all()
+                if rows:
+                    self._store_inbound(join_parts([_inbound_part(r) for r in rows], len(rows) == key.total))
+                    stored += 1
+            session.commit()
+            return stored
+
+    def _lock_group(self, session, source_addr: str, destination_addr: str, reference: int,
+                    total: int) -> sa.ColumnElement:
+        """The WHERE clause of one part group. On PostgreSQL the group is locked first (until the
+        commit), so two workers given different parts of it at once see each other's: otherwise
+        neither would see the group complete."""
+        source_addr, destination_addr = source_addr[:32], destination_addr[:32]
+        if self.engine.dialect.name == "postgresql":
+            name = f"inbound_parts|{source_addr}|{destination_addr}|{reference}|{total}"
+            session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(name))))
+        c = _IN_PARTS.c
+        return sa.and_(c.source_addr == source_addr, c.destination_addr == destination_addr,
+                       c.reference == reference, c.total == total)
+
+    def _store_inbound(self, sms: InboundSms) -> None:
         # imported here: services imports this module for the part counter
         from mcrm.messaging.services import store_inbound
-        with self.app.app_context():      # on an error, leaving the context rolls the session back
-            store_inbound(source_addr=sms.source_addr, destination_addr=sms.destination_addr, text=sms.text,
-                          data_coding=sms.data_coding, received_at=sms.received_at, parts=sms.parts,
-                          payload=sms.payload, complete=sms.complete, access_number=self.access_number,
-                          region=self.region)
-            db.session.commit()
+        store_inbound(source_addr=sms.source_addr, destination_addr=sms.destination_addr, text=sms.text,
+                      data_coding=sms.data_coding, received_at=sms.received_at, parts=sms.parts,
+                      payload=sms.payload, complete=sms.complete, access_number=self.access_number,
+                      region=self.region)
+
+
+def _inbound_part(row) -> InboundPart:
+    return InboundPart(row.source_addr, row.destination_addr, row.reference, row.total, row.part_index,
+                       row.data_coding, bytes(row.payload), row.received_at)
