@@ -10,7 +10,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from mcrm.core.errors import ConflictError, ValidationError
@@ -50,10 +51,36 @@ def enqueue_sms(merchant: Merchant, *, msisdn: str, body: str, kind: str, now: d
     the first row.
     """
     kind = _check_kind(kind)
-    if idempotency_key is not None:
-        existing = _find_by_idempotency_key(merchant, idempotency_key)
-        if existing is not None:
-            return existing
+    try:
+        values = _outbound_values(merchant, msisdn=msisdn, body=body, kind=kind, now=now, member=member,
+                                  idempotency_key=idempotency_key, occasion=occasion, region=region)
+    except ValidationError:
+        existing = _find_by_idempotency_key(merchant, idempotency_key) if idempotency_key is not None else None
+        if existing is None:
+            raise
+        return existing
+    # one Core INSERT: the key's unique index settles a repeat (or a concurrent request) without a
+    # lookup first or a savepoint around it, and the ORM's unit of work would cost several times
+    # more. Pending rows go first: the member may have been added just now.
+    db.session.flush()
+    new_id = db.session.execute(_insert_outbound(), _column_values(values)).scalar()
+    if new_id is None:
+        return _find_by_idempotency_key(merchant, idempotency_key)
+    message = OutboundMessage(id=new_id, **values)
+    make_transient_to_detached(message)   # the row holds exactly these values: no read back
+    db.session.add(message)
+    return message
+
+
+#: every column an MT row is inserted with (the others start empty)
+_OUTBOUND_EMPTY = dict.fromkeys(("source_addr", "suppressed_reason", "not_before", "retry_at", "last_error",
+                                 "error_code", "claim_id", "claimed_at", "submitted_at", "delivered_at"))
+
+
+def _outbound_values(merchant: Merchant, *, msisdn: str, body: str, kind: MessageKind, now: datetime,
+                     member: Member | None, idempotency_key: str | None, occasion: str | None,
+                     region: str) -> dict:
+    """The new row's values, after every check (ValidationError) and the marketing rules."""
     msisdn = normalize_msisdn(msisdn, region)
     body = (body or "").strip()
     if not body:
@@ -67,34 +94,41 @@ def enqueue_sms(merchant: Merchant, *, msisdn: str, body: str, kind: str, now: d
     if parts > MAX_PARTS:
         raise ValidationError(f"The message is too long: {parts} parts (at most {MAX_PARTS})")
 
-    message = OutboundMessage(merchant_id=merchant.id, member_id=member.id if member else None, msisdn=msisdn,
-                              body=body, text=text, kind=kind, parts=parts, status=MessageStatus.QUEUED,
-                              attempts=0, idempotency_key=idempotency_key, occasion=occasion, created_at=now)
+    values = dict(_OUTBOUND_EMPTY, merchant_id=merchant.id, member_id=member.id if member else None,
+                  msisdn=msisdn, body=body, text=text, kind=kind, parts=parts, status=MessageStatus.QUEUED,
+                  attempts=0, idempotency_key=idempotency_key, occasion=occasion, created_at=now)
     if kind is MessageKind.MARKETING:
         if member is None:
             member = db.session.scalar(sa.select(Member).where(
                 Member.merchant_id == merchant.id, Member.msisdn == msisdn, Member.deleted_at.is_(None)))
-            message.member_id = member.id if member else None
+            values["member_id"] = member.id if member else None
         send_at = next_send_time(merchant, now)
         if send_at > now:
-            message.not_before = send_at
+            values["not_before"] = send_at
         reason = _suppress_reason(merchant, msisdn, member, occasion, send_at)
         if reason:
-            message.status, message.suppressed_reason = MessageStatus.SUPPRESSED, reason
-            message.not_before = None
-    if idempotency_key is None:
-        db.session.add(message)
-        db.session.flush()
-        return message
-    try:
-        with db.session.begin_nested():       # a concurrent request may have used the key just now
-            db.session.add(message)
-    except IntegrityError:
-        existing = _find_by_idempotency_key(merchant, idempotency_key)
-        if existing is None:
-            raise
-        return existing
-    return message
+            values.update(status=MessageStatus.SUPPRESSED, suppressed_reason=reason, not_before=None)
+    return values
+
+
+def _column_values(values: dict) -> dict:
+    """Row values as the table takes them: enums as their stored strings."""
+    return dict(values, kind=values["kind"].value, status=values["status"].value)
+
+
+_INSERTS: dict[str, sa.Insert] = {}
+
+
+def _insert_outbound() -> sa.Insert:
+    """``INSERT ... ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`` for this database
+    (SQLite and PostgreSQL both have it): no id back means the key is taken."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect not in _INSERTS:
+        table = OutboundMessage.__table__
+        insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect](table)
+        _INSERTS[dialect] = insert.on_conflict_do_nothing(index_elements=[table.c.idempotency_key]) \
+            .returning(table.c.id)
+    return _INSERTS[dialect]
 
 
 def _check_kind(kind) -> MessageKind:
