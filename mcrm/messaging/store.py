@@ -286,7 +286,7 @@ class SqlMessageStore:
         # in the ORM session, so the part and the message it completes are one transaction
         with self.app.app_context():
             session = db.session
-            group = self._lock_group(session, part.source_addr, part.destination_addr, part.reference, part.total)
+            group = self._lock_group(session, *part.key)
             old = session.execute(sa.select(_IN_PARTS.c.payload, _IN_PARTS.c.completed_at)
                                   .where(group, _IN_PARTS.c.part_index == part.index)).first()
             if old is not None:
