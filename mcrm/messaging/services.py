@@ -266,6 +266,7 @@ def claim_inbound(worker_id: str, limit: int, now: datetime,
     claimed with one conditional UPDATE, so two workers never get the same row. Flushes: commit
     right away so other workers see the claim, then process each row and finish it with
     ``mark_inbound_done`` (in the same transaction as its effects) or ``mark_inbound_failed``.
+    The rows come back detached from the session (one statement claims and reads them).
     """
     table = InboundMessage.__table__
     claimable = sa.or_(table.c.status == InboundStatus.NEW.value,
@@ -274,14 +275,15 @@ def claim_inbound(worker_id: str, limit: int, now: datetime,
     claim_id = f"{worker_id}:{now.timestamp():.6f}"
     claim = claim_update(table, claimable, limit, db.session.get_bind().dialect.name,
                          status=InboundStatus.PROCESSING.value, claim_id=claim_id, claimed_at=now)
-    claimed = db.session.execute(claim.returning(table.c.id)).scalars().all()
-    if not claimed:
-        return []
-    rows = db.session.scalars(sa.select(InboundMessage).where(InboundMessage.id.in_(claimed))
-                              .order_by(InboundMessage.id).execution_options(populate_existing=True)).all()
-    for row in rows:
-        row.held_claim = claim_id
-    return list(rows)
+    claimed = []
+    for row in sorted(db.session.execute(claim.returning(*table.c)), key=lambda row: row.id):
+        inbound = InboundMessage(**row._mapping)
+        # detached, with every column as the claim left it: the commit that publishes the claim
+        # does not expire it, so the batch reads its rows without a query each
+        make_transient_to_detached(inbound)
+        inbound.held_claim = claim_id
+        claimed.append(inbound)
+    return claimed
 
 
 def _finish_inbound(inbound: InboundMessage, status: InboundStatus, now: datetime, error: str | None) -> None:
