@@ -4,10 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import sqlalchemy as sa
+from sqlalchemy.orm import lazyload
+
+from mcrm.extensions import db
 from mcrm.keywords import texts
 from mcrm.keywords.rules import ParsedText, render_template, template_fields
 from mcrm.members.models import Member
-from mcrm.members.services import find_member_by_msisdn
 from mcrm.merchants.models import Merchant
 
 
@@ -38,7 +41,7 @@ class Context:
     def member(self) -> Member | None:
         """The texter's live membership of this merchant (looked up once)."""
         if self._member is _UNSET:
-            self._member = find_member_by_msisdn(self.merchant, self.msisdn)
+            self._member = find_member(self.merchant, self.msisdn)
         return self._member
 
     @member.setter
@@ -69,6 +72,32 @@ class Context:
             values.update(member_values(member, now=self.now, need_expiring="expiring_points" in template_fields(template)))
         values.update(extra)
         return values
+
+
+def per_transaction(key, compute):
+    """``compute()`` once per database transaction and key: a batch of MOs asks once per merchant
+    and minute. Nothing else can change what it read while this transaction holds the data."""
+    transaction = db.session().get_transaction()
+    memo = db.session.info.get("keywords_memo")
+    if memo is None or memo[0] is not transaction:
+        memo = (transaction, {})
+        db.session.info["keywords_memo"] = memo
+    if key not in memo[1]:
+        memo[1][key] = compute()
+    return memo[1][key]
+
+
+#: ``find_member_by_msisdn`` without the tags: a member load would fetch them in a second query
+#: (``Member.tags`` is selectin for the console lists) and no reply shows them (loaded if touched);
+#: built once, as building it costs more than running it
+_MEMBER_BY_MSISDN = sa.select(Member).where(
+    Member.merchant_id == sa.bindparam("merchant_id"), Member.msisdn == sa.bindparam("msisdn"),
+    Member.deleted_at.is_(None)).options(lazyload(Member.tags))
+
+
+def find_member(merchant: Merchant, msisdn: str) -> Member | None:
+    """The live member of ``merchant`` with this number, or None."""
+    return db.session.scalar(_MEMBER_BY_MSISDN, {"merchant_id": merchant.id, "msisdn": msisdn})
 
 
 def member_values(member: Member, *, now: datetime, need_expiring: bool = True) -> dict:

@@ -15,7 +15,7 @@ from mcrm.core.errors import ConflictError, ValidationError
 from mcrm.core.msisdn import mask_msisdn, normalize_msisdn
 from mcrm.extensions import db
 from mcrm.keywords import actions, texts
-from mcrm.keywords.context import Context, Reply
+from mcrm.keywords.context import Context, Reply, per_transaction
 from mcrm.keywords.models import AppStatus, KeywordApp, KeywordWord
 from mcrm.keywords.rules import KeywordTable, Outcome, ParsedText, fold, parse_text
 from mcrm.merchants.models import Merchant
@@ -42,23 +42,10 @@ def keyword_table(merchant: Merchant, apps: list[KeywordApp]) -> KeywordTable:
     return table
 
 
-def _per_transaction(key, compute):
-    """``compute()`` once per database transaction and key: a batch of MOs asks once per merchant
-    and minute. Nothing else can change what it read while this transaction holds the data."""
-    transaction = db.session().get_transaction()
-    memo = db.session.info.get("keywords_memo")
-    if memo is None or memo[0] is not transaction:
-        memo = (transaction, {})
-        db.session.info["keywords_memo"] = memo
-    if key not in memo[1]:
-        memo[1][key] = compute()
-    return memo[1][key]
-
-
 def list_live_apps(merchant: Merchant, *, now: datetime) -> list[KeywordApp]:
     """Wizard apps that answer right now: active and inside their date range."""
     minute = now.replace(second=0, microsecond=0)
-    return list(_per_transaction(("apps", merchant.id, minute), lambda: _query_live_apps(merchant, now=now)))
+    return list(per_transaction(("apps", merchant.id, minute), lambda: _query_live_apps(merchant, now=now)))
 
 
 def _query_live_apps(merchant: Merchant, *, now: datetime) -> list[KeywordApp]:
@@ -84,7 +71,7 @@ def answer_text(merchant: Merchant, *, msisdn: str, text: str | None, now: datet
         table = keyword_table(merchant, apps)
     else:
         minute = now.replace(second=0, microsecond=0)
-        table = _per_transaction(("table", merchant.id, minute), lambda: keyword_table(merchant, apps))
+        table = per_transaction(("table", merchant.id, minute), lambda: keyword_table(merchant, apps))
     if parsed.outcome == Outcome.GARBLED:
         return []  # a decoding failure or binary data: answering could only confuse
     if not parsed.is_text:

@@ -2,10 +2,10 @@
 import re
 
 from mcrm.core.errors import ConflictError, ValidationError
-from mcrm.keywords.context import Context
+from mcrm.keywords.context import Context, find_member
 from mcrm.members.birthdays import parse_birthday
 from mcrm.members.models import Source
-from mcrm.members.services import Consent, enrol_member, find_member_by_msisdn, opt_in, opt_out, update_member
+from mcrm.members.services import Consent, enrol_member, opt_in, opt_out, update_member
 from mcrm.points.services import Actor, grant_points
 
 SMS_ACTOR = Actor("sms")
@@ -40,7 +40,7 @@ def join(ctx: Context) -> None:
                                   consent=consent_for(ctx), **fields)
         except ConflictError:
             # the same number's other "ZC" was answered by another worker a moment ago
-            member = find_member_by_msisdn(ctx.merchant, ctx.msisdn)
+            member = find_member(ctx.merchant, ctx.msisdn)
         else:
             ctx.member = member
             gift = ctx.merchant.join_gift_points

@@ -3,7 +3,7 @@ from mcrm.core.errors import NotFoundError
 from mcrm.feedback.models import TicketKind
 from mcrm.feedback.services import open_ticket
 from mcrm.keywords import texts
-from mcrm.keywords.context import Context
+from mcrm.keywords.context import Context, per_transaction
 from mcrm.surveys import services as surveys
 
 #: what help calls each built-in in the SMS (consumers read Chinese)
@@ -14,8 +14,9 @@ HELP_LABELS = {"join": "注册会员", "points": "查积分", "stop": "退订", 
 def help_keywords(merchant, custom_apps) -> str:
     """``ZC 注册会员 / JF 查积分 / ...``: each built-in's first keyword, then the active wizard apps."""
     keywords = texts.builtin_keywords(merchant)
+    survey = per_transaction(("survey", merchant.id), lambda: surveys.has_active_survey(merchant))
     entries = [f"{keywords[app][0]} {label}" for app, label in HELP_LABELS.items()
-               if keywords.get(app) and (app != "survey" or surveys.has_active_survey(merchant))]
+               if keywords.get(app) and (app != "survey" or survey)]
     entries += [f"{app.keywords[0]} {app.name}" for app in custom_apps if app.keywords]
     return " / ".join(entries)
 
