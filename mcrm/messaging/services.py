@@ -63,7 +63,7 @@ def enqueue_sms(merchant: Merchant, *, msisdn: str, body: str, kind: str, now: d
     # lookup first or a savepoint around it, and the ORM's unit of work would cost several times
     # more. Pending rows go first: the member may have been added just now.
     db.session.flush()
-    new_id = db.session.execute(_insert_outbound(), _column_values(values)).scalar()
+    new_id = db.session.connection().execute(_insert_outbound(), _column_values(values)).scalar()
     if new_id is None:
         return _find_by_idempotency_key(merchant, idempotency_key)
     message = OutboundMessage(id=new_id, **values)
@@ -286,12 +286,20 @@ def claim_inbound(worker_id: str, limit: int, now: datetime,
     return claimed
 
 
+#: PROCESSING → a final status, only while this worker's claim holds (built once: building a
+#: statement costs more than running it)
+_FINISH_INBOUND = sa.update(InboundMessage.__table__).where(
+    InboundMessage.__table__.c.id == sa.bindparam("inbound_id"),
+    InboundMessage.__table__.c.status == InboundStatus.PROCESSING.value,
+    InboundMessage.__table__.c.claim_id == sa.bindparam("held_claim"),
+).values(status=sa.bindparam("new_status"), processed_at=sa.bindparam("now"), error=sa.bindparam("reason"),
+         claim_id=None)
+
+
 def _finish_inbound(inbound: InboundMessage, status: InboundStatus, now: datetime, error: str | None) -> None:
-    table = InboundMessage.__table__
-    result = db.session.execute(
-        table.update().where(table.c.id == inbound.id, table.c.status == InboundStatus.PROCESSING.value,
-                             table.c.claim_id == inbound.held_claim)
-        .values(status=status.value, processed_at=now, error=error, claim_id=None))
+    result = db.session.connection().execute(_FINISH_INBOUND, {
+        "inbound_id": inbound.id, "held_claim": inbound.held_claim, "new_status": status, "now": now,
+        "reason": error})
     if result.rowcount != 1:
         # the lease ran out and another worker has it now: roll back so its effects happen once
         raise ConflictError(f"Inbound message {inbound.id} is no longer claimed by this worker")
