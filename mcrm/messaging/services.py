@@ -268,15 +268,11 @@ def claim_inbound(worker_id: str, limit: int, now: datetime,
     ``mark_inbound_done`` (in the same transaction as its effects) or ``mark_inbound_failed``.
     The rows come back detached from the session (one statement claims and reads them).
     """
-    table = InboundMessage.__table__
-    claimable = sa.or_(table.c.status == InboundStatus.NEW.value,
-                       sa.and_(table.c.status == InboundStatus.PROCESSING.value,
-                               table.c.claimed_at < now - lease))
     claim_id = f"{worker_id}:{now.timestamp():.6f}"
-    claim = claim_update(table, claimable, limit, db.session.get_bind().dialect.name,
-                         status=InboundStatus.PROCESSING.value, claim_id=claim_id, claimed_at=now)
+    rows = db.session.connection().execute(_claim_statement(db.session.get_bind().dialect.name, limit),
+                                           {"stale_before": now - lease, "claim_id": claim_id, "now": now})
     claimed = []
-    for row in sorted(db.session.execute(claim.returning(*table.c)), key=lambda row: row.id):
+    for row in sorted(rows, key=lambda row: row.id):
         inbound = InboundMessage(**row._mapping)
         # detached, with every column as the claim left it: the commit that publishes the claim
         # does not expire it, so the batch reads its rows without a query each
@@ -284,6 +280,23 @@ def claim_inbound(worker_id: str, limit: int, now: datetime,
         inbound.held_claim = claim_id
         claimed.append(inbound)
     return claimed
+
+
+_CLAIMS: dict[tuple[str, int], sa.Update] = {}
+
+
+def _claim_statement(dialect: str, limit: int) -> sa.Update:
+    """The claim of ``claim_inbound`` for this database and batch size, built once (building it
+    cost more than running it): ``UPDATE ... RETURNING`` every column."""
+    if (dialect, limit) not in _CLAIMS:
+        table = InboundMessage.__table__
+        claimable = sa.or_(table.c.status == InboundStatus.NEW.value,
+                           sa.and_(table.c.status == InboundStatus.PROCESSING.value,
+                                   table.c.claimed_at < sa.bindparam("stale_before")))
+        _CLAIMS[dialect, limit] = claim_update(
+            table, claimable, limit, dialect, status=InboundStatus.PROCESSING.value,
+            claim_id=sa.bindparam("claim_id"), claimed_at=sa.bindparam("now")).returning(*table.c)
+    return _CLAIMS[dialect, limit]
 
 
 #: PROCESSING → a final status, only while this worker's claim holds (built once: building a
