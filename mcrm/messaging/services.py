@@ -66,10 +66,19 @@ def enqueue_sms(merchant: Merchant, *, msisdn: str, body: str, kind: str, now: d
     new_id = db.session.connection().execute(_insert_outbound(), _column_values(values)).scalar()
     if new_id is None:
         return _find_by_idempotency_key(merchant, idempotency_key)
-    message = OutboundMessage(id=new_id, **values)
-    make_transient_to_detached(message)   # the row holds exactly these values: no read back
+    message = _as_loaded(OutboundMessage, dict(values, id=new_id))
     db.session.add(message)
     return message
+
+
+def _as_loaded(model, values: dict):
+    """A detached ``model`` instance for a row that holds exactly ``values`` (every column), as if
+    just read: its attributes are filled the way the ORM fills a loaded row, without the attribute
+    events a constructor fires, which cost more than the INSERT itself."""
+    instance = model.__mapper__.class_manager.new_instance()
+    instance.__dict__.update(values)
+    make_transient_to_detached(instance)
+    return instance
 
 
 #: every column an MT row is inserted with (the others start empty)
@@ -273,10 +282,9 @@ def claim_inbound(worker_id: str, limit: int, now: datetime,
                                            {"stale_before": now - lease, "claim_id": claim_id, "now": now})
     claimed = []
     for row in sorted(rows, key=lambda row: row.id):
-        inbound = InboundMessage(**row._mapping)
         # detached, with every column as the claim left it: the commit that publishes the claim
         # does not expire it, so the batch reads its rows without a query each
-        make_transient_to_detached(inbound)
+        inbound = _as_loaded(InboundMessage, dict(row._mapping))
         inbound.held_claim = claim_id
         claimed.append(inbound)
     return claimed

@@ -97,6 +97,25 @@ def test_transactional_messages_do_not_count_against_the_cap(db, merchant, now):
     assert marketing(merchant, now).status is MessageStatus.QUEUED
 
 
+@pytest.mark.parametrize("kind", ["transactional", "marketing"])
+def test_the_returned_message_is_its_row_as_stored_and_unmodified_in_the_session(db, merchant, make_member, now,
+                                                                                kind):
+    member = make_member(msisdn="13800138000", opted_out=True)
+    message = enqueue_sms(merchant, msisdn=member.msisdn, member=member, body="周末八折", kind=kind, now=now,
+                          idempotency_key=f"test:{kind}")
+    assert message in db.session and message not in db.session.dirty
+    stored = db.session.execute(sa.select(OutboundMessage.__table__)
+                                .where(OutboundMessage.id == message.id)).one()._asdict()
+    assert {column: getattr(message, column) for column in stored} == stored
+
+
+def test_a_repeated_idempotency_key_returns_the_first_message_even_if_the_repeat_is_refused(db, merchant, now):
+    first = enqueue_sms(merchant, msisdn="13800138000", body="验证码 1234", kind="transactional", now=now,
+                        idempotency_key="login:42")
+    assert enqueue_sms(merchant, msisdn="13800138000", body="  ", kind="transactional", now=now,
+                       idempotency_key="login:42") is first
+
+
 def test_idempotency_key_returns_the_first_message(db, merchant, now):
     first = enqueue_sms(merchant, msisdn="13800138000", body="验证码 1234", kind="transactional", now=now,
                         idempotency_key="login:42")
