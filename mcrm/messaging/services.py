@@ -243,6 +243,9 @@ def _storable_text(text: str) -> str:
     return text.replace("\x00", "\ufffd")
 
 
+_INSERT_INBOUND = sa.insert(InboundMessage.__table__).returning(InboundMessage.__table__.c.id)
+
+
 def store_inbound(*, source_addr: str, destination_addr: str, text: str, data_coding: int, received_at: datetime,
                   parts: int = 1, payload: bytes = b"", complete: bool = True, access_number: str,
                   region: str = "CN") -> InboundMessage:
@@ -255,13 +258,16 @@ def store_inbound(*, source_addr: str, destination_addr: str, text: str, data_co
         msisdn = normalize_msisdn(source_addr, region)
     except ValidationError:
         msisdn = (source_addr or "")[:32]          # kept as given: the console still shows it
-    row = InboundMessage(merchant_id=merchant.id if merchant else None, msisdn=_storable_text(msisdn),
-                         destination_addr=_storable_text((destination_addr or "")[:32]), extension=extension[:21],
-                         text=_storable_text(text or ""), data_coding=data_coding, parts=parts, complete=complete,
-                         payload=payload or b"", received_at=received_at,
-                         status=InboundStatus.NEW if merchant else InboundStatus.UNROUTED)
+    values = dict(merchant_id=merchant.id if merchant else None, msisdn=_storable_text(msisdn),
+                  destination_addr=_storable_text((destination_addr or "")[:32]), extension=extension[:21],
+                  text=_storable_text(text or ""), data_coding=data_coding, parts=parts, complete=complete,
+                  payload=payload or b"", received_at=received_at,
+                  status=InboundStatus.NEW if merchant else InboundStatus.UNROUTED,
+                  claim_id=None, claimed_at=None, processed_at=None, error=None)
+    # a Core INSERT, as in enqueue_sms: the gateway stores every MO through here
+    new_id = db.session.connection().execute(_INSERT_INBOUND, values).scalar_one()
+    row = _as_loaded(InboundMessage, dict(values, id=new_id))
     db.session.add(row)
-    db.session.flush()
     if merchant is None:
         logger.info("MO from %s to %s matches no merchant: stored unrouted", mask_msisdn(msisdn), destination_addr)
     return row

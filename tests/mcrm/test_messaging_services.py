@@ -190,6 +190,16 @@ def test_unroutable_mo_is_stored_unrouted_and_a_bad_sender_kept_as_given(db, mer
     assert routed.msisdn == "+8613800138000" and routed.extension == "9"
 
 
+@pytest.mark.parametrize("destination", [ACCESS + "019", "10086"])
+def test_the_stored_mo_is_its_row_as_stored_and_unmodified_in_the_session(db, merchant, now, destination):
+    row = store_inbound(source_addr="8613800138000", destination_addr=destination, text="JF", data_coding=8,
+                        received_at=now, payload="JF".encode("utf-16-be"), access_number=ACCESS)
+    assert row in db.session and row not in db.session.dirty
+    stored = db.session.execute(sa.select(InboundMessage.__table__)
+                                .where(InboundMessage.id == row.id)).one()._asdict()
+    assert {column: getattr(row, column) for column in stored} == stored
+
+
 def _inbox(db, merchant, now, count):
     rows = [store_inbound(source_addr=f"+861380013{n:04d}", destination_addr=ACCESS + merchant.sub_code,
                           text="JF", data_coding=0, received_at=now, access_number=ACCESS) for n in range(count)]
