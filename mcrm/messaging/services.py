@@ -63,7 +63,7 @@ def enqueue_sms(merchant: Merchant, *, msisdn: str, body: str, kind: str, now: d
     # lookup first or a savepoint around it, and the ORM's unit of work would cost several times
     # more. Pending rows go first: the member may have been added just now.
     db.session.flush()
-    new_id = db.session.connection().execute(_insert_outbound(), _column_values(values)).scalar()
+    new_id = db.session.connection().execute(_insert_outbound(), values).scalar()
     if new_id is None:
         return _find_by_idempotency_key(merchant, idempotency_key)
     message = _as_loaded(OutboundMessage, dict(values, id=new_id))
@@ -118,11 +118,6 @@ def _outbound_values(merchant: Merchant, *, msisdn: str, body: str, kind: Messag
         if reason:
             values.update(status=MessageStatus.SUPPRESSED, suppressed_reason=reason, not_before=None)
     return values
-
-
-def _column_values(values: dict) -> dict:
-    """Row values as the table takes them: enums as their stored strings."""
-    return dict(values, kind=values["kind"].value, status=values["status"].value)
 
 
 _INSERTS: dict[str, sa.Insert] = {}
