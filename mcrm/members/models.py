@@ -96,6 +96,25 @@ class MemberTag(db.Model):
     merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"))
 
 
+class OptOut(IdMixin, db.Model):
+    """A number that asked this merchant for no marketing while it was not a (live) member.
+
+    A member's own opt-out lives on the member row; this list keeps the request of everyone else,
+    so that enrolling the number later (console, import) starts it opted out, and marketing to a
+    number that is no member is suppressed too. Enrolment moves the entry onto the member; deleting
+    an opted-out member moves it back here.
+    """
+    __tablename__ = "opt_outs"
+    __table_args__ = (sa.UniqueConstraint("merchant_id", "msisdn", name="uq_opt_outs_merchant_msisdn"),)
+
+    merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"))
+    msisdn: Mapped[str] = mapped_column(sa.String(20))
+    opted_out_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: how the request came: sms, console, member (a deleted member's opt-out)
+    channel: Mapped[str] = mapped_column(sa.String(10))
+    detail: Mapped[str] = mapped_column(sa.String(200), default="")
+
+
 class ImportStatus:
     MAPPING = "mapping"  # uploaded, waiting for staff to confirm the column mapping
     QUEUED = "queued"
