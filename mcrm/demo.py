@@ -10,7 +10,7 @@ from mcrm.auth.services import create_staff
 from mcrm.core.clock import now_utc
 from mcrm.extensions import db
 from mcrm.members.models import Gender, Source
-from mcrm.members.services import Consent, enrol_member
+from mcrm.members.services import Consent, enrol_member, opt_out_number
 from mcrm.merchants.models import Merchant
 from mcrm.merchants.services import create_merchant
 from mcrm.points.services import Actor, SYSTEM, grant_points, record_purchase, redeem_points, refresh_tier
@@ -83,6 +83,9 @@ def load_demo(member_count: int = 300, seed: int = 2026) -> DemoResult:
         refresh_tier(member, merchant, now=now)
         if index % 100 == 99:
             db.session.flush()
+    for days in (2, 9, 30):  # numbers that texted TD without ever joining
+        opt_out_number(merchant, _unique_msisdn(rng, used), now=now - timedelta(days=days), channel=Source.SMS,
+                       detail="keyword TD")
     db.session.flush()
     return DemoResult(created=True, merchant=merchant, members=member_count)
 

@@ -28,7 +28,7 @@ from mcrm.members.models import (Gender, ImportStatus, Member, MemberImport, Mem
                                  Source)
 from mcrm.members.queries import MemberFilter, iter_members
 from mcrm.members.services import (MAX_TAGS, Consent, member_birthday, opt_out, parse_tags, prepare_member,
-                                   record_consent, set_birthday, set_member_fields)
+                                   record_consent, set_birthday, set_member_fields, take_opt_outs)
 from mcrm.merchants.models import Merchant
 from mcrm.points import rules
 from mcrm.points.services import Actor, import_balances
@@ -321,6 +321,7 @@ def _insert_members(merchant: Merchant, rows: list[ImportRow], *, now: datetime,
     """
     if not rows:
         return {}
+    earlier_stops = take_opt_outs(merchant, [row.msisdn for row in rows])
     score = rules.tenure_bonus(now, now, merchant.tenure_bonus)
     tier = rules.tier_for(score, merchant.tier_thresholds)
     values = []
@@ -333,7 +334,8 @@ def _insert_members(merchant: Merchant, rows: list[ImportRow], *, now: datetime,
             vars(columns), merchant_id=merchant.id, msisdn=row.msisdn, msisdn_rev=row.msisdn[::-1],
             name=row.fields.get("name", ""), gender=row.fields.get("gender", Gender.UNKNOWN),
             custom_fields=row.fields.get("custom_fields", {}), joined_at=now, source=Source.IMPORT,
-            opted_out=row.opted_out, opted_out_at=now if row.opted_out else None, last_visit_at=None,
+            opted_out=row.opted_out or row.msisdn in earlier_stops,
+            opted_out_at=earlier_stops.get(row.msisdn, now if row.opted_out else None), last_visit_at=None,
             total_spend=0, tier=tier, tier_score=score, points_balance=0, deleted_at=None, created_at=now,
             updated_at=now))
     table = Member.__table__

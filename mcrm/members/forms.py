@@ -120,3 +120,15 @@ class ImportUploadForm(FlaskForm):
                      description=_l("Saved from Excel (GBK) or as UTF-8; "
                                     "the first line holds the column names"),
                      render_kw={"accept": ".csv,.txt,text/csv"})
+
+
+class OptOutForm(FlaskForm):
+    """A number that asked for no more marketing by other means (a call, at the counter)."""
+    msisdn = StringField(_l("Mobile number"), validators=[_domain_check(normalize_msisdn)],
+                         render_kw={"type": "tel", "autocomplete": "off"})
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=100)],
+                       description=_l("How the request came, for the record (for example: by phone)"))
+
+    def validate_msisdn(self, field):
+        if not (field.data or "").strip():
+            raise FieldError(_l("Enter the mobile number"))

@@ -9,7 +9,7 @@ from mcrm.core.errors import ConflictError, NotFoundError, ValidationError
 from mcrm.core.msisdn import normalize_msisdn
 from mcrm.extensions import db
 from mcrm.members.birthdays import Birthday, parse_birthday
-from mcrm.members.models import Gender, Member, MemberTag, Source
+from mcrm.members.models import Gender, Member, MemberTag, OptOut, Source
 from mcrm.merchants.models import Merchant
 
 MAX_TAGS = 20
@@ -46,6 +46,7 @@ def prepare_member(merchant: Merchant, msisdn: str, *, now: datetime, source: st
     """
     if source not in Source.ALL:
         raise ValidationError(f"Unknown source {source!r}")
+    earlier_stop = take_opt_outs(merchant, [msisdn]).get(msisdn)
     member = revive or Member(merchant_id=merchant.id, msisdn=msisdn, msisdn_rev=msisdn[::-1])
     member.deleted_at = None
     member.joined_at = now
@@ -55,6 +56,8 @@ def prepare_member(merchant: Merchant, msisdn: str, *, now: datetime, source: st
         db.session.add(member)
     if consent is not None:
         record_consent(member, consent, now=now)
+    if earlier_stop is not None:  # the number said STOP before it joined: that still holds
+        member.opted_out, member.opted_out_at = True, earlier_stop
     from mcrm.points.services import refresh_tier  # points builds on members
     refresh_tier(member, merchant, now=now)
     return member
@@ -167,9 +170,74 @@ def opt_in(member: Member, consent: Consent, *, now: datetime) -> bool:
 
 
 def delete_member(member: Member, *, now: datetime) -> None:
-    """Soft delete: the row and its ledger stay for the records, the member leaves every list."""
+    """Soft delete: the row and its ledger stay for the records, the member leaves every list.
+
+    An opted-out member's request goes onto the opt-out list: the number still wants no marketing.
+    """
     member.deleted_at = now
+    if member.opted_out:
+        db.session.add(OptOut(merchant_id=member.merchant_id, msisdn=member.msisdn,
+                              opted_out_at=member.opted_out_at or now, channel="member",
+                              detail=f"member {member.member_no} deleted"))
     db.session.flush()
+
+
+def opt_out_number(merchant: Merchant, msisdn: str, *, now: datetime, channel: str, detail: str = "",
+                   region: str = "CN") -> bool:
+    """Stop all marketing to a number: its member's opt-out, or an entry on the opt-out list for a
+    number that is no member. Returns False when it already was opted out."""
+    msisdn = normalize_msisdn(msisdn, region)
+    member = find_member_by_msisdn(merchant, msisdn)
+    if member is not None:
+        return opt_out(member, now=now)
+    if on_opt_out_list(merchant, msisdn):
+        return False
+    db.session.add(OptOut(merchant_id=merchant.id, msisdn=msisdn, opted_out_at=now, channel=channel,
+                          detail=detail[:200]))
+    db.session.flush()
+    return True
+
+
+def opt_in_number(merchant: Merchant, msisdn: str, consent: Consent, *, now: datetime,
+                  region: str = "CN") -> bool:
+    """The number's own request to get marketing again (its member's, or off the opt-out list).
+    Returns False when it was not opted out."""
+    msisdn = normalize_msisdn(msisdn, region)
+    member = find_member_by_msisdn(merchant, msisdn)
+    if member is not None:
+        return opt_in(member, consent, now=now)
+    return bool(take_opt_outs(merchant, [msisdn]))
+
+
+def on_opt_out_list(merchant: Merchant, msisdn: str) -> bool:
+    """Whether a number (E.164) that is no member asked this merchant for no marketing."""
+    return db.session.scalar(sa.select(OptOut.id).where(OptOut.merchant_id == merchant.id,
+                                                        OptOut.msisdn == msisdn)) is not None
+
+
+def take_opt_outs(merchant: Merchant, msisdns: list[str]) -> dict[str, datetime]:
+    """Take numbers (E.164) off the opt-out list as they become members; returns number → when it
+    opted out, for those that were on it (the caller opts the member out, or in with consent)."""
+    if not msisdns:
+        return {}
+    where = sa.and_(OptOut.merchant_id == merchant.id, OptOut.msisdn.in_(msisdns))
+    found = dict(db.session.execute(sa.select(OptOut.msisdn, OptOut.opted_out_at).where(where)).all())
+    if found:
+        db.session.execute(sa.delete(OptOut).where(where), execution_options={"synchronize_session": False})
+    return found
+
+
+def list_opt_outs(merchant: Merchant, *, search: str = "", before_id: int | None = None,
+                  limit: int = 50) -> list[OptOut]:
+    """The opt-out list, newest first, a page at a time (``before_id``: the last id of the page
+    before); ``search`` matches the end of the number."""
+    query = sa.select(OptOut).where(OptOut.merchant_id == merchant.id)
+    digits = "".join(ch for ch in search if ch.isdigit())
+    if digits:
+        query = query.where(OptOut.msisdn.endswith(digits, autoescape=True))
+    if before_id is not None:
+        query = query.where(OptOut.id < before_id)
+    return db.session.scalars(query.order_by(OptOut.id.desc()).limit(limit)).all()
 
 
 def find_member_by_msisdn(merchant: Merchant, msisdn: str, *, include_deleted: bool = False) -> Member | None:

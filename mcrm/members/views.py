@@ -20,12 +20,12 @@ from mcrm.extensions import db
 from mcrm.formatting import local_datetime
 from mcrm.members import csv_io
 from mcrm.members.forms import (IMPORT_FIELD_LABELS, ImportUploadForm, MemberEditForm, MemberFilterForm,
-                                MemberForm, format_custom_fields)
+                                MemberForm, OptOutForm, format_custom_fields)
 from mcrm.members.models import ImportStatus, Member, MemberImport, Source
 from mcrm.merchants.models import Merchant
 from mcrm.members.queries import list_members
-from mcrm.members.services import (Consent, delete_member, enrol_member, member_birthday, opt_in, opt_out,
-                                   update_member)
+from mcrm.members.services import (Consent, delete_member, enrol_member, list_opt_outs, member_birthday, opt_in,
+                                   opt_out, opt_out_number, update_member)
 from mcrm.points.forms import AdjustForm, PurchaseForm, RedeemForm
 from mcrm.points.services import Actor, expiring_points, list_entries
 
@@ -151,6 +151,38 @@ def opt_in_member(member_id: int):
     db.session.commit()
     flash(_("Marketing messages resumed, consent recorded"), "success")
     return redirect(url_for(".detail", member_id=member.id))
+
+
+#: opt-out list lines on a page
+OPT_OUT_PAGE = 50
+
+
+@bp.route("/opt-outs", methods=["GET", "POST"])
+@login_required
+def opt_outs():
+    """Numbers that asked for no marketing while not members; managers add requests made by phone."""
+    form = OptOutForm()
+    if form.validate_on_submit():
+        if not current_user.has_role(Role.MANAGER):
+            abort(403)
+        note = (form.note.data or "").strip()
+        detail = f"staff {current_user.username}" + (f": {note}" if note else "")
+        try:
+            added = opt_out_number(g.merchant, form.msisdn.data, now=now_utc(), channel=Source.CONSOLE,
+                                   detail=detail, region=_region())
+        except DomainError as error:
+            db.session.rollback()
+            form.msisdn.errors.append(_(error.message))
+        else:
+            db.session.commit()
+            flash(_("The number gets no more marketing messages") if added
+                  else _("The number had already opted out"), "success" if added else "warning")
+            return redirect(url_for(".opt_outs"))
+    search = (request.args.get("q") or "").strip()
+    before = request.args.get("before", type=int)
+    entries = list_opt_outs(g.merchant, search=search, before_id=before, limit=OPT_OUT_PAGE + 1)
+    return render_template("members/opt_outs.html", form=form, entries=entries[:OPT_OUT_PAGE], search=search,
+                           next_before=entries[OPT_OUT_PAGE - 1].id if len(entries) > OPT_OUT_PAGE else None)
 
 
 @bp.route("/<int:member_id>/delete", methods=["POST"])

@@ -18,6 +18,7 @@ from mcrm.core.errors import ConflictError, ValidationError
 from mcrm.core.msisdn import mask_msisdn, normalize_msisdn
 from mcrm.extensions import db
 from mcrm.members.models import Member
+from mcrm.members.services import on_opt_out_list
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.models import (InboundMessage, InboundStatus, MessageKind, MessageStatus,
                                    OutboundMessage)
@@ -170,7 +171,7 @@ def _local_day_bounds(merchant: Merchant, moment: datetime) -> tuple[datetime, d
 
 def _suppress_reason(merchant: Merchant, msisdn: str, member: Member | None, occasion: str | None,
                      send_at: datetime) -> str | None:
-    if member is not None and member.opted_out:
+    if member.opted_out if member is not None else on_opt_out_list(merchant, msisdn):
         return SuppressReason.OPTED_OUT
     counted = sa.and_(OutboundMessage.merchant_id == merchant.id, OutboundMessage.msisdn == msisdn,
                       OutboundMessage.kind == MessageKind.MARKETING,

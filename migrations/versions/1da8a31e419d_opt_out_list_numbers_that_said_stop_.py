@@ -32,6 +32,17 @@ def upgrade():
     sa.UniqueConstraint('merchant_id', 'msisdn', name='uq_opt_outs_merchant_msisdn')
     )
     # ### end Alembic commands ###
+    # members deleted while opted out keep their request on the list (as delete_member does now)
+    members = sa.table('members', sa.column('merchant_id'), sa.column('msisdn'), sa.column('opted_out'),
+                       sa.column('opted_out_at'), sa.column('deleted_at'))
+    opt_outs = sa.table('opt_outs', sa.column('merchant_id'), sa.column('msisdn'), sa.column('opted_out_at'),
+                        sa.column('channel'), sa.column('detail'))
+    op.execute(opt_outs.insert().from_select(
+        ['merchant_id', 'msisdn', 'opted_out_at', 'channel', 'detail'],
+        sa.select(members.c.merchant_id, members.c.msisdn,
+                  sa.func.coalesce(members.c.opted_out_at, members.c.deleted_at),
+                  sa.literal('member'), sa.literal('member deleted'))
+        .where(members.c.deleted_at.isnot(None), members.c.opted_out == sa.true())))
 
 
 def downgrade():

@@ -109,6 +109,18 @@ def test_an_import_opts_members_out_but_never_back_in(db, merchant, make_member,
     assert db.session.scalar(sa.select(Member).where(Member.msisdn == "+8613800138001")).opted_out_at is not None
 
 
+def test_an_import_keeps_the_stop_of_a_number_that_was_no_member(db, merchant, now):
+    from mcrm.members.services import opt_out_number
+    opt_out_number(merchant, "13800138002", now=now, channel="sms")
+    db.session.commit()
+    job = _import(db, merchant, "手机,姓名,退订\n13800138002,赵六,否\n13800138003,钱七,否\n".encode())
+    assert job.imported == 2
+    stopped, other = (db.session.scalar(sa.select(Member).where(Member.msisdn == f"+86{n}"))
+                      for n in ("13800138002", "13800138003"))
+    assert stopped.opted_out and stopped.opted_out_at == now
+    assert not other.opted_out
+
+
 def test_a_mapping_without_the_number_column_is_refused(db, merchant):
     job = csv_io.create_import(merchant, staff_id=None, filename="x.csv", data="姓名\n张三\n".encode())
     with pytest.raises(csv_io.ValidationError, match="mobile number"):

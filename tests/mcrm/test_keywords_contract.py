@@ -171,6 +171,60 @@ def test_start_opts_back_in_with_fresh_consent(phone, merchant, make_member, wor
     assert "订阅" in replies[0]
 
 
+def test_stop_from_a_number_that_is_no_member_is_kept_and_suppresses_marketing(phone, merchant, db, now):
+    assert len(phone.text("TD")) == 1
+    assert phone.text("退订") == []  # one confirmation, as for a member
+    message = enqueue_sms(merchant, msisdn=CONSUMER, body="周末八折", kind="marketing", now=now)
+    assert message.status == MessageStatus.SUPPRESSED and message.suppressed_reason == "opted out"
+
+
+def test_a_number_that_said_stop_and_is_enrolled_later_in_the_console_stays_opted_out(phone, merchant, db, now):
+    from mcrm.members.services import enrol_member
+    phone.text("TD", now=now - timedelta(days=3))
+    member = enrol_member(merchant, msisdn=CONSUMER, now=now, name="张三")
+    db.session.commit()
+    assert member.opted_out and member.opted_out_at == now - timedelta(days=3)
+    message = enqueue_sms(merchant, msisdn=CONSUMER, body="周末八折", kind="marketing", now=now)
+    assert message.status == MessageStatus.SUPPRESSED
+
+
+def test_a_number_that_said_stop_opts_back_in_by_joining(phone, merchant, now):
+    phone.text("TD")
+    replies = phone.text("ZC 张三")
+    member = member_of(merchant)
+    assert not member.opted_out and member.consent_channel == "sms" and "ZC" in member.consent_detail
+    assert "欢迎" in replies[0]
+    assert enqueue_sms(merchant, msisdn=CONSUMER, body="周末八折", kind="marketing",
+                       now=now).status == MessageStatus.QUEUED
+
+
+def test_start_from_a_number_that_said_stop_but_never_joined_opts_it_back_in(phone, merchant, now):
+    phone.text("TD")
+    assert "订阅" in phone.text("DY")[0]
+    assert enqueue_sms(merchant, msisdn=CONSUMER, body="周末八折", kind="marketing",
+                       now=now).status == MessageStatus.QUEUED
+    assert "ZC" in phone.text("DY")[0]  # nothing to undo any more: invited to join
+
+
+def test_a_deleted_member_who_had_said_stop_gets_no_marketing_and_comes_back_opted_out(phone, merchant, make_member,
+                                                                                      db, now):
+    from mcrm.members.services import delete_member, enrol_member
+    make_member(msisdn=CONSUMER)
+    phone.text("TD")
+    delete_member(member_of(merchant), now=now)
+    db.session.commit()
+    assert enqueue_sms(merchant, msisdn=CONSUMER, body="周末八折", kind="marketing",
+                       now=now).status == MessageStatus.SUPPRESSED
+    assert enrol_member(merchant, msisdn=CONSUMER, now=now).opted_out
+
+
+def test_a_stop_to_one_merchant_leaves_the_other_merchants_marketing_alone(phone, make_merchant, now):
+    other = make_merchant(sub_code="02", name="老李火锅", signature="老李火锅")
+    phone.text("TD")
+    assert enqueue_sms(other, msisdn=CONSUMER, body="周末八折", kind="marketing",
+                       now=now).status == MessageStatus.QUEUED
+
+
 # -- help -----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("word", ["BZ", "帮助", "HELP", "?", "？", "help"])
@@ -366,6 +420,41 @@ def test_a_failing_mo_is_marked_failed_and_the_next_one_is_answered(phone, db, m
     assert second.status == InboundStatus.DONE and phone.replies_to(second)
     assert phone.replies_to(first) == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(InboundMessage)) == 2
+
+
+def test_a_failing_mo_in_the_middle_of_a_batch_fails_alone_and_the_others_are_answered_once(
+        phone, db, merchant, monkeypatch, caplog):
+    from mcrm.jobs.tasks import process_inbound_sms
+    from mcrm.keywords import actions
+    from mcrm.keywords.apps import service
+    from mcrm.members.models import Member
+    other, third = "+8613900139001", "+8613900139002"
+    batch = [phone.store("ZC 张三"), phone.store("ZC 李四", msisdn=other), phone.store("TS 上菜太慢了"),
+             phone.store("ZC 王五", msisdn=third), phone.store("JF")]
+
+    def broken(ctx, **options):
+        service.complaint(ctx, **options)  # its ticket and reply must go with it
+        raise RuntimeError("disk on fire")
+    monkeypatch.setitem(actions.BUILTIN_APPS, "complaint", broken)
+    caplog.set_level("INFO", logger="mcrm.jobs.tasks")
+    assert process_inbound_sms(now=phone.now) == 5
+    assert "answering it again one MO at a time" in caplog.text  # the batch ran, failed, ran again
+    for inbound in batch:
+        db.session.refresh(inbound)
+    failed = batch[2]
+    assert failed.status == InboundStatus.FAILED and "disk on fire" in failed.error
+    assert phone.replies_to(failed) == []
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(FeedbackTicket)) == 0
+    answered = batch[:2] + batch[3:]
+    assert {inbound.status for inbound in answered} == {InboundStatus.DONE}
+    assert [len(phone.replies_to(inbound)) for inbound in answered] == [1, 1, 1, 1]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboundMessage)) == 4
+    # each join enrolled once and gave its gift once
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Member)) == 3
+    assert [member_of(merchant, n).points_balance for n in (CONSUMER, other, third)] == \
+        [merchant.join_gift_points] * 3
+    assert str(merchant.join_gift_points) in phone.replies_to(batch[4])[0][1]
+    assert process_inbound_sms(now=phone.now) == 0
 
 
 def test_control_codes_inside_a_feedback_text_are_dropped_before_it_is_stored(phone, db):

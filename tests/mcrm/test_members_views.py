@@ -240,3 +240,76 @@ def test_the_filter_form_shows_no_errors_for_what_was_left_blank(client, login, 
     login("clerk")
     page = client.get("/members/" + query).get_data(as_text=True)
     assert 'class="error"' not in page
+
+
+# -- the opt-out list -------------------------------------------------------------------------------
+
+def _add_opt_out(client, msisdn, note=""):
+    return client.post("/members/opt-outs", data={"csrf_token": csrf_token(client, "/members/opt-outs"),
+                                                  "msisdn": msisdn, "note": note})
+
+
+def test_a_manager_puts_a_number_that_called_in_on_the_opt_out_list(client, login, merchant, db, now):
+    from mcrm.messaging.services import enqueue_sms
+    staff = login("manager")
+    response = _add_opt_out(client, "138 0013 8000", note="by phone")
+    assert response.status_code == 302
+    page = client.get("/members/opt-outs").get_data(as_text=True)
+    assert "+8613800138000" in page and f"staff {staff.username}: by phone" in page
+    assert "had already opted out" in client.get(_add_opt_out(client, "13800138000").headers["Location"]) \
+        .get_data(as_text=True)
+    message = enqueue_sms(merchant, msisdn="13800138000", body="周末八折", kind="marketing", now=now)
+    assert message.suppressed_reason == "opted out"
+
+
+def test_putting_a_members_number_on_the_list_opts_the_member_out(client, login, make_member, db):
+    member = make_member(msisdn="13800138000")
+    login("manager")
+    _add_opt_out(client, "13800138000")
+    db.session.expire_all()
+    assert db.session.get(Member, member.id).opted_out
+    assert "+8613800138000" not in client.get("/members/opt-outs").get_data(as_text=True)  # on its member
+
+
+def test_a_bad_number_is_refused_on_the_form_and_nothing_is_added(client, login, db):
+    from mcrm.members.models import OptOut
+    login("manager")
+    response = _add_opt_out(client, "12345")
+    assert response.status_code == 200 and "has-error" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OptOut)) == 0
+
+
+def test_a_clerk_reads_the_opt_out_list_but_cannot_add_to_it(client, login, db):
+    from mcrm.members.models import OptOut
+    login("clerk")
+    page = client.get("/members/opt-outs")
+    assert page.status_code == 200 and 'name="msisdn"' not in page.get_data(as_text=True)
+    assert _add_opt_out(client, "13800138000").status_code == 403
+    assert client.post("/members/opt-outs", data={"msisdn": "13800138000"}).status_code == 400  # no CSRF token
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OptOut)) == 0
+
+
+def test_another_merchants_opt_outs_stay_out_of_sight(client, login, make_merchant, db, now):
+    from mcrm.members.services import opt_out_number
+    opt_out_number(make_merchant(sub_code="02", name="别家"), "13800138000", now=now, channel="sms")
+    db.session.commit()
+    login("owner")
+    assert "+8613800138000" not in client.get("/members/opt-outs").get_data(as_text=True)
+
+
+def test_the_opt_out_list_pages_and_searches_by_the_end_of_the_number(client, login, merchant, db, now,
+                                                                      monkeypatch):
+    from mcrm.members import views
+    from mcrm.members.services import opt_out_number
+    monkeypatch.setattr(views, "OPT_OUT_PAGE", 2)
+    for n in range(5):
+        opt_out_number(merchant, f"1380013800{n}", now=now, channel="sms")
+    db.session.commit()
+    login("clerk")
+    first = client.get("/members/opt-outs").get_data(as_text=True)
+    assert re.findall(r"\+86138001380\d\d", first) == ["+8613800138004", "+8613800138003"]
+    older = re.search(r'href="([^"]+)" rel="next"|rel="next" href="([^"]+)"', first)
+    second = client.get((older.group(1) or older.group(2)).replace("&amp;", "&")).get_data(as_text=True)
+    assert re.findall(r"\+86138001380\d\d", second) == ["+8613800138002", "+8613800138001"]
+    found = client.get("/members/opt-outs?q=8003").get_data(as_text=True)
+    assert re.findall(r"\+86138001380\d\d", found) == ["+8613800138003"]

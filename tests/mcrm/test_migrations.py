@@ -1,4 +1,5 @@
 """The Alembic migrations build exactly the schema the models describe."""
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -18,3 +19,19 @@ def test_migrations_are_a_single_line_of_history(app):
     for revision in script.walk_revisions():
         assert revision.doc and revision.doc.strip(), f"revision {revision.revision} has no message"
 
+
+
+def test_the_opt_out_list_migration_keeps_the_stop_of_members_deleted_before_it(db, merchant, make_member, now):
+    from flask_migrate import downgrade, upgrade
+
+    from mcrm.members.models import OptOut
+    from mcrm.members.services import opt_out
+    stopped, kept = make_member(msisdn="13800138000"), make_member(msisdn="13800138001")
+    opt_out(stopped, now=now)
+    stopped.deleted_at = kept.deleted_at = now  # deleted the old way: the flag stays on the row only
+    db.session.commit()
+    db.session.close()
+    downgrade(revision="058fe0f41561")
+    upgrade()
+    assert [(o.msisdn, o.opted_out_at, o.channel) for o in db.session.scalars(sa.select(OptOut))] == \
+        [("+8613800138000", now, "member")]

@@ -5,7 +5,8 @@ from mcrm.core.errors import ConflictError, ValidationError
 from mcrm.keywords.context import Context, find_member
 from mcrm.members.birthdays import parse_birthday
 from mcrm.members.models import Source
-from mcrm.members.services import Consent, enrol_member, opt_in, opt_out, update_member
+from mcrm.members.services import (Consent, enrol_member, opt_in, opt_in_number, opt_out_number,
+                                   update_member)
 from mcrm.points.services import Actor, grant_points
 
 SMS_ACTOR = Actor("sms")
@@ -43,6 +44,8 @@ def join(ctx: Context) -> None:
             member = find_member(ctx.merchant, ctx.msisdn)
         else:
             ctx.member = member
+            if member.opted_out:  # it said STOP before joining: joining by SMS opts back in
+                opt_in(member, consent_for(ctx), now=ctx.now)
             gift = ctx.merchant.join_gift_points
             if gift:
                 # keyed by merchant and number: leaving and joining again never pays the gift twice
@@ -68,17 +71,16 @@ def points(ctx: Context) -> None:
 
 
 def stop(ctx: Context) -> None:
-    """Opt out of all marketing; one confirmation (a repeat gets no second answer)."""
-    member = ctx.member
-    if member is not None and not opt_out(member, now=ctx.now):
-        return
-    ctx.reply("stop")
+    """Opt out of all marketing, member or not (a number that joins later stays opted out); one
+    confirmation (a repeat gets no second answer)."""
+    if opt_out_number(ctx.merchant, ctx.msisdn, now=ctx.now, channel="sms",
+                      detail=f"keyword {ctx.parsed.first} to {ctx.destination}"):
+        ctx.reply("stop")
 
 
 def start(ctx: Context) -> None:
-    member = ctx.member
-    if member is None:
+    """Opt back in; a number that is no member and never said STOP is invited to join."""
+    if not opt_in_number(ctx.merchant, ctx.msisdn, consent_for(ctx), now=ctx.now) and ctx.member is None:
         ctx.reply("not_member")
         return
-    opt_in(member, consent_for(ctx), now=ctx.now)
     ctx.reply("start")
