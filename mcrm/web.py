@@ -21,10 +21,9 @@ def configure_extensions(app: Flask, settings: Settings) -> None:
     login_manager.session_protection = "strong"
 
     @login_manager.user_loader
-    def load_staff(staff_id: str):
-        from mcrm.auth.models import Staff
-        staff = db.session.get(Staff, int(staff_id))
-        return staff if staff is not None and staff.is_active else None
+    def load_staff(session_id: str):
+        from mcrm.auth.services import find_staff_for_session
+        return find_staff_for_session(session_id)
 
     from flask_babel import get_locale
     app.jinja_env.globals.update(locales=LOCALES, get_locale=get_locale)

@@ -35,8 +35,14 @@ class Staff(UserMixin, IdMixin, TimestampMixin, db.Model):
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: part of every session and remember-me cookie (get_id); raising it ends them all
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     merchant = relationship("Merchant", lazy="joined")
+
+    def get_id(self) -> str:
+        """Flask-Login's alternative id: a cookie issued before the version was raised no longer loads."""
+        return f"{self.id}:{self.session_version}"
 
     def has_role(self, role: str) -> bool:
         return Role.RANK[self.role] >= Role.RANK[role]

@@ -1,4 +1,4 @@
-"""Staff accounts: creation, password login with lockout, management by the owner."""
+"""Staff accounts: creation, password login with lockout, management by the owner, ending sessions."""
 import functools
 from datetime import datetime, timedelta
 
@@ -17,6 +17,10 @@ MIN_PASSWORD_LENGTH = 8
 
 class LoginError(DomainError):
     """Wrong username or password, or a locked account (one message for both: no hints)."""
+
+
+class NotAllowedError(DomainError):
+    """The acting staff may not do this to that staff account."""
 
 
 def create_staff(merchant: Merchant, *, username: str, password: str, role: str,
@@ -38,10 +42,20 @@ def create_staff(merchant: Merchant, *, username: str, password: str, role: str,
 
 
 def set_password(staff: Staff, password: str) -> None:
+    """A new password (the owner's reset or the staff's own change); every session with the old one ends."""
     _check_password(password)
     staff.password_hash = hash_password(password)
     staff.failed_logins = 0
     staff.locked_until = None
+    _end_sessions(staff)
+
+
+def change_own_password(staff: Staff, *, current_password: str, new_password: str) -> None:
+    """The staff's own change: the current password first, so an unattended open session cannot take over."""
+    if not verify_password(staff.password_hash, current_password or ""):
+        raise ValidationError("Your current password is wrong")
+    set_password(staff, new_password)
+    db.session.flush()
 
 
 def _check_password(password: str) -> None:
@@ -101,6 +115,8 @@ def update_staff(staff: Staff, *, actor: Staff, role: str, display_name: str = "
         raise ValidationError(f"Role must be one of {', '.join(Role.ALL)}")
     if staff.id == actor.id and role != staff.role:
         raise ValidationError("You cannot change your own role")
+    if role != staff.role:
+        _end_sessions(staff)  # pages open under the old role must not keep its rights
     staff.role = role
     staff.display_name = (display_name or "").strip() or staff.username
     staff.msisdn = _trusted_msisdn(staff.merchant_id, msisdn, exclude_id=staff.id)
@@ -124,6 +140,7 @@ def deactivate_staff(staff: Staff, *, actor: Staff) -> None:
     if staff.id == actor.id:
         raise ValidationError("You cannot deactivate your own account")
     staff.is_active = False
+    _end_sessions(staff)  # so reactivating later does not bring the old sessions back
     db.session.flush()
 
 
@@ -132,6 +149,42 @@ def reactivate_staff(staff: Staff) -> None:
     staff.failed_logins = 0
     staff.locked_until = None
     db.session.flush()
+
+
+def sign_out_everywhere(staff: Staff, *, actor: Staff) -> None:
+    """End every session and remember-me cookie of ``staff`` (a lost phone, a shared PC).
+
+    The staff themself or an owner of the same merchant may; the caller re-issues the actor's own
+    session if it should go on.
+    """
+    if not can_end_sessions(staff, actor=actor):
+        raise NotAllowedError("You may not sign this account out")
+    _end_sessions(staff)
+    db.session.flush()
+
+
+def can_end_sessions(staff: Staff, *, actor: Staff) -> bool:
+    return actor.id == staff.id or (actor.merchant_id == staff.merchant_id and actor.has_role(Role.OWNER))
+
+
+def _end_sessions(staff: Staff) -> None:
+    # every cookie carries the version it was issued with (Staff.get_id); a higher one refuses them all
+    staff.session_version += 1
+
+
+def find_staff_for_session(session_id: str) -> Staff | None:
+    """The active staff a session or remember-me cookie names, if it is still current.
+
+    ``session_id`` is Staff.get_id(), "<id>:<version>"; anything else (an older id without a version,
+    a raised version, a deactivated account) is None, which signs the session out.
+    """
+    staff_id, _, version = (session_id or "").partition(":")
+    if not (staff_id.isdecimal() and version.isdecimal()):
+        return None
+    staff = db.session.get(Staff, int(staff_id))
+    if staff is None or not staff.is_active or staff.session_version != int(version):
+        return None
+    return staff
 
 
 def set_staff_locale(staff: Staff, locale: str | None) -> None:

@@ -34,12 +34,22 @@ class NewStaffForm(_Credentials, StaffForm):
     pass
 
 
+class _CurrentPassword:
+    """Declared before PasswordResetForm, so it comes first on the change form (see _Credentials)."""
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=200)],
+                                     render_kw={"autocomplete": "current-password"})
+
+
 class PasswordResetForm(FlaskForm):
     password = PasswordField(_l("New password"),
                              validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)])
     confirm = PasswordField(_l("Repeat the new password"),
                             validators=[DataRequired(),
                                         EqualTo("password", message=_l("The passwords differ."))])
+
+
+class PasswordChangeForm(_CurrentPassword, PasswordResetForm):
+    """A staff's change of their own password."""
 
 
 class PreferencesForm(FlaskForm):

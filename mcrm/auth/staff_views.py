@@ -1,4 +1,5 @@
-"""Staff pages: the owner manages the merchant's staff; every staff sets their own preferences.
+"""Staff pages: the owner manages the merchant's staff; every staff sets their own preferences and password
+and can sign out everywhere else.
 
 Kept apart from views.py (sign in and out) so the two grow independently.
 """
@@ -9,9 +10,11 @@ from flask_login import current_user, login_required
 from mcrm.auth import services
 from mcrm.auth.access import get_owned_or_404, role_required
 from mcrm.auth.models import Role, Staff
-from mcrm.auth.staff_forms import ROLE_LABELS, NewStaffForm, PasswordResetForm, PreferencesForm, StaffForm
+from mcrm.auth.staff_forms import (ROLE_LABELS, NewStaffForm, PasswordChangeForm, PasswordResetForm,
+                                   PreferencesForm, StaffForm)
+from mcrm.auth.views import _login_limit, keep_signed_in
 from mcrm.core.errors import DomainError
-from mcrm.extensions import db
+from mcrm.extensions import db, limiter
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -108,6 +111,18 @@ def activate(staff_id: int):
     return redirect(url_for("staff.detail", staff_id=staff.id))
 
 
+@bp.route("/<int:staff_id>/sessions/end", methods=["POST"])
+@role_required(Role.OWNER)
+def sign_out_everywhere(staff_id: int):
+    staff = get_owned_or_404(Staff, staff_id)
+    services.sign_out_everywhere(staff, actor=current_user)
+    db.session.commit()
+    if staff.id == current_user.id:
+        keep_signed_in(staff)
+    flash(_("%(username)s is signed out on every device.", username=staff.username), "success")
+    return redirect(url_for("staff.index"))
+
+
 @bp.route("/me", methods=["GET", "POST"])
 @login_required
 def preferences():
@@ -119,4 +134,41 @@ def preferences():
         session.pop("locale", None)
         flash(_("Saved."), "success")
         return redirect(url_for("staff.preferences"))
-    return render_template("auth/staff_preferences.html", form=form)
+    return _preferences_page(form=form)
+
+
+@bp.route("/me/password", methods=["POST"])
+@limiter.limit(_login_limit)  # the current password is guessable from an unattended open session
+@login_required
+def change_password():
+    staff = current_user._get_current_object()  # login_user needs the staff, not the proxy
+    password_form = PasswordChangeForm()
+    if password_form.validate_on_submit():
+        try:
+            services.change_own_password(staff, current_password=password_form.current_password.data,
+                                         new_password=password_form.password.data)
+        except DomainError as error:
+            _refused(error)
+        else:
+            db.session.commit()
+            keep_signed_in(staff)
+            flash(_("Password changed. Every other device is signed out."), "success")
+            return redirect(url_for("staff.preferences"))
+    return _preferences_page(password_form=password_form)
+
+
+@bp.route("/me/sessions/end", methods=["POST"])
+@login_required
+def sign_out_my_other_sessions():
+    staff = current_user._get_current_object()
+    services.sign_out_everywhere(staff, actor=staff)
+    db.session.commit()
+    keep_signed_in(staff)
+    flash(_("Signed out on every other device."), "success")
+    return redirect(url_for("staff.preferences"))
+
+
+def _preferences_page(form=None, password_form=None):
+    form = form or PreferencesForm(formdata=None, data={"locale": current_user.locale or ""})
+    return render_template("auth/staff_preferences.html", form=form,
+                           password_form=password_form or PasswordChangeForm(formdata=None))

@@ -1,9 +1,9 @@
-"""Sign in and out, and the console language."""
+"""Sign in and out, sessions that were ended elsewhere, and the console language."""
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import COOKIE_NAME, current_user, login_required, login_user, logout_user
 
 from mcrm.auth.forms import LoginForm
 from mcrm.auth.services import LoginError, authenticate
@@ -51,9 +51,31 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    logout_user()
     session.clear()
+    logout_user()  # after the clear: it leaves the note that deletes the remember-me cookie
     return redirect(url_for("auth.login"))
+
+
+@bp.before_app_request
+def _end_refused_session():
+    """A session or remember-me cookie the user loader refused (its staff signed out everywhere, changed
+    password or role, or was deactivated) is dropped once, with a word why; the rest of the session stays.
+    """
+    if request.endpoint == "static" or current_user.is_authenticated:
+        return
+    if "_user_id" in session or _remember_cookie_name() in request.cookies:
+        logout_user()
+        flash(_("Your session ended: please sign in again."), "warning")
+
+
+def keep_signed_in(staff) -> None:
+    """Re-issue this browser's login after ``staff``'s sessions were ended by their own action,
+    remembered on this device if it was."""
+    login_user(staff, remember=_remember_cookie_name() in request.cookies)
+
+
+def _remember_cookie_name() -> str:
+    return current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME)
 
 
 @bp.route("/language/<code>", methods=["POST"])

@@ -18,6 +18,7 @@ def post(client, url, data, token_url="/staff/"):
 @pytest.mark.parametrize("method, url", [
     ("get", "/staff/"), ("get", "/staff/new"), ("post", "/staff/new"), ("get", "/staff/{id}"),
     ("post", "/staff/{id}/password"), ("post", "/staff/{id}/deactivate"), ("post", "/staff/{id}/activate"),
+    ("post", "/staff/{id}/sessions/end"),
 ])
 def test_only_owners_may_manage_staff(client, login, make_staff, role, method, url):
     colleague = make_staff("clerk")
@@ -88,7 +89,7 @@ def test_forms_without_csrf_token_change_nothing(client, owner, make_staff, db):
 
 @pytest.mark.parametrize("method, url", [
     ("get", "/staff/{id}"), ("post", "/staff/{id}"), ("post", "/staff/{id}/password"),
-    ("post", "/staff/{id}/deactivate"), ("post", "/staff/{id}/activate"),
+    ("post", "/staff/{id}/deactivate"), ("post", "/staff/{id}/activate"), ("post", "/staff/{id}/sessions/end"),
 ])
 def test_another_merchants_staff_is_not_found(client, owner, make_staff, make_merchant, db, method, url):
     stranger = make_staff("clerk", merchant=make_merchant())
