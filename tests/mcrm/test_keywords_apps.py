@@ -263,3 +263,15 @@ def test_confirmed_sign_ups_are_reminded_once_before_the_event(make_app, merchan
     reminder = db.session.scalar(sa.select(OutboundMessage).where(
         OutboundMessage.idempotency_key.like("event-reminder:%")))
     assert reminder.msisdn == CONSUMER and "提醒" in reminder.body and reminder.kind.value == "transactional"
+
+
+def test_a_texter_cancels_their_own_sign_up_and_the_waiting_list_moves_up(make_app, phone, db):
+    make_app(kind="event", words=["BM"], capacity=2, event_at=datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc))
+    assert "BM QX" in phone.text("BM 2")[0]  # the confirmation says how to cancel
+    phone.text("BM", msisdn=OTHER)
+    exchange = phone.exchange("bm 取消")
+    assert [body for to, body in exchange if to == CONSUMER] and "已取消" in exchange[0][1]
+    assert any(to == OTHER and "有空位了" in body for to, body in exchange)
+    assert db.session.scalars(sa.select(EventSignup.status)).all() == ["confirmed"]
+    assert "没有报名" in phone.text("BM QX")[0]
+    assert "报名成功" in phone.text("BM")[0]  # and may sign up again

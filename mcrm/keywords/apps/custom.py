@@ -44,9 +44,13 @@ REPLIES = {
         "usage": ("请回复 {keyword} 加查询号，例如 {keyword} 12345。", ("keyword",)),
     },
     AppKind.EVENT: {
-        "confirmed": ("报名成功！{event}，{seats}位，{when}见。", ("event", "seats", "when")),
-        "waiting": ("{event}名额已满，您在候补第{position}位，有空位会短信通知。", ("event", "position")),
-        "already": ("您已报名{event}（{status}），无需重复报名。", ("event", "status")),
+        "confirmed": ("报名成功！{event}，{seats}位，{when}见。如需取消，回复{keyword} QX。",
+                      ("event", "seats", "when", "keyword")),
+        "waiting": ("{event}名额已满，您在候补第{position}位，有空位会短信通知。", ("event", "position", "keyword")),
+        "already": ("您已报名{event}（{status}），无需重复报名。如需取消，回复{keyword} QX。",
+                    ("event", "status", "keyword")),
+        "cancelled": ("已取消{event}的报名，欢迎下次参加。", ("event",)),
+        "not_signed_up": ("您没有报名{event}，回复{keyword}即可报名。", ("event", "keyword")),
         "reminder": ("提醒：{event}将于{when}开始，期待您的光临。", ("event", "when")),
         "promoted": ("好消息：{event}有空位了，您的{seats}位已确认，{when}见。", ("event", "seats", "when")),
     },
@@ -265,14 +269,29 @@ def event_when(app: KeywordApp, merchant) -> str:
     return datetime.fromisoformat(at).astimezone(ZoneInfo(merchant.timezone)).strftime("%m月%d日%H:%M")
 
 
+#: ``BM QX``: the texter cancels their own sign-up (the stop words win only as the first word)
+CANCEL_WORDS = frozenset(fold(w) for w in ("QX", "取消", "CANCEL", "退出", "不去了"))
+
+
 def event(app: KeywordApp, ctx: Context) -> bool:
-    """Sign up (``BM`` or ``BM 2`` for two seats): confirmed while seats last, then the waiting list."""
-    when, name = event_when(app, ctx.merchant), app.name
+    """Sign up (``BM`` or ``BM 2`` for two seats): confirmed while seats last, then the waiting list.
+    ``BM QX`` cancels the texter's sign-up and moves the waiting list up."""
+    when, name, keyword = event_when(app, ctx.merchant), app.name, ctx.parsed.first
     existing = db.session.scalar(sa.select(EventSignup).where(EventSignup.app_id == app.id,
                                                               EventSignup.msisdn == ctx.msisdn))
+    if ctx.parsed.args and fold(ctx.parsed.args[0]) in CANCEL_WORDS:
+        if existing is None:
+            _say(app, ctx, "not_signed_up", event=name, keyword=keyword)
+            return False
+        promoted = cancel_signup(app, existing, now=ctx.now)
+        _say(app, ctx, "cancelled", event=name)
+        template = app.replies.get("promoted") or reply_default(app.kind, "promoted")
+        for moved in promoted:
+            ctx.reply_with(template, to=moved.msisdn, event=name, seats=moved.seats, when=when)
+        return False
     if existing is not None:
         status = "已确认" if existing.status == SignupStatus.CONFIRMED else "候补"
-        _say(app, ctx, "already", event=name, status=status)
+        _say(app, ctx, "already", event=name, status=status, keyword=keyword)
         return False
     seats = 1
     if ctx.parsed.args and ctx.parsed.args[0].isdigit():
@@ -285,16 +304,16 @@ def event(app: KeywordApp, ctx: Context) -> bool:
                                seats=seats, status=status, created_at=ctx.now))
     db.session.flush()
     if status == SignupStatus.CONFIRMED:
-        _say(app, ctx, "confirmed", event=name, seats=seats, when=when)
+        _say(app, ctx, "confirmed", event=name, seats=seats, when=when, keyword=keyword)
     else:
         position = db.session.scalar(sa.select(sa.func.count()).where(
             EventSignup.app_id == app.id, EventSignup.status == SignupStatus.WAITING))
-        _say(app, ctx, "waiting", event=name, position=position)
+        _say(app, ctx, "waiting", event=name, position=position, keyword=keyword)
     return True
 
 
 def cancel_signup(app: KeywordApp, signup: EventSignup, *, now: datetime) -> list[EventSignup]:
-    """Staff cancel a sign-up; the waiting list moves up, first come first served, while seats fit.
+    """Cancel a sign-up (staff, or the texter); the waiting list moves up, first come first served, while seats fit.
 
     Returns the sign-ups now confirmed (the caller texts them the ``promoted`` reply).
     """
