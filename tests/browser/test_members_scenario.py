@@ -2,7 +2,7 @@
 import a CSV with a bad row and see that row's error."""
 import pytest
 
-from tests.browser.conftest import screenshot, sign_in
+from tests.browser.conftest import PHONE, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -65,3 +65,20 @@ def test_import_with_a_bad_row_imports_the_good_rows_and_shows_the_bad_rows_line
 
     page.goto("/members/")
     assert page.locator("tr[data-member]").count() == 2
+
+
+def test_on_a_phone_a_manager_puts_a_caller_on_the_opt_out_list(open_page, make_staff):
+    page = open_page(viewport=PHONE, locale="en-US")
+    sign_in(page, make_staff("manager"))
+    page.goto("/members/")
+    page.click("a[href='/members/opt-outs']")
+    page.fill("input[name=msisdn]", "139 0013 9000")
+    page.fill("input[name=note]", "called the shop")
+    page.click("form.form button[type=submit]")
+    page.wait_for_selector(".flash")
+    row = page.locator("tr[data-opt-out]")
+    assert row.count() == 1 and "+8613900139000" in row.text_content()
+    assert "called the shop" in row.text_content()
+    # the phone layout stacks the table: nothing may scroll sideways
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, "opt-out-list-phone")
