@@ -49,24 +49,57 @@ def release_stale_sms_claims() -> int:
 def process_inbound_sms(worker_id: str = "jobs", limit: int = 50, now=None) -> int:
     """Answer new MOs: claim a batch, run the keyword engine on each, commit the batch once.
 
-    Each MO runs in its own savepoint: its effects, its replies and its DONE mark stand or fall
-    together, and an MO whose app fails is rolled back alone and marked FAILED with the reason. The
-    batch commits once (a commit per MO costs more than the engine); a crash before it leaves the
-    rows claimed and unanswered, and another worker takes them after the lease, so nothing is lost
-    or answered twice. Returns how many were claimed. ``now`` pins the clock (tests, benchmarks).
+    The batch runs in one transaction: a savepoint per MO cost an eighth of the work. If any MO
+    raises, the batch is rolled back (the claims were committed first, so its rows stay this
+    worker's) and run again with a savepoint per MO, so an MO whose app fails is rolled back alone
+    and marked FAILED with the reason while the others are answered. The batch commits once (a
+    commit per MO costs more than the engine); a crash before it leaves the rows claimed and
+    unanswered, and another worker takes them after the lease, so nothing is lost or answered
+    twice. Returns how many were claimed. ``now`` pins the clock (tests, benchmarks).
     """
     from sqlalchemy.exc import IntegrityError
 
-    from mcrm.core.errors import ConflictError
-    from mcrm.keywords.services import handle_inbound_sms
-    from mcrm.messaging.services import claim_inbound, mark_inbound_done, mark_inbound_failed
+    from mcrm.messaging.services import claim_inbound
     clock = (lambda: now) if now is not None else now_utc
     claimed = claim_inbound(worker_id, limit, clock())
     db.session.commit()
+    # the rows as claimed: a rolled-back batch puts them back (they are detached, so the rollback
+    # does not, and they would still show the DONE marks it took away)
+    as_claimed = [dict(vars(inbound)) for inbound in claimed]
+    try:
+        for inbound in claimed:
+            _answer_inbound(inbound, clock)
+    except Exception as error:  # noqa: BLE001  the batch is answered again, one MO at a time
+        db.session.rollback()
+        for inbound, values in zip(claimed, as_claimed):
+            vars(inbound).update(values)
+        logger.info("a batch of %d MOs %s: answering it again one MO at a time", len(claimed),
+                    "met a concurrent insert" if isinstance(error, IntegrityError) else "had a failing MO")
+        _answer_each_alone(claimed, clock)
+    db.session.commit()
+    return len(claimed)
+
+
+def _answer_inbound(inbound, clock) -> None:
+    """Run the engine on one claimed MO, queue its replies and mark it DONE. Flushes."""
+    from mcrm.keywords.services import handle_inbound_sms
+    from mcrm.messaging.services import mark_inbound_done
+    handle_inbound_sms(inbound, now=clock())
+    mark_inbound_done(inbound, now=clock())
+    db.session.flush()  # an MO's own error shows here, not in the batch's commit
+
+
+def _answer_each_alone(claimed: list, clock) -> None:
+    """Each MO in its own savepoint: its effects, replies and DONE mark stand or fall together, and
+    one that raises is rolled back alone and marked FAILED with the reason."""
+    from sqlalchemy.exc import IntegrityError
+
+    from mcrm.core.errors import ConflictError
+    from mcrm.messaging.services import mark_inbound_failed
+
     def answer(inbound):
         with db.session.begin_nested():
-            handle_inbound_sms(inbound, now=clock())
-            mark_inbound_done(inbound, now=clock())
+            _answer_inbound(inbound, clock)
 
     for inbound in claimed:
         try:
@@ -83,8 +116,6 @@ def process_inbound_sms(worker_id: str = "jobs", limit: int = 50, now=None) -> i
                 mark_inbound_failed(inbound, now=clock(), error=f"{type(error).__name__}: {error}")
             except ConflictError:
                 pass  # the lease ran out and another worker answers it
-    db.session.commit()
-    return len(claimed)
 
 
 def remind_event_signups() -> int:
