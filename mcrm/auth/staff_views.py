@@ -119,7 +119,9 @@ def sign_out_everywhere(staff_id: int):
     db.session.commit()
     if staff.id == current_user.id:
         keep_signed_in(staff)
-    flash(_("%(username)s is signed out on every device.", username=staff.username), "success")
+        flash(_("Signed out on every other device."), "success")
+    else:
+        flash(_("%(username)s is signed out on every device.", username=staff.username), "success")
     return redirect(url_for("staff.index"))
 
 

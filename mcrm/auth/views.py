@@ -56,16 +56,22 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
-@bp.before_app_request
-def _end_refused_session():
+@bp.after_app_request
+def _end_refused_session(response):
     """A session or remember-me cookie the user loader refused (its staff signed out everywhere, changed
     password or role, or was deactivated) is dropped once, with a word why; the rest of the session stays.
+
+    After the request, not before: the user is loaded by then, inside a GET's read-only transaction
+    (mcrm.db), and Flask-Login's own after-request hook, which runs later, deletes the remember-me cookie.
     """
     if request.endpoint == "static" or current_user.is_authenticated:
-        return
-    if "_user_id" in session or _remember_cookie_name() in request.cookies:
+        return response
+    # "_remember" == "clear": a sign-out (or Flask-Login) is already deleting the cookie
+    if "_user_id" in session or (_remember_cookie_name() in request.cookies
+                                 and session.get("_remember") != "clear"):
         logout_user()
         flash(_("Your session ended: please sign in again."), "warning")
+    return response
 
 
 def keep_signed_in(staff) -> None:

@@ -117,6 +117,13 @@ def test_owner_signs_a_staff_out_everywhere_from_the_staff_list(client, owner, n
     assert is_signed_in(client)
 
 
+def test_owner_signing_their_own_row_out_keeps_this_browser_only(client, owner, new_client):
+    phone = sign_in(new_client(), owner)
+    response = post(client, f"/staff/{owner.id}/sessions/end", token_url="/staff/")
+    assert "Signed out on every other device" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert not is_signed_in(phone)
+
+
 def test_a_remembered_device_is_signed_out_too(new_client, make_staff, client, owner):
     clerk = make_staff("clerk")
     phone = sign_in(new_client(), clerk, remember=True)
@@ -131,8 +138,9 @@ def test_a_remembered_device_is_signed_out_too(new_client, make_staff, client, o
 def test_signing_out_ends_the_remember_me_cookie(new_client, make_staff):
     clerk = make_staff("clerk")
     phone = sign_in(new_client(), clerk, remember=True)
-    phone.post("/logout", data={"csrf_token": csrf_token(phone, "/")})
+    response = phone.post("/logout", data={"csrf_token": csrf_token(phone, "/")})
     assert phone.get_cookie("remember_token") is None
+    assert ENDED not in phone.get(response.headers["Location"]).get_data(as_text=True)  # no false alarm
     assert not is_signed_in(phone)
 
 
