@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from mcrm.core.errors import ConflictError, InsufficientPointsError, ValidationError
@@ -141,36 +142,53 @@ def _whole_points(value) -> int:
     return number
 
 
+# The statements of the paths every purchase, gift and points reply takes are built once, with
+# bind parameters: building one cost more than running it. They run as Core statements on the
+# session's connection, without the ORM's unit of work, which cost several times the INSERT.
+_BY_KEY = sa.select(PointsEntry).where(PointsEntry.idempotency_key == sa.bindparam("key"))
+_members = Member.__table__
+#: a credit, or a debit only while the balance covers it (the second of two concurrent redeems
+#: finds no row): the new balance, or no row
+_ADD = sa.update(_members).where(_members.c.id == sa.bindparam("member_id")).values(
+    points_balance=_members.c.points_balance + sa.bindparam("points")).returning(_members.c.points_balance)
+_TAKE = _ADD.where(_members.c.points_balance + sa.bindparam("points") >= 0)
+_BALANCE = sa.select(_members.c.points_balance).where(_members.c.id == sa.bindparam("member_id"))
+_INSERT_ENTRY = sa.insert(PointsEntry.__table__).returning(PointsEntry.__table__.c.id)
+_LEDGER = sa.select(PointsEntry.expires_at, PointsEntry.points).where(
+    PointsEntry.member_id == sa.bindparam("member_id"))
+_EARNED = sa.select(PointsEntry.member_id, sa.func.sum(PointsEntry.points)).where(
+    PointsEntry.member_id.in_(sa.bindparam("member_ids", expanding=True)), PointsEntry.kind == EntryKind.EARN,
+    PointsEntry.created_at > sa.bindparam("since")).group_by(PointsEntry.member_id)
+
+
 def _find_by_key(key: str) -> PointsEntry | None:
-    return db.session.scalar(sa.select(PointsEntry).where(PointsEntry.idempotency_key == key))
+    return db.session.scalar(_BY_KEY, {"key": key})
 
 
 def _append(member: Member, kind: str, points: int, *, actor: Actor, now: datetime, reason: str = "",
             amount=None, expires_at=None, idempotency_key=None) -> PointsEntry:
     db.session.flush()  # pending member changes first, so the UPDATE below is the last word
-    update = (sa.update(Member).where(Member.id == member.id)
-              .values(points_balance=Member.points_balance + points)
-              .returning(Member.points_balance))
-    if points < 0:
-        update = update.where(Member.points_balance + points >= 0)
-    balance = db.session.execute(update, execution_options={"synchronize_session": False}).scalar()
+    connection = db.session.connection()
+    balance = connection.execute(_TAKE if points < 0 else _ADD,
+                                 {"member_id": member.id, "points": points}).scalar()
     if balance is None:
-        current = db.session.scalar(sa.select(Member.points_balance).where(Member.id == member.id))
+        current = connection.execute(_BALANCE, {"member_id": member.id}).scalar()
         raise InsufficientPointsError(f"Balance is {current} points, {-points} needed",
                                       balance=current, needed=-points)
     set_committed_value(member, "points_balance", balance)
-    entry = PointsEntry(merchant_id=member.merchant_id, member_id=member.id, kind=kind, points=points,
-                        balance_after=balance, amount=amount, reason=reason[:200], actor=actor.label[:64],
-                        actor_staff_id=actor.staff_id, expires_at=expires_at, idempotency_key=idempotency_key,
-                        created_at=now)
+    values = dict(merchant_id=member.merchant_id, member_id=member.id, kind=kind, points=points,
+                  balance_after=balance, amount=amount, reason=reason[:200], actor=actor.label[:64],
+                  actor_staff_id=actor.staff_id, expires_at=expires_at, idempotency_key=idempotency_key,
+                  created_at=now)
+    entry = PointsEntry(id=connection.execute(_INSERT_ENTRY, values).scalar_one(), **values)
+    # the object now stands for the row just inserted (every column given): persistent and clean
+    make_transient_to_detached(entry)
     db.session.add(entry)
-    db.session.flush()
     return entry
 
 
 def _lots_and_debits(member_id: int) -> tuple[list, int]:
-    rows = db.session.execute(sa.select(PointsEntry.expires_at, PointsEntry.points)
-                              .where(PointsEntry.member_id == member_id)).all()
+    rows = db.session.execute(_LEDGER, {"member_id": member_id}).all()
     lots = [(expires, points) for expires, points in rows if points > 0]
     debits = -sum(points for _expires, points in rows if points < 0)
     return lots, debits
@@ -213,11 +231,7 @@ def expire_due_points(merchant: Merchant, *, now: datetime) -> int:
 
 
 def _earned_since(member_ids: list[int], since: datetime) -> dict[int, int]:
-    rows = db.session.execute(
-        sa.select(PointsEntry.member_id, sa.func.sum(PointsEntry.points))
-        .where(PointsEntry.member_id.in_(member_ids), PointsEntry.kind == EntryKind.EARN,
-               PointsEntry.created_at > since)
-        .group_by(PointsEntry.member_id)).all()
+    rows = db.session.execute(_EARNED, {"member_ids": member_ids, "since": since}).all()
     return {member_id: int(total) for member_id, total in rows}
 
 

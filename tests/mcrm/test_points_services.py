@@ -128,3 +128,24 @@ def test_tenure_bonus_lifts_the_tier_score(db, merchant, make_member, now):
     services.record_purchase(member, merchant, 900, actor=CLERK, now=now)
     db.session.commit()
     assert member.tier_score == 900 + 200 and member.tier == "银卡"
+
+
+@pytest.mark.parametrize("change", ["purchase", "gift", "redeem"])
+def test_the_returned_entry_is_its_row_as_stored_and_unmodified_in_the_session(db, merchant, make_member,
+                                                                              now, change):
+    member = make_member(points=50)
+    if change == "purchase":
+        entry = services.record_purchase(member, merchant, "88.50", actor=CLERK, now=now, idempotency_key="k")
+    elif change == "gift":
+        entry = services.grant_points(member, merchant, 100, reason="入会礼", actor=SYSTEM, now=now)
+    else:
+        entry = services.redeem_points(member, 30, reason="菜品", actor=CLERK, now=now, idempotency_key="k")
+    assert entry in db.session and entry not in db.session.dirty and entry not in db.session.new
+    stored = db.session.execute(sa.select(PointsEntry.__table__).where(PointsEntry.id == entry.id)).one()
+    stored = stored._asdict()
+    assert {column: getattr(entry, column) for column in stored} == stored
+    assert entry.balance_after == member.points_balance == ledger_sum(db, member)
+    assert db.session.get(PointsEntry, entry.id) is entry
+    if change == "purchase":  # a repeat finds this very object
+        repeat = services.record_purchase(member, merchant, 88.5, actor=CLERK, now=now, idempotency_key="k")
+        assert repeat is entry
