@@ -4,13 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import sqlalchemy as sa
-from sqlalchemy.orm import lazyload
-
 from mcrm.extensions import db
 from mcrm.keywords import texts
 from mcrm.keywords.rules import ParsedText, render_template, template_fields
 from mcrm.members.models import Member
+from mcrm.members.services import find_member_by_msisdn
 from mcrm.merchants.models import Merchant
 
 
@@ -87,17 +85,9 @@ def per_transaction(key, compute):
     return memo[1][key]
 
 
-#: ``find_member_by_msisdn`` without the tags: a member load would fetch them in a second query
-#: (``Member.tags`` is selectin for the console lists) and no reply shows them (loaded if touched);
-#: built once, as building it costs more than running it
-_MEMBER_BY_MSISDN = sa.select(Member).where(
-    Member.merchant_id == sa.bindparam("merchant_id"), Member.msisdn == sa.bindparam("msisdn"),
-    Member.deleted_at.is_(None)).options(lazyload(Member.tags))
-
-
 def find_member(merchant: Merchant, msisdn: str) -> Member | None:
     """The live member of ``merchant`` with this number, or None."""
-    return db.session.scalar(_MEMBER_BY_MSISDN, {"merchant_id": merchant.id, "msisdn": msisdn})
+    return find_member_by_msisdn(merchant, msisdn)
 
 
 def member_values(member: Member, *, now: datetime, need_expiring: bool = True) -> dict:

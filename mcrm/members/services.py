@@ -4,6 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.orm import lazyload
 
 from mcrm.core.errors import ConflictError, NotFoundError, ValidationError
 from mcrm.core.msisdn import normalize_msisdn
@@ -209,10 +210,25 @@ def opt_in_number(merchant: Merchant, msisdn: str, consent: Consent, *, now: dat
     return bool(take_opt_outs(merchant, [msisdn]))
 
 
+# The look-ups every text to the keyword engine makes (a join, STOP, START) are built once, with
+# bind parameters: building one cost more than running it.
+_ON_OPT_OUT_LIST = sa.select(OptOut.id).where(OptOut.merchant_id == sa.bindparam("merchant_id"),
+                                              OptOut.msisdn == sa.bindparam("msisdn"))
+_OPT_OUTS_OF = sa.and_(OptOut.merchant_id == sa.bindparam("merchant_id"),
+                       OptOut.msisdn.in_(sa.bindparam("msisdns", expanding=True)))
+_FIND_OPT_OUTS = sa.select(OptOut.msisdn, OptOut.opted_out_at).where(_OPT_OUTS_OF)
+_DELETE_OPT_OUTS = sa.delete(OptOut).where(_OPT_OUTS_OF).execution_options(synchronize_session=False)
+#: Member.tags is selectin for the console lists, so a member load would fetch them in a second
+#: query; one member's are loaded when touched
+_MEMBER_BY_MSISDN = sa.select(Member).where(
+    Member.merchant_id == sa.bindparam("merchant_id"), Member.msisdn == sa.bindparam("msisdn")
+).options(lazyload(Member.tags))
+_LIVE_MEMBER_BY_MSISDN = _MEMBER_BY_MSISDN.where(Member.deleted_at.is_(None))
+
+
 def on_opt_out_list(merchant: Merchant, msisdn: str) -> bool:
     """Whether a number (E.164) that is no member asked this merchant for no marketing."""
-    return db.session.scalar(sa.select(OptOut.id).where(OptOut.merchant_id == merchant.id,
-                                                        OptOut.msisdn == msisdn)) is not None
+    return db.session.scalar(_ON_OPT_OUT_LIST, {"merchant_id": merchant.id, "msisdn": msisdn}) is not None
 
 
 def take_opt_outs(merchant: Merchant, msisdns: list[str]) -> dict[str, datetime]:
@@ -220,10 +236,10 @@ def take_opt_outs(merchant: Merchant, msisdns: list[str]) -> dict[str, datetime]
     opted out, for those that were on it (the caller opts the member out, or in with consent)."""
     if not msisdns:
         return {}
-    where = sa.and_(OptOut.merchant_id == merchant.id, OptOut.msisdn.in_(msisdns))
-    found = dict(db.session.execute(sa.select(OptOut.msisdn, OptOut.opted_out_at).where(where)).all())
+    numbers = {"merchant_id": merchant.id, "msisdns": list(msisdns)}
+    found = dict(db.session.execute(_FIND_OPT_OUTS, numbers).all())
     if found:
-        db.session.execute(sa.delete(OptOut).where(where), execution_options={"synchronize_session": False})
+        db.session.execute(_DELETE_OPT_OUTS, numbers)
     return found
 
 
@@ -241,10 +257,8 @@ def list_opt_outs(merchant: Merchant, *, search: str = "", before_id: int | None
 
 
 def find_member_by_msisdn(merchant: Merchant, msisdn: str, *, include_deleted: bool = False) -> Member | None:
-    query = sa.select(Member).where(Member.merchant_id == merchant.id, Member.msisdn == msisdn)
-    if not include_deleted:
-        query = query.where(Member.deleted_at.is_(None))
-    return db.session.scalar(query)
+    return db.session.scalar(_MEMBER_BY_MSISDN if include_deleted else _LIVE_MEMBER_BY_MSISDN,
+                             {"merchant_id": merchant.id, "msisdn": msisdn})
 
 
 def get_member(merchant: Merchant, member_id: int) -> Member:

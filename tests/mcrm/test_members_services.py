@@ -64,3 +64,18 @@ def test_too_many_tags_refused(db, make_member):
     member = make_member()
     with pytest.raises(ValidationError):
         services.set_tags(member, [f"t{i}" for i in range(21)])
+
+
+def test_a_member_found_by_number_has_its_tags_and_a_deleted_one_only_when_asked_for(
+        db, merchant, make_member, now):
+    member = make_member(msisdn="13800138000", tags="vip, 常客")
+    gone = make_member(msisdn="13800138001")
+    services.delete_member(gone, now=now)
+    db.session.commit()
+    member_id, gone_id = member.id, gone.id
+    db.session.expunge_all()  # read from the database, not the session
+    merchant = db.session.merge(merchant)
+    found = services.find_member_by_msisdn(merchant, "+8613800138000")
+    assert found.id == member_id and found.tag_names == ["vip", "常客"]
+    assert services.find_member_by_msisdn(merchant, "+8613800138001") is None
+    assert services.find_member_by_msisdn(merchant, "+8613800138001", include_deleted=True).id == gone_id
