@@ -59,7 +59,8 @@ def process_inbound_sms(worker_id: str = "jobs", limit: int = 50, now=None) -> i
     """
     from sqlalchemy.exc import IntegrityError
 
-    from mcrm.messaging.services import claim_inbound
+    from mcrm.keywords.services import handle_inbound_sms
+    from mcrm.messaging.services import claim_inbound, mark_inbound_batch_done
     clock = (lambda: now) if now is not None else now_utc
     claimed = claim_inbound(worker_id, limit, clock())
     db.session.commit()
@@ -68,7 +69,9 @@ def process_inbound_sms(worker_id: str = "jobs", limit: int = 50, now=None) -> i
     as_claimed = [dict(vars(inbound)) for inbound in claimed]
     try:
         for inbound in claimed:
-            _answer_inbound(inbound, clock)
+            handle_inbound_sms(inbound, now=clock())
+        mark_inbound_batch_done(claimed, now=clock())
+        db.session.flush()  # any error shows here, not in the commit
     except Exception as error:  # noqa: BLE001  the batch is answered again, one MO at a time
         db.session.rollback()
         for inbound, values in zip(claimed, as_claimed):
@@ -80,26 +83,19 @@ def process_inbound_sms(worker_id: str = "jobs", limit: int = 50, now=None) -> i
     return len(claimed)
 
 
-def _answer_inbound(inbound, clock) -> None:
-    """Run the engine on one claimed MO, queue its replies and mark it DONE. Flushes."""
-    from mcrm.keywords.services import handle_inbound_sms
-    from mcrm.messaging.services import mark_inbound_done
-    handle_inbound_sms(inbound, now=clock())
-    mark_inbound_done(inbound, now=clock())
-    db.session.flush()  # an MO's own error shows here, not in the batch's commit
-
-
 def _answer_each_alone(claimed: list, clock) -> None:
     """Each MO in its own savepoint: its effects, replies and DONE mark stand or fall together, and
     one that raises is rolled back alone and marked FAILED with the reason."""
     from sqlalchemy.exc import IntegrityError
 
     from mcrm.core.errors import ConflictError
-    from mcrm.messaging.services import mark_inbound_failed
+    from mcrm.keywords.services import handle_inbound_sms
+    from mcrm.messaging.services import mark_inbound_done, mark_inbound_failed
 
     def answer(inbound):
         with db.session.begin_nested():
-            _answer_inbound(inbound, clock)
+            handle_inbound_sms(inbound, now=clock())
+            mark_inbound_done(inbound, now=clock())
 
     for inbound in claimed:
         try:

@@ -336,6 +336,31 @@ def mark_inbound_done(inbound: InboundMessage, *, now: datetime) -> None:
     _finish_inbound(inbound, InboundStatus.DONE, now, None)
 
 
+#: DONE for a whole batch claimed together (one claim id), built once like _FINISH_INBOUND
+_FINISH_BATCH = sa.update(InboundMessage.__table__).where(
+    InboundMessage.__table__.c.id.in_(sa.bindparam("inbound_ids", expanding=True)),
+    InboundMessage.__table__.c.status == InboundStatus.PROCESSING.value,
+    InboundMessage.__table__.c.claim_id == sa.bindparam("held_claim"),
+).values(status=InboundStatus.DONE, processed_at=sa.bindparam("now"), error=None, claim_id=None)
+
+
+def mark_inbound_batch_done(batch: list[InboundMessage], *, now: datetime) -> None:
+    """``mark_inbound_done`` for every MO of one claim in a single UPDATE (one per MO cost about a
+    twelfth of a batch's work): all of them, or ConflictError if this worker's claim no longer
+    holds one of them (roll back, as for one MO)."""
+    if not batch:
+        return
+    held_claim = batch[0].held_claim
+    result = db.session.connection().execute(_FINISH_BATCH, {
+        "inbound_ids": [inbound.id for inbound in batch], "held_claim": held_claim, "now": now})
+    if result.rowcount != len(batch) or any(inbound.held_claim != held_claim for inbound in batch):
+        raise ConflictError("Some inbound messages of the batch are no longer claimed by this worker")
+    for inbound in batch:
+        for name, value in (("status", InboundStatus.DONE), ("processed_at", now), ("error", None),
+                            ("claim_id", None)):
+            set_committed_value(inbound, name, value)
+
+
 def mark_inbound_failed(inbound: InboundMessage, *, now: datetime, error: str) -> None:
     """PROCESSING → FAILED with a short reason (kept for the console, never retried)."""
     _finish_inbound(inbound, InboundStatus.FAILED, now, (error or "")[:200])

@@ -6,8 +6,8 @@ import sqlalchemy as sa
 
 from mcrm.core.errors import ConflictError, ValidationError
 from mcrm.messaging.models import InboundMessage, InboundStatus, MessageStatus, OutboundMessage
-from mcrm.messaging.services import (claim_inbound, enqueue_sms, mark_inbound_done, mark_inbound_failed,
-                                     release_stale_claims, route_inbound, store_inbound)
+from mcrm.messaging.services import (claim_inbound, enqueue_sms, mark_inbound_batch_done, mark_inbound_done,
+                                     mark_inbound_failed, release_stale_claims, route_inbound, store_inbound)
 
 ACCESS = "1065712345"
 SHANGHAI = timezone(timedelta(hours=8))
@@ -246,6 +246,31 @@ def test_marking_done_after_losing_the_claim_is_a_conflict(db, merchant, now):
         other_worker.execute(sa.update(InboundMessage).values(claim_id="w2:1"))
     with pytest.raises(ConflictError):
         mark_inbound_done(mine, now=now + timedelta(hours=1))
+
+
+def test_a_batch_is_marked_done_at_once(db, merchant, now):
+    _inbox(db, merchant, now, 3)
+    batch = claim_inbound("w1", 10, now)
+    mark_inbound_batch_done(batch, now=now)
+    assert {(m.status, m.processed_at, m.claim_id) for m in batch} == {(InboundStatus.DONE, now, None)}
+    db.session.commit()
+    stored = db.session.execute(sa.select(InboundMessage.status, InboundMessage.processed_at,
+                                          InboundMessage.claim_id)).all()
+    assert set(stored) == {(InboundStatus.DONE, now, None)} and len(stored) == 3
+
+
+def test_marking_a_batch_done_after_losing_the_claim_of_one_is_a_conflict(db, merchant, now):
+    _inbox(db, merchant, now, 3)
+    batch = claim_inbound("w1", 10, now)
+    db.session.commit()
+    with db.engine.begin() as other_worker:     # its lease ran out and another process took one
+        other_worker.execute(sa.update(InboundMessage).where(InboundMessage.id == batch[1].id)
+                             .values(claim_id="w2:1"))
+    with pytest.raises(ConflictError):
+        mark_inbound_batch_done(batch, now=now + timedelta(hours=1))
+    db.session.rollback()
+    stored = db.session.scalars(sa.select(InboundMessage.status)).all()
+    assert stored == [InboundStatus.PROCESSING] * 3
 
 
 def test_failed_mo_keeps_the_reason(db, merchant, now):
