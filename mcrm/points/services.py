@@ -153,9 +153,10 @@ _ADD = sa.update(_members).where(_members.c.id == sa.bindparam("member_id")).val
     points_balance=_members.c.points_balance + sa.bindparam("points")).returning(_members.c.points_balance)
 _TAKE = _ADD.where(_members.c.points_balance + sa.bindparam("points") >= 0)
 _BALANCE = sa.select(_members.c.points_balance).where(_members.c.id == sa.bindparam("member_id"))
-_INSERT_ENTRY = sa.insert(PointsEntry.__table__).returning(PointsEntry.__table__.c.id)
-_LEDGER = sa.select(PointsEntry.expires_at, PointsEntry.points).where(
-    PointsEntry.member_id == sa.bindparam("member_id"))
+_entries = PointsEntry.__table__
+_INSERT_ENTRY = sa.insert(_entries).returning(_entries.c.id)
+_LEDGER = sa.select(_entries.c.expires_at, _entries.c.points).where(
+    _entries.c.member_id == sa.bindparam("member_id"))
 _EARNED = sa.select(PointsEntry.member_id, sa.func.sum(PointsEntry.points)).where(
     PointsEntry.member_id.in_(sa.bindparam("member_ids", expanding=True)), PointsEntry.kind == EntryKind.EARN,
     PointsEntry.created_at > sa.bindparam("since")).group_by(PointsEntry.member_id)
@@ -188,7 +189,8 @@ def _append(member: Member, kind: str, points: int, *, actor: Actor, now: dateti
 
 
 def _lots_and_debits(member_id: int) -> tuple[list, int]:
-    rows = db.session.execute(_LEDGER, {"member_id": member_id}).all()
+    # on the connection: every entry is inserted there at once (``_append``), none waits in the session
+    rows = db.session.connection().execute(_LEDGER, {"member_id": member_id}).all()
     lots = [(expires, points) for expires, points in rows if points > 0]
     debits = -sum(points for _expires, points in rows if points < 0)
     return lots, debits
