@@ -18,6 +18,8 @@ class Reply:
     msisdn: str
     body: str
     member: Member | None = None
+    #: the outbox occasion (``services.UNRECOGNISED`` marks answers to texts not understood)
+    occasion: str | None = None
 
 
 _UNSET = object()

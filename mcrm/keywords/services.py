@@ -19,7 +19,7 @@ from mcrm.keywords.context import Context, Reply, per_transaction
 from mcrm.keywords.models import AppStatus, KeywordApp, KeywordWord
 from mcrm.keywords.rules import KeywordTable, Outcome, ParsedText, fold, parse_text
 from mcrm.merchants.models import Merchant
-from mcrm.messaging.models import InboundMessage
+from mcrm.messaging.models import InboundMessage, OutboundMessage
 from mcrm.surveys.services import find_open_session
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def answer_text(merchant: Merchant, *, msisdn: str, text: str | None, now: datet
     if parsed.outcome == Outcome.GARBLED:
         return []  # a decoding failure or binary data: answering could only confuse
     if not parsed.is_text:
-        actions.run_builtin("help", ctx, apps=apps)  # empty or over-long: tell them what works
+        _answer_unrecognised(ctx, "help", apps)  # empty or over-long: tell them what works
         return ctx.replies
     if table.is_stop(parsed):
         actions.run_builtin("stop", ctx, apps=apps)
@@ -112,10 +112,31 @@ def answer_text(merchant: Merchant, *, msisdn: str, text: str | None, now: datet
         return ctx.replies
     unknown = texts.unknown_action(merchant)
     if unknown == "feedback":
-        actions.run_builtin("suggestion", ctx, apps=apps, text=parsed.text)
+        _answer_unrecognised(ctx, "suggestion", apps, text=parsed.text)
     elif unknown == "help":
-        actions.run_builtin("help", ctx, apps=apps)
+        _answer_unrecognised(ctx, "help", apps)
     return ctx.replies
+
+
+#: the outbox occasion of automatic answers to texts the engine did not understand
+UNRECOGNISED = "unrecognised"
+
+_UNRECOGNISED_SINCE = sa.select(sa.func.count()).where(
+    OutboundMessage.merchant_id == sa.bindparam("merchant_id"), OutboundMessage.msisdn == sa.bindparam("msisdn"),
+    OutboundMessage.occasion == UNRECOGNISED, OutboundMessage.created_at > sa.bindparam("since"))
+
+
+def _answer_unrecognised(ctx: Context, app: str, apps: list[KeywordApp], **options) -> None:
+    """Run ``app`` on a text not understood; past the merchant's answers per number and hour, it still
+    runs (a feedback ticket is kept) but says nothing, which ends a loop with an auto-responder."""
+    answered = db.session.scalar(_UNRECOGNISED_SINCE, {"merchant_id": ctx.merchant.id, "msisdn": ctx.msisdn,
+                                                       "since": ctx.now - timedelta(hours=1)})
+    actions.run_builtin(app, ctx, apps=apps, **options)
+    if answered >= texts.unknown_per_hour(ctx.merchant):
+        logger.info("%s had %d answers to unrecognised texts this hour: no more", mask_msisdn(ctx.msisdn), answered)
+        ctx.replies.clear()
+    for reply in ctx.replies:
+        reply.occasion = UNRECOGNISED
 
 
 def _extension_app(merchant: Merchant, extension: str, apps: list[KeywordApp]) -> str | None:
@@ -157,7 +178,8 @@ def handle_inbound_sms(inbound: InboundMessage, *, now: datetime) -> list:
     queued = []
     for number, reply in enumerate(replies):
         queued.append(enqueue_sms(merchant, msisdn=reply.msisdn, body=reply.body, kind="transactional", now=now,
-                                  member=reply.member, idempotency_key=f"mo:{inbound.id}:{number}"))
+                                  member=reply.member, idempotency_key=f"mo:{inbound.id}:{number}",
+                                  occasion=reply.occasion))
     logger.debug("MO %s from %s answered with %d SMS", inbound.id, mask_msisdn(msisdn), len(queued))
     return queued
 
@@ -221,11 +243,21 @@ def set_reply_text(merchant: Merchant, reply_id: str, template: str) -> None:
     _update_texts(merchant, "replies", reply_id, template or None)
 
 
-def set_unknown_action(merchant: Merchant, action: str) -> None:
+def set_unknown_action(merchant: Merchant, action: str, *, per_hour: int | str | None = None) -> None:
+    """What texts matching no keyword get, and at most how many answers a number gets an hour."""
     if action not in texts.UNKNOWN_ACTIONS:
         raise ValidationError(f"Unknown texts get one of: {', '.join(texts.UNKNOWN_ACTIONS)}")
     settings = dict(merchant.texts or {})
     settings["unknown"] = action
+    if per_hour is not None:
+        low, high = texts.UNKNOWN_PER_HOUR_RANGE
+        try:
+            per_hour = int(str(per_hour).strip())
+        except ValueError:
+            per_hour = 0
+        if not low <= per_hour <= high:
+            raise ValidationError("Answers per number and hour: a whole number from 1 to 60")
+        settings["unknown_per_hour"] = per_hour
     merchant.texts = settings
     db.session.flush()
 

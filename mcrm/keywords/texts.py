@@ -1,7 +1,7 @@
 """Built-in keywords and reply texts: the Chinese defaults of SMS-CONTRACT.md and per-merchant overrides.
 
 Overrides live in ``Merchant.texts``: ``{"keywords": {"join": ["ZC", ...]}, "replies": {"points": "..."},
-"unknown": "help" | "feedback" | "nothing"}``. Anything not overridden falls back to the default here.
+"unknown": "help" | "feedback" | "nothing", "unknown_per_hour": 3}``. Anything not overridden falls back to the default here.
 """
 from flask_babel import lazy_gettext as _l
 
@@ -31,6 +31,11 @@ STAFF_COMMANDS = {"xf": "purchase", "dh": "redeem", "dl": "login_code", "hx": "c
 
 #: what an unknown text gets outside a survey: the merchant's choice
 UNKNOWN_ACTIONS = ("help", "feedback", "nothing")
+
+#: automatic answers to texts not understood, per number and hour: an auto-responder on the other
+#: side would otherwise ping-pong with the help text for ever, on the merchant's bill
+DEFAULT_UNKNOWN_PER_HOUR = 3
+UNKNOWN_PER_HOUR_RANGE = (1, 60)
 
 #: extension digits after the service number → built-in app, unless the merchant sets others
 DEFAULT_EXTENSIONS = {"9": "survey"}
@@ -90,6 +95,10 @@ def check_reply(reply_id: str, template: str) -> None:
 def unknown_action(merchant) -> str:
     action = (merchant.texts or {}).get("unknown", "help")
     return action if action in UNKNOWN_ACTIONS else "help"
+
+
+def unknown_per_hour(merchant) -> int:
+    return int((merchant.texts or {}).get("unknown_per_hour") or DEFAULT_UNKNOWN_PER_HOUR)
 
 
 def extensions(merchant) -> dict[str, str]:

@@ -45,6 +45,8 @@ def index():
     merchant = g.merchant
     return render_template("keywords/index.html", builtins=texts.builtin_keywords(merchant),
                            labels=texts.BUILTIN_LABELS, unknown=texts.unknown_action(merchant),
+                           unknown_per_hour=texts.unknown_per_hour(merchant),
+                           per_hour_range=texts.UNKNOWN_PER_HOUR_RANGE,
                            apps=services.list_keyword_apps(merchant), kind_labels=forms.KIND_LABELS,
                            redeem_form=forms.RedeemCouponForm())
 
@@ -68,7 +70,8 @@ def builtin_keywords(name: str):
 @role_required(Role.MANAGER)
 def unknown_texts():
     try:
-        services.set_unknown_action(g.merchant, request.form.get("action", ""))
+        services.set_unknown_action(g.merchant, request.form.get("action", ""),
+                                    per_hour=request.form.get("per_hour", texts.DEFAULT_UNKNOWN_PER_HOUR))
     except DomainError as error:
         _fail(error)
     else:

@@ -331,6 +331,48 @@ def test_unknown_text_gets_nothing_when_the_merchant_chooses(phone, merchant, db
     assert phone.text("你们几点关门") == []
 
 
+def test_an_auto_responder_gets_three_answers_an_hour_then_silence(phone, db, now):
+    """Each of our help texts makes the other side answer with a text we do not understand."""
+    answered = [phone.text("您好，我现在不方便接听", now=now + timedelta(minutes=minute)) for minute in range(6)]
+    assert [len(replies) for replies in answered] == [1, 1, 1, 0, 0, 0]
+    stored = db.session.scalars(sa.select(InboundMessage.status)).all()
+    assert stored == [InboundStatus.DONE] * 6  # kept, only not answered
+    assert len(phone.text("JF", now=now + timedelta(minutes=7))) == 1  # a keyword is still answered
+    assert len(phone.text("?? 在吗", now=now + timedelta(minutes=8))) == 0
+    # an hour after the first answer, one more is due
+    assert len(phone.text("在吗", now=now + timedelta(minutes=60, seconds=1))) == 1
+    assert len(phone.text("在吗", now=now + timedelta(minutes=60, seconds=2))) == 0
+    assert len(phone.text("在吗", msisdn="+8613900139009", now=now + timedelta(minutes=9))) == 1  # per number
+
+
+def test_empty_texts_count_against_the_same_answers_per_hour(phone, merchant, db, now):
+    from mcrm.keywords.services import set_unknown_action
+    set_unknown_action(merchant, "help", per_hour=1)
+    db.session.commit()
+    assert len(phone.text("")) == 1
+    assert phone.text("你们几点关门") == []
+
+
+def test_past_the_answers_per_hour_an_unknown_text_is_still_kept_as_feedback(phone, merchant, db, now):
+    from mcrm.keywords.services import set_unknown_action
+    set_unknown_action(merchant, "feedback", per_hour=2)
+    db.session.commit()
+    replies = [phone.text(f"第{n}条意见", now=now + timedelta(minutes=n)) for n in range(3)]
+    assert [len(r) for r in replies] == [1, 1, 0]
+    tickets = db.session.scalars(sa.select(FeedbackTicket.text).order_by(FeedbackTicket.id)).all()
+    assert tickets == ["第0条意见", "第1条意见", "第2条意见"]
+
+
+@pytest.mark.parametrize("per_hour", ["0", "61", "abc", "", "2.5"])
+def test_answers_per_hour_outside_1_to_60_are_refused(merchant, db, per_hour):
+    from mcrm.core.errors import ValidationError
+    from mcrm.keywords import texts
+    from mcrm.keywords.services import set_unknown_action
+    with pytest.raises(ValidationError, match="from 1 to 60"):
+        set_unknown_action(merchant, "nothing", per_hour=per_hour)
+    assert texts.unknown_action(merchant) == "help" and texts.unknown_per_hour(merchant) == 3
+
+
 @pytest.mark.parametrize("text,data_coding,answered", [
     ("", 0, True), ("   ", 0, True), ("。。。", 8, True), ("长" * 2000, 8, True),
     ("\x01\x02\x03", 0, False), ("\ufffd\ufffd\ufffd", 8, False), ("JF", 4, False),

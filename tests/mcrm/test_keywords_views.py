@@ -147,3 +147,18 @@ def test_cancelling_a_sign_up_moves_the_waiting_list_up_in_order_and_texts_them(
     text = db.session.scalar(sa.select(OutboundMessage.body).where(
         OutboundMessage.idempotency_key.like("event-promoted:%")))
     assert "有空位" in text and "2位" in text
+
+
+def test_what_unknown_texts_get_and_how_often_is_set_on_the_keyword_page(client, login, merchant, db, phone):
+    login("manager")
+    page = client.get("/keywords/").get_data(as_text=True)
+    assert 'name="per_hour" value="3"' in page
+    response = post(client, "/keywords/unknown", {"action": "help", "per_hour": "99"}, token_from="/keywords/",
+                    follow_redirects=True)
+    assert "a whole number from 1 to 60" in response.get_data(as_text=True)
+    db.session.refresh(merchant)
+    assert "unknown_per_hour" not in (merchant.texts or {})
+    post(client, "/keywords/unknown", {"action": "help", "per_hour": "1"}, token_from="/keywords/")
+    db.session.refresh(merchant)
+    assert [len(phone.text("在吗")) for _ in range(2)] == [1, 0]
+    assert 'name="per_hour" value="1"' in client.get("/keywords/").get_data(as_text=True)
