@@ -31,8 +31,8 @@ from mcrm.points.services import Actor, expiring_points, list_entries
 
 bp = Blueprint("members", __name__, url_prefix="/members")
 
-#: ledger lines shown on a member's page
-HISTORY_LINES = 100
+#: ledger lines per page of a member's points history
+HISTORY_LINES = 50
 
 
 def _region() -> str:
@@ -66,8 +66,11 @@ def _filter_args() -> dict:
 @login_required
 def detail(member_id: int):
     member = get_owned_or_404(Member, member_id)
+    before = request.args.get("before", type=int)
+    entries = list_entries(member, before_id=before, limit=HISTORY_LINES + 1)
     return render_template("members/detail.html", member=member, birthday=member_birthday(member),
-                           entries=list_entries(member, limit=HISTORY_LINES), history_lines=HISTORY_LINES,
+                           entries=entries[:HISTORY_LINES], paged=before is not None,
+                           older_before=entries[HISTORY_LINES - 1].id if len(entries) > HISTORY_LINES else None,
                            expiring=expiring_points(member, now=now_utc()),
                            purchase_form=PurchaseForm(formdata=None), redeem_form=RedeemForm(formdata=None),
                            adjust_form=AdjustForm(formdata=None))

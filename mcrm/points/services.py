@@ -272,6 +272,9 @@ def refresh_all_tiers(merchant: Merchant, *, now: datetime, batch: int = 1000) -
         db.session.flush()
 
 
-def list_entries(member: Member, *, limit: int = 100) -> list[PointsEntry]:
-    return db.session.scalars(sa.select(PointsEntry).where(PointsEntry.member_id == member.id)
-                              .order_by(PointsEntry.id.desc()).limit(limit)).all()
+def list_entries(member: Member, *, before_id: int | None = None, limit: int = 100) -> list[PointsEntry]:
+    """The member's ledger, newest first; ``before_id`` pages back to older lines."""
+    query = sa.select(PointsEntry).where(PointsEntry.member_id == member.id)
+    if before_id is not None:
+        query = query.where(PointsEntry.id < before_id)
+    return db.session.scalars(query.order_by(PointsEntry.id.desc()).limit(limit)).all()

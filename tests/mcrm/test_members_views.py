@@ -146,6 +146,27 @@ def test_a_manual_adjustment_needs_a_reason_and_shows_in_the_history(client, log
     assert db.session.get(Member, member.id).points_balance == 60
 
 
+def test_the_whole_points_history_pages_back_fifty_lines_at_a_time(client, login, merchant, make_member, db, now):
+    from mcrm.points.services import Actor, adjust_points
+    login("clerk")
+    member = make_member(points=0)
+    for n in range(1, 121):
+        adjust_points(member, merchant, 1, reason=f"line-{n:03d}", actor=Actor("system"), now=now)
+    db.session.commit()
+
+    def lines(page):
+        return re.findall(r"line-(\d{3})", page)
+
+    first = client.get(f"/members/{member.id}").get_data(as_text=True)
+    assert lines(first) == [f"{n:03d}" for n in range(120, 70, -1)] and "Newest" not in first
+    older = re.search(r'href="([^"]+)"[^>]*>Older', first).group(1).replace("&amp;", "&")
+    second = client.get(older).get_data(as_text=True)
+    assert lines(second) == [f"{n:03d}" for n in range(70, 20, -1)] and "Newest" in second
+    third = client.get(re.search(r'href="([^"]+)"[^>]*>Older', second).group(1).replace("&amp;", "&"))
+    assert lines(third.get_data(as_text=True)) == [f"{n:03d}" for n in range(20, 0, -1)]
+    assert ">Older" not in third.get_data(as_text=True)
+
+
 def test_adding_a_member_normalises_the_number(client, login, db):
     login("manager")
     response = client.post("/members/new", data={
