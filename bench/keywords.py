@@ -72,6 +72,39 @@ def store(merchant, access_number: str, sender: str, text: str) -> InboundMessag
     return inbound
 
 
+def floor_run(database: str, merchant_id: int, batch: int) -> tuple[float, float]:
+    """The floor, on the same database file and stored MOs: by hand with sqlite3 and the same pragmas,
+    what any engine must do per MO (read the sender's member row, claim the MO, insert one reply),
+    committed per batch. Everything it writes is undone afterwards (not timed). Returns (wall, CPU)."""
+    import sqlite3
+    connection = sqlite3.connect(database, isolation_level=None)
+    for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000"):
+        connection.execute(f"PRAGMA {pragma}")
+    mos = connection.execute("SELECT id, msisdn, text FROM inbound_messages WHERE status = 'new' "
+                             "ORDER BY id").fetchall()
+    if not mos:
+        raise SystemExit("the floor found no stored MO")
+    started, cpu = time.perf_counter(), time.process_time()
+    for first in range(0, len(mos), batch):
+        connection.execute("BEGIN IMMEDIATE")
+        for inbound_id, sender, text in mos[first:first + batch]:
+            member = connection.execute("SELECT id, name, points_balance FROM members WHERE merchant_id = ? "
+                                        "AND msisdn = ? AND deleted_at IS NULL", (merchant_id, sender)).fetchone()
+            connection.execute("UPDATE inbound_messages SET claim_id = 'floor' WHERE id = ?", (inbound_id,))
+            body = f"{member[1]}您好，当前积分{member[2]}。" if member else f"回复：{text}"
+            connection.execute(
+                "INSERT INTO outbound_messages (merchant_id, member_id, msisdn, body, text, kind, parts, status, "
+                "attempts, idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, 'transactional', 1, 'queued', 0, "
+                "?, ?)", (merchant_id, member[0] if member else None, sender, body, "【小王烧烤】" + body,
+                          f"floor:{inbound_id}", NOW.isoformat(sep=" ")))
+        connection.execute("COMMIT")
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    connection.execute("DELETE FROM outbound_messages WHERE idempotency_key LIKE 'floor:%'")
+    connection.execute("UPDATE inbound_messages SET claim_id = NULL WHERE claim_id = 'floor'")
+    connection.close()
+    return elapsed, cpu
+
+
 def run(args) -> None:
     rng = random.Random(20261122)
     counter = iter(range(10**8))
@@ -90,6 +123,11 @@ def run(args) -> None:
 
             for _ in range(args.mos):
                 store(merchant, settings.access_number, *mo_mix(rng, args.members, counter))
+            merchant_id = merchant.id
+            db.session.commit()  # the session holds no transaction while the floor writes
+            floor, floor_cpu = floor_run(f"{folder}/bench.sqlite3", merchant_id, args.batch)
+            print(f"floor (same MOs by hand with sqlite3: member read, claim, one reply insert): "
+                  f"{args.mos / floor:,.0f} MO/s, CPU {floor_cpu / args.mos * 1000:.2f} ms per MO", flush=True)
             profiler = cProfile.Profile() if args.profile else None
             started, cpu = time.perf_counter(), time.process_time()
             if profiler:
@@ -105,6 +143,8 @@ def run(args) -> None:
             print(f"throughput: {args.mos:,} MO in {elapsed:.2f} s = {args.mos / elapsed:,.0f} MO/s "
                   f"(batches of {args.batch}; {replies:,} replies queued, {failed} failed); "
                   f"CPU {cpu / args.mos * 1000:.2f} ms per MO = {args.mos / cpu:,.0f} MO/s of one core", flush=True)
+            print(f"engine / floor: {floor / elapsed:.0%} of the floor's MO/s, {cpu / floor_cpu:.1f} times its "
+                  f"CPU per MO", flush=True)
 
             latencies, cpus = [], []
             for _ in range(args.latency_mos):
