@@ -58,9 +58,17 @@ class EventForm(FlaskForm):
     remind_hours = IntegerField(_l("Reminder, hours before"), default=24, validators=[Optional(), NumberRange(0, 720)])
 
 
+TABLE_LABEL = _l("Table (CSV, first row = column names, first column = the code texted)")
+
+
 class InfoUploadForm(FlaskForm):
-    table = FileField(_l("Table (CSV, first row = column names, first column = the code texted)"),
-                      validators=[FileRequired()])
+    table = FileField(TABLE_LABEL, validators=[FileRequired()])
+
+
+class InfoReplaceForm(FlaskForm):
+    """An app that has its table already: a new file replaces it, none keeps it (limits alone can change)."""
+    table = FileField(TABLE_LABEL, validators=[Optional()],
+                      description=_l("Empty: keep the current table"))
 
 
 class TryForm(FlaskForm):

@@ -242,7 +242,7 @@ def _kind_form(app: KeywordApp, zone: ZoneInfo):
     else:
         data = config
     form_class = {AppKind.COUPON: forms.CouponForm, AppKind.VOTE: forms.VoteForm, AppKind.EVENT: forms.EventForm,
-                  AppKind.INFO: forms.InfoUploadForm}.get(app.kind)
+                  AppKind.INFO: forms.InfoReplaceForm if config.get("columns") else forms.InfoUploadForm}.get(app.kind)
     return form_class(data=data) if form_class else None
 
 
@@ -258,7 +258,7 @@ def _save_kind_settings(app: KeywordApp, form, zone: ZoneInfo) -> None:
         services.set_app_config(app, capacity=form.capacity.data, max_seats=form.max_seats.data,
                                 remind_hours=form.remind_hours.data or 0,
                                 event_at=form.event_at.data.replace(tzinfo=zone))
-    elif app.kind == AppKind.INFO:
+    elif app.kind == AppKind.INFO and form.table.data:
         services.upload_info_table(app, form.table.data.read())
 
 

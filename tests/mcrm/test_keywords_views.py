@@ -162,3 +162,22 @@ def test_what_unknown_texts_get_and_how_often_is_set_on_the_keyword_page(client,
     db.session.refresh(merchant)
     assert [len(phone.text("在吗")) for _ in range(2)] == [1, 0]
     assert 'name="per_hour" value="1"' in client.get("/keywords/").get_data(as_text=True)
+
+
+def test_an_info_app_keeps_its_table_when_only_its_limits_change(client, login, db, phone):
+    login("manager")
+    post(client, "/keywords/apps/new", {"kind": "info", "name": "订单查询"})
+    app = db.session.scalar(sa.select(KeywordApp))
+    post(client, f"/keywords/apps/{app.id}/keywords", {"keywords": "CX"})
+    assert 'name="table" required' in client.get(f"/keywords/apps/{app.id}/settings").get_data(as_text=True)
+    data = {"table": (io.BytesIO("订单号,状态\nA100,制作中\n".encode()), "orders.csv"), "per_number_limit": ""}
+    post(client, f"/keywords/apps/{app.id}/settings", data, content_type="multipart/form-data")
+    page = client.get(f"/keywords/apps/{app.id}/settings").get_data(as_text=True)
+    assert 'name="table" required' not in page and "Empty: keep the current table" in page
+    response = post(client, f"/keywords/apps/{app.id}/settings", {"per_number_limit": "2"},
+                    content_type="multipart/form-data")
+    assert response.status_code == 302
+    db.session.refresh(app)
+    assert app.per_number_limit == 2 and app.config["rows"] == 1
+    post(client, f"/keywords/apps/{app.id}/status", {"status": "active"}, token_from=f"/keywords/apps/{app.id}")
+    assert phone.text("CX A100") == ["A100：订单号:A100 状态:制作中"]
