@@ -18,7 +18,7 @@ KIND_LABELS = {
 
 class AppStartForm(FlaskForm):
     kind = SelectField(_l("Type"), choices=[SelectChoice(kind, KIND_LABELS[kind]) for kind in AppKind.ALL])
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)],
+    name = StringField(_l("App name"), validators=[DataRequired(), Length(max=100)],
                        description=_l("Shown in the help reply and the console, e.g. 周末活动"))
 
 
@@ -53,7 +53,7 @@ class VoteForm(FlaskForm):
 
 class EventForm(FlaskForm):
     capacity = IntegerField(_l("Seats"), validators=[DataRequired(), NumberRange(min=1)])
-    event_at = DateTimeLocalField(_l("Starts at"), validators=[DataRequired()])
+    event_at = DateTimeLocalField(_l("Event starts at"), validators=[DataRequired()])
     max_seats = IntegerField(_l("Most seats one text may take"), default=5, validators=[DataRequired(), NumberRange(1, 50)])
     remind_hours = IntegerField(_l("Reminder, hours before"), default=24, validators=[Optional(), NumberRange(0, 720)])
 

@@ -319,7 +319,7 @@ def set_app_replies(app: KeywordApp, replies: dict[str, str]) -> None:
             # an info table not uploaded yet: its columns are checked against the reply on upload
             check_template(template, template_fields(template) if allowed is None else allowed)
         except TemplateError as error:
-            raise ValidationError(f"{reply_id}: {error}", reply_id=reply_id) from None
+            raise ValidationError(f"{reply_id}: {error}", reply_id=reply_id, reason=str(error)) from None
         saved[reply_id] = template
     app.replies = saved
     db.session.flush()

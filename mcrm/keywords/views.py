@@ -194,7 +194,9 @@ def app_replies(app_id: int):
             return redirect(url_for("keywords.app_settings", app_id=app.id))
     rows = [{"id": reply_id, "text": typed.get(reply_id, ""), "default": custom.reply_default(app.kind, reply_id),
              "fields": custom.reply_fields(app, reply_id),
-             "error": error.message if error is not None and error.details.get("reply_id") == reply_id else None}
+             # shown under its own box: the reason alone, without the reply's internal name
+             "error": error.details["reason"] if error is not None and error.details.get("reply_id") == reply_id
+             else None}
             for reply_id in custom.reply_ids(app.kind)]
     return _wizard(app, "keywords.app_replies", rows=rows), (400 if error else 200)
 

@@ -181,3 +181,36 @@ def test_an_info_app_keeps_its_table_when_only_its_limits_change(client, login, 
     assert app.per_number_limit == 2 and app.config["rows"] == 1
     post(client, f"/keywords/apps/{app.id}/status", {"status": "active"}, token_from=f"/keywords/apps/{app.id}")
     assert phone.text("CX A100") == ["A100：订单号:A100 状态:制作中"]
+
+
+def test_a_wrong_placeholder_in_the_wizard_is_explained_under_its_box_and_the_typed_text_kept(client, login, db):
+    login("manager")
+    post(client, "/keywords/apps/new", {"kind": "autoreply", "name": "周末特惠"})
+    app = db.session.scalar(sa.select(KeywordApp))
+    response = post(client, f"/keywords/apps/{app.id}/replies", {"reply": "您好{nmae}"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "您好{nmae}</textarea>" in page
+    assert '<div class="error">Unknown placeholder {nmae}' in page and ">reply: " not in page
+
+
+def test_an_apps_page_asks_before_cancelling_a_sign_up_or_redeeming_and_links_back(client, login, merchant, db,
+                                                                                     phone):
+    from datetime import datetime, timezone
+    from mcrm.keywords import services
+    event = services.create_keyword_app(merchant, kind="event", name="品鉴会")
+    services.set_app_keywords(event, merchant, ["BM"])
+    services.set_app_config(event, capacity=2, event_at=datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc))
+    services.activate_keyword_app(event)
+    coupon = services.create_keyword_app(merchant, kind="coupon", name="券")
+    services.set_app_keywords(coupon, merchant, ["QUAN"])
+    services.set_app_config(coupon, source="generated")
+    services.activate_keyword_app(coupon)
+    db.session.commit()
+    phone.text("BM")
+    phone.text("QUAN")
+    login("manager")
+    page = client.get(f"/keywords/apps/{event.id}").get_data(as_text=True)
+    assert 'href="/keywords/">← Keywords</a>' in page
+    assert 'data-confirm="Cancel the sign-up of +86139****9000?' in page and "Cancel sign-up</button>" in page
+    page = client.get(f"/keywords/apps/{coupon.id}").get_data(as_text=True)
+    assert page.count('onsubmit="return confirm(this.dataset.confirm)"') == 1 and "This cannot be undone." in page
