@@ -51,14 +51,17 @@ def record_purchase(member: Member, merchant: Merchant, amount, *, actor: Actor,
     if idempotency_key and (done := _find_by_key(idempotency_key)) is not None:
         return done
     points = rules.earn_points(amount, merchant.points_per_yuan)
+    # the tier counts this purchase's points: worked out before the entry (and before the member
+    # changes, which the query would flush), the member is written once, not before and after it
+    earned = _earned_last_year(member, now=now) + points
     member.total_spend = (member.total_spend or 0) + amount
     member.last_visit_at = now
+    refresh_tier(member, merchant, now=now, earned=earned)
     entry = None
     if points:
         entry = _append(member, EntryKind.EARN, points, actor=actor, now=now, amount=amount,
                         reason=f"消费 ¥{amount}", expires_at=expiry_rule(merchant).expires_at(now),
                         idempotency_key=idempotency_key)
-    refresh_tier(member, merchant, now=now)
     db.session.flush()
     return entry
 
@@ -237,10 +240,15 @@ def _earned_since(member_ids: list[int], since: datetime) -> dict[int, int]:
     return {member_id: int(total) for member_id, total in rows}
 
 
+def _earned_last_year(member: Member, *, now: datetime) -> int:
+    """Points the member earned in the 12 months before ``now`` (0 for a member not flushed yet)."""
+    return _earned_since([member.id], rules.add_months(now, -12)).get(member.id, 0) if member.id else 0
+
+
 def tier_score(member: Member, merchant: Merchant, *, now: datetime, earned: int | None = None) -> int:
     """Points earned in the last 12 months plus the tenure bonus (SMS-CONTRACT.md)."""
     if earned is None:
-        earned = _earned_since([member.id], rules.add_months(now, -12)).get(member.id, 0) if member.id else 0
+        earned = _earned_last_year(member, now=now)
     return earned + rules.tenure_bonus(member.joined_at or now, now, merchant.tenure_bonus)
 
 
