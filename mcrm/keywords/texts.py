@@ -110,7 +110,7 @@ def is_staff_command(keyword: str) -> bool:
 
 #: what each reply answers, for the console (built-in and wizard replies)
 REPLY_LABELS = {
-    "join_welcome": _l("Joined"), "join_updated": _l("Already a member: details updated"),
+    "join_welcome": _l("Welcome on joining"), "join_updated": _l("Already a member: details updated"),
     "join_back": _l("Opted-out member joins again"), "join_bad_birthday": _l("Birthday not understood"),
     "points": _l("Points balance"), "not_member": _l("Not a member yet"), "stop": _l("Opted out"),
     "start": _l("Subscribed again"), "help": _l("Help"), "feedback_received": _l("Feedback ticket opened"),

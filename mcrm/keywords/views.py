@@ -16,6 +16,7 @@ from mcrm.keywords import forms, services, texts
 from mcrm.keywords.apps import custom
 from mcrm.keywords.models import AppKind, AppStatus, KeywordApp
 from mcrm.keywords.rules import TemplateError, render_template as render_reply, split_words
+from mcrm.messaging.store import count_parts
 
 bp = Blueprint("keywords", __name__, url_prefix="/keywords")
 
@@ -103,8 +104,10 @@ def replies():
                 flash(_("Reply text saved."), "success")
                 return redirect(url_for("keywords.replies") + f"#{reply_id}")
             typed[reply_id] = template
-            previews[reply_id] = render_reply(template or texts.reply_template(merchant, reply_id),
-                                              {**SAMPLE_VALUES, "shop": merchant.name})
+            # as the phone shows it: with the signature, and how many SMS it costs
+            text = merchant.signature + render_reply(template or texts.reply_template(merchant, reply_id),
+                                                     {**SAMPLE_VALUES, "shop": merchant.name})
+            previews[reply_id] = {"text": text, "shape": count_parts(text)}
     rows = [{"id": reply_id, "text": typed.get(reply_id, texts.reply_template(merchant, reply_id)),
              "default": default, "fields": fields, "preview": previews.get(reply_id), "error": errors.get(reply_id),
              "custom": reply_id in (merchant.texts or {}).get("replies", {})}

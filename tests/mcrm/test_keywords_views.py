@@ -214,3 +214,14 @@ def test_an_apps_page_asks_before_cancelling_a_sign_up_or_redeeming_and_links_ba
     assert 'data-confirm="Cancel the sign-up of +86139****9000?' in page and "Cancel sign-up</button>" in page
     page = client.get(f"/keywords/apps/{coupon.id}").get_data(as_text=True)
     assert page.count('onsubmit="return confirm(this.dataset.confirm)"') == 1 and "This cannot be undone." in page
+
+
+def test_a_reply_preview_shows_the_sms_as_sent_with_signature_and_its_length(client, login, merchant, db):
+    login("manager")
+    page = post(client, "/keywords/replies", {"reply_id": "points", "template": "{name}有{points}分",
+                                              "action": "preview"}).get_data(as_text=True)
+    text = f"{merchant.signature}张三有1280分"
+    assert f"{text}\n" in page and f"({len(text)} characters, 1 SMS)" in page
+    page = post(client, "/keywords/replies", {"reply_id": "points", "template": "积分" * 40,
+                                              "action": "preview"}).get_data(as_text=True)
+    assert "characters, 2 SMS)" in page
