@@ -1,0 +1,85 @@
+"""The keyword console on a phone, in Chinese: a manager makes a keyword app in the wizard and tests it."""
+from datetime import datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from tests.browser.conftest import release_database, screenshot, sign_in
+from tests.mcrm.keywords_support import phone  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+#: a common phone today (the brief of this console); narrower than the conftest's PHONE on height only
+PHONE = {"width": 390, "height": 844}
+
+
+def no_sideways_scrolling(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def next_step(page):
+    page.click("section.card form.form button[type=submit]")
+
+
+def test_on_a_phone_a_manager_makes_a_vote_in_the_wizard_and_tries_it_before_switching_it_on(open_page, make_staff):
+    page = open_page(viewport=PHONE)
+    sign_in(page, make_staff("manager"))
+    page.goto("/keywords/")
+    assert no_sideways_scrolling(page)
+    page.click("a[href='/keywords/apps/new']")
+
+    page.select_option("select[name=kind]", "vote")
+    page.fill("input[name=name]", "新菜投票")
+    next_step(page)
+    page.fill("input[name=keywords]", "TP 投票")
+    next_step(page)
+    assert page.locator("[aria-current=step]").text_content().strip() == "3. 回复"
+    assert no_sideways_scrolling(page)
+    next_step(page)                                     # the default replies
+    page.fill("textarea[name=options]", "1 红烧肉\n2 糖醋鱼")
+    assert no_sideways_scrolling(page)
+    next_step(page)
+
+    page.wait_for_url("**/try")
+    page.fill("input[name=text]", "投票 2")
+    next_step(page)
+    assert "投票成功：糖醋鱼" in page.locator("section.card p.flash").text_content()
+    assert no_sideways_scrolling(page)
+    screenshot(page, "keyword-wizard-try-phone")
+
+    page.click("form[action$='/status'] button[type=submit]")
+    page.wait_for_selector(".flash.success")
+    assert page.locator(".stat .value").first.text_content().strip() == "启用中"
+    assert no_sideways_scrolling(page)
+    screenshot(page, "keyword-app-phone")
+
+
+def test_on_a_phone_a_sign_up_is_cancelled_only_after_the_manager_confirms(open_page, make_staff, merchant, db,
+                                                                           phone):  # noqa: F811
+    from mcrm.keywords import services
+    from mcrm.keywords.models import EventSignup
+    app = services.create_keyword_app(merchant, kind="event", name="品鉴会")
+    services.set_app_keywords(app, merchant, ["BM"])
+    services.set_app_config(app, capacity=10, event_at=datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc))
+    services.activate_keyword_app(app)
+    db.session.commit()
+    phone.text("BM 2")
+    app_id = app.id
+    manager = make_staff("manager")
+    release_database()
+    page = open_page(viewport=PHONE)
+    sign_in(page, manager)
+    page.goto(f"/keywords/apps/{app_id}")
+    assert no_sideways_scrolling(page)
+    cancel = page.locator("form[action*='/cancel'] button")
+
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    cancel.click()
+    assert cancel.is_visible()                          # still signed up: nothing was sent
+    page.once("dialog", lambda dialog: dialog.accept())
+    cancel.click()
+    page.wait_for_selector(".flash.success")
+    assert page.locator("form[action*='/cancel']").count() == 0
+    screenshot(page, "keyword-event-cancelled-phone")
+    release_database()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(EventSignup)) == 0
