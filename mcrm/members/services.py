@@ -183,12 +183,19 @@ def delete_member(member: Member, *, now: datetime) -> None:
     db.session.flush()
 
 
+#: ``member`` of opt_out_number / opt_in_number when the caller has not read the number's member
+LOOK_UP = object()
+
+
 def opt_out_number(merchant: Merchant, msisdn: str, *, now: datetime, channel: str, detail: str = "",
-                   region: str = "CN") -> bool:
+                   region: str = "CN", member: Member | None = LOOK_UP) -> bool:
     """Stop all marketing to a number: its member's opt-out, or an entry on the opt-out list for a
-    number that is no member. Returns False when it already was opted out."""
+    number that is no member. Returns False when it already was opted out.
+
+    ``member``: the number's live member (or None for none) when the caller has read it already."""
     msisdn = normalize_msisdn(msisdn, region)
-    member = find_member_by_msisdn(merchant, msisdn)
+    if member is LOOK_UP:
+        member = find_member_by_msisdn(merchant, msisdn)
     if member is not None:
         return opt_out(member, now=now)
     if on_opt_out_list(merchant, msisdn):
@@ -200,11 +207,12 @@ def opt_out_number(merchant: Merchant, msisdn: str, *, now: datetime, channel: s
 
 
 def opt_in_number(merchant: Merchant, msisdn: str, consent: Consent, *, now: datetime,
-                  region: str = "CN") -> bool:
+                  region: str = "CN", member: Member | None = LOOK_UP) -> bool:
     """The number's own request to get marketing again (its member's, or off the opt-out list).
-    Returns False when it was not opted out."""
+    Returns False when it was not opted out. ``member`` as for ``opt_out_number``."""
     msisdn = normalize_msisdn(msisdn, region)
-    member = find_member_by_msisdn(merchant, msisdn)
+    if member is LOOK_UP:
+        member = find_member_by_msisdn(merchant, msisdn)
     if member is not None:
         return opt_in(member, consent, now=now)
     return bool(take_opt_outs(merchant, [msisdn]))

@@ -60,6 +60,24 @@ def test_opt_out_and_back_in_keeps_a_consent_record(db, merchant, make_member, n
     assert not member.opted_out and member.consent_detail == "DY"
 
 
+def test_opt_out_and_in_by_number_with_the_member_already_read_act_as_with_their_own_look_up(
+        db, merchant, make_member, now):
+    member = make_member()
+    found = services.find_member_by_msisdn(merchant, member.msisdn)
+    assert services.opt_out_number(merchant, member.msisdn, now=now, channel="sms", member=found) is True
+    assert member.opted_out and not services.on_opt_out_list(merchant, member.msisdn)
+    assert services.opt_out_number(merchant, member.msisdn, now=now, channel="sms", member=found) is False
+    assert services.opt_in_number(merchant, member.msisdn, Consent("sms", "DY"), now=now, member=found) is True
+    assert not member.opted_out and member.consent_detail == "DY"
+
+    stranger = "+8613900139000"  # no member: read as None, the opt-out list is used
+    assert services.opt_out_number(merchant, stranger, now=now, channel="sms", member=None) is True
+    assert services.on_opt_out_list(merchant, stranger)
+    assert services.opt_in_number(merchant, stranger, Consent("sms", "DY"), now=now, member=None) is True
+    assert not services.on_opt_out_list(merchant, stranger)
+    assert services.opt_in_number(merchant, stranger, Consent("sms", "DY"), now=now, member=None) is False
+
+
 def test_too_many_tags_refused(db, make_member):
     member = make_member()
     with pytest.raises(ValidationError):

@@ -73,14 +73,16 @@ def points(ctx: Context) -> None:
 def stop(ctx: Context) -> None:
     """Opt out of all marketing, member or not (a number that joins later stays opted out); one
     confirmation (a repeat gets no second answer)."""
-    if opt_out_number(ctx.merchant, ctx.msisdn, now=ctx.now, channel="sms",
+    # the member the engine read (the reply shows it): read once, not again by the members service
+    if opt_out_number(ctx.merchant, ctx.msisdn, now=ctx.now, channel="sms", member=ctx.member,
                       detail=f"keyword {ctx.parsed.first} to {ctx.destination}"):
         ctx.reply("stop")
 
 
 def start(ctx: Context) -> None:
     """Opt back in; a number that is no member and never said STOP is invited to join."""
-    if not opt_in_number(ctx.merchant, ctx.msisdn, consent_for(ctx), now=ctx.now) and ctx.member is None:
+    if not opt_in_number(ctx.merchant, ctx.msisdn, consent_for(ctx), now=ctx.now, member=ctx.member) \
+            and ctx.member is None:
         ctx.reply("not_member")
         return
     ctx.reply("start")
