@@ -22,6 +22,11 @@ class AppStartForm(FlaskForm):
                        description=_l("Shown in the help reply and the console, e.g. 周末活动"))
 
 
+class AppNameForm(FlaskForm):
+    """Step one again, for an app that exists: its type stays, its name may change."""
+    name = AppStartForm.name
+
+
 class KeywordsForm(FlaskForm):
     keywords = StringField(_l("Keywords"), validators=[DataRequired(), Length(max=200)],
                            description=_l("The first is the keyword, the others aliases; separate with commas or spaces"))

@@ -285,14 +285,24 @@ def create_keyword_app(merchant: Merchant, *, kind: str, name: str) -> KeywordAp
     from mcrm.keywords.models import AppKind
     if kind not in AppKind.ALL:
         raise ValidationError(f"Unknown app type {kind!r}")
-    name = (name or "").strip()
-    if not 1 <= len(name) <= 100:
-        raise ValidationError("Give the app a name of at most 100 characters")
-    app = KeywordApp(merchant_id=merchant.id, kind=kind, name=name, status=AppStatus.PAUSED, replies={},
+    app = KeywordApp(merchant_id=merchant.id, kind=kind, name=_app_name(name), status=AppStatus.PAUSED, replies={},
                      config={}, per_number_limit=1 if kind == AppKind.COUPON else None)
     db.session.add(app)
     db.session.flush()
     return app
+
+
+def rename_keyword_app(app: KeywordApp, name: str) -> None:
+    """The name shows in the help reply, so a typo must be fixable; the type stays."""
+    app.name = _app_name(name)
+    db.session.flush()
+
+
+def _app_name(name: str | None) -> str:
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 100:
+        raise ValidationError("Give the app a name of at most 100 characters")
+    return name
 
 
 def set_app_keywords(app: KeywordApp, merchant: Merchant, words: list[str]) -> None:

@@ -162,6 +162,23 @@ def app_new():
                            kind_labels=forms.KIND_LABELS)
 
 
+@bp.route("/apps/<int:app_id>/name", methods=["GET", "POST"])
+@role_required(Role.MANAGER)
+def app_name(app_id: int):
+    app = _app(app_id)
+    form = forms.AppNameForm(obj=app)
+    if form.validate_on_submit():
+        try:
+            services.rename_keyword_app(app, form.name.data)
+        except DomainError as error:
+            form.name.errors = [_(error.message)]
+            db.session.rollback()
+        else:
+            db.session.commit()
+            return redirect(url_for("keywords.app_keywords", app_id=app.id))
+    return _wizard(app, "keywords.app_name", form=form), (400 if form.errors else 200)
+
+
 @bp.route("/apps/<int:app_id>/keywords", methods=["GET", "POST"])
 @role_required(Role.MANAGER)
 def app_keywords(app_id: int):

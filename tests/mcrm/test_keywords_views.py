@@ -225,3 +225,17 @@ def test_a_reply_preview_shows_the_sms_as_sent_with_signature_and_its_length(cli
     page = post(client, "/keywords/replies", {"reply_id": "points", "template": "积分" * 40,
                                               "action": "preview"}).get_data(as_text=True)
     assert "characters, 2 SMS)" in page
+
+
+def test_a_typo_in_an_apps_name_is_fixed_on_the_first_step_of_the_wizard(client, login, db):
+    login("manager")
+    post(client, "/keywords/apps/new", {"kind": "vote", "name": "新菜头票"})
+    app = db.session.scalar(sa.select(KeywordApp))
+    page = client.get(f"/keywords/apps/{app.id}/keywords").get_data(as_text=True)
+    assert f'href="/keywords/apps/{app.id}/name">1. Type and name</a>' in page
+    response = post(client, f"/keywords/apps/{app.id}/name", {"name": " "})
+    assert response.status_code == 400 and "This field is required." in response.get_data(as_text=True)
+    response = post(client, f"/keywords/apps/{app.id}/name", {"name": "新菜投票"})
+    assert response.headers["Location"].endswith(f"/keywords/apps/{app.id}/keywords")
+    db.session.refresh(app)
+    assert app.name == "新菜投票" and app.kind == "vote"
