@@ -23,14 +23,22 @@ class Consent:
     detail: str = ""
 
 
+#: ``member`` of opt_out_number / opt_in_number and ``existing`` of enrol_member when the caller
+#: has not read the number's member
+LOOK_UP = object()
+
+
 def enrol_member(merchant: Merchant, *, msisdn: str, now: datetime, source: str = Source.CONSOLE,
-                 consent: Consent | None = None, region: str = "CN", **fields) -> Member:
+                 consent: Consent | None = None, region: str = "CN", existing: Member | None = LOOK_UP,
+                 **fields) -> Member:
     """Create a member; the msisdn must not belong to a live member of this merchant.
 
-    A soft-deleted member with the same number comes back, with the new fields.
+    A soft-deleted member with the same number comes back, with the new fields. ``existing``: the
+    number's member, live or deleted (or None for none), when the caller has read it already.
     """
     msisdn = normalize_msisdn(msisdn, region)
-    existing = find_member_by_msisdn(merchant, msisdn, include_deleted=True)
+    if existing is LOOK_UP:
+        existing = find_member_by_msisdn(merchant, msisdn, include_deleted=True)
     if existing is not None and existing.deleted_at is None:
         raise ConflictError(f"{msisdn} is already a member", member_id=existing.id)
     member = prepare_member(merchant, msisdn, now=now, source=source, consent=consent, revive=existing,
@@ -181,10 +189,6 @@ def delete_member(member: Member, *, now: datetime) -> None:
                               opted_out_at=member.opted_out_at or now, channel="member",
                               detail=f"member {member.member_no} deleted"))
     db.session.flush()
-
-
-#: ``member`` of opt_out_number / opt_in_number when the caller has not read the number's member
-LOOK_UP = object()
 
 
 def opt_out_number(merchant: Merchant, msisdn: str, *, now: datetime, channel: str, detail: str = "",

@@ -51,6 +51,19 @@ def test_soft_deleted_member_comes_back_on_enrol(db, merchant, make_member, now)
     assert again.id == member.id and again.deleted_at is None and again.points_balance == 50
 
 
+def test_enrol_with_the_member_read_by_the_caller_revives_a_deleted_one_and_refuses_a_live_one(
+        db, merchant, make_member, now):
+    member = make_member(msisdn="13800138000", points=50)
+    with pytest.raises(ConflictError):
+        services.enrol_member(merchant, msisdn="13800138000", now=now, existing=member)
+    services.delete_member(member, now=now)
+    found = services.find_member_by_msisdn(merchant, "+8613800138000", include_deleted=True)
+    again = services.enrol_member(merchant, msisdn="13800138000", now=now, existing=found, name="回来")
+    assert again is member and again.deleted_at is None and again.name == "回来" and again.points_balance == 50
+    new = services.enrol_member(merchant, msisdn="13800138001", now=now, existing=None, name="新人")
+    assert new.id != member.id and services.find_member_by_msisdn(merchant, "+8613800138001") is new
+
+
 def test_opt_out_and_back_in_keeps_a_consent_record(db, merchant, make_member, now):
     member = make_member()
     assert services.opt_out(member, now=now) is True

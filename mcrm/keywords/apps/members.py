@@ -1,12 +1,12 @@
 """Built-in member apps: join, points, stop, start."""
 import re
 
-from mcrm.core.errors import ConflictError, ValidationError
-from mcrm.keywords.context import Context, find_member
+from mcrm.core.errors import ValidationError
+from mcrm.keywords.context import Context
 from mcrm.members.birthdays import parse_birthday
 from mcrm.members.models import Source
-from mcrm.members.services import (Consent, enrol_member, opt_in, opt_in_number, opt_out_number,
-                                   update_member)
+from mcrm.members.services import (Consent, enrol_member, find_member_by_msisdn, opt_in, opt_in_number,
+                                   opt_out_number, update_member)
 from mcrm.points.services import Actor, grant_points
 
 SMS_ACTOR = Actor("sms")
@@ -34,26 +34,23 @@ def join(ctx: Context) -> None:
             names.append(word)
     if names:
         fields["name"] = " ".join(names)[:64]
-    member = ctx.member
+    # one read for both questions: a live member (update it), or a deleted one (enrolling revives it)
+    existing = find_member_by_msisdn(ctx.merchant, ctx.msisdn, include_deleted=True)
+    member = ctx.member = existing if existing is not None and existing.deleted_at is None else None
     if member is None:
-        try:
-            member = enrol_member(ctx.merchant, msisdn=ctx.msisdn, now=ctx.now, source=Source.SMS,
-                                  consent=consent_for(ctx), **fields)
-        except ConflictError:
-            # the same number's other "ZC" was answered by another worker a moment ago
-            member = find_member(ctx.merchant, ctx.msisdn)
-        else:
-            ctx.member = member
-            if member.opted_out:  # it said STOP before joining: joining by SMS opts back in
-                opt_in(member, consent_for(ctx), now=ctx.now)
-            gift = ctx.merchant.join_gift_points
-            if gift:
-                # keyed by merchant and number: leaving and joining again never pays the gift twice
-                grant_points(member, ctx.merchant, gift, reason="入会礼", actor=SMS_ACTOR, now=ctx.now,
-                             idempotency_key=f"join-gift:{ctx.merchant.id}:{ctx.msisdn}")
-            ctx.reply("join_welcome")
-            return
-        ctx.member = member
+        # a concurrent join of the same number fails this one's insert on the unique index: the job
+        # runs the text again and then finds the member
+        member = ctx.member = enrol_member(ctx.merchant, msisdn=ctx.msisdn, now=ctx.now, source=Source.SMS,
+                                           consent=consent_for(ctx), existing=existing, **fields)
+        if member.opted_out:  # it said STOP before joining: joining by SMS opts back in
+            opt_in(member, consent_for(ctx), now=ctx.now)
+        gift = ctx.merchant.join_gift_points
+        if gift:
+            # keyed by merchant and number: leaving and joining again never pays the gift twice
+            grant_points(member, ctx.merchant, gift, reason="入会礼", actor=SMS_ACTOR, now=ctx.now,
+                         idempotency_key=f"join-gift:{ctx.merchant.id}:{ctx.msisdn}")
+        ctx.reply("join_welcome")
+        return
     if fields:
         update_member(member, **fields)
     if member.opted_out:
