@@ -3,7 +3,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, DateTimeLocalField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from mcrm.keywords.models import AppKind
 
@@ -79,6 +79,8 @@ class InfoReplaceForm(FlaskForm):
 class TryForm(FlaskForm):
     text = StringField(_l("Text"), validators=[DataRequired(), Length(max=700)])
     msisdn = StringField(_l("From number"), default="13800138000", validators=[DataRequired(), Length(max=20)])
+    extension = StringField(_l("Sent to the service number plus"), validators=[Optional(), Regexp(r"^\d{1,6}$")],
+                            description=_l("Empty: the service number alone"))
 
 
 class RedeemCouponForm(FlaskForm):

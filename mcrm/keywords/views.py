@@ -289,13 +289,16 @@ def _save_kind_settings(app: KeywordApp, form, zone: ZoneInfo) -> None:
 def app_try(app_id: int):
     """The live test panel: what a text would get right now, with nothing kept."""
     app = _app(app_id)
-    form = forms.TryForm(data={"text": app.keywords[0] if app.keywords else ""} if request.method == "GET" else None)
+    form = forms.TryForm(data={"text": app.keywords[0] if app.keywords else "", "extension": app.extension}
+                         if request.method == "GET" else None)
+    if not app.extension:
+        del form.extension      # only an app with extension digits is reached through them
     replies = None
     if form.validate_on_submit():
         try:
             msisdn = normalize_msisdn(form.msisdn.data)
             replies = services.try_text(g.merchant, msisdn=msisdn, text=form.text.data, now=now_utc(),
-                                        extension=request.form.get("extension", ""), app=app)
+                                        extension=(form.extension.data or "") if app.extension else "", app=app)
         except DomainError as error:
             form.msisdn.errors = [_(error.message)]
         db.session.rollback()

@@ -239,3 +239,28 @@ def test_a_typo_in_an_apps_name_is_fixed_on_the_first_step_of_the_wizard(client,
     assert response.headers["Location"].endswith(f"/keywords/apps/{app.id}/keywords")
     db.session.refresh(app)
     assert app.name == "新菜投票" and app.kind == "vote"
+
+
+def test_the_test_panel_of_an_app_with_extension_digits_tries_texts_sent_to_them(client, login, merchant, db):
+    from mcrm.keywords import services
+    app = services.create_keyword_app(merchant, kind="autoreply", name="外卖")
+    services.set_app_keywords(app, merchant, ["WM"])
+    services.set_app_replies(app, {"reply": "外卖电话 88886666"})
+    services.set_app_limits(app, merchant, per_number_limit=None, starts_at=None, ends_at=None, extension="88")
+    db.session.commit()
+    login("manager")
+    page = client.get(f"/keywords/apps/{app.id}/try").get_data(as_text=True)
+    assert 'name="extension" type="text" value="88"' in page
+    page = post(client, f"/keywords/apps/{app.id}/try", {"text": "你好", "msisdn": "13800138000",
+                                                          "extension": "88"}).get_data(as_text=True)
+    assert "外卖电话 88886666" in page
+    page = post(client, f"/keywords/apps/{app.id}/try", {"text": "你好", "msisdn": "13800138000",
+                                                          "extension": "8x"}).get_data(as_text=True)
+    assert "外卖电话" not in page and 'class="field has-error"' in page
+
+
+def test_the_test_panel_of_an_app_without_extension_digits_asks_only_for_the_text_and_number(client, login, db):
+    login("manager")
+    post(client, "/keywords/apps/new", {"kind": "autoreply", "name": "a"})
+    app = db.session.scalar(sa.select(KeywordApp))
+    assert 'name="extension"' not in client.get(f"/keywords/apps/{app.id}/try").get_data(as_text=True)
