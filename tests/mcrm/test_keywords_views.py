@@ -179,6 +179,8 @@ def test_an_info_app_keeps_its_table_when_only_its_limits_change(client, login, 
     assert response.status_code == 302
     db.session.refresh(app)
     assert app.per_number_limit == 2 and app.config["rows"] == 1
+    page = client.get(f"/keywords/apps/{app.id}").get_data(as_text=True)
+    assert "Current table: 1 rows, columns 订单号, 状态" in page and "Uses per phone number 2" in page
     post(client, f"/keywords/apps/{app.id}/status", {"status": "active"}, token_from=f"/keywords/apps/{app.id}")
     assert phone.text("CX A100") == ["A100：订单号:A100 状态:制作中"]
 
