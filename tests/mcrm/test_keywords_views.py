@@ -266,3 +266,13 @@ def test_the_test_panel_of_an_app_without_extension_digits_asks_only_for_the_tex
     post(client, "/keywords/apps/new", {"kind": "autoreply", "name": "a"})
     app = db.session.scalar(sa.select(KeywordApp))
     assert 'name="extension"' not in client.get(f"/keywords/apps/{app.id}/try").get_data(as_text=True)
+
+
+def test_the_keyword_page_offers_coupon_redeeming_only_once_there_is_a_coupon_app(client, login, merchant, db):
+    from mcrm.keywords import services
+    login("manager")
+    page = client.get("/keywords/").get_data(as_text=True)
+    assert "Redeem a coupon" not in page and "<th>App name</th>" in page
+    services.create_keyword_app(merchant, kind="coupon", name="券")
+    db.session.commit()
+    assert "Redeem a coupon" in client.get("/keywords/").get_data(as_text=True)
