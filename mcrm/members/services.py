@@ -43,8 +43,28 @@ def enrol_member(merchant: Merchant, *, msisdn: str, now: datetime, source: str 
         raise ConflictError(f"{msisdn} is already a member", member_id=existing.id)
     member = prepare_member(merchant, msisdn, now=now, source=source, consent=consent, revive=existing,
                             **fields)
+    if existing is None and not member.tags:
+        _insert_pending(member)
     db.session.flush()
     return member
+
+
+_members = Member.__table__
+_INSERT_MEMBER = sa.insert(_members).returning(_members.c.id)
+
+
+def _insert_pending(member: Member) -> None:
+    """Insert a new member (without tags) with one Core statement instead of the ORM's flush, which
+    cost several times the statement (every join by SMS makes one). Every column is written as the
+    flush would (its default where unset), and the session then registers the object the way the
+    flush does: persistent and clean, and dropped again if the transaction is rolled back."""
+    for column in _members.columns:
+        if column.key not in member.__dict__ and column.default is not None:
+            default = column.default
+            setattr(member, column.key, default.arg(None) if default.is_callable else default.arg)
+    values = {column.key: getattr(member, column.key) for column in _members.columns if column.key != "id"}
+    member.id = db.session.connection().execute(_INSERT_MEMBER, values).scalar_one()
+    db.session()._register_persistent({sa.inspect(member)})  # what the flush does after its INSERT
 
 
 def prepare_member(merchant: Merchant, msisdn: str, *, now: datetime, source: str = Source.CONSOLE,

@@ -64,6 +64,22 @@ def test_enrol_with_the_member_read_by_the_caller_revives_a_deleted_one_and_refu
     assert new.id != member.id and services.find_member_by_msisdn(merchant, "+8613800138001") is new
 
 
+def test_a_new_member_holds_what_its_row_holds_and_goes_when_its_enrolment_is_rolled_back(db, merchant, now):
+    savepoint = db.session.begin_nested()
+    gone = services.enrol_member(merchant, msisdn="13800138000", now=now, source="sms", name="甲")
+    savepoint.rollback()
+    assert gone not in db.session and services.find_member_by_msisdn(merchant, "+8613800138000") is None
+
+    # on SQLite the rolled-back row's id comes again: the object still held must not clash with it
+    member = services.enrol_member(merchant, msisdn="13800138000", now=now, source="sms", name="乙")
+    db.session.commit()
+    held = {column.key: getattr(member, column.key) for column in member.__table__.columns}
+    db.session.expire(member)
+    assert {key: getattr(member, key) for key in held} == held
+    assert (member.name, member.gender, member.tier, member.points_balance, member.custom_fields,
+            member.tag_names) == ("乙", "u", "普通", 0, {}, [])
+
+
 def test_opt_out_and_back_in_keeps_a_consent_record(db, merchant, make_member, now):
     member = make_member()
     assert services.opt_out(member, now=now) is True
