@@ -35,8 +35,8 @@ class KeywordsForm(FlaskForm):
 class LimitsForm(FlaskForm):
     per_number_limit = IntegerField(_l("Uses per phone number"), validators=[Optional(), NumberRange(min=1)],
                                     description=_l("Empty: no limit"))
-    starts_on = DateField(_l("Active from"), validators=[Optional()])
-    ends_on = DateField(_l("Active until (inclusive)"), validators=[Optional()])
+    starts_on = DateField(_l("Active from"), validators=[Optional()], description=_l("Empty: as soon as it is on"))
+    ends_on = DateField(_l("Active until (inclusive)"), validators=[Optional()], description=_l("Empty: no end date"))
     extension = StringField(_l("Extension digits"), validators=[Optional(), Length(max=6)],
                             description=_l("Texts to your service number followed by these digits go straight to this app"))
 

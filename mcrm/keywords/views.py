@@ -340,5 +340,7 @@ def cancel_signup(app_id: int, signup_id: int):
 @role_required(Role.MANAGER)
 def app_detail(app_id: int):
     app = _app(app_id)
+    event_at = (app.config or {}).get("event_at")
     return render_template("keywords/app.html", app=app, kind_labels=forms.KIND_LABELS, steps=STEPS,
+                           event_at=datetime.fromisoformat(event_at) if event_at else None,
                            **services.app_figures(app))

@@ -140,7 +140,7 @@ def test_cancelling_a_sign_up_moves_the_waiting_list_up_in_order_and_texts_them(
     first = db.session.scalar(sa.select(EventSignup).order_by(EventSignup.id))
     login("manager")
     page = client.get(f"/keywords/apps/{app.id}").get_data(as_text=True)
-    assert "品鉴会" in page and "2 / 2" in page
+    assert "品鉴会" in page and "2 / 2" in page and "Event starts at 2026-12-01 19:00" in page
     post(client, f"/keywords/apps/{app.id}/signups/{first.id}/cancel", {}, token_from=f"/keywords/apps/{app.id}")
     statuses = db.session.execute(sa.select(EventSignup.msisdn, EventSignup.status).order_by(EventSignup.id)).all()
     assert statuses == [("+8613900139001", "confirmed"), ("+8613900139002", "waiting")]
