@@ -42,9 +42,10 @@ def _fail(error: DomainError) -> None:
 
 @bp.route("/")
 @role_required(Role.MANAGER)
-def index():
+def index(typed: dict | None = None):
+    """``typed``: built-in keywords as typed, shown again when they were refused."""
     merchant = g.merchant
-    return render_template("keywords/index.html", builtins=texts.builtin_keywords(merchant),
+    return render_template("keywords/index.html", builtins=texts.builtin_keywords(merchant), typed=typed or {},
                            labels=texts.BUILTIN_LABELS, unknown=texts.unknown_action(merchant),
                            unknown_per_hour=texts.unknown_per_hour(merchant),
                            per_hour_range=texts.UNKNOWN_PER_HOUR_RANGE,
@@ -57,10 +58,12 @@ def index():
 def builtin_keywords(name: str):
     if name not in texts.DEFAULT_KEYWORDS:
         abort(404)
+    typed = request.form.get("keywords", "")
     try:
-        services.set_builtin_keywords(g.merchant, name, split_words(request.form.get("keywords", "")))
+        services.set_builtin_keywords(g.merchant, name, split_words(typed))
     except DomainError as error:
         _fail(error)
+        return index(typed={name: typed}), 400
     else:
         db.session.commit()
         flash(_("Keywords saved."), "success")

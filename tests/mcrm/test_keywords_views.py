@@ -277,3 +277,12 @@ def test_the_keyword_page_offers_coupon_redeeming_only_once_there_is_a_coupon_ap
     db.session.commit()
     page = client.get("/keywords/").get_data(as_text=True)
     assert "Redeem a coupon" in page and "<th>App name</th>" in page
+
+
+def test_refused_built_in_keywords_stay_in_their_box_as_typed(client, login, merchant, db):
+    login("manager")
+    response = post(client, "/keywords/builtin/join", {"keywords": "ZC 注册 JOIN JF"}, token_from="/keywords/")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "already used by built-in points" in page
+    assert 'value="ZC 注册 JOIN JF" aria-label="Join" aria-invalid="true"' in page
+    assert 'value="JF 积分 POINTS"' in page                 # the other rows as saved
