@@ -286,3 +286,10 @@ def test_refused_built_in_keywords_stay_in_their_box_as_typed(client, login, mer
     assert response.status_code == 400 and "already used by built-in points" in page
     assert 'value="ZC 注册 JOIN JF" aria-label="Join" aria-invalid="true"' in page
     assert 'value="JF 积分 POINTS"' in page                 # the other rows as saved
+
+
+def test_the_reply_texts_page_starts_with_a_list_that_jumps_to_each_text(client, login):
+    from mcrm.keywords import texts
+    login("manager")
+    page = client.get("/keywords/replies").get_data(as_text=True)
+    assert all(f'<a href="#{reply_id}">' in page and f'id="{reply_id}"' in page for reply_id in texts.DEFAULT_REPLIES)
