@@ -54,17 +54,25 @@ _INSERT_MEMBER = sa.insert(_members).returning(_members.c.id)
 
 
 def _insert_pending(member: Member) -> None:
-    """Insert a new member (without tags) with one Core statement instead of the ORM's flush, which
-    cost several times the statement (every join by SMS makes one). Every column is written as the
-    flush would (its default where unset), and the session then registers the object the way the
-    flush does: persistent and clean, and dropped again if the transaction is rolled back."""
+    """Insert a new member (added, without tags) with one Core statement instead of the ORM's flush,
+    which cost several times the statement (every join by SMS makes one). Every column is written
+    as the flush would (its default where unset)."""
     for column in _members.columns:
         if column.key not in member.__dict__ and column.default is not None:
             default = column.default
             setattr(member, column.key, default.arg(None) if default.is_callable else default.arg)
     values = {column.key: getattr(member, column.key) for column in _members.columns if column.key != "id"}
     member.id = db.session.connection().execute(_INSERT_MEMBER, values).scalar_one()
-    db.session()._register_persistent({sa.inspect(member)})  # what the flush does after its INSERT
+    register_inserted(member)
+
+
+def register_inserted(obj) -> None:
+    """Put an object whose row was just inserted with a Core statement (every column set on it) into
+    the session as the ORM's flush leaves its own: persistent and clean, and expunged again if the
+    transaction is rolled back. Added as a detached object instead, it would stay after a rollback
+    and clash with the next row given its id (SQLite hands out a rolled-back id again)."""
+    db.session.add(obj)
+    db.session()._register_persistent({sa.inspect(obj)})  # what the flush does after its INSERT
 
 
 def prepare_member(merchant: Merchant, msisdn: str, *, now: datetime, source: str = Source.CONSOLE,

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from mcrm.core.errors import ConflictError, InsufficientPointsError, ValidationError
 from mcrm.extensions import db
 from mcrm.members.models import Member
+from mcrm.members.services import register_inserted
 from mcrm.merchants.models import Merchant
 from mcrm.points import rules
 from mcrm.points.models import EntryKind, PointsEntry
@@ -185,9 +185,7 @@ def _append(member: Member, kind: str, points: int, *, actor: Actor, now: dateti
                   actor_staff_id=actor.staff_id, expires_at=expires_at, idempotency_key=idempotency_key,
                   created_at=now)
     entry = PointsEntry(id=connection.execute(_INSERT_ENTRY, values).scalar_one(), **values)
-    # the object now stands for the row just inserted (every column given): persistent and clean
-    make_transient_to_detached(entry)
-    db.session.add(entry)
+    register_inserted(entry)  # every column given: the object stands for the row just inserted
     return entry
 
 

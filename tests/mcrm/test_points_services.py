@@ -149,3 +149,17 @@ def test_the_returned_entry_is_its_row_as_stored_and_unmodified_in_the_session(d
     if change == "purchase":  # a repeat finds this very object
         repeat = services.record_purchase(member, merchant, 88.5, actor=CLERK, now=now, idempotency_key="k")
         assert repeat is entry
+
+
+def test_an_entry_rolled_back_while_still_held_does_not_clash_with_the_next_one(db, merchant, make_member, now):
+    member = make_member()
+    db.session.commit()
+    savepoint = db.session.begin_nested()
+    gone = services.grant_points(member, merchant, 10, reason="活动", actor=CLERK, now=now)
+    savepoint.rollback()
+    # on SQLite the next entry gets the rolled-back one's id: the object still held must not clash
+    entry = services.grant_points(member, merchant, 20, reason="活动", actor=CLERK, now=now)
+    db.session.commit()
+    assert gone not in db.session
+    assert [(e.points, e.balance_after) for e in services.list_entries(member)] == [(20, 20)]
+    assert member.points_balance == 20 == ledger_sum(db, member)
