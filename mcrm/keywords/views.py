@@ -251,6 +251,10 @@ def app_settings(app_id: int):
             _fail(error)
         else:
             db.session.commit()
+            if app.kind == AppKind.COUPON and app.config.get("source") == "pool" \
+                    and not services.app_figures(app)["pool_left"]:
+                flash(_("The code pool is empty: texts get the 'no coupons left' reply until you add codes."),
+                      "warning")
             return redirect(url_for("keywords.app_try", app_id=app.id))
     return _wizard(app, "keywords.app_settings", limits=limits, kind_form=kind_form)
 

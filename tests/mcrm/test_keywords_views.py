@@ -293,3 +293,15 @@ def test_the_reply_texts_page_starts_with_a_list_that_jumps_to_each_text(client,
     login("manager")
     page = client.get("/keywords/replies").get_data(as_text=True)
     assert all(f'<a href="#{reply_id}">' in page and f'id="{reply_id}"' in page for reply_id in texts.DEFAULT_REPLIES)
+
+
+def test_a_coupon_from_an_empty_code_pool_is_saved_with_a_warning(client, login, db):
+    login("manager")
+    post(client, "/keywords/apps/new", {"kind": "coupon", "name": "券"})
+    app = db.session.scalar(sa.select(KeywordApp))
+    settings = {"source": "pool", "valid_days": "30", "per_number_limit": "1"}
+    response = post(client, f"/keywords/apps/{app.id}/settings", settings, follow_redirects=True)
+    assert "The code pool is empty" in response.get_data(as_text=True)
+    response = post(client, f"/keywords/apps/{app.id}/settings", {**settings, "pool": "AB1234\nCD5678"},
+                    follow_redirects=True)
+    assert response.request.path.endswith("/try") and "The code pool is empty" not in response.get_data(as_text=True)
