@@ -83,3 +83,34 @@ def test_on_a_phone_a_sign_up_is_cancelled_only_after_the_manager_confirms(open_
     screenshot(page, "keyword-event-cancelled-phone")
     release_database()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(EventSignup)) == 0
+
+
+def test_on_a_phone_a_manager_uploads_an_info_table_and_later_changes_a_limit_without_it(open_page, make_staff,
+                                                                                         tmp_path):
+    table = tmp_path / "订单.csv"
+    table.write_bytes("单号,状态\nA001,制作中\n".encode("gb18030"))   # as Excel saves it in China
+    page = open_page(viewport=PHONE)
+    sign_in(page, make_staff("manager"))
+    page.goto("/keywords/apps/new")
+    page.select_option("select[name=kind]", "info")
+    page.fill("input[name=name]", "订单查询")
+    next_step(page)
+    page.fill("input[name=keywords]", "CX")
+    next_step(page)
+    next_step(page)
+    page.set_input_files("input[name=table]", str(table))
+    next_step(page)
+    page.wait_for_url("**/try")
+    page.fill("input[name=text]", "CX a001")
+    next_step(page)
+    assert "状态:制作中" in page.locator("section.card p.flash").text_content()
+
+    page.click("nav.toolbar a:has-text('4.')")
+    page.fill("input[name=per_number_limit]", "3")
+    next_step(page)                                     # no file chosen: the table stays
+    page.wait_for_url("**/try")
+    page.fill("input[name=text]", "CX A001")
+    next_step(page)
+    assert "状态:制作中" in page.locator("section.card p.flash").text_content()
+    assert no_sideways_scrolling(page)
+    screenshot(page, "keyword-info-try-phone")
