@@ -35,8 +35,10 @@ class KeywordsForm(FlaskForm):
 class LimitsForm(FlaskForm):
     per_number_limit = IntegerField(_l("Uses per phone number"), validators=[Optional(), NumberRange(min=1)],
                                     description=_l("Empty: no limit"))
-    starts_on = DateField(_l("Active from"), validators=[Optional()], description=_l("Empty: as soon as it is on"))
-    ends_on = DateField(_l("Active until (inclusive)"), validators=[Optional()], description=_l("Empty: no end date"))
+    starts_on = DateField(_l("Active from"), validators=[Optional()],
+                          description=_l("Empty: as soon as it is on"))
+    ends_on = DateField(_l("Active until (inclusive)"), validators=[Optional()],
+                        description=_l("Empty: no end date"))
     extension = StringField(_l("Extension digits"), validators=[Optional(), Length(max=6)],
                             description=_l("Texts to your service number followed by these digits go straight to this app"))
 
@@ -67,8 +69,8 @@ TABLE_LABEL = _l("Table (CSV, first row = column names, first column = the code 
 
 
 class InfoUploadForm(FlaskForm):
-    table = FileField(TABLE_LABEL, validators=[FileRequired()],
-                      description=_l("In Excel: Save as, CSV (UTF-8 or GBK both work). E.g. 单号,状态 then A001,制作中"))
+    table = FileField(TABLE_LABEL, validators=[FileRequired()], description=_l(
+        "In Excel: Save as, CSV (UTF-8 or GBK both work). E.g. 单号,状态 then A001,制作中"))
 
 
 class InfoReplaceForm(FlaskForm):
@@ -80,7 +82,8 @@ class InfoReplaceForm(FlaskForm):
 class TryForm(FlaskForm):
     text = StringField(_l("Text"), validators=[DataRequired(), Length(max=700)])
     msisdn = StringField(_l("From number"), default="13800138000", validators=[DataRequired(), Length(max=20)])
-    extension = StringField(_l("Sent to the service number plus"), validators=[Optional(), Regexp(r"^\d{1,6}$")],
+    extension = StringField(_l("Sent to the service number plus"),
+                            validators=[Optional(), Regexp(r"^\d{1,6}$")],
                             description=_l("Empty: the service number alone"))
 
 

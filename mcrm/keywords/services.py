@@ -285,8 +285,8 @@ def create_keyword_app(merchant: Merchant, *, kind: str, name: str) -> KeywordAp
     from mcrm.keywords.models import AppKind
     if kind not in AppKind.ALL:
         raise ValidationError(f"Unknown app type {kind!r}")
-    app = KeywordApp(merchant_id=merchant.id, kind=kind, name=_app_name(name), status=AppStatus.PAUSED, replies={},
-                     config={}, per_number_limit=1 if kind == AppKind.COUPON else None)
+    app = KeywordApp(merchant_id=merchant.id, kind=kind, name=_app_name(name), status=AppStatus.PAUSED,
+                     replies={}, config={}, per_number_limit=1 if kind == AppKind.COUPON else None)
     db.session.add(app)
     db.session.flush()
     return app

@@ -45,7 +45,8 @@ def _fail(error: DomainError) -> None:
 def index(typed: dict | None = None):
     """``typed``: built-in keywords as typed, shown again when they were refused."""
     merchant = g.merchant
-    return render_template("keywords/index.html", builtins=texts.builtin_keywords(merchant), typed=typed or {},
+    return render_template("keywords/index.html", builtins=texts.builtin_keywords(merchant),
+                           typed=typed or {},
                            labels=texts.BUILTIN_LABELS, unknown=texts.unknown_action(merchant),
                            unknown_per_hour=texts.unknown_per_hour(merchant),
                            per_hour_range=texts.UNKNOWN_PER_HOUR_RANGE,
@@ -218,8 +219,8 @@ def app_replies(app_id: int):
     rows = [{"id": reply_id, "text": typed.get(reply_id, ""), "default": custom.reply_default(app.kind, reply_id),
              "fields": custom.reply_fields(app, reply_id),
              # shown under its own box: the reason alone, without the reply's internal name
-             "error": error.details["reason"] if error is not None and error.details.get("reply_id") == reply_id
-             else None}
+             "error": (error.details["reason"]
+                       if error is not None and error.details.get("reply_id") == reply_id else None)}
             for reply_id in custom.reply_ids(app.kind)]
     return _wizard(app, "keywords.app_replies", rows=rows), (400 if error else 200)
 
@@ -270,8 +271,9 @@ def _kind_form(app: KeywordApp, zone: ZoneInfo):
                 if config.get("event_at") else None}
     else:
         data = config
+    info_form = forms.InfoReplaceForm if config.get("columns") else forms.InfoUploadForm
     form_class = {AppKind.COUPON: forms.CouponForm, AppKind.VOTE: forms.VoteForm, AppKind.EVENT: forms.EventForm,
-                  AppKind.INFO: forms.InfoReplaceForm if config.get("columns") else forms.InfoUploadForm}.get(app.kind)
+                  AppKind.INFO: info_form}.get(app.kind)
     return form_class(data=data) if form_class else None
 
 
@@ -304,8 +306,9 @@ def app_try(app_id: int):
     if form.validate_on_submit():
         try:
             msisdn = normalize_msisdn(form.msisdn.data)
+            extension = (form.extension.data or "") if app.extension else ""
             replies = services.try_text(g.merchant, msisdn=msisdn, text=form.text.data, now=now_utc(),
-                                        extension=(form.extension.data or "") if app.extension else "", app=app)
+                                        extension=extension, app=app)
         except DomainError as error:
             form.msisdn.errors = [_(error.message)]
         db.session.rollback()
