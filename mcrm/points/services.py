@@ -148,7 +148,8 @@ def _whole_points(value) -> int:
 # The statements of the paths every purchase, gift and points reply takes are built once, with
 # bind parameters: building one cost more than running it. They run as Core statements on the
 # session's connection, without the ORM's unit of work, which cost several times the INSERT.
-_BY_KEY = sa.select(PointsEntry).where(PointsEntry.idempotency_key == sa.bindparam("key"))
+_entries = PointsEntry.__table__
+_ID_BY_KEY = sa.select(_entries.c.id).where(_entries.c.idempotency_key == sa.bindparam("key"))
 _members = Member.__table__
 #: a credit, or a debit only while the balance covers it (the second of two concurrent redeems
 #: finds no row): the new balance, or no row
@@ -156,7 +157,6 @@ _ADD = sa.update(_members).where(_members.c.id == sa.bindparam("member_id")).val
     points_balance=_members.c.points_balance + sa.bindparam("points")).returning(_members.c.points_balance)
 _TAKE = _ADD.where(_members.c.points_balance + sa.bindparam("points") >= 0)
 _BALANCE = sa.select(_members.c.points_balance).where(_members.c.id == sa.bindparam("member_id"))
-_entries = PointsEntry.__table__
 _INSERT_ENTRY = sa.insert(_entries).returning(_entries.c.id)
 _LEDGER = sa.select(_entries.c.expires_at, _entries.c.points).where(
     _entries.c.member_id == sa.bindparam("member_id"))
@@ -166,7 +166,10 @@ _EARNED = sa.select(PointsEntry.member_id, sa.func.sum(PointsEntry.points)).wher
 
 
 def _find_by_key(key: str) -> PointsEntry | None:
-    return db.session.scalar(_BY_KEY, {"key": key})
+    # almost always no such entry: asked on the connection (see _lots_and_debits), the ORM only
+    # loads one that is found
+    entry_id = db.session.connection().execute(_ID_BY_KEY, {"key": key}).scalar()
+    return None if entry_id is None else db.session.get(PointsEntry, entry_id)
 
 
 def _append(member: Member, kind: str, points: int, *, actor: Actor, now: datetime, reason: str = "",
@@ -234,7 +237,8 @@ def expire_due_points(merchant: Merchant, *, now: datetime) -> int:
 
 
 def _earned_since(member_ids: list[int], since: datetime) -> dict[int, int]:
-    rows = db.session.execute(_EARNED, {"member_ids": member_ids, "since": since}).all()
+    # on the connection, as _lots_and_debits
+    rows = db.session.connection().execute(_EARNED, {"member_ids": member_ids, "since": since}).all()
     return {member_id: int(total) for member_id, total in rows}
 
 
