@@ -1,5 +1,5 @@
 """Wiring of the web side: extensions, blueprints, locale, error pages."""
-from flask import Flask, g, render_template, request, session
+from flask import Flask, g, has_request_context, render_template, request, session
 from flask_login import current_user
 
 from mcrm import db as _db_events  # noqa: F401  (registers the SQLite pragmas)
@@ -37,6 +37,8 @@ def _migrations_dir():
 
 
 def _select_locale() -> str:
+    if not has_request_context():
+        return _default_locale()  # a lazy text made into a string by a job or the CLI
     chosen = session.get("locale")
     if chosen in LOCALES:
         return chosen

@@ -42,7 +42,7 @@ def request_code():
                 send_login_code(staff, now=now_utc())
             except TooManyCodesError as error:
                 db.session.rollback()
-                flash(_(error.message), "error")
+                flash(error.translated(), "error")
                 return render_template("auth/code_request.html", form=form)
             db.session.commit()
         session[PENDING] = form.identifier.data.strip()
@@ -66,7 +66,7 @@ def verify_code():
             verify_login_code(staff, form.code.data, now=now_utc())
         except LoginError as error:
             db.session.commit()  # keep the count of wrong tries
-            flash(_(error.message), "error")
+            flash(error.translated(), "error")
         else:
             db.session.commit()
             session.clear()

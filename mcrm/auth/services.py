@@ -29,10 +29,10 @@ def create_staff(merchant: Merchant, *, username: str, password: str, role: str,
     if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").isalnum():
         raise ValidationError("Username must be letters, digits, '.' or '_'")
     if role not in Role.ALL:
-        raise ValidationError(f"Role must be one of {', '.join(Role.ALL)}")
+        raise ValidationError("Role must be one of %(roles)s", roles=", ".join(Role.ALL))
     _check_password(password)
     if db.session.scalar(sa.select(Staff.id).where(Staff.username == username)):
-        raise ConflictError(f"Username {username} is taken")
+        raise ConflictError("Username %(username)s is taken", username=username)
     staff = Staff(merchant_id=merchant.id, username=username, password_hash=hash_password(password),
                   role=role, display_name=display_name or username,
                   msisdn=_trusted_msisdn(merchant.id, msisdn))
@@ -60,7 +60,7 @@ def change_own_password(staff: Staff, *, current_password: str, new_password: st
 
 def _check_password(password: str) -> None:
     if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise ValidationError(f"Password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise ValidationError("Password must have at least %(count)s characters", count=MIN_PASSWORD_LENGTH)
 
 
 def authenticate(username: str, password: str, *, now: datetime, lockout_after: int,
@@ -112,7 +112,7 @@ def update_staff(staff: Staff, *, actor: Staff, role: str, display_name: str = "
     An owner cannot lower their own role: the merchant would risk having no owner left.
     """
     if role not in Role.ALL:
-        raise ValidationError(f"Role must be one of {', '.join(Role.ALL)}")
+        raise ValidationError("Role must be one of %(roles)s", roles=", ".join(Role.ALL))
     if staff.id == actor.id and role != staff.role:
         raise ValidationError("You cannot change your own role")
     if role != staff.role:
@@ -190,6 +190,6 @@ def find_staff_for_session(session_id: str) -> Staff | None:
 def set_staff_locale(staff: Staff, locale: str | None) -> None:
     """The staff's console language; None follows the browser."""
     if locale is not None and locale not in LOCALES:
-        raise ValidationError(f"Language must be one of {', '.join(LOCALES)}")
+        raise ValidationError("Language must be one of %(languages)s", languages=", ".join(LOCALES))
     staff.locale = locale
     db.session.flush()

@@ -22,7 +22,7 @@ bp = Blueprint("staff", __name__, url_prefix="/staff")
 def _refused(error: DomainError) -> None:
     """Keep nothing half-done and show the reason; the form keeps what was typed."""
     db.session.rollback()
-    flash(_(error.message), "error")
+    flash(error.translated(), "error")
 
 
 @bp.route("/")

@@ -32,7 +32,7 @@ def login():
                                  lockout_minutes=settings.login_lockout_minutes)
         except LoginError as error:
             db.session.commit()  # keep the failed-attempt count
-            flash(_(error.message), "error")
+            flash(error.translated(), "error")
         else:
             db.session.commit()
             session.clear()

@@ -2,12 +2,23 @@
 
 
 class DomainError(Exception):
-    """A rule of the domain refused the operation; the message is for the user."""
+    """A rule of the domain refused the operation; the message is for the user.
+
+    ``message`` is a literal English text with ``%(name)s`` placeholders filled from ``details``
+    (write ``%%`` for a percent sign), never an f-string: the literal is what the translation catalog
+    holds, so a view shows it in the staff's language with ``translated()``.
+    """
 
     def __init__(self, message: str, **details):
-        super().__init__(message)
-        self.message = message
+        self.template = message
         self.details = details
+        self.message = message % details if details else message
+        super().__init__(self.message)
+
+    def translated(self) -> str:
+        """The message in the language of the current request (views and forms only)."""
+        from flask_babel import gettext
+        return gettext(self.template, **self.details)
 
 
 class ValidationError(DomainError):

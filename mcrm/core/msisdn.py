@@ -31,7 +31,7 @@ def normalize_msisdn(raw: str, region: str = "CN") -> str:
         digits = mobile.group(1)
         if _cn_mobile_block_is_valid(digits[:7]):
             return "+86" + digits
-        raise ValidationError(f"Not a valid phone number: {raw!r}")
+        raise ValidationError("Not a valid phone number: %(raw)r", raw=raw)
     if not text:
         raise ValidationError("Phone number is empty")
     if text.startswith("00"):
@@ -41,9 +41,9 @@ def normalize_msisdn(raw: str, region: str = "CN") -> str:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        raise ValidationError(f"Not a phone number: {raw!r}") from None
+        raise ValidationError("Not a phone number: %(raw)r", raw=raw) from None
     if not phonenumbers.is_valid_number(number):
-        raise ValidationError(f"Not a valid phone number: {raw!r}")
+        raise ValidationError("Not a valid phone number: %(raw)r", raw=raw)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

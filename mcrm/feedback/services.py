@@ -14,7 +14,7 @@ def open_ticket(merchant: Merchant, *, msisdn: str, kind: str, text: str, now: d
                 member: Member | None = None, inbound_message_id: int | None = None) -> FeedbackTicket:
     """A new open ticket; its ``number`` is what the texter is told."""
     if kind not in TicketKind.ALL:
-        raise ValidationError(f"Unknown feedback kind {kind!r}")
+        raise ValidationError("Unknown feedback kind %(kind)r", kind=kind)
     text = (text or "").strip()
     if not text:
         raise ValidationError("Feedback text is empty")

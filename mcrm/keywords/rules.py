@@ -10,6 +10,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from mcrm.core.errors import ValidationError
+
 #: longest text the engine reads; longer ones (a pasted essay, a looping auto-responder) get help
 MAX_TEXT_LENGTH = 700
 #: separators between words, after full-width → half-width (so ， and ： are already , and :)
@@ -161,16 +163,16 @@ class KeywordTable:
         return split_glued(parsed, self.stop_words) is not None
 
 
-def find_conflicts(words, taken: dict[str, str]) -> list[tuple[str, str]]:
-    """Pairs (word, app it belongs to) for each of ``words`` already in ``taken`` (folded keys),
-    and for words given twice."""
+def find_conflicts(words, taken: dict) -> list[tuple]:
+    """Pairs (word, who has it) for each of ``words`` already in ``taken`` (folded keys), and
+    (word, None) for a word given twice."""
     conflicts, seen = [], set()
     for word in words:
         folded = fold(word)
         if folded in taken:
             conflicts.append((word, taken[folded]))
         elif folded in seen:
-            conflicts.append((word, "(given twice)"))
+            conflicts.append((word, None))
         seen.add(folded)
     return conflicts
 
@@ -182,7 +184,7 @@ def split_words(text: str) -> list[str]:
 
 # -- reply templates ---------------------------------------------------------------------------
 
-class TemplateError(ValueError):
+class TemplateError(ValidationError):
     """A reply template that cannot be rendered; the message says what to fix."""
 
 
@@ -201,8 +203,8 @@ def check_template(template: str, allowed) -> None:
         raise TemplateError("The text is empty")
     unknown = [name for name in template_fields(template) if name not in allowed]
     if unknown:
-        raise TemplateError("Unknown placeholder {%s}; use one of: %s"
-                            % (unknown[0], " ".join("{%s}" % a for a in sorted(allowed))))
+        raise TemplateError("Unknown placeholder {%(name)s}; use one of: %(allowed)s", name=unknown[0],
+                            allowed=" ".join("{%s}" % a for a in sorted(allowed)))
     leftover = _PLACEHOLDER.sub("", plain)
     if "{" in leftover or "}" in leftover:
         raise TemplateError("Unbalanced brace: write {{ or }} for a literal brace")

@@ -195,21 +195,21 @@ MAX_KEYWORD_LENGTH = 20
 
 
 def _taken_words(merchant: Merchant, *, except_builtin: str | None = None,
-                 except_app: KeywordApp | None = None) -> dict[str, str]:
-    """Folded keyword → who has it (a built-in's name, a staff command, or an app's name)."""
-    taken = {word: f"staff command {word.upper()}" for word in texts.STAFF_COMMANDS}
+                 except_app: KeywordApp | None = None) -> dict[str, tuple[str, object]]:
+    """Folded keyword → who has it: ("staff", the command), ("builtin", its label) or ("app", its name)."""
+    taken = {word: ("staff", word.upper()) for word in texts.STAFF_COMMANDS}
     for app, words in texts.builtin_keywords(merchant).items():
         if app != except_builtin:
-            taken.update({fold(w): f"built-in {app}" for w in words})
+            taken.update({fold(w): ("builtin", texts.BUILTIN_LABELS[app]) for w in words})
     query = sa.select(KeywordWord.word, KeywordApp.name).join(KeywordApp).where(KeywordWord.merchant_id == merchant.id)
     if except_app is not None:
         query = query.where(KeywordWord.app_id != except_app.id)
     for word, name in db.session.execute(query).all():
-        taken.setdefault(word, f"app {name}")
+        taken.setdefault(word, ("app", name))
     return taken
 
 
-def check_keywords(words: list[str], taken: dict[str, str]) -> list[str]:
+def check_keywords(words: list[str], taken: dict[str, tuple[str, object]]) -> list[str]:
     """Each keyword cleaned and checked: length, one word, and not anyone else's."""
     from mcrm.keywords.rules import find_conflicts, to_half_width
     cleaned = [to_half_width(w).strip() for w in words if w.strip()]
@@ -217,41 +217,44 @@ def check_keywords(words: list[str], taken: dict[str, str]) -> list[str]:
         raise ValidationError("Give at least one keyword")
     for word in cleaned:
         if len(word) > MAX_KEYWORD_LENGTH:
-            raise ValidationError(f"Keyword {word} is longer than {MAX_KEYWORD_LENGTH} characters")
+            raise ValidationError("Keyword %(word)s is longer than %(count)s characters", word=word,
+                                  count=MAX_KEYWORD_LENGTH)
         if parse_text(word).keyword != fold(word):
-            raise ValidationError(f"Keyword {word} must be one word without separators")
+            raise ValidationError("Keyword %(word)s must be one word without separators", word=word)
     conflicts = find_conflicts(cleaned, taken)
     if conflicts:
-        word, owner = conflicts[0]
-        raise ConflictError(f"Keyword {word} is already used by {owner}", word=word, owner=owner)
+        word, (kind, owner) = conflicts[0][0], conflicts[0][1] or ("twice", None)
+        if kind == "twice":
+            raise ConflictError("Keyword %(word)s is given twice", word=word)
+        if kind == "staff":
+            raise ConflictError("Keyword %(word)s is the staff command %(owner)s", word=word, owner=owner)
+        if kind == "builtin":
+            raise ConflictError("Keyword %(word)s is already used by the built-in %(owner)s", word=word, owner=owner)
+        raise ConflictError("Keyword %(word)s is already used by the app %(owner)s", word=word, owner=owner)
     return cleaned
 
 
 def set_builtin_keywords(merchant: Merchant, app: str, words: list[str]) -> None:
     if app not in texts.DEFAULT_KEYWORDS:
-        raise ValidationError(f"Unknown built-in app {app!r}")
+        raise ValidationError("Unknown built-in app %(app)s", app=app)
     cleaned = check_keywords(words, _taken_words(merchant, except_builtin=app))
     _update_texts(merchant, "keywords", app, cleaned)
 
 
 def set_reply_text(merchant: Merchant, reply_id: str, template: str) -> None:
     """Save a built-in reply text; empty puts the default back. Refused unless it renders."""
-    from mcrm.keywords.rules import TemplateError
     if reply_id not in texts.DEFAULT_REPLIES:
-        raise ValidationError(f"Unknown reply {reply_id!r}")
+        raise ValidationError("Unknown reply %(reply)s", reply=reply_id)
     template = (template or "").strip()
     if template:
-        try:
-            texts.check_reply(reply_id, template)
-        except TemplateError as error:
-            raise ValidationError(str(error)) from None
+        texts.check_reply(reply_id, template)  # a TemplateError is a ValidationError
     _update_texts(merchant, "replies", reply_id, template or None)
 
 
 def set_unknown_action(merchant: Merchant, action: str, *, per_hour: int | str | None = None) -> None:
     """What texts matching no keyword get, and at most how many answers a number gets an hour."""
     if action not in texts.UNKNOWN_ACTIONS:
-        raise ValidationError(f"Unknown texts get one of: {', '.join(texts.UNKNOWN_ACTIONS)}")
+        raise ValidationError("Unknown texts get one of: %(actions)s", actions=", ".join(texts.UNKNOWN_ACTIONS))
     settings = dict(merchant.texts or {})
     settings["unknown"] = action
     if per_hour is not None:
@@ -284,7 +287,7 @@ def create_keyword_app(merchant: Merchant, *, kind: str, name: str) -> KeywordAp
     """Step one of the wizard: a paused app of ``kind``; keywords, replies and limits come next."""
     from mcrm.keywords.models import AppKind
     if kind not in AppKind.ALL:
-        raise ValidationError(f"Unknown app type {kind!r}")
+        raise ValidationError("Unknown app type %(kind)s", kind=kind)
     app = KeywordApp(merchant_id=merchant.id, kind=kind, name=_app_name(name), status=AppStatus.PAUSED,
                      replies={}, config={}, per_number_limit=1 if kind == AppKind.COUPON else None)
     db.session.add(app)
@@ -329,7 +332,7 @@ def set_app_replies(app: KeywordApp, replies: dict[str, str]) -> None:
             # an info table not uploaded yet: its columns are checked against the reply on upload
             check_template(template, template_fields(template) if allowed is None else allowed)
         except TemplateError as error:
-            raise ValidationError(f"{reply_id}: {error}", reply_id=reply_id, reason=str(error)) from None
+            raise ValidationError("%(reply_id)s: %(reason)s", reply_id=reply_id, reason=error) from None
         saved[reply_id] = template
     app.replies = saved
     db.session.flush()
@@ -346,12 +349,12 @@ def set_app_limits(app: KeywordApp, merchant: Merchant, *, per_number_limit: int
         if not extension.isdigit() or len(extension) > 6:
             raise ValidationError("An extension is 1 to 6 digits")
         if extension in texts.extensions(merchant):
-            raise ConflictError(f"Extension {extension} already goes to the built-in "
-                                f"{texts.extensions(merchant)[extension]}")
+            raise ConflictError("Extension %(extension)s already goes to the built-in %(app)s", extension=extension,
+                                app=texts.BUILTIN_LABELS.get(texts.extensions(merchant)[extension], ""))
         other = db.session.scalar(sa.select(KeywordApp.name).where(
             KeywordApp.merchant_id == merchant.id, KeywordApp.extension == extension, KeywordApp.id != app.id))
         if other:
-            raise ConflictError(f"Extension {extension} already goes to app {other}")
+            raise ConflictError("Extension %(extension)s already goes to app %(app)s", extension=extension, app=other)
     app.per_number_limit, app.starts_at, app.ends_at, app.extension = per_number_limit, starts_at, ends_at, extension
     db.session.flush()
 
@@ -369,7 +372,10 @@ def activate_keyword_app(app: KeywordApp) -> None:
     if not app.words and not app.extension:
         raise ValidationError("Give the app a keyword (or an extension) before switching it on")
     from mcrm.keywords.apps.config import check_ready
+    from mcrm.keywords.models import AppKind
     check_ready(app)
+    if app.kind == AppKind.COUPON and app.config.get("source") == "pool" and not app_figures(app)["pool_left"]:
+        raise ValidationError("Add codes to the pool first: every text would get the 'no coupons left' reply")
     app.status = AppStatus.ACTIVE
     db.session.flush()
 
@@ -411,12 +417,12 @@ def upload_info_table(app: KeywordApp, data: bytes) -> int:
     allowed = set(header) | set(MEMBER_FIELDS) | set(REPLIES[AppKind.INFO]["found"][1])
     missing = [f for f in template_fields(app.replies.get("found", "")) if f not in allowed]
     if missing:
-        raise ValidationError(f"The reply uses {{{missing[0]}}} but the table has no such column")
+        raise ValidationError("The reply uses {%(field)s} but the table has no such column", field=missing[0])
     lookups = [fold(r[header[0]]) for r in records]
     if any(not lookup or len(lookup) > 64 for lookup in lookups):
-        raise ValidationError(f"Every {header[0]} must be 1 to 64 characters")
+        raise ValidationError("Every %(column)s must be 1 to 64 characters", column=header[0])
     if len(set(lookups)) != len(lookups):
-        raise ConflictError(f"The first column ({header[0]}) has the same code twice")
+        raise ConflictError("The first column (%(column)s) has the same code twice", column=header[0])
     db.session.execute(sa.delete(InfoRow).where(InfoRow.app_id == app.id))
     db.session.execute(sa.insert(InfoRow), [{"app_id": app.id, "lookup": lookup, "values": record}
                                             for lookup, record in zip(lookups, records)])

@@ -35,7 +35,7 @@ SAMPLE_VALUES = {"name": "张三", "points": 1280, "tier": "银卡", "expiring_p
 
 def _fail(error: DomainError) -> None:
     db.session.rollback()  # nothing half-saved
-    flash(_(error.message), "error")
+    flash(error.translated(), "error")
 
 
 # -- built-in keywords and replies --------------------------------------------------------------
@@ -100,7 +100,7 @@ def replies():
             if template:
                 texts.check_reply(reply_id, template)
         except TemplateError as error:
-            typed[reply_id], errors[reply_id] = template, str(error)
+            typed[reply_id], errors[reply_id] = template, error.translated()
         else:
             if request.form.get("action") == "save":
                 services.set_reply_text(merchant, reply_id, template)
@@ -175,7 +175,7 @@ def app_name(app_id: int):
         try:
             services.rename_keyword_app(app, form.name.data)
         except DomainError as error:
-            form.name.errors = [_(error.message)]
+            form.name.errors = [error.translated()]
             db.session.rollback()
         else:
             db.session.commit()
@@ -192,7 +192,7 @@ def app_keywords(app_id: int):
         try:
             services.set_app_keywords(app, g.merchant, split_words(form.keywords.data))
         except DomainError as error:
-            form.keywords.errors = [_(error.message)]
+            form.keywords.errors = [error.translated()]
             db.session.rollback()
         else:
             db.session.commit()
@@ -219,7 +219,7 @@ def app_replies(app_id: int):
     rows = [{"id": reply_id, "text": typed.get(reply_id, ""), "default": custom.reply_default(app.kind, reply_id),
              "fields": custom.reply_fields(app, reply_id),
              # shown under its own box: the reason alone, without the reply's internal name
-             "error": (error.details["reason"]
+             "error": (error.details["reason"].translated()
                        if error is not None and error.details.get("reply_id") == reply_id else None)}
             for reply_id in custom.reply_ids(app.kind)]
     return _wizard(app, "keywords.app_replies", rows=rows), (400 if error else 200)
@@ -310,7 +310,7 @@ def app_try(app_id: int):
             replies = services.try_text(g.merchant, msisdn=msisdn, text=form.text.data, now=now_utc(),
                                         extension=extension, app=app)
         except DomainError as error:
-            form.msisdn.errors = [_(error.message)]
+            form.msisdn.errors = [error.translated()]
         db.session.rollback()
     return _wizard(app, "keywords.app_try", form=form, replies=replies)
 

@@ -46,16 +46,16 @@ def parse_birthday(text: str, *, today: date | None = None) -> Birthday:
         digits = raw[lunar.end():].strip()
         month, day = _month_day(digits, raw)
         if not (1 <= month <= 12 and 1 <= day <= 30):
-            raise ValidationError(f"Not a lunar month and day: {raw!r}")
+            raise ValidationError("Not a lunar month and day: %(raw)r", raw=raw)
         return Birthday(lunar_month=month, lunar_day=day, year_known=False)
     match = re.fullmatch(r"(\d{4})[-/.年]?(\d{1,2})[-/.月]?(\d{1,2})日?", raw)
     if match and (len(raw) != 8 or raw.isdigit()):
         year, month, day = (int(g) for g in match.groups())
         if raw.isdigit() and len(raw) != 8:
-            raise ValidationError(f"Not a date: {raw!r} (write YYYYMMDD, YYYY-MM-DD or MMDD)")
+            raise ValidationError("Not a date: %(raw)r (write YYYYMMDD, YYYY-MM-DD or MMDD)", raw=raw)
         solar = _date(year, month, day, raw)
         if today is not None and not (today.year - 120 <= solar.year and solar <= today):
-            raise ValidationError(f"Birthday {raw!r} is not a plausible date of birth")
+            raise ValidationError("Birthday %(raw)r is not a plausible date of birth", raw=raw)
         return Birthday(solar=solar)
     month, day = _month_day(raw, raw)
     return Birthday(solar=_date(UNKNOWN_YEAR, month, day, raw), year_known=False)
@@ -64,7 +64,7 @@ def parse_birthday(text: str, *, today: date | None = None) -> Birthday:
 def _month_day(digits: str, raw: str) -> tuple[int, int]:
     match = re.fullmatch(r"(\d{2})(\d{2})|(\d{1,2})[-/.月](\d{1,2})日?", digits)
     if not match:
-        raise ValidationError(f"Not a date: {raw!r} (write YYYYMMDD, YYYY-MM-DD or MMDD)")
+        raise ValidationError("Not a date: %(raw)r (write YYYYMMDD, YYYY-MM-DD or MMDD)", raw=raw)
     groups = [g for g in match.groups() if g is not None]
     return int(groups[0]), int(groups[1])
 
@@ -73,7 +73,7 @@ def _date(year: int, month: int, day: int, raw: str) -> date:
     try:
         return date(year, month, day)
     except ValueError:
-        raise ValidationError(f"No such date: {raw!r}") from None
+        raise ValidationError("No such date: %(raw)r", raw=raw) from None
 
 
 def solar_birthday_in_year(birthday: Birthday, year: int) -> date | None:

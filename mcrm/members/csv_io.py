@@ -112,7 +112,7 @@ def inspect_upload(data: bytes) -> Upload:
         headers = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
         total = sum(1 for _ in read_rows(text, delimiter))
     except csv.Error as error:
-        raise ValidationError(f"The file is not readable as CSV: {error}") from None
+        raise ValidationError("The file is not readable as CSV: %(error)s", error=str(error)) from None
     if not any(h.strip() for h in headers):
         raise ValidationError("The first line must hold the column names")
     if total == 0:
@@ -194,14 +194,14 @@ def parse_row(line: int, cells: list[str], mapping: dict[str, str], headers: lis
     if values.get("gender"):
         gender = _GENDERS.get(values["gender"].casefold())
         if gender is None:
-            raise ValidationError(f"Gender must be 男 or 女 (M or F), not {values['gender']!r}")
+            raise ValidationError("Gender must be 男 or 女 (M or F), not %(value)r", value=values["gender"])
         row.fields["gender"] = gender
     if values.get("birthday"):
         row.fields["birthday"] = parse_birthday(values["birthday"])
     if values.get("tags"):
         tags = parse_tags(values["tags"])
         if len(tags) > MAX_TAGS or any(len(t) > 32 for t in tags):
-            raise ValidationError(f"At most {MAX_TAGS} tags of up to 32 characters")
+            raise ValidationError("At most %(count)s tags of up to 32 characters", count=MAX_TAGS)
         row.fields["tags"] = tags
     if custom:
         row.fields["custom_fields"] = custom
@@ -210,7 +210,7 @@ def parse_row(line: int, cells: list[str], mapping: dict[str, str], headers: lis
     if "opted_out" in values:
         flag = values["opted_out"].casefold()
         if flag not in _YES | _NO:
-            raise ValidationError(f"Opted out must be 是 or 否 (yes or no), not {values['opted_out']!r}")
+            raise ValidationError("Opted out must be 是 or 否 (yes or no), not %(value)r", value=values["opted_out"])
         row.opted_out = flag in _YES
     return row
 
@@ -219,9 +219,9 @@ def _parse_points(text: str) -> int:
     try:
         number = Decimal(text.replace(",", "").replace("，", ""))
     except InvalidOperation:
-        raise ValidationError(f"Points must be a whole number, not {text!r}") from None
+        raise ValidationError("Points must be a whole number, not %(text)r", text=text) from None
     if not number.is_finite() or number != number.to_integral_value() or number < 0 or number > 100_000_000:
-        raise ValidationError(f"Points must be a whole number of at least 0, not {text!r}")
+        raise ValidationError("Points must be a whole number of at least 0, not %(text)r", text=text)
     return int(number)
 
 
@@ -299,7 +299,7 @@ def import_batch(merchant: Merchant, rows: list[tuple[int, list[str]]], *, mappi
 def _check_tags(tags: list[str], row: ImportRow) -> None:
     added = [t for t in row.fields.get("tags", ()) if t not in tags]
     if len(tags) + len(added) > MAX_TAGS:
-        raise ValidationError(f"The member would have more than {MAX_TAGS} tags")
+        raise ValidationError("The member would have more than %(count)s tags", count=MAX_TAGS)
 
 
 def _merged(tags: list[str], custom: dict | None, fields: dict) -> dict:

@@ -30,7 +30,7 @@ def _domain_check(parse):
             try:
                 parse(field.data)
             except ValidationError as error:
-                raise FieldError(error.message) from None
+                raise FieldError(error.translated()) from None
     return check
 
 

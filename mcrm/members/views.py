@@ -52,7 +52,7 @@ def index():
         page = list_members(g.merchant, filters, after=request.args.get("after"),
                             before=request.args.get("before"))
     except ValidationError as error:
-        flash(_(error.message), "warning")
+        flash(error.translated(), "warning")
         return redirect(url_for(".index", **_filter_args()))
     return render_template("members/index.html", form=form, filters=filters, page=page, query=_filter_args())
 
@@ -93,7 +93,7 @@ def new():
                 _("This number is already a member."), link, _("Open that member")))
         except DomainError as error:
             db.session.rollback()
-            form.form_errors.append(_(error.message))
+            form.form_errors.append(error.translated())
         else:
             db.session.commit()
             flash(_("Member added"), "success")
@@ -117,7 +117,7 @@ def edit(member_id: int):
             _set_opted_out(member, form.opted_out.data)
         except DomainError as error:
             db.session.rollback()
-            form.form_errors.append(_(error.message))
+            form.form_errors.append(error.translated())
         else:
             db.session.commit()
             flash(_("Member saved"), "success")
@@ -175,7 +175,7 @@ def opt_outs():
                                    detail=detail, region=_region())
         except DomainError as error:
             db.session.rollback()
-            form.msisdn.errors.append(_(error.message))
+            form.msisdn.errors.append(error.translated())
         else:
             db.session.commit()
             flash(_("The number gets no more marketing messages") if added
@@ -234,7 +234,7 @@ def import_upload():
             job = csv_io.create_import(g.merchant, staff_id=current_user.id, filename=form.file.data.filename,
                                        data=form.file.data.read())
         except ValidationError as error:
-            form.file.errors.append(_(error.message))
+            form.file.errors.append(error.translated())
         else:
             db.session.commit()
             return redirect(url_for(".import_job", job_id=job.id))
@@ -252,7 +252,7 @@ def import_job(job_id: int):
             csv_io.start_import(job, mapping)
         except ValidationError as refused:
             db.session.rollback()
-            error = _(refused.message)
+            error = refused.translated()
         else:
             db.session.commit()
             _start_in_background(job.id)

@@ -18,7 +18,7 @@ def create_merchant(*, name: str, sub_code: str, signature: str, timezone: str =
     if not re.fullmatch(r"\d{1,10}", sub_code):
         raise ValidationError("Sub-code must be 1 to 10 digits")
     if db.session.scalar(sa.select(Merchant.id).where(Merchant.sub_code == sub_code)):
-        raise ConflictError(f"Sub-code {sub_code} is already used by another merchant")
+        raise ConflictError("Sub-code %(sub_code)s is already used by another merchant", sub_code=sub_code)
     merchant = Merchant(name=name, sub_code=sub_code, signature=normalize_signature(signature),
                         timezone=_check_timezone(timezone))
     update_rules(merchant, **rules)
@@ -39,7 +39,7 @@ def _check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(f"Unknown time zone {name!r}") from None
+        raise ValidationError("Unknown time zone %(name)r", name=name) from None
     return name
 
 
@@ -64,13 +64,13 @@ def update_rules(merchant: Merchant, **rules) -> None:
     }
     for key, value in rules.items():
         if key not in checks:
-            raise ValidationError(f"Unknown merchant setting {key!r}")
+            raise ValidationError("Unknown merchant setting %(key)r", key=key)
         try:
             ok = checks[key](value)
         except (TypeError, ValueError):
             ok = False
         if not ok:
-            raise ValidationError(f"Invalid value for {key}: {value!r}")
+            raise ValidationError("Invalid value for %(key)s: %(value)r", key=key, value=value)
         if key == "signature":
             value = normalize_signature(value)
         if key == "timezone":
@@ -92,7 +92,7 @@ def _valid_tiers(tiers) -> bool:
 def get_merchant_by_sub_code(sub_code: str) -> Merchant:
     merchant = db.session.scalar(sa.select(Merchant).where(Merchant.sub_code == sub_code))
     if merchant is None:
-        raise NotFoundError(f"No merchant with sub-code {sub_code}")
+        raise NotFoundError("No merchant with sub-code %(sub_code)s", sub_code=sub_code)
     return merchant
 
 

@@ -27,7 +27,7 @@ def settings():
             update_rules(merchant, **rules)
         except DomainError as error:
             db.session.rollback()  # nothing half-saved; the form keeps what was typed
-            flash(_(error.message), "error")
+            flash(error.translated(), "error")
         else:
             if tiers_changed:
                 # members should not wait for the monthly job to see the new thresholds

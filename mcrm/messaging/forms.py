@@ -43,7 +43,7 @@ class MsisdnField(StringField):
         try:
             self.data = normalize_msisdn(raw, self.region)
         except DomainValidationError as error:
-            raise ValidationError(error.message) from None
+            raise ValidationError(error.translated()) from None
 
 
 class MessageFilterForm(FlaskForm):

@@ -102,7 +102,8 @@ def _outbound_values(merchant: Merchant, *, msisdn: str, body: str, kind: Messag
         text += merchant.unsubscribe_hint
     parts = count_parts(text).parts
     if parts > MAX_PARTS:
-        raise ValidationError(f"The message is too long: {parts} parts (at most {MAX_PARTS})")
+        raise ValidationError("The message is too long: %(parts)s parts (at most %(most)s)", parts=parts,
+                              most=MAX_PARTS)
 
     values = dict(_OUTBOUND_EMPTY, merchant_id=merchant.id, member_id=member.id if member else None,
                   msisdn=msisdn, body=body, text=text, kind=kind, parts=parts, status=MessageStatus.QUEUED,
@@ -140,7 +141,7 @@ def _check_kind(kind) -> MessageKind:
     try:
         return MessageKind(kind)
     except ValueError:
-        raise ValidationError(f"Unknown message kind {kind!r}: marketing or transactional") from None
+        raise ValidationError("Unknown message kind %(kind)r: marketing or transactional", kind=kind) from None
 
 
 def _find_by_idempotency_key(merchant: Merchant, key: str) -> OutboundMessage | None:
@@ -325,7 +326,7 @@ def _finish_inbound(inbound: InboundMessage, status: InboundStatus, now: datetim
         "reason": error})
     if result.rowcount != 1:
         # the lease ran out and another worker has it now: roll back so its effects happen once
-        raise ConflictError(f"Inbound message {inbound.id} is no longer claimed by this worker")
+        raise ConflictError("Inbound message %(id)s is no longer claimed by this worker", id=inbound.id)
     # the row now holds exactly these values: tell the object without reading the row back
     for name, value in (("status", status), ("processed_at", now), ("error", error), ("claim_id", None)):
         set_committed_value(inbound, name, value)

@@ -32,7 +32,7 @@ class PurchaseForm(_OncePerSubmit):
         try:
             parse_amount(field.data)
         except ValidationError as error:
-            raise FieldError(error.message) from None
+            raise FieldError(error.translated()) from None
 
 
 class RedeemForm(_OncePerSubmit):

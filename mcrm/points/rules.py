@@ -28,9 +28,9 @@ def parse_amount(text) -> Decimal:
     try:
         amount = Decimal(cleaned)
     except Exception:
-        raise ValidationError(f"Not an amount: {text!r}") from None
+        raise ValidationError("Not an amount: %(text)r", text=text) from None
     if not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -2:
-        raise ValidationError(f"Not an amount: {text!r}")
+        raise ValidationError("Not an amount: %(text)r", text=text)
     return amount
 
 

@@ -26,7 +26,7 @@ def _act(member_id: int, form, title: str, apply):
             message = apply(member, form)
         except DomainError as error:
             db.session.rollback()
-            form.form_errors.append(_(error.message))
+            form.form_errors.append(error.translated())
         else:
             db.session.commit()
             flash(message, "success")

@@ -7,7 +7,8 @@ import sqlalchemy as sa
 from mcrm.core.errors import ConflictError, NotFoundError, ValidationError
 from mcrm.keywords import services
 from mcrm.keywords.apps.custom import add_pool_codes, redeem_coupon, vote_counts
-from mcrm.keywords.models import CouponCode, EventSignup
+from mcrm.keywords.models import AppStatus, CouponCode, EventSignup
+from mcrm.keywords.texts import BUILTIN_LABELS
 from tests.mcrm.keywords_support import CONSUMER, phone  # noqa: F401
 
 OTHER = "+8613900139001"
@@ -31,13 +32,18 @@ def make_app(merchant, db):
 
 # -- keywords and conflicts -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("word,owner", [("ZC", "built-in join"), ("ｊｆ", "built-in points"), ("t", "built-in stop"),
-                                        ("XF", "staff command XF"), ("HD", "app autoreply app")])
-def test_a_keyword_taken_by_a_built_in_a_staff_command_or_another_app_is_refused(make_app, merchant, word, owner):
+@pytest.mark.parametrize("word,message,owner", [
+    ("ZC", "already used by the built-in", BUILTIN_LABELS["join"]),
+    ("ｊｆ", "already used by the built-in", BUILTIN_LABELS["points"]),
+    ("t", "already used by the built-in", BUILTIN_LABELS["stop"]),
+    ("XF", "is the staff command", "XF"), ("HD", "already used by the app", "autoreply app")])
+def test_a_keyword_taken_by_a_built_in_a_staff_command_or_another_app_is_refused(make_app, merchant, word, message,
+                                                                                owner):
     make_app(words=["HD"])
     other = services.create_keyword_app(merchant, kind="autoreply", name="second")
-    with pytest.raises(ConflictError, match=owner):
+    with pytest.raises(ConflictError, match=message) as refused:
         services.set_app_keywords(other, merchant, ["NEW", word])
+    assert str(refused.value.details["owner"]) == str(owner) and str(owner) in refused.value.message
 
 
 def test_the_same_keyword_twice_in_one_app_is_refused(merchant):
@@ -63,7 +69,7 @@ def test_built_in_keywords_are_editable_but_never_onto_another_ones(merchant, db
     db.session.commit()
     phone.text("HY 张三")
     assert phone.text("ZC")[0] != ""  # ZC is no keyword any more: help
-    with pytest.raises(ConflictError, match="built-in points"):
+    with pytest.raises(ConflictError, match="already used by the built-in"):
         services.set_builtin_keywords(merchant, "join", ["JF"])
 
 
@@ -131,7 +137,7 @@ def test_an_extension_routes_to_the_app_and_cannot_be_taken_twice(make_app, merc
     other = make_app(words=["QT"])
     with pytest.raises(ConflictError):
         services.set_app_limits(other, merchant, per_number_limit=None, starts_at=None, ends_at=None, extension="7")
-    with pytest.raises(ConflictError, match="survey"):
+    with pytest.raises(ConflictError, match="already goes to the built-in"):
         services.set_app_limits(other, merchant, per_number_limit=None, starts_at=None, ends_at=None, extension="9")
 
 
@@ -275,3 +281,12 @@ def test_a_texter_cancels_their_own_sign_up_and_the_waiting_list_moves_up(make_a
     assert db.session.scalars(sa.select(EventSignup.status)).all() == ["confirmed"]
     assert "没有报名" in phone.text("BM QX")[0]
     assert "报名成功" in phone.text("BM")[0]  # and may sign up again
+
+
+def test_a_pool_coupon_is_not_switched_on_with_no_codes_left(make_app, db):
+    app = make_app(kind="coupon", words=["QUAN"], source="pool", activate=False)
+    with pytest.raises(ValidationError, match="Add codes to the pool first"):
+        services.activate_keyword_app(app)
+    add_pool_codes(app, ["AAA111"])
+    services.activate_keyword_app(app)
+    assert app.status == AppStatus.ACTIVE

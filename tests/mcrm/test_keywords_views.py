@@ -33,7 +33,7 @@ def test_a_keyword_clash_is_refused_with_a_clear_message(client, login, merchant
     login("manager")
     response = post(client, "/keywords/builtin/join", {"keywords": "JF"}, token_from="/keywords/",
                     follow_redirects=True)
-    assert "already used by built-in points" in response.get_data(as_text=True)
+    assert "Keyword JF is already used by the built-in Points balance" in response.get_data(as_text=True)
     db.session.refresh(merchant)
     assert "keywords" not in (merchant.texts or {})
 
@@ -84,7 +84,7 @@ def test_the_wizard_refuses_a_taken_keyword_on_its_step(client, login, db):
     app = db.session.scalar(sa.select(KeywordApp))
     response = post(client, f"/keywords/apps/{app.id}/keywords", {"keywords": "HD TD"})
     assert response.status_code == 400
-    assert "already used by built-in stop" in response.get_data(as_text=True)
+    assert "Keyword TD is already used by the built-in Stop marketing" in response.get_data(as_text=True)
 
 
 def test_the_wizard_uploads_an_info_table(client, login, db, phone):
@@ -283,7 +283,7 @@ def test_refused_built_in_keywords_stay_in_their_box_as_typed(client, login, mer
     login("manager")
     response = post(client, "/keywords/builtin/join", {"keywords": "ZC 注册 JOIN JF"}, token_from="/keywords/")
     page = response.get_data(as_text=True)
-    assert response.status_code == 400 and "already used by built-in points" in page
+    assert response.status_code == 400 and "already used by the built-in Points balance" in page
     assert 'value="ZC 注册 JOIN JF" aria-label="Join" aria-invalid="true"' in page
     assert 'value="JF 积分 POINTS"' in page                 # the other rows as saved
 

@@ -13,9 +13,10 @@ def _int(value, name: str, *, minimum: int = 0, maximum: int = 1_000_000, option
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise ValidationError(f"{name} must be a whole number") from None
+        raise ValidationError("%(name)s must be a whole number", name=name) from None
     if not minimum <= number <= maximum:
-        raise ValidationError(f"{name} must be between {minimum} and {maximum}")
+        raise ValidationError("%(name)s must be between %(minimum)s and %(maximum)s", name=name, minimum=minimum,
+                              maximum=maximum)
     return number
 
 
@@ -66,7 +67,7 @@ def clean_config(kind: str, config: dict) -> dict:
                 value = value.isoformat()
             cleaned[key] = value
         else:
-            raise ValidationError(f"{key} is not a setting of a {kind} app")
+            raise ValidationError("%(key)s is not a setting of a %(kind)s app", key=key, kind=kind)
     return cleaned
 
 
@@ -101,12 +102,13 @@ def read_info_csv(data: bytes) -> tuple[list[str], list[dict]]:
     if not all(header) or len(set(header)) != len(header) or any("{" in h or "}" in h for h in header):
         raise ValidationError("Every column needs a different name (no braces)")
     if len(rows) - 1 > MAX_INFO_ROWS:
-        raise ValidationError(f"At most {MAX_INFO_ROWS} rows")
+        raise ValidationError("At most %(count)s rows", count=MAX_INFO_ROWS)
     records = []
     for number, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
-            raise ValidationError(f"Row {number} has {len(row)} cells, the header {len(header)}")
+            raise ValidationError("Row %(row)s has %(cells)s cells, the header %(header)s", row=number, cells=len(row),
+                                  header=len(header))
         records.append({h: cell.strip() for h, cell in zip(header, row)})
     return header, records

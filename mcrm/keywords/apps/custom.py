@@ -179,7 +179,7 @@ def add_pool_codes(app: KeywordApp, codes: list[str]) -> int:
     clash = db.session.scalar(sa.select(CouponCode.code).where(CouponCode.merchant_id == app.merchant_id,
                                                                CouponCode.code.in_(cleaned)).limit(1))
     if clash:
-        raise ConflictError(f"Code {clash} is already used")
+        raise ConflictError("Code %(code)s is already used", code=clash)
     db.session.add_all(CouponCode(merchant_id=app.merchant_id, app_id=app.id, code=c) for c in cleaned)
     db.session.flush()
     return len(cleaned)
@@ -195,11 +195,11 @@ def redeem_coupon(merchant, code: str, *, by: str, now: datetime) -> CouponCode:
     coupon_row = db.session.scalar(sa.select(CouponCode).where(CouponCode.merchant_id == merchant.id,
                                                                CouponCode.code == code))
     if coupon_row is None or coupon_row.msisdn is None:
-        raise NotFoundError(f"No issued coupon {code}")
+        raise NotFoundError("No issued coupon %(code)s", code=code)
     if coupon_row.redeemed_at is not None:
-        raise ConflictError(f"Coupon {code} was already redeemed")
+        raise ConflictError("Coupon %(code)s was already redeemed", code=code)
     if coupon_row.expires_at is not None and coupon_row.expires_at <= now:
-        raise ValidationError(f"Coupon {code} has expired")
+        raise ValidationError("Coupon %(code)s has expired", code=code)
     coupon_row.redeemed_at, coupon_row.redeemed_by = now, by[:64]
     db.session.flush()
     return coupon_row
