@@ -38,7 +38,7 @@ def _migrations_dir():
 
 def _select_locale() -> str:
     if not has_request_context():
-        return _default_locale()  # a lazy text made into a string by a job or the CLI
+        return "en"  # a job or the CLI: the source texts, unless the caller forces a language
     chosen = session.get("locale")
     if chosen in LOCALES:
         return chosen

@@ -250,7 +250,7 @@ def import_batch(merchant: Merchant, rows: list[tuple[int, list[str]]], *, mappi
         try:
             parsed.append(parse_row(line, cells, mapping, headers, region))
         except ValidationError as error:
-            result.failures.append((line, error.message, cells))
+            result.failures.append((line, error.translated(), cells))
     numbers = list({r.msisdn for r in parsed})
     known = {m.msisdn: m for m in db.session.scalars(
         sa.select(Member).where(Member.merchant_id == merchant.id, Member.msisdn.in_(numbers))
@@ -266,7 +266,7 @@ def import_batch(merchant: Merchant, rows: list[tuple[int, list[str]]], *, mappi
             current = earlier.fields.get("tags", []) if earlier else member.tag_names if member else []
             _check_tags(current, row)
         except ValidationError as error:
-            result.failures.append((row.line, error.message, row.cells))
+            result.failures.append((row.line, error.translated(), row.cells))
             continue
         if earlier is not None:
             earlier.merge(row)

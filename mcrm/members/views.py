@@ -7,6 +7,7 @@ import threading
 
 from flask import (Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template,
                    request, stream_with_context, url_for)
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -281,15 +282,16 @@ def import_errors(job_id: int):
 
 
 def _start_in_background(job_id: int) -> None:
-    """Run the import in a thread with its own app context, so the page can poll its progress."""
+    """Run the import in a thread with its own app context, so the page can poll its progress; the
+    reasons of refused lines are written in the language of the staff who started it."""
     app = current_app._get_current_object()
-    thread = threading.Thread(target=_run_import, args=(app, job_id), name=f"member-import-{job_id}",
-                              daemon=True)
+    thread = threading.Thread(target=_run_import, args=(app, job_id, str(get_locale())),
+                              name=f"member-import-{job_id}", daemon=True)
     thread.start()
 
 
-def _run_import(app, job_id: int) -> None:
-    with app.app_context():
+def _run_import(app, job_id: int, locale: str) -> None:
+    with app.app_context(), force_locale(locale):
         job = db.session.get(MemberImport, job_id)
         staff = db.session.get(Staff, job.staff_id) if job.staff_id else None
         actor = Actor.staff(staff) if staff else Actor("import")

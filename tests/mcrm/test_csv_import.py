@@ -127,7 +127,11 @@ def test_a_mapping_without_the_number_column_is_refused(db, merchant):
         csv_io.start_import(job, {"0": "name"})
 
 
-def test_the_console_import_runs_in_the_background_and_reports_bad_lines(client, login, db, make_member):
+@pytest.mark.parametrize("language,invalid_number,headers", [("en", "Not a valid phone number", ["Line", "Reason"]),
+                                                                ("zh", "不是有效的手机号码", ["行号", "原因"])])
+def test_the_console_import_runs_in_the_background_and_reports_bad_lines(client, login, db, make_member, language,
+                                                                         invalid_number, headers):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language  # the reasons are in the importer's language
     make_member(msisdn="13900139000")
     login("manager")
     response = client.post("/members/import", data={
@@ -150,12 +154,13 @@ def test_the_console_import_runs_in_the_background_and_reports_bad_lines(client,
     status = client.get(f"/members/import/{job.id}/status").get_json()
     assert (status["total"], status["imported"], status["updated"], status["failed"]) == (8, 2, 2, 4)
     page = client.get(f"/members/import/{job.id}").get_data(as_text=True)
-    assert "Not a valid phone number" in page
+    assert invalid_number in page
 
     report = client.get(f"/members/import/{job.id}/errors.csv")
     rows = list(csv.reader(io.StringIO(report.get_data().decode("gb18030"))))
-    assert rows[0][:3] == ["Line", "Reason", "手机号"]
+    assert rows[0][:3] == [*headers, "手机号"]
     assert [r[0] for r in rows[1:]] == ["3", "4", "7", "8"] and rows[1][2] == "12345"
+    assert rows[1][1].startswith(invalid_number)
 
 
 def test_an_upload_that_is_not_csv_text_is_refused_on_the_form(client, login):
