@@ -15,10 +15,13 @@ class DomainError(Exception):
         self.message = message % details if details else message
         super().__init__(self.message)
 
-    def translated(self) -> str:
-        """The message in the language of the current request (views and forms only)."""
-        from flask_babel import gettext
-        return gettext(self.template, **self.details)
+    def translated(self, locale: str | None = None) -> str:
+        """The message in ``locale``, else in the language of the current request."""
+        from flask_babel import force_locale, gettext
+        if locale is None:
+            return gettext(self.template, **self.details)
+        with force_locale(locale):
+            return gettext(self.template, **self.details)
 
 
 class ValidationError(DomainError):

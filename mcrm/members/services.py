@@ -40,7 +40,7 @@ def enrol_member(merchant: Merchant, *, msisdn: str, now: datetime, source: str 
     if existing is LOOK_UP:
         existing = find_member_by_msisdn(merchant, msisdn, include_deleted=True)
     if existing is not None and existing.deleted_at is None:
-        raise ConflictError(f"{msisdn} is already a member", member_id=existing.id)
+        raise ConflictError("%(msisdn)s is already a member", msisdn=msisdn, member_id=existing.id)
     member = prepare_member(merchant, msisdn, now=now, source=source, consent=consent, revive=existing,
                             **fields)
     if existing is None and not member.tags:
@@ -82,7 +82,7 @@ def prepare_member(merchant: Merchant, msisdn: str, *, now: datetime, source: st
     ``msisdn`` must be E.164 and free; ``revive`` is its soft-deleted member, if there is one.
     """
     if source not in Source.ALL:
-        raise ValidationError(f"Unknown source {source!r}")
+        raise ValidationError("Unknown source %(source)r", source=source)
     earlier_stop = take_opt_outs(merchant, [msisdn]).get(msisdn)
     member = revive or Member(merchant_id=merchant.id, msisdn=msisdn, msisdn_rev=msisdn[::-1])
     member.deleted_at = None
@@ -120,7 +120,7 @@ def _apply_fields(member: Member, fields: dict) -> None:
             member.name = value
         elif key == "gender":
             if value not in Gender.ALL:
-                raise ValidationError(f"Gender must be one of {', '.join(Gender.ALL)}")
+                raise ValidationError("Gender must be one of %(genders)s", genders=", ".join(Gender.ALL))
             member.gender = value
         elif key == "birthday":
             set_birthday(member, value)
@@ -135,7 +135,7 @@ def _apply_fields(member: Member, fields: dict) -> None:
         elif key == "total_spend":
             member.total_spend = Decimal(value or 0)
         else:
-            raise ValidationError(f"Unknown member field {key!r}")
+            raise ValidationError("Unknown member field %(key)r", key=key)
 
 
 def set_birthday(member: Member, value: Birthday | str | None) -> None:
@@ -173,7 +173,7 @@ def set_tags(member: Member, tags) -> None:
     names = parse_tags(tags) if isinstance(tags, str) else [str(t).strip() for t in tags or [] if str(t).strip()]
     names = list(dict.fromkeys(names))
     if len(names) > MAX_TAGS:
-        raise ValidationError(f"At most {MAX_TAGS} tags")
+        raise ValidationError("At most %(count)s tags", count=MAX_TAGS)
     if any(len(n) > 32 for n in names):
         raise ValidationError("A tag is at most 32 characters")
     keep = {t.tag: t for t in member.tags}

@@ -139,7 +139,7 @@ def _whole_points(value) -> int:
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise ValidationError(f"Points must be a whole number, not {value!r}") from None
+        raise ValidationError("Points must be a whole number, not %(value)r", value=value) from None
     if abs(number) > 100_000_000:
         raise ValidationError("That many points is not plausible")
     return number
@@ -180,7 +180,7 @@ def _append(member: Member, kind: str, points: int, *, actor: Actor, now: dateti
                                  {"member_id": member.id, "points": points}).scalar()
     if balance is None:
         current = connection.execute(_BALANCE, {"member_id": member.id}).scalar()
-        raise InsufficientPointsError(f"Balance is {current} points, {-points} needed",
+        raise InsufficientPointsError("Balance is %(balance)s points, %(needed)s needed",
                                       balance=current, needed=-points)
     set_committed_value(member, "points_balance", balance)
     values = dict(merchant_id=member.merchant_id, member_id=member.id, kind=kind, points=points,

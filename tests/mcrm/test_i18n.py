@@ -86,3 +86,32 @@ def test_signed_in_staff_sees_chinese_console_and_role(client, login):
     page = client.get("/").get_data(as_text=True)
     assert ">概览</a>" in page and ">会员</a>" in page
     assert "(收银员)" in page
+
+
+def test_domain_errors_with_values_are_translated_with_their_values(client, login):
+    login("manager")
+    page = client.post("/keywords/builtin/join", data={"csrf_token": csrf_token(client, "/keywords/"),
+                                                       "keywords": "JF"}).get_data(as_text=True)
+    assert "关键词 JF 已被内置功能“积分余额”使用" in page
+    page = client.post("/members/opt-outs", data={"csrf_token": csrf_token(client, "/members/opt-outs"),
+                                                  "msisdn": "12345"}, follow_redirects=True).get_data(as_text=True)
+    assert "不是有效的手机号码" in page or "不是手机号码" in page
+
+
+def test_domain_error_messages_are_literals_the_catalog_can_hold():
+    """An f-string message cannot be extracted, so it would show in English in the Chinese console."""
+    import ast
+    domain_errors = {"DomainError", "ValidationError", "NotFoundError", "ConflictError", "InsufficientPointsError",
+                     "LoginError", "NotAllowedError", "TooManyCodesError", "TemplateError"}
+    formatted = []
+    for path in (CATALOG.parents[2]).rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        # ours, not WTForms' ValidationError: defined here or imported from mcrm
+        ours = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                and (node.module or "").startswith("mcrm") for alias in node.names}
+        ours |= {node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in domain_errors & ours and node.args \
+                    and not isinstance(node.args[0], ast.Constant):
+                formatted.append(f"{path.relative_to(CATALOG.parents[3])}:{node.lineno}")
+    assert not formatted, formatted

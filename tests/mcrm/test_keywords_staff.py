@@ -1,4 +1,5 @@
 """Staff commands by SMS: only from phones registered to the merchant's staff."""
+import pytest
 import sqlalchemy as sa
 
 from mcrm.auth.login_codes import LoginCode, verify_login_code
@@ -114,7 +115,12 @@ def test_a_purchase_text_processed_twice_records_once(phone, make_staff, make_me
     assert member.points_balance == 50
 
 
-def test_an_invalid_member_number_is_refused_with_a_clear_reason(phone, make_staff):
-    make_staff("clerk", msisdn=STAFF_PHONE)
+@pytest.mark.parametrize("locale,reason", [(None, "不是有效的手机号码"), ("zh", "不是有效的手机号码"),
+                                           ("en", "Not a valid phone number")])
+def test_an_invalid_member_number_is_refused_with_a_clear_reason_in_the_staffs_language(phone, make_staff, db,
+                                                                                      locale, reason):
+    staff = make_staff("clerk", msisdn=STAFF_PHONE)
+    staff.locale = locale
+    db.session.commit()
     reply = phone.text("XF 12345 88", msisdn=STAFF_PHONE)
-    assert len(reply) == 1 and "未执行" in reply[0] and "12345" in reply[0]
+    assert len(reply) == 1 and reply[0].startswith("未执行") and f"{reason}：'12345'" in reply[0].replace(": '", "：'")

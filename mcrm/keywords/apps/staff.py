@@ -4,6 +4,7 @@
 ``HX <code>`` coupon redeemed. Every error is answered to the staff phone, never raised.
 """
 import sqlalchemy as sa
+from flask_babel import get_babel
 from sqlalchemy.orm import lazyload
 
 from mcrm.auth.models import Staff
@@ -102,5 +103,7 @@ def run_command(ctx: Context, staff: Staff, command: str) -> None:
             COMMANDS[command](ctx, staff)
     except DomainError as error:
         ctx.replies.clear()  # nothing happened: no half-told story
-        ctx.reply("staff_error", error=error.message, member=None)
+        # in the staff's own language, else the console's default (a staff phone has no browser)
+        ctx.reply("staff_error", error=error.translated(staff.locale or str(get_babel().default_locale)),
+                  member=None)
 
