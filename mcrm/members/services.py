@@ -8,6 +8,7 @@ from sqlalchemy.orm import lazyload
 
 from mcrm.core.errors import ConflictError, NotFoundError, ValidationError
 from mcrm.core.msisdn import normalize_msisdn
+from mcrm.core.rows import register_inserted
 from mcrm.extensions import db
 from mcrm.members.birthdays import Birthday, parse_birthday
 from mcrm.members.models import Gender, Member, MemberTag, OptOut, Source
@@ -64,15 +65,6 @@ def _insert_pending(member: Member) -> None:
     values = {column.key: getattr(member, column.key) for column in _members.columns if column.key != "id"}
     member.id = db.session.connection().execute(_INSERT_MEMBER, values).scalar_one()
     register_inserted(member)
-
-
-def register_inserted(obj) -> None:
-    """Put an object whose row was just inserted with a Core statement (every column set on it) into
-    the session as the ORM's flush leaves its own: persistent and clean, and expunged again if the
-    transaction is rolled back. Added as a detached object instead, it would stay after a rollback
-    and clash with the next row given its id (SQLite hands out a rolled-back id again)."""
-    db.session.add(obj)
-    db.session()._register_persistent({sa.inspect(obj)})  # what the flush does after its INSERT
 
 
 def prepare_member(merchant: Merchant, msisdn: str, *, now: datetime, source: str = Source.CONSOLE,

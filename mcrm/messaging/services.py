@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from mcrm.core.errors import ConflictError, ValidationError
 from mcrm.core.msisdn import mask_msisdn, normalize_msisdn
+from mcrm.core.rows import as_loaded
 from mcrm.extensions import db
 from mcrm.members.models import Member
 from mcrm.members.services import on_opt_out_list
@@ -67,19 +67,9 @@ def enqueue_sms(merchant: Merchant, *, msisdn: str, body: str, kind: str, now: d
     new_id = db.session.connection().execute(_insert_outbound(), values).scalar()
     if new_id is None:
         return _find_by_idempotency_key(merchant, idempotency_key)
-    message = _as_loaded(OutboundMessage, dict(values, id=new_id))
+    message = as_loaded(OutboundMessage, dict(values, id=new_id))
     db.session.add(message)
     return message
-
-
-def _as_loaded(model, values: dict):
-    """A detached ``model`` instance for a row that holds exactly ``values`` (every column), as if
-    just read: its attributes are filled the way the ORM fills a loaded row, without the attribute
-    events a constructor fires, which cost more than the INSERT itself."""
-    instance = model.__mapper__.class_manager.new_instance()
-    instance.__dict__.update(values)
-    make_transient_to_detached(instance)
-    return instance
 
 
 #: every column an MT row is inserted with (the others start empty)
@@ -263,7 +253,7 @@ def store_inbound(*, source_addr: str, destination_addr: str, text: str, data_co
                   claim_id=None, claimed_at=None, processed_at=None, error=None)
     # a Core INSERT, as in enqueue_sms: the gateway stores every MO through here
     new_id = db.session.connection().execute(_INSERT_INBOUND, values).scalar_one()
-    row = _as_loaded(InboundMessage, dict(values, id=new_id))
+    row = as_loaded(InboundMessage, dict(values, id=new_id))
     db.session.add(row)
     if merchant is None:
         logger.info("MO from %s to %s matches no merchant: stored unrouted", mask_msisdn(msisdn), destination_addr)
@@ -287,7 +277,7 @@ def claim_inbound(worker_id: str, limit: int, now: datetime,
     for row in sorted(rows, key=lambda row: row.id):
         # detached, with every column as the claim left it: the commit that publishes the claim
         # does not expire it, so the batch reads its rows without a query each
-        inbound = _as_loaded(InboundMessage, dict(row._mapping))
+        inbound = as_loaded(InboundMessage, dict(row._mapping))
         inbound.held_claim = claim_id
         claimed.append(inbound)
     return claimed

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 
 from mcrm.core.errors import ConflictError, InsufficientPointsError, ValidationError
+from mcrm.core.rows import register_inserted
 from mcrm.extensions import db
 from mcrm.members.models import Member
-from mcrm.members.services import register_inserted
 from mcrm.merchants.models import Merchant
 from mcrm.points import rules
 from mcrm.points.models import EntryKind, PointsEntry
