@@ -87,5 +87,9 @@ class TryForm(FlaskForm):
                             description=_l("Empty: the service number alone"))
 
 
-class RedeemCouponForm(FlaskForm):
+class CouponLookupForm(FlaskForm):
     code = StringField(_l("Coupon code"), validators=[DataRequired(), Length(max=32)])
+
+
+class RedeemCouponForm(CouponLookupForm):
+    """The same field, posted with a CSRF token to mark the code redeemed."""

@@ -16,7 +16,7 @@ from mcrm.core.msisdn import mask_msisdn, normalize_msisdn
 from mcrm.extensions import db
 from mcrm.keywords import actions, texts
 from mcrm.keywords.context import Context, Reply, per_transaction
-from mcrm.keywords.models import AppStatus, KeywordApp, KeywordWord
+from mcrm.keywords.models import AppKind, AppStatus, KeywordApp, KeywordWord
 from mcrm.keywords.rules import KeywordTable, Outcome, ParsedText, fold, parse_text
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.models import InboundMessage, OutboundMessage
@@ -285,7 +285,6 @@ def _update_texts(merchant: Merchant, section: str, key: str, value) -> None:
 
 def create_keyword_app(merchant: Merchant, *, kind: str, name: str) -> KeywordApp:
     """Step one of the wizard: a paused app of ``kind``; keywords, replies and limits come next."""
-    from mcrm.keywords.models import AppKind
     if kind not in AppKind.ALL:
         raise ValidationError("Unknown app type %(kind)s", kind=kind)
     app = KeywordApp(merchant_id=merchant.id, kind=kind, name=_app_name(name), status=AppStatus.PAUSED,
@@ -372,7 +371,6 @@ def activate_keyword_app(app: KeywordApp) -> None:
     if not app.words and not app.extension:
         raise ValidationError("Give the app a keyword (or an extension) before switching it on")
     from mcrm.keywords.apps.config import check_ready
-    from mcrm.keywords.models import AppKind
     check_ready(app)
     if app.kind == AppKind.COUPON and app.config.get("source") == "pool" and not app_figures(app)["pool_left"]:
         raise ValidationError("Add codes to the pool first: every text would get the 'no coupons left' reply")
@@ -388,6 +386,12 @@ def pause_keyword_app(app: KeywordApp) -> None:
 def list_keyword_apps(merchant: Merchant) -> list[KeywordApp]:
     return db.session.scalars(sa.select(KeywordApp).where(KeywordApp.merchant_id == merchant.id)
                               .order_by(KeywordApp.id.desc())).all()
+
+
+def has_coupon_app(merchant: Merchant) -> bool:
+    """Whether the counter needs the coupon look-up (any coupon app, even a paused one, has codes out)."""
+    return db.session.scalar(sa.select(sa.exists().where(KeywordApp.merchant_id == merchant.id,
+                                                         KeywordApp.kind == AppKind.COUPON)))
 
 
 def try_text(merchant: Merchant, *, msisdn: str, text: str, now: datetime, extension: str = "",
@@ -409,7 +413,7 @@ def upload_info_table(app: KeywordApp, data: bytes) -> int:
     """
     from mcrm.keywords.apps.config import read_info_csv
     from mcrm.keywords.apps.custom import MEMBER_FIELDS, REPLIES
-    from mcrm.keywords.models import AppKind, InfoRow
+    from mcrm.keywords.models import InfoRow
     from mcrm.keywords.rules import template_fields
     if app.kind != AppKind.INFO:
         raise ValidationError("Only info-query apps have a table")
@@ -434,7 +438,7 @@ def upload_info_table(app: KeywordApp, data: bytes) -> int:
 def app_figures(app: KeywordApp) -> dict:
     """What the app's console page shows: usage, and its kind's live figures."""
     from mcrm.keywords.apps.custom import vote_counts
-    from mcrm.keywords.models import AppKind, CouponCode, EventSignup, KeywordUse
+    from mcrm.keywords.models import CouponCode, EventSignup, KeywordUse
     figures = {"numbers": db.session.scalar(sa.select(sa.func.count(sa.distinct(KeywordUse.msisdn)))
                                             .where(KeywordUse.app_id == app.id))}
     if app.kind == AppKind.VOTE:

@@ -16,6 +16,7 @@ from mcrm.keywords import forms, services, texts
 from mcrm.keywords.apps import custom
 from mcrm.keywords.models import AppKind, AppStatus, KeywordApp
 from mcrm.keywords.rules import TemplateError, render_template as render_reply, split_words
+from mcrm.members.models import Member
 from mcrm.messaging.store import count_parts
 
 bp = Blueprint("keywords", __name__, url_prefix="/keywords")
@@ -51,7 +52,7 @@ def index(typed: dict | None = None):
                            unknown_per_hour=texts.unknown_per_hour(merchant),
                            per_hour_range=texts.UNKNOWN_PER_HOUR_RANGE,
                            apps=services.list_keyword_apps(merchant), kind_labels=forms.KIND_LABELS,
-                           redeem_form=forms.RedeemCouponForm())
+                           coupon_form=forms.CouponLookupForm(formdata=None, meta={"csrf": False}))
 
 
 @bp.route("/builtin/<name>", methods=["POST"])
@@ -119,19 +120,36 @@ def replies():
     return render_template("keywords/replies.html", rows=rows, labels=texts.REPLY_LABELS), (400 if errors else 200)
 
 
+@bp.route("/coupons")
+@role_required(Role.CLERK)
+def coupons(refusal: DomainError | None = None):
+    """The counter: look a code up (offer, holder, expiry, state), then mark it redeemed."""
+    form = forms.CouponLookupForm(request.values, meta={"csrf": False})
+    code = (form.code.data or "").strip()
+    coupon_row = custom.find_issued_coupon(g.merchant, code) if code else None
+    if code and refusal is None:
+        refusal = custom.coupon_refusal(coupon_row, code, now_utc())
+    member = coupon_row and coupon_row.member_id and db.session.get(Member, coupon_row.member_id)
+    app = coupon_row and db.session.get(KeywordApp, coupon_row.app_id)
+    page = render_template("keywords/coupons.html", form=form, code=code, coupon=coupon_row, app=app,
+                           member=member, refusal=refusal and refusal.translated())
+    return page, (400 if refusal and request.method == "POST" else 200)
+
+
 @bp.route("/coupons/redeem", methods=["POST"])
 @role_required(Role.CLERK)
 def redeem_coupon():
     form = forms.RedeemCouponForm()
-    if form.validate_on_submit():
-        try:
-            coupon = custom.redeem_coupon(g.merchant, form.code.data, by=_staff_label(), now=now_utc())
-        except DomainError as error:
-            _fail(error)
-        else:
-            db.session.commit()
-            flash(_("Coupon %(code)s redeemed.", code=coupon.code), "success")
-    return redirect(request.referrer or url_for("dashboard.index"))
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        coupon = custom.redeem_coupon(g.merchant, form.code.data, by=_staff_label(), now=now_utc())
+    except DomainError as error:
+        db.session.rollback()
+        return coupons(refusal=error)
+    db.session.commit()
+    flash(_("Coupon %(code)s redeemed.", code=coupon.code), "success")
+    return redirect(url_for("keywords.coupons", code=coupon.code))
 
 
 def _staff_label() -> str:

@@ -114,3 +114,32 @@ def test_on_a_phone_a_manager_uploads_an_info_table_and_later_changes_a_limit_wi
     assert "状态:制作中" in page.locator("section.card p.flash").text_content()
     assert no_sideways_scrolling(page)
     screenshot(page, "keyword-info-try-phone")
+
+
+def test_on_a_phone_a_clerk_looks_up_the_code_a_customer_shows_and_marks_it_redeemed(open_page, make_staff, merchant,
+                                                                                     db, phone):  # noqa: F811
+    from mcrm.keywords import services
+    from mcrm.keywords.models import CouponCode
+    app = services.create_keyword_app(merchant, kind="coupon", name="满100减20")
+    services.set_app_keywords(app, merchant, ["QUAN"])
+    services.set_app_config(app, source="generated")
+    services.activate_keyword_app(app)
+    db.session.commit()
+    phone.text("QUAN")
+    code = db.session.scalar(sa.select(CouponCode.code))
+    clerk = make_staff("clerk")
+    release_database()
+    page = open_page(viewport=PHONE)
+    sign_in(page, clerk)
+    page.fill("input[name=code]", code.lower())        # from the dashboard, typed as the customer reads it
+    page.click("form[action='/keywords/coupons'] button[type=submit]")
+    card = page.locator("#coupon")
+    assert "满100减20" in card.text_content() and "有效" in card.text_content()
+    assert no_sideways_scrolling(page)
+    screenshot(page, "coupon-look-up-phone")
+    card.locator("button[type=submit]").click()
+    page.wait_for_selector(".flash.success")
+    assert "已核销" in page.locator("#coupon .badge").text_content()
+    assert page.locator("#coupon button[type=submit]").count() == 0
+    release_database()
+    assert db.session.scalar(sa.select(CouponCode.redeemed_at)) is not None

@@ -109,19 +109,62 @@ def test_another_merchants_app_is_a_404(client, login, make_merchant, db):
     assert client.get(f"/keywords/apps/{other.id}/keywords").status_code == 404
 
 
-def test_a_clerk_marks_a_coupon_redeemed(client, login, merchant, db, phone):
+def _coupon_app(merchant, db, **config):
     from mcrm.keywords import services
-    from mcrm.keywords.models import CouponCode
-    app = services.create_keyword_app(merchant, kind="coupon", name="券")
+    app = services.create_keyword_app(merchant, kind="coupon", name="满100减20")
     services.set_app_keywords(app, merchant, ["QUAN"])
-    services.set_app_config(app, source="generated")
+    services.set_app_config(app, source="generated", **config)
     services.activate_keyword_app(app)
     db.session.commit()
+    return app
+
+
+def test_the_dashboard_offers_the_coupon_look_up_only_to_a_merchant_with_coupons(client, login, merchant, db):
+    login("clerk")
+    assert "Redeem a coupon" not in client.get("/").get_data(as_text=True)
+    _coupon_app(merchant, db)
+    assert 'action="/keywords/coupons"' in client.get("/").get_data(as_text=True)
+
+
+def test_a_clerk_looks_a_coupon_up_then_marks_it_redeemed_once(client, login, merchant, db, phone):
+    from mcrm.keywords.models import CouponCode
+    _coupon_app(merchant, db)
     phone.text("QUAN")
     code = db.session.scalar(sa.select(CouponCode.code))
     login("clerk")
-    post(client, "/keywords/coupons/redeem", {"code": code.lower()}, token_from="/")
-    assert db.session.scalar(sa.select(CouponCode.redeemed_at)) is not None
+    page = client.get("/keywords/coupons", query_string={"code": code.lower()}).get_data(as_text=True)
+    assert "满100减20" in page and "+86139****9000" in page and "Valid" in page and "Mark redeemed" in page
+    response = post(client, "/keywords/coupons/redeem", {"code": code}, token_from="/keywords/coupons")
+    assert response.status_code == 302 and response.location.endswith(f"/keywords/coupons?code={code}")
+    page = client.get(response.location).get_data(as_text=True)
+    assert f"Coupon {code} redeemed." in page and "Mark redeemed" not in page
+    assert db.session.scalar(sa.select(CouponCode.redeemed_by)).startswith("clerk")
+    # the second try says why, keeps the code typed, and changes nothing
+    again = post(client, "/keywords/coupons/redeem", {"code": code}, token_from="/keywords/coupons")
+    page = again.get_data(as_text=True)
+    assert again.status_code == 400 and f"Coupon {code} was already redeemed" in page
+    assert f'value="{code}"' in page
+
+
+def test_a_coupon_look_up_says_why_a_code_cannot_be_redeemed(client, login, merchant, make_merchant, db, phone, now):
+    from datetime import timedelta
+    from mcrm.keywords.models import CouponCode
+    _coupon_app(merchant, db)
+    phone.text("QUAN")
+    coupon = db.session.scalar(sa.select(CouponCode))
+    coupon.expires_at = now - timedelta(minutes=1)
+    theirs = _coupon_app(make_merchant(), db)
+    db.session.add(CouponCode(merchant_id=theirs.merchant_id, app_id=theirs.id, code="THEIRS01",
+                              msisdn="+8613900139000", issued_at=now))
+    db.session.commit()
+    login("clerk")
+    page = client.get("/keywords/coupons", query_string={"code": coupon.code}).get_data(as_text=True)
+    assert f"Coupon {coupon.code} has expired" in page and "Mark redeemed" not in page
+    page = client.get("/keywords/coupons", query_string={"code": "ｔｈｅｉｒｓ01"}).get_data(as_text=True)
+    assert "No issued coupon THEIRS01" in page and "Mark redeemed" not in page
+    refused = post(client, "/keywords/coupons/redeem", {"code": "THEIRS01"}, token_from="/keywords/coupons")
+    assert refused.status_code == 400
+    assert db.session.scalar(sa.select(CouponCode.redeemed_at).where(CouponCode.code == "THEIRS01")) is None
 
 
 def test_cancelling_a_sign_up_moves_the_waiting_list_up_in_order_and_texts_them(client, login, merchant, db, phone):

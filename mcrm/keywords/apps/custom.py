@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from mcrm.core.errors import ConflictError, NotFoundError, ValidationError
+from mcrm.core.errors import ConflictError, DomainError, NotFoundError, ValidationError
 from mcrm.extensions import db
 from mcrm.keywords.context import Context
 from mcrm.keywords.models import (AppKind, CouponCode, EventSignup, InfoRow, KeywordApp, KeywordUse, PollVote,
@@ -189,17 +189,32 @@ def normalize_code(code: str) -> str:
     return to_half_width(str(code)).strip().upper()
 
 
+def find_issued_coupon(merchant, code: str) -> CouponCode | None:
+    """The merchant's coupon with that code once it has been issued to a number (a code still in the
+    pool is nobody's coupon yet), typed in any case or width."""
+    coupon_row = db.session.scalar(sa.select(CouponCode).where(CouponCode.merchant_id == merchant.id,
+                                                               CouponCode.code == normalize_code(code)))
+    return coupon_row if coupon_row is not None and coupon_row.msisdn is not None else None
+
+
+def coupon_refusal(coupon_row: CouponCode | None, code: str, now: datetime) -> DomainError | None:
+    """Why that coupon cannot be redeemed now, or None when it can."""
+    code = normalize_code(code)
+    if coupon_row is None:
+        return NotFoundError("No issued coupon %(code)s", code=code)
+    if coupon_row.redeemed_at is not None:
+        return ConflictError("Coupon %(code)s was already redeemed", code=code)
+    if coupon_row.expires_at is not None and coupon_row.expires_at <= now:
+        return ValidationError("Coupon %(code)s has expired", code=code)
+    return None
+
+
 def redeem_coupon(merchant, code: str, *, by: str, now: datetime) -> CouponCode:
     """Mark an issued code redeemed (by staff in the console or by SMS ``HX <code>``)."""
-    code = normalize_code(code)
-    coupon_row = db.session.scalar(sa.select(CouponCode).where(CouponCode.merchant_id == merchant.id,
-                                                               CouponCode.code == code))
-    if coupon_row is None or coupon_row.msisdn is None:
-        raise NotFoundError("No issued coupon %(code)s", code=code)
-    if coupon_row.redeemed_at is not None:
-        raise ConflictError("Coupon %(code)s was already redeemed", code=code)
-    if coupon_row.expires_at is not None and coupon_row.expires_at <= now:
-        raise ValidationError("Coupon %(code)s has expired", code=code)
+    coupon_row = find_issued_coupon(merchant, code)
+    refusal = coupon_refusal(coupon_row, code, now)
+    if refusal is not None:
+        raise refusal
     coupon_row.redeemed_at, coupon_row.redeemed_by = now, by[:64]
     db.session.flush()
     return coupon_row
