@@ -135,11 +135,13 @@ def test_the_simulator_stores_the_mo_as_the_gateway_would(client, db, login, mer
         merchant.id, "+8613800138000", "1065712345019", "9", "JF", InboundStatus.NEW)
 
 
-def test_the_simulator_shows_the_conversation_as_the_phone_sees_it(client, db, login, merchant, make_merchant, now):
+def test_the_simulator_shows_the_conversation_as_the_phone_sees_it(client, db, login, merchant, make_merchant):
+    from mcrm.core.clock import now_utc
     login("manager")
-    text_in(client, "13800138000", "积分")
-    send(db, merchant, now + timedelta(days=3), body="您的积分：120")
-    send(db, make_merchant(), now, body="别家的回复")
+    text_in(client, "13800138000", "积分")           # stored at the real time, as the simulator does
+    answered = now_utc() + timedelta(seconds=1)      # so the answer comes after it whatever today's date
+    send(db, merchant, answered, body="您的积分：120")
+    send(db, make_merchant(), answered, body="别家的回复")
     html = page(client, "/messages/simulator?msisdn=%2B8613800138000")
     assert html.index("积分") < html.index("【小王烧烤】您的积分：120")
     assert "别家的回复" not in html and "data-poll=" in html
