@@ -438,7 +438,7 @@ def upload_info_table(app: KeywordApp, data: bytes) -> int:
 def app_figures(app: KeywordApp) -> dict:
     """What the app's console page shows: usage, and its kind's live figures."""
     from mcrm.keywords.apps.custom import vote_counts
-    from mcrm.keywords.models import CouponCode, EventSignup, KeywordUse
+    from mcrm.keywords.models import CouponCode, KeywordUse
     figures = {"numbers": db.session.scalar(sa.select(sa.func.count(sa.distinct(KeywordUse.msisdn)))
                                             .where(KeywordUse.app_id == app.id))}
     if app.kind == AppKind.VOTE:
@@ -452,9 +452,9 @@ def app_figures(app: KeywordApp) -> dict:
                            CouponCode.app_id == app.id, CouponCode.msisdn.is_not(None))
                            .order_by(CouponCode.issued_at.desc()).limit(50)).all())
     elif app.kind == AppKind.EVENT:
-        figures["signups"] = db.session.scalars(sa.select(EventSignup).where(EventSignup.app_id == app.id)
-                                                .order_by(EventSignup.id)).all()
-        figures["seats_taken"] = sum(s.seats for s in figures["signups"] if s.status == "confirmed")
+        from mcrm.keywords.records import iter_records
+        figures["signups"] = list(iter_records(app))  # (sign-up, member name), in the order they came
+        figures["seats_taken"] = sum(s.seats for s, _name in figures["signups"] if s.status == "confirmed")
     return figures
 
 

@@ -8,11 +8,13 @@ from flask_babel import lazy_gettext as _l
 
 from mcrm.auth.access import get_owned_or_404, role_required
 from mcrm.auth.models import Role
+from mcrm.core import csv_out
 from mcrm.core.clock import now_utc
 from mcrm.core.errors import DomainError
 from mcrm.core.msisdn import normalize_msisdn
 from mcrm.extensions import db
-from mcrm.keywords import forms, services, texts
+from mcrm.formatting import local_datetime
+from mcrm.keywords import forms, records, services, texts
 from mcrm.keywords.apps import custom
 from mcrm.keywords.models import AppKind, AppStatus, KeywordApp
 from mcrm.keywords.rules import TemplateError, render_template as render_reply, split_words
@@ -362,6 +364,18 @@ def cancel_signup(app_id: int, signup_id: int):
         db.session.commit()
         flash(_("Sign-up cancelled; %(count)s moved up from the waiting list.", count=promoted), "success")
     return redirect(url_for("keywords.app_detail", app_id=app.id))
+
+
+@bp.route("/apps/<int:app_id>/records.csv")
+@role_required(Role.MANAGER)
+def app_records(app_id: int):
+    """Everything the app collected (sign-ups, votes, coupons handed out, answered texts) as a CSV."""
+    app = _app(app_id)
+    encoding = request.args.get("encoding", "utf-8")
+    if encoding not in csv_out.ENCODINGS:
+        abort(400)
+    chunks = records.records_csv(app, encoding=encoding, local_time=local_datetime)
+    return csv_out.download(chunks, filename=f"app-{app.id}-{now_utc():%Y%m%d}.csv", charset=encoding)
 
 
 @bp.route("/apps/<int:app_id>")

@@ -20,6 +20,7 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 
+from mcrm.core.csv_out import ENCODINGS, csv_chunks, safe_cell
 from mcrm.core.errors import ValidationError
 from mcrm.core.msisdn import normalize_msisdn
 from mcrm.extensions import db
@@ -426,35 +427,28 @@ def error_report_csv(job: MemberImport, *, headers: list[str], batch: int = 1000
 
     In the upload's own encoding when that was GB18030, so Excel opens both the same way.
     """
-    codec = "gb18030" if job.encoding == "gb18030" else "utf-8-sig"
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(headers)
-    last_line, first = 0, True
+    return csv_chunks(headers, ([e.line, e.reason, *map(safe_cell, e.cells)] for e in _import_errors(job, batch)),
+                      codec=ENCODINGS[error_report_encoding(job)], batch=batch)
+
+
+def error_report_encoding(job: MemberImport) -> str:
+    return "gb18030" if job.encoding == "gb18030" else "utf-8"
+
+
+def _import_errors(job: MemberImport, batch: int):
+    last_line = 0
     while True:
         errors = db.session.scalars(
             sa.select(MemberImportError).where(MemberImportError.import_id == job.id,
                                                MemberImportError.line > last_line)
             .order_by(MemberImportError.line).limit(batch)).all()
-        writer.writerows([e.line, e.reason, *map(_cell, e.cells)] for e in errors)
+        yield from errors
         if len(errors) < batch:
-            break
-        yield _encode(buffer, codec, first)
-        first, last_line = False, errors[-1].line
-    yield _encode(buffer, codec, first)
+            return
+        last_line = errors[-1].line
 
 
 # -- export ---------------------------------------------------------------------------------------
-
-EXPORT_ENCODINGS = {"utf-8": "utf-8-sig", "gb18030": "gb18030"}
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value) -> str:
-    """Text cells that Excel would run as a formula get a leading apostrophe (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
 
 def export_csv(merchant: Merchant, filters: MemberFilter, *, headers: list[str], encoding: str,
                local_time, batch: int = 1000):
@@ -462,27 +456,11 @@ def export_csv(merchant: Merchant, filters: MemberFilter, *, headers: list[str],
 
     ``local_time`` formats an aware datetime in the merchant's zone (a view concern, passed in).
     """
-    codec = EXPORT_ENCODINGS[encoding]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(headers)
-    first = True
-    for index, member in enumerate(iter_members(merchant, filters, batch=batch), start=1):
-        birthday = member_birthday(member)
-        writer.writerow([member.msisdn, _cell(member.name), member.gender,
-                         birthday.display() if birthday else "", _cell(" ".join(member.tag_names)),
-                         member.points_balance, _cell(member.tier), member.total_spend,
-                         local_time(member.last_visit_at), local_time(member.joined_at),
-                         "1" if member.opted_out else "0"])
-        if index % batch == 0:
-            yield _encode(buffer, codec, first)
-            first = False
-    yield _encode(buffer, codec, first)
-
-
-def _encode(buffer: io.StringIO, codec: str, first: bool) -> bytes:
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    # the BOM (which makes Excel read UTF-8) belongs at the very start only
-    return text.encode(codec if first else codec.removesuffix("-sig"))
+    def rows():
+        for member in iter_members(merchant, filters, batch=batch):
+            birthday = member_birthday(member)
+            yield [member.msisdn, safe_cell(member.name), member.gender, birthday.display() if birthday else "",
+                   safe_cell(" ".join(member.tag_names)), member.points_balance, safe_cell(member.tier),
+                   member.total_spend, local_time(member.last_visit_at), local_time(member.joined_at),
+                   "1" if member.opted_out else "0"]
+    return csv_chunks(headers, rows(), codec=ENCODINGS[encoding], batch=batch)

@@ -5,8 +5,8 @@ managers and owners do everything else on members and points.
 """
 import threading
 
-from flask import (Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template,
-                   request, stream_with_context, url_for)
+from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request,
+                   url_for)
 from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from mcrm.auth.access import get_owned_or_404, role_required
 from mcrm.auth.models import Role, Staff
+from mcrm.core import csv_out
 from mcrm.core.clock import now_utc
 from mcrm.core.errors import ConflictError, DomainError, ValidationError
 from mcrm.extensions import db
@@ -210,14 +211,12 @@ EXPORT_HEADERS = (_l("Mobile"), _l("Name"), _l("Gender"), _l("Birthday"), _l("Ta
 @role_required(Role.MANAGER)
 def export():
     encoding = request.args.get("encoding", "utf-8")
-    if encoding not in csv_io.EXPORT_ENCODINGS:
+    if encoding not in csv_out.ENCODINGS:
         abort(400)
     filters = _filter_form().to_filter()
     chunks = csv_io.export_csv(g.merchant, filters, headers=[str(h) for h in EXPORT_HEADERS],
                                encoding=encoding, local_time=local_datetime)
-    filename = f"members-{now_utc():%Y%m%d}.csv"
-    return Response(stream_with_context(chunks), mimetype=f"text/csv; charset={encoding}",
-                    headers={"Content-Disposition": f"attachment; filename={filename}"})
+    return csv_out.download(chunks, filename=f"members-{now_utc():%Y%m%d}.csv", charset=encoding)
 
 
 # -- CSV import -----------------------------------------------------------------------------------
@@ -277,8 +276,7 @@ def import_status(job_id: int):
 def import_errors(job_id: int):
     job = get_owned_or_404(MemberImport, job_id)
     chunks = csv_io.error_report_csv(job, headers=[_("Line"), _("Reason"), *job.headers])
-    return Response(stream_with_context(chunks), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename=import-{job.id}-errors.csv"})
+    return csv_out.download(chunks, filename=f"import-{job.id}-errors.csv", charset=csv_io.error_report_encoding(job))
 
 
 def _start_in_background(job_id: int) -> None:

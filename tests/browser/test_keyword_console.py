@@ -4,6 +4,7 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 
+from mcrm.core.clock import now_utc
 from tests.browser.conftest import release_database, screenshot, sign_in
 from tests.mcrm.keywords_support import phone  # noqa: F401
 
@@ -125,7 +126,7 @@ def test_on_a_phone_a_clerk_looks_up_the_code_a_customer_shows_and_marks_it_rede
     services.set_app_config(app, source="generated")
     services.activate_keyword_app(app)
     db.session.commit()
-    phone.text("QUAN")
+    phone.text("QUAN", now=now_utc())                  # the counter redeems by the real clock
     code = db.session.scalar(sa.select(CouponCode.code))
     clerk = make_staff("clerk")
     release_database()

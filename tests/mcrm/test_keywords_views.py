@@ -3,6 +3,7 @@ import io
 
 import sqlalchemy as sa
 
+from mcrm.core.clock import now_utc
 from mcrm.keywords.models import KeywordApp
 from tests.conftest import csrf_token
 from tests.mcrm.keywords_support import phone  # noqa: F401
@@ -129,7 +130,7 @@ def test_the_dashboard_offers_the_coupon_look_up_only_to_a_merchant_with_coupons
 def test_a_clerk_looks_a_coupon_up_then_marks_it_redeemed_once(client, login, merchant, db, phone):
     from mcrm.keywords.models import CouponCode
     _coupon_app(merchant, db)
-    phone.text("QUAN")
+    phone.text("QUAN", now=now_utc())                  # the counter redeems by the real clock
     code = db.session.scalar(sa.select(CouponCode.code))
     login("clerk")
     page = client.get("/keywords/coupons", query_string={"code": code.lower()}).get_data(as_text=True)
@@ -256,7 +257,7 @@ def test_an_apps_page_asks_before_cancelling_a_sign_up_or_redeeming_and_links_ba
     login("manager")
     page = client.get(f"/keywords/apps/{event.id}").get_data(as_text=True)
     assert 'href="/keywords/">← Keywords</a>' in page
-    assert 'data-confirm="Cancel the sign-up of +86139****9000?' in page and "Cancel sign-up</button>" in page
+    assert 'data-confirm="Cancel the sign-up of +8613900139000?' in page and "Cancel sign-up</button>" in page
     page = client.get(f"/keywords/apps/{coupon.id}").get_data(as_text=True)
     assert page.count('onsubmit="return confirm(this.dataset.confirm)"') == 1 and "This cannot be undone." in page
 
@@ -348,3 +349,62 @@ def test_a_coupon_from_an_empty_code_pool_is_saved_with_a_warning(client, login,
     response = post(client, f"/keywords/apps/{app.id}/settings", {**settings, "pool": "AB1234\nCD5678"},
                     follow_redirects=True)
     assert response.request.path.endswith("/try") and "The code pool is empty" not in response.get_data(as_text=True)
+
+
+def _records(client, app_id, **query):
+    response = client.get(f"/keywords/apps/{app_id}/records.csv", query_string=query)
+    assert response.status_code == 200 and response.headers["Content-Disposition"].startswith("attachment;")
+    return response
+
+
+def test_an_events_page_and_its_download_are_the_door_list_with_names(client, login, merchant, db, phone, now):
+    import csv
+    from datetime import timedelta
+    from mcrm.keywords import services
+    from mcrm.members.services import enrol_member
+    enrol_member(merchant, msisdn="+8613900139000", now=now, name="=HYPERLINK(1)")  # typed into the console
+    enrol_member(merchant, msisdn="+8613900139001", now=now, name="李四")
+    event = services.create_keyword_app(merchant, kind="event", name="品鉴会")
+    services.set_app_keywords(event, merchant, ["BM"])
+    services.set_app_config(event, capacity=2, event_at=now + timedelta(days=3))
+    services.activate_keyword_app(event)
+    db.session.commit()
+    phone.text("BM 2")
+    phone.text("BM", msisdn="+8613900139001")
+    phone.text("BM", msisdn="+8613900139002")           # no member: a number, no name
+    login("manager")
+    page = client.get(f"/keywords/apps/{event.id}").get_data(as_text=True)
+    assert "李四" in page and "+8613900139002" in page and "waiting list" in page
+
+    lines = list(csv.reader(_records(client, event.id).get_data(as_text=True).lstrip("\ufeff").splitlines()))
+    assert lines == [["Phone", "Name", "Seats", "Status", "Signed up", "Reminded"],
+                     ["+8613900139000", "'=HYPERLINK(1)", "2", "confirmed", "2026-11-20 12:00", ""],
+                     ["+8613900139001", "李四", "1", "waiting list", "2026-11-20 12:00", ""],
+                     ["+8613900139002", "", "1", "waiting list", "2026-11-20 12:00", ""]]
+    gbk = _records(client, event.id, encoding="gb18030")
+    assert "李四" in gbk.get_data().decode("gb18030") and "charset=gb18030" in gbk.headers["Content-Type"]
+    assert client.get(f"/keywords/apps/{event.id}/records.csv?encoding=latin-1").status_code == 400
+
+
+def test_a_downloads_lines_follow_the_apps_kind(client, login, merchant, make_merchant, db, phone):
+    from mcrm.keywords import services
+    vote = services.create_keyword_app(merchant, kind="vote", name="新菜")
+    services.set_app_keywords(vote, merchant, ["TP"])
+    services.set_app_config(vote, options=[["1", "红烧肉"], ["2", "糖醋鱼"]])
+    services.activate_keyword_app(vote)
+    coupon = _coupon_app(merchant, db)
+    reply = services.create_keyword_app(merchant, kind="autoreply", name="地址")
+    services.set_app_keywords(reply, merchant, ["DZ"])
+    services.set_app_replies(reply, {"reply": "本店地址：人民路1号"})
+    services.activate_keyword_app(reply)
+    theirs = services.create_keyword_app(make_merchant(), kind="autoreply", name="别家")
+    db.session.commit()
+    for text in ("TP 2", "QUAN", "DZ", "DZ"):
+        phone.text(text)
+    login("manager")
+    vote_lines = _records(client, vote.id).get_data(as_text=True).splitlines()
+    assert vote_lines[1:] == ["+8613900139000,,2. 糖醋鱼,2026-11-20 12:00"]
+    coupon_lines = _records(client, coupon.id).get_data(as_text=True).splitlines()
+    assert coupon_lines[0].endswith("Code,Issued,Expires,Redeemed,Redeemed by") and len(coupon_lines) == 2
+    assert _records(client, reply.id).get_data(as_text=True).splitlines()[1:] == ["+8613900139000,,2026-11-20 12:00"] * 2
+    assert client.get(f"/keywords/apps/{theirs.id}/records.csv").status_code == 404
