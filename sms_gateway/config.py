@@ -30,6 +30,10 @@ SMPP_POLL_SECS                  0.5          how often an idle worker asks the s
 SMPP_SOURCE_TON / _NPI          0 / 0        TON/NPI of the sender address (5/0 for alphanumeric)
 SMPP_DEST_TON / _NPI            1 / 1        TON/NPI of the recipient (international, E.164)
 SMPP_MO_REASSEMBLY_SECS         300          how long parts of a concatenated MO wait for the rest
+SMPP_MO_REDELIVERY_SECS         600          after a lost link, an MO equal to one acknowledged just
+                                             before it (whose ESME_ROK may not have arrived) that comes
+                                             again within this time is acknowledged, not stored
+                                             twice; 0 stores every copy
 SMPP_WORKER_ID                  gateway      claim owner in the store; give each concurrent gateway
                                              process its own, keep it stable across restarts
 ==============================  ===========  ==================================================
@@ -79,6 +83,7 @@ class GatewayConfig:
     dest_ton: int = 1
     dest_npi: int = 1
     mo_reassembly_secs: float = 300.0
+    mo_redelivery_secs: float = 600.0
     worker_id: str = "gateway"
 
     def __post_init__(self) -> None:
@@ -118,8 +123,9 @@ class GatewayConfig:
                      "mo_reassembly_secs"):
             if not getattr(self, name) > 0:
                 raise bad(name, "must be > 0")
-        if self.throttle_pause_secs < 0:
-            raise bad("throttle_pause_secs", "must be >= 0")
+        for name in ("throttle_pause_secs", "mo_redelivery_secs"):
+            if getattr(self, name) < 0:
+                raise bad(name, "must be >= 0")
         if self.reconnect_max_secs < self.reconnect_min_secs:
             raise bad("reconnect_max_secs", "must be >= SMPP_RECONNECT_MIN_SECS")
         if self.retry_max_secs < self.retry_delay_secs:

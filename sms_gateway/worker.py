@@ -40,6 +40,7 @@ from smpplib import consts
 from . import encoding
 from .client import BindError, GatewayClient, SessionLostError, status_name
 from .config import GatewayConfig
+from .redelivery import RedeliveryGuard
 from .store import (DeliveryReceipt, InboundPart, InboundSms, MessageStore, OutboundSms, PartResult,
                     SubmitError)
 from .throttle import TokenBucket
@@ -389,6 +390,9 @@ class SmppWorker(_Worker):
         self._read_at = self.wallclock()     # when the PDUs being dispatched were read
         self.bound = threading.Event()
         self.connects = 0
+        # a dead link goes unnoticed for up to an idle interval plus the enquire_link's timeout
+        self._redelivery = RedeliveryGuard(cfg.enquire_link_secs + cfg.response_timeout_secs,
+                                           cfg.mo_redelivery_secs, self.clock)
 
     # ------------------------------------------------------------------ outer loop
     def _run(self) -> None:
@@ -424,9 +428,11 @@ class SmppWorker(_Worker):
                 except OSError as exc:
                     logger.warning("SMPP link lost: %s", exc)
                     self.stats["link_lost"] += 1
+                    self._redelivery.link_lost()
                 except Exception:  # noqa: BLE001 - a bug must not kill the gateway: reconnect
                     logger.exception("unexpected error in the SMPP session; reconnecting")
                     self.stats["errors"] += 1
+                    self._redelivery.link_lost()
                 finally:
                     self._disconnect()
                     self._requeue_inflight("connection lost")
@@ -686,8 +692,17 @@ class SmppWorker(_Worker):
             self.stats["mo_parts_saved"] += 1
             s.out.append(s.client.response_to(pdu))
             return
+        key = (src, dst, dc, payload)
+        if self._redelivery.is_redelivery(key):
+            self.stats["mo_redelivered"] += 1
+            logger.info("MO from %s to %s came again after a lost link: acknowledged, not stored twice",
+                        mask_msisdn(src), dst)
+            s.out.append(s.client.response_to(pdu))
+            return
         sms = InboundSms(src, dst, encoding.decode_payload(payload, dc), dc, self.wallclock(), 1, payload, True)
         ok = self._save_inbound(sms)
+        if ok:
+            self._redelivery.acknowledged(key)
         s.out.append(s.client.response_to(pdu, ESME_ROK if ok else ESME_RX_T_APPN))
 
     def _expire_parts(self, now: float) -> None:

@@ -86,6 +86,20 @@ def test_staff_purchase_by_sms_awards_points_and_both_phones_hear(db, merchant, 
     assert fresh(db, sa.select(type(member).points_balance).where(type(member).id == member.id)) == 100
 
 
+def test_a_staff_purchase_whose_acknowledgement_is_lost_awards_the_points_once(db, merchant, make_staff, make_member,
+                                                                               smsc, running):
+    from mcrm.messaging.models import InboundMessage
+    make_staff("clerk", msisdn="+" + STAFF_PHONE)
+    member = make_member(msisdn="+8613800138000", points=12)
+    smsc.configure(lose_mo_resp=1, mo_retry_ms=50)     # the link dies as our ESME_ROK arrives: sent again
+    smsc.mo(STAFF_PHONE, SERVICE_NUMBER, "XF 13800138000 88")
+    wait_until(lambda: smsc.stats()["mo_acked"] == 1, timeout=10, message="the SMSC's second copy acknowledged")
+    [to_staff] = texts_to(smsc, STAFF_PHONE, 1)
+    assert "100" in to_staff and smsc.stats()["mo_resp_lost"] == 1
+    assert fresh(db, sa.select(type(member).points_balance).where(type(member).id == member.id)) == 100
+    assert fresh(db, sa.select(sa.func.count()).select_from(InboundMessage)) == 1
+
+
 def test_a_wizard_made_app_answers_through_the_smsc(db, merchant, smsc, running):
     from mcrm.keywords import services
     app = services.create_keyword_app(merchant, kind="vote", name="新菜投票")

@@ -40,6 +40,7 @@ def test_custom_prefix():
     ({"SMPP_PASSWORD": "123456789"}, "SMPP_PASSWORD"),
     ({"SMPP_RECONNECT_MIN_SECS": "5", "SMPP_RECONNECT_MAX_SECS": "1"}, "SMPP_RECONNECT_MAX_SECS"),
     ({"SMPP_ENQUIRE_LINK_SECS": "0"}, "SMPP_ENQUIRE_LINK_SECS"),
+    ({"SMPP_MO_REDELIVERY_SECS": "-1"}, "SMPP_MO_REDELIVERY_SECS"),
 ])
 def test_bad_values_fail_at_start_naming_the_variable(env, variable):
     with pytest.raises(GatewayConfigError, match=variable):

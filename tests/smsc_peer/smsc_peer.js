@@ -26,10 +26,12 @@ const settings = {
   resp_delay_ms: 0,            // delay every submit_sm_resp
   silent: false,               // never answer submit_sm (response-timeout tests)
   mo_retry_ms: 300, mo_retries: 20,   // re-send an MO part the ESME answered with an error
+  lose_mo_resp: 0,             // the next N MO deliver_sm_resp are "lost": the link is cut as it
+                               // arrives and the MO is delivered again after the ESME rebinds
   verbose: false,
 };
 const NUMERIC = new Set(['port', 'control_port', 'max_records', 'dlr_delay_ms', 'throttle', 'fail_rate',
-  'fail_status', 'fail_next', 'drop_after', 'resp_delay_ms', 'mo_retry_ms', 'mo_retries']);
+  'fail_status', 'fail_next', 'drop_after', 'resp_delay_ms', 'mo_retry_ms', 'mo_retries', 'lose_mo_resp']);
 const BOOLEAN = new Set(['records', 'drop_repeat', 'silent', 'verbose']);
 
 function setOption(name, value) {
@@ -75,7 +77,7 @@ function record(type, data) {
   return rec;
 }
 const stats = { submit_sm: 0, accepted: 0, rejected: 0, dlr_sent: 0, dlr_acked: 0, mo_sent: 0, mo_acked: 0,
-  mo_nacked: 0, binds: 0, bind_refused: 0, drops: 0, unbinds: 0 };
+  mo_nacked: 0, mo_resp_lost: 0, binds: 0, bind_refused: 0, drops: 0, unbinds: 0 };
 
 // ------------------------------------------------------------------ state
 const idBase = (process.pid % 0xffff).toString(16).padStart(4, '0');
@@ -146,6 +148,15 @@ function deliver(fields, kind, origin, attempt = 0, gen = generation) {
     cork(target);
     const sent = target.deliver_sm({ ...fields }, (resp) => {
       if (settled) return;
+      if (kind === 'mo' && settings.lose_mo_resp > 0) {
+        // as if the resp never crossed the network: this SMSC saw no answer, so it delivers again
+        settings.lose_mo_resp--;
+        stats.mo_resp_lost++;
+        record('mo_resp_lost', { session: target.id, source_addr: fields.source_addr });
+        bound.delete(target);
+        target.destroy();            // the close calls onLost, which schedules the redelivery
+        return;
+      }
       settled = true;
       clearTimeout(timer);
       target.unanswered.delete(onLost);
