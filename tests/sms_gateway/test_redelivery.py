@@ -16,6 +16,15 @@ def guard(clock, doubt=40.0, hold=600.0):
     return RedeliveryGuard(doubt, hold, clock)
 
 
+def lost_after(clock, seconds, hold=600.0):
+    """A guard that acknowledged KEY, then lost its link ``seconds`` later."""
+    g = guard(clock, hold=hold)
+    g.acknowledged(KEY)
+    clock.now += seconds
+    g.link_lost()
+    return g
+
+
 def test_without_a_lost_link_every_copy_is_new():
     clock = Clock()
     g = guard(clock)
@@ -25,10 +34,7 @@ def test_without_a_lost_link_every_copy_is_new():
 
 def test_after_a_lost_link_one_copy_is_the_redelivery_and_the_next_is_new():
     clock = Clock()
-    g = guard(clock)
-    g.acknowledged(KEY)
-    clock.now += 39
-    g.link_lost()
+    g = lost_after(clock, 39)
     clock.now += 5
     assert not g.is_redelivery(KEY[:3] + (b"JF",))      # another text is never one
     assert g.is_redelivery(KEY)
@@ -45,26 +51,15 @@ def test_two_equal_mos_in_doubt_are_two_redeliveries():
 
 
 def test_an_mo_acknowledged_long_before_the_loss_is_not_in_doubt():
-    clock = Clock()
-    g = guard(clock)
-    g.acknowledged(KEY)
-    clock.now += 41
-    g.link_lost()
-    assert not g.is_redelivery(KEY)
+    assert not lost_after(Clock(), 41).is_redelivery(KEY)
 
 
 def test_doubt_ends_after_the_hold_time():
     clock = Clock()
-    g = guard(clock)
-    g.acknowledged(KEY)
-    g.link_lost()
+    g = lost_after(clock, 0)
     clock.now += 600
     assert not g.is_redelivery(KEY)
 
 
 def test_a_hold_of_zero_turns_the_guard_off():
-    clock = Clock()
-    g = guard(clock, hold=0)
-    g.acknowledged(KEY)
-    g.link_lost()
-    assert not g.is_redelivery(KEY)
+    assert not lost_after(Clock(), 0, hold=0).is_redelivery(KEY)
