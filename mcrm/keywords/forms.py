@@ -5,7 +5,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, DateTimeLocalField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
-from mcrm.keywords.models import AppKind
+from mcrm.keywords.models import AppKind, AppStatus
 
 KIND_LABELS = {
     AppKind.AUTOREPLY: _l("Auto-reply: a fixed or templated answer"),
@@ -14,6 +14,8 @@ KIND_LABELS = {
     AppKind.INFO: _l("Info query: look a code up in your table"),
     AppKind.EVENT: _l("Event sign-up: capacity and waiting list"),
 }
+
+STATUS_LABELS = {AppStatus.ACTIVE: _l("on"), AppStatus.PAUSED: _l("paused"), AppStatus.ENDED: _l("ended")}
 
 
 class AppStartForm(FlaskForm):

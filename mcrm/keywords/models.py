@@ -21,6 +21,8 @@ class AppKind:
 class AppStatus:
     ACTIVE = "active"
     PAUSED = "paused"
+    #: stopped for good: keywords and extension released, what it collected kept
+    ENDED = "ended"
 
 
 class KeywordApp(IdMixin, TimestampMixin, db.Model):

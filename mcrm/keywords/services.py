@@ -309,6 +309,7 @@ def _app_name(name: str | None) -> str:
 
 def set_app_keywords(app: KeywordApp, merchant: Merchant, words: list[str]) -> None:
     """The first word is the keyword, the others aliases; refused if any is taken by anyone else."""
+    _refuse_if_ended(app)
     cleaned = check_keywords(words, _taken_words(merchant, except_app=app))
     app.words = []
     db.session.flush()  # old rows go before new ones arrive: the same word may be kept
@@ -339,6 +340,7 @@ def set_app_replies(app: KeywordApp, replies: dict[str, str]) -> None:
 
 def set_app_limits(app: KeywordApp, merchant: Merchant, *, per_number_limit: int | None,
                    starts_at: datetime | None, ends_at: datetime | None, extension: str | None) -> None:
+    _refuse_if_ended(app)
     if per_number_limit is not None and per_number_limit < 1:
         raise ValidationError("The limit per number is at least 1 (or empty for no limit)")
     if starts_at and ends_at and starts_at >= ends_at:
@@ -368,6 +370,7 @@ def set_app_config(app: KeywordApp, **config) -> None:
 
 
 def activate_keyword_app(app: KeywordApp) -> None:
+    _refuse_if_ended(app)
     if not app.words and not app.extension:
         raise ValidationError("Give the app a keyword (or an extension) before switching it on")
     from mcrm.keywords.apps.config import check_ready
@@ -379,8 +382,43 @@ def activate_keyword_app(app: KeywordApp) -> None:
 
 
 def pause_keyword_app(app: KeywordApp) -> None:
+    _refuse_if_ended(app)
     app.status = AppStatus.PAUSED
     db.session.flush()
+
+
+def end_keyword_app(app: KeywordApp, *, now: datetime) -> None:
+    """Stop the app for good. Its keywords and extension are free for other apps at once; what it
+    collected stays on its page and in its download, and coupons it issued can still be redeemed
+    until they expire. Its keywords are kept in ``config["ended_keywords"]`` for the record."""
+    if app.status == AppStatus.ENDED:
+        return
+    app.config = {**(app.config or {}), "ended_keywords": app.keywords}
+    app.words = []
+    app.extension = None
+    app.status = AppStatus.ENDED
+    if app.ends_at is None or app.ends_at > now:
+        app.ends_at = now
+    db.session.flush()
+
+
+def can_delete_keyword_app(app: KeywordApp) -> bool:
+    """Only an app that never answered a text and holds nothing collected (a draft, a mistake)."""
+    from mcrm.keywords.records import iter_records
+    return not app.uses and next(iter_records(app, batch=1), None) is None
+
+
+def delete_keyword_app(app: KeywordApp) -> None:
+    if not can_delete_keyword_app(app):
+        raise ConflictError("%(app)s has answered texts: end it instead, which keeps what it collected",
+                            app=app.name)
+    db.session.delete(app)
+    db.session.flush()
+
+
+def _refuse_if_ended(app: KeywordApp) -> None:
+    if app.status == AppStatus.ENDED:
+        raise ConflictError("%(app)s has ended and can no longer be changed", app=app.name)
 
 
 def list_keyword_apps(merchant: Merchant) -> list[KeywordApp]:
@@ -502,6 +540,7 @@ def cancel_event_signup(app: KeywordApp, signup_id: int, *, now: datetime) -> in
 
     Returns how many were confirmed from the waiting list.
     """
+    _refuse_if_ended(app)
     from mcrm.keywords.apps.custom import cancel_signup, event_when, reply_default
     from mcrm.keywords.models import EventSignup
     from mcrm.keywords.rules import render_template

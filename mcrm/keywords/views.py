@@ -54,6 +54,7 @@ def index(typed: dict | None = None):
                            unknown_per_hour=texts.unknown_per_hour(merchant),
                            per_hour_range=texts.UNKNOWN_PER_HOUR_RANGE,
                            apps=services.list_keyword_apps(merchant), kind_labels=forms.KIND_LABELS,
+                           status_labels=forms.STATUS_LABELS,
                            coupon_form=forms.CouponLookupForm(formdata=None, meta={"csrf": False}))
 
 
@@ -161,8 +162,13 @@ def _staff_label() -> str:
 
 # -- the wizard -----------------------------------------------------------------------------------
 
-def _app(app_id: int) -> KeywordApp:
-    return get_owned_or_404(KeywordApp, app_id)
+def _app(app_id: int, *, to_change: bool = False) -> KeywordApp:
+    """The signed-in merchant's app; ``to_change``: an ended one sends the staff back to its page."""
+    app = get_owned_or_404(KeywordApp, app_id)
+    if to_change and app.status == AppStatus.ENDED:
+        flash(_("This app has ended and can no longer be changed."), "error")
+        abort(redirect(url_for("keywords.app_detail", app_id=app.id)))
+    return app
 
 
 def _wizard(app: KeywordApp, step: str, **context):
@@ -189,7 +195,7 @@ def app_new():
 @bp.route("/apps/<int:app_id>/name", methods=["GET", "POST"])
 @role_required(Role.MANAGER)
 def app_name(app_id: int):
-    app = _app(app_id)
+    app = _app(app_id, to_change=True)
     form = forms.AppNameForm(obj=app)
     if form.validate_on_submit():
         try:
@@ -206,7 +212,7 @@ def app_name(app_id: int):
 @bp.route("/apps/<int:app_id>/keywords", methods=["GET", "POST"])
 @role_required(Role.MANAGER)
 def app_keywords(app_id: int):
-    app = _app(app_id)
+    app = _app(app_id, to_change=True)
     form = forms.KeywordsForm(data={"keywords": " ".join(app.keywords)} if request.method == "GET" else None)
     if form.validate_on_submit():
         try:
@@ -223,7 +229,7 @@ def app_keywords(app_id: int):
 @bp.route("/apps/<int:app_id>/replies", methods=["GET", "POST"])
 @role_required(Role.MANAGER)
 def app_replies(app_id: int):
-    app = _app(app_id)
+    app = _app(app_id, to_change=True)
     typed = dict(app.replies or {})
     error = None
     if request.method == "POST":
@@ -252,7 +258,7 @@ def _local_start(day, zone: ZoneInfo) -> datetime | None:
 @bp.route("/apps/<int:app_id>/settings", methods=["GET", "POST"])
 @role_required(Role.MANAGER)
 def app_settings(app_id: int):
-    app, merchant = _app(app_id), g.merchant
+    app, merchant = _app(app_id, to_change=True), g.merchant
     zone = ZoneInfo(merchant.timezone)
     kind_form = _kind_form(app, zone)
     limits = forms.LimitsForm(data=None if request.method == "POST" else {
@@ -317,7 +323,7 @@ def _save_kind_settings(app: KeywordApp, form, zone: ZoneInfo) -> None:
 @role_required(Role.MANAGER)
 def app_try(app_id: int):
     """The live test panel: what a text would get right now, with nothing kept."""
-    app = _app(app_id)
+    app = _app(app_id, to_change=True)
     form = forms.TryForm(data={"text": app.keywords[0] if app.keywords else "", "extension": app.extension}
                          if request.method == "GET" else None)
     if not app.extension:
@@ -338,7 +344,7 @@ def app_try(app_id: int):
 @bp.route("/apps/<int:app_id>/status", methods=["POST"])
 @role_required(Role.MANAGER)
 def app_status(app_id: int):
-    app = _app(app_id)
+    app = _app(app_id, to_change=True)
     try:
         if request.form.get("status") == AppStatus.ACTIVE:
             services.activate_keyword_app(app)
@@ -350,6 +356,31 @@ def app_status(app_id: int):
         db.session.commit()
         flash(_("The app is on.") if app.status == AppStatus.ACTIVE else _("The app is paused."), "success")
     return redirect(url_for("keywords.app_detail", app_id=app.id))
+
+
+@bp.route("/apps/<int:app_id>/end", methods=["POST"])
+@role_required(Role.MANAGER)
+def app_end(app_id: int):
+    app = _app(app_id)
+    services.end_keyword_app(app, now=now_utc())
+    db.session.commit()
+    flash(_("The app has ended: its keywords are free for other apps, what it collected stays here."), "success")
+    return redirect(url_for("keywords.app_detail", app_id=app.id))
+
+
+@bp.route("/apps/<int:app_id>/delete", methods=["POST"])
+@role_required(Role.MANAGER)
+def app_delete(app_id: int):
+    app = _app(app_id)
+    name = app.name
+    try:
+        services.delete_keyword_app(app)
+    except DomainError as error:
+        _fail(error)
+        return redirect(url_for("keywords.app_detail", app_id=app.id))
+    db.session.commit()
+    flash(_("App %(name)s deleted.", name=name), "success")
+    return redirect(url_for("keywords.index"))
 
 
 @bp.route("/apps/<int:app_id>/signups/<int:signup_id>/cancel", methods=["POST"])
@@ -384,5 +415,6 @@ def app_detail(app_id: int):
     app = _app(app_id)
     event_at = (app.config or {}).get("event_at")
     return render_template("keywords/app.html", app=app, kind_labels=forms.KIND_LABELS, steps=STEPS,
+                           status_labels=forms.STATUS_LABELS, deletable=services.can_delete_keyword_app(app),
                            event_at=datetime.fromisoformat(event_at) if event_at else None,
                            **services.app_figures(app))

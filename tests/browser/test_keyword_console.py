@@ -22,6 +22,24 @@ def next_step(page):
     page.click("section.card form.form button[type=submit]")
 
 
+def app_page_on_a_phone(open_page, staff, app_id: int):
+    release_database()
+    page = open_page(viewport=PHONE)
+    sign_in(page, staff)
+    page.goto(f"/keywords/apps/{app_id}")
+    return page
+
+
+def confirm_only_the_second_time(page, button):
+    """Dismissing the browser's confirm leaves the button there (nothing happened); accepting acts."""
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    button.click()
+    assert button.is_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    button.click()
+    page.wait_for_selector(".flash.success")
+
+
 def test_on_a_phone_a_manager_makes_a_vote_in_the_wizard_and_tries_it_before_switching_it_on(open_page, make_staff):
     page = open_page(viewport=PHONE)
     sign_in(page, make_staff("manager"))
@@ -65,21 +83,9 @@ def test_on_a_phone_a_sign_up_is_cancelled_only_after_the_manager_confirms(open_
     services.activate_keyword_app(app)
     db.session.commit()
     phone.text("BM 2")
-    app_id = app.id
-    manager = make_staff("manager")
-    release_database()
-    page = open_page(viewport=PHONE)
-    sign_in(page, manager)
-    page.goto(f"/keywords/apps/{app_id}")
+    page = app_page_on_a_phone(open_page, make_staff("manager"), app.id)
     assert no_sideways_scrolling(page)
-    cancel = page.locator("form[action*='/cancel'] button")
-
-    page.once("dialog", lambda dialog: dialog.dismiss())
-    cancel.click()
-    assert cancel.is_visible()                          # still signed up: nothing was sent
-    page.once("dialog", lambda dialog: dialog.accept())
-    cancel.click()
-    page.wait_for_selector(".flash.success")
+    confirm_only_the_second_time(page, page.locator("form[action*='/cancel'] button"))  # first: nothing sent
     assert page.locator("form[action*='/cancel']").count() == 0
     screenshot(page, "keyword-event-cancelled-phone")
     release_database()
@@ -144,3 +150,22 @@ def test_on_a_phone_a_clerk_looks_up_the_code_a_customer_shows_and_marks_it_rede
     assert page.locator("#coupon button[type=submit]").count() == 0
     release_database()
     assert db.session.scalar(sa.select(CouponCode.redeemed_at)) is not None
+
+
+def test_on_a_phone_a_manager_ends_an_app_only_after_confirming(open_page, make_staff, merchant, db):
+    from mcrm.keywords import services
+    from mcrm.keywords.models import KeywordApp
+    app = services.create_keyword_app(merchant, kind="autoreply", name="双十一")
+    services.set_app_keywords(app, merchant, ["SSY"])
+    services.activate_keyword_app(app)
+    app.uses = 3                                          # it has answered texts: ended, not deleted
+    db.session.commit()
+    app_id = app.id
+    page = app_page_on_a_phone(open_page, make_staff("manager"), app_id)
+    confirm_only_the_second_time(page, page.locator("form[action$='/end'] button"))
+    assert page.locator(".stat .value").first.text_content().strip() == "已结束"
+    assert page.locator("form[action$='/status']").count() == 0
+    assert no_sideways_scrolling(page)
+    screenshot(page, "keyword-app-ended-phone")
+    release_database()
+    assert db.session.get(KeywordApp, app_id).status == "ended"

@@ -290,3 +290,50 @@ def test_a_pool_coupon_is_not_switched_on_with_no_codes_left(make_app, db):
     add_pool_codes(app, ["AAA111"])
     services.activate_keyword_app(app)
     assert app.status == AppStatus.ACTIVE
+
+
+# -- ending and deleting ----------------------------------------------------------------------------
+
+def test_an_ended_app_frees_its_keywords_and_extension_and_keeps_what_it_collected(make_app, merchant, db, phone,
+                                                                                  now):
+    app = make_app(kind="coupon", words=["QUAN", "券"], source="generated")
+    services.set_app_limits(app, merchant, per_number_limit=1, starts_at=None, ends_at=None, extension="7")
+    db.session.commit()
+    phone.text("QUAN")
+    services.end_keyword_app(app, now=now)
+    db.session.commit()
+    assert app.status == AppStatus.ENDED and app.keywords == [] and app.extension is None
+    assert app.config["ended_keywords"] == ["QUAN", "券"] and app.ends_at == now
+    assert "QUAN" not in " ".join(phone.text("QUAN", now=now + timedelta(minutes=1)))   # no more coupons
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CouponCode)) == 1
+    code = db.session.scalar(sa.select(CouponCode.code))
+    redeem_coupon(merchant, code, by="店长", now=now + timedelta(days=1))            # still honoured
+    successor = make_app(words=["QUAN"])
+    services.set_app_limits(successor, merchant, per_number_limit=None, starts_at=None, ends_at=None, extension="7")
+    for change in (lambda: services.activate_keyword_app(app), lambda: services.pause_keyword_app(app),
+                   lambda: services.set_app_keywords(app, merchant, ["NEU"])):
+        with pytest.raises(ConflictError, match="has ended"):
+            change()
+    services.end_keyword_app(app, now=now + timedelta(days=2))                        # twice: nothing changes
+    assert app.ends_at == now
+
+
+def test_only_an_app_that_answered_nothing_is_deleted(make_app, merchant, db, phone):
+    draft = make_app(words=["CG"], activate=False)
+    used = make_app(words=["HD"], replies={"reply": "活动"})
+    phone.text("HD")
+    with pytest.raises(ConflictError, match="end it instead"):
+        services.delete_keyword_app(used)
+    services.delete_keyword_app(draft)
+    db.session.commit()
+    assert [a.name for a in services.list_keyword_apps(merchant)] == [used.name]
+    make_app(words=["CG"])                                                           # its keyword is free again
+
+
+def test_an_ended_events_sign_ups_can_no_longer_be_cancelled(make_app, merchant, db, phone, now):
+    app = make_app(kind="event", words=["BM"], capacity=1, event_at=now + timedelta(days=2))
+    phone.text("BM")
+    signup = db.session.scalar(sa.select(EventSignup))
+    services.end_keyword_app(app, now=now)
+    with pytest.raises(ConflictError, match="has ended"):
+        services.cancel_event_signup(app, signup.id, now=now)

@@ -259,7 +259,8 @@ def test_an_apps_page_asks_before_cancelling_a_sign_up_or_redeeming_and_links_ba
     assert 'href="/keywords/">← Keywords</a>' in page
     assert 'data-confirm="Cancel the sign-up of +8613900139000?' in page and "Cancel sign-up</button>" in page
     page = client.get(f"/keywords/apps/{coupon.id}").get_data(as_text=True)
-    assert page.count('onsubmit="return confirm(this.dataset.confirm)"') == 1 and "This cannot be undone." in page
+    # mark redeemed and end the app
+    assert page.count('onsubmit="return confirm(this.dataset.confirm)"') == 2 and "This cannot be undone." in page
 
 
 def test_a_reply_preview_shows_the_sms_as_sent_with_signature_and_its_length(client, login, merchant, db):
@@ -408,3 +409,40 @@ def test_a_downloads_lines_follow_the_apps_kind(client, login, merchant, make_me
     assert coupon_lines[0].endswith("Code,Issued,Expires,Redeemed,Redeemed by") and len(coupon_lines) == 2
     assert _records(client, reply.id).get_data(as_text=True).splitlines()[1:] == ["+8613900139000,,2026-11-20 12:00"] * 2
     assert client.get(f"/keywords/apps/{theirs.id}/records.csv").status_code == 404
+
+
+def test_a_manager_ends_an_app_in_the_console_and_can_no_longer_change_it(client, login, merchant, db, phone):
+    from mcrm.keywords import services
+    app = services.create_keyword_app(merchant, kind="autoreply", name="双十一")
+    services.set_app_keywords(app, merchant, ["SSY"])
+    services.activate_keyword_app(app)
+    db.session.commit()
+    phone.text("SSY")
+    login("manager")
+    page = client.get(f"/keywords/apps/{app.id}").get_data(as_text=True)
+    assert "End app</button>" in page and "Delete</button>" not in page     # it answered a text
+    response = post(client, f"/keywords/apps/{app.id}/end", {}, token_from=f"/keywords/apps/{app.id}")
+    page = client.get(response.location).get_data(as_text=True)
+    assert "The app has ended" in page and "Its keywords SSY are free for other apps" in page
+    assert "Switch on</button>" not in page and "End app</button>" not in page
+    assert "<s class=\"muted\">SSY</s>" in client.get("/keywords/").get_data(as_text=True)
+    wizard = client.get(f"/keywords/apps/{app.id}/keywords")
+    assert wizard.status_code == 302 and wizard.location.endswith(f"/keywords/apps/{app.id}")
+    refused = post(client, f"/keywords/apps/{app.id}/status", {"status": "active"},
+                   token_from=f"/keywords/apps/{app.id}", follow_redirects=True)
+    assert "This app has ended and can no longer be changed." in refused.get_data(as_text=True)
+    db.session.refresh(app)
+    assert app.status == "ended"
+
+
+def test_a_draft_app_is_deleted_after_the_manager_confirms(client, login, merchant, db):
+    from mcrm.keywords import services
+    app = services.create_keyword_app(merchant, kind="vote", name="草稿")
+    db.session.commit()
+    login("manager")
+    page = client.get(f"/keywords/apps/{app.id}").get_data(as_text=True)
+    assert 'data-confirm="Delete 草稿? It has answered no text yet; this cannot be undone."' in page
+    response = post(client, f"/keywords/apps/{app.id}/delete", {}, token_from=f"/keywords/apps/{app.id}",
+                    follow_redirects=True)
+    assert "App 草稿 deleted." in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(KeywordApp)) == 0
