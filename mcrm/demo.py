@@ -1,7 +1,9 @@
-"""Demo data: a merchant, its staff and a few hundred realistic members with points history."""
+"""Demo data: a merchant, its staff, a few hundred realistic members with points history, and keyword
+apps (a vote, a coupon, an event sign-up, an order look-up) that members have already texted."""
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -52,6 +54,7 @@ def load_demo(member_count: int = 300, seed: int = 2026) -> DemoResult:
     now = now_utc()
     clerk = Actor("收银员小李")
     used = set()
+    numbers = []
     for index in range(member_count):
         msisdn = _unique_msisdn(rng, used)
         joined = now - timedelta(days=rng.randint(0, 4 * 365), minutes=rng.randint(0, 1440))
@@ -68,6 +71,7 @@ def load_demo(member_count: int = 300, seed: int = 2026) -> DemoResult:
             name=rng.choice(_SURNAMES) + "".join(rng.choice(_GIVEN) for _ in range(rng.randint(1, 2))),
             gender=rng.choice((Gender.FEMALE, Gender.MALE, Gender.UNKNOWN)), birthday=birthday,
             tags=rng.sample(_TAGS, rng.randint(0, 3)))
+        numbers.append(member.msisdn)
         grant_points(member, merchant, merchant.join_gift_points, reason="注册礼", actor=SYSTEM, now=joined)
         moment = joined
         for _visit in range(rng.randint(0, 12)):
@@ -86,8 +90,46 @@ def load_demo(member_count: int = 300, seed: int = 2026) -> DemoResult:
     for days in (2, 9, 30):  # numbers that texted TD without ever joining
         opt_out_number(merchant, _unique_msisdn(rng, used), now=now - timedelta(days=days), channel=Source.SMS,
                        detail="keyword TD")
+    _keyword_apps(merchant, rng, numbers, now)
     db.session.flush()
     return DemoResult(created=True, merchant=merchant, members=member_count)
+
+
+#: the order look-up's table, as a merchant would upload it
+_ORDERS = "订单号,状态,预计送达\nA1001,已送达,12:10\nA1002,配送中,18:40\nA1003,制作中,19:05\nA1004,已接单,19:30\n"
+
+
+def _keyword_apps(merchant: Merchant, rng: random.Random, numbers: list[str], now: datetime) -> None:
+    """Four wizard apps, switched on, and members' texts answered by the real engine over the last days."""
+    from mcrm.keywords import services
+    from mcrm.keywords.apps.custom import redeem_coupon
+
+    def make(kind, name, words, **config):
+        app = services.create_keyword_app(merchant, kind=kind, name=name)
+        services.set_app_keywords(app, merchant, words)
+        if config:
+            services.set_app_config(app, **config)
+        return app
+
+    local = now.astimezone(ZoneInfo(merchant.timezone))
+    apps = [make("vote", "新菜投票", ["TP", "投票"], options="1 孜然羊肉串\n2 蒜蓉烤生蚝\n3 锡纸烤脑花"),
+            make("coupon", "到店满100减20", ["QUAN", "领券"], source="generated", valid_days=30, prefix="XW"),
+            make("event", "周年品鉴会", ["BM", "报名"], capacity=30, max_seats=4, remind_hours=24,
+                 event_at=(local + timedelta(days=10)).replace(hour=19, minute=0, second=0, microsecond=0)),
+            make("info", "外卖订单查询", ["CX", "查询"])]
+    services.upload_info_table(apps[3], _ORDERS.encode())
+    for app in apps:
+        services.activate_keyword_app(app)
+    texts = ([f"TP {rng.choice('1123')}" for _ in range(45)] + ["QUAN"] * 25
+             + [f"BM {rng.choice('11234')}" for _ in range(16)] + [f"CX A100{rng.randint(1, 4)}" for _ in range(6)])
+    rng.shuffle(texts)
+    for text, msisdn in zip(texts, rng.sample(numbers, min(len(texts), len(numbers)))):  # one text a member
+        services.answer_text(merchant, msisdn=msisdn, text=text, now=now - timedelta(minutes=rng.randint(10, 4320)))
+    from mcrm.keywords.models import CouponCode
+    issued = db.session.scalars(sa.select(CouponCode).where(CouponCode.app_id == apps[1].id)
+                                .order_by(CouponCode.issued_at)).all()
+    for coupon in issued[:8]:
+        redeem_coupon(merchant, coupon.code, by="收银员小李", now=coupon.issued_at + timedelta(hours=rng.randint(2, 48)))
 
 
 def _member_count(merchant: Merchant) -> int:

@@ -38,6 +38,10 @@ def test_demo_loads_once_with_consistent_ledgers(runner, db):
         sa.select(Member.id).where(Member.points_balance != sa.select(sa.func.coalesce(sa.func.sum(PointsEntry.points), 0))
                                    .where(PointsEntry.member_id == Member.id).scalar_subquery())).all()
     assert mismatched == []
+    from mcrm.keywords.models import KeywordApp
+    apps = db.session.scalars(sa.select(KeywordApp)).all()
+    assert sorted(a.kind for a in apps if a.status == "active") == ["coupon", "event", "info", "vote"]
+    assert sum(a.uses for a in apps) == 40           # each member texted one app, answered by the engine
     again = runner.invoke(args=["demo", "--members", "40"])
     assert "already present" in again.output
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Member)) == 40
