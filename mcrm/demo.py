@@ -123,13 +123,16 @@ def _keyword_apps(merchant: Merchant, rng: random.Random, numbers: list[str], no
     texts = ([f"TP {rng.choice('1123')}" for _ in range(45)] + ["QUAN"] * 25
              + [f"BM {rng.choice('11234')}" for _ in range(16)] + [f"CX A100{rng.randint(1, 4)}" for _ in range(6)])
     rng.shuffle(texts)
-    for text, msisdn in zip(texts, rng.sample(numbers, min(len(texts), len(numbers)))):  # one text a member
-        services.answer_text(merchant, msisdn=msisdn, text=text, now=now - timedelta(minutes=rng.randint(10, 4320)))
+    senders = rng.sample(numbers, min(len(texts), len(numbers)))                     # one text a member
+    moments = sorted(now - timedelta(minutes=rng.randint(10, 4320)) for _ in senders)  # stored in time order
+    for text, msisdn, moment in zip(texts, senders, moments):
+        _text_in(merchant, msisdn, text, moment)
     from mcrm.keywords.models import CouponCode
     issued = db.session.scalars(sa.select(CouponCode).where(CouponCode.app_id == apps[1].id)
                                 .order_by(CouponCode.issued_at)).all()
     for coupon in issued[:8]:
-        redeem_coupon(merchant, coupon.code, by="收银员小李", now=coupon.issued_at + timedelta(hours=rng.randint(2, 48)))
+        redeem_coupon(merchant, coupon.code, by="收银员小李",
+                      now=min(coupon.issued_at + timedelta(hours=rng.randint(2, 48)), now))
 
 
 def _member_count(merchant: Merchant) -> int:
@@ -143,3 +146,18 @@ def _unique_msisdn(rng: random.Random, used: set) -> str:
         if number not in used:
             used.add(number)
             return number
+
+
+def _text_in(merchant: Merchant, msisdn: str, text: str, at: datetime) -> None:
+    """An MO stored and answered as the keyword loop does, at ``at``: the inbox and the message log
+    show the exchange, and ``mcrm run`` sends the queued replies through the (sandbox) gateway."""
+    from flask import current_app
+
+    from mcrm.keywords.services import handle_inbound_sms
+    from mcrm.messaging.models import InboundStatus
+    from mcrm.messaging.services import store_inbound
+    access_number = current_app.extensions["mcrm_settings"].access_number
+    inbound = store_inbound(source_addr=msisdn, destination_addr=access_number + merchant.sub_code, text=text,
+                            data_coding=8, received_at=at, access_number=access_number)
+    handle_inbound_sms(inbound, now=at)
+    inbound.status, inbound.processed_at = InboundStatus.DONE, at

@@ -42,6 +42,10 @@ def test_demo_loads_once_with_consistent_ledgers(runner, db):
     apps = db.session.scalars(sa.select(KeywordApp)).all()
     assert sorted(a.kind for a in apps if a.status == "active") == ["coupon", "event", "info", "vote"]
     assert sum(a.uses for a in apps) == 40           # each member texted one app, answered by the engine
+    from mcrm.messaging.models import InboundMessage, OutboundMessage
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(InboundMessage)
+                             .where(InboundMessage.status == "done")) == 40
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboundMessage)) >= 40   # the replies
     again = runner.invoke(args=["demo", "--members", "40"])
     assert "already present" in again.output
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Member)) == 40
