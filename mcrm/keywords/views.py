@@ -46,12 +46,14 @@ def _fail(error: DomainError) -> None:
 @bp.route("/")
 @role_required(Role.MANAGER)
 def index(typed: dict | None = None):
-    """``typed``: built-in keywords as typed, shown again when they were refused."""
+    """``typed``: what was typed in a refused form (built-in keywords by name, ``unknown`` and
+    ``unknown_per_hour``), shown again."""
     merchant = g.merchant
     return render_template("keywords/index.html", builtins=texts.builtin_keywords(merchant),
                            typed=typed or {},
-                           labels=texts.BUILTIN_LABELS, unknown=texts.unknown_action(merchant),
-                           unknown_per_hour=texts.unknown_per_hour(merchant),
+                           labels=texts.BUILTIN_LABELS,
+                           unknown=(typed or {}).get("unknown", texts.unknown_action(merchant)),
+                           unknown_per_hour=(typed or {}).get("unknown_per_hour", texts.unknown_per_hour(merchant)),
                            per_hour_range=texts.UNKNOWN_PER_HOUR_RANGE,
                            apps=services.list_keyword_apps(merchant), kind_labels=forms.KIND_LABELS,
                            status_labels=forms.STATUS_LABELS,
@@ -78,11 +80,13 @@ def builtin_keywords(name: str):
 @bp.route("/unknown", methods=["POST"])
 @role_required(Role.MANAGER)
 def unknown_texts():
+    action = request.form.get("action", "")
+    per_hour = request.form.get("per_hour", texts.DEFAULT_UNKNOWN_PER_HOUR)
     try:
-        services.set_unknown_action(g.merchant, request.form.get("action", ""),
-                                    per_hour=request.form.get("per_hour", texts.DEFAULT_UNKNOWN_PER_HOUR))
+        services.set_unknown_action(g.merchant, action, per_hour=per_hour)
     except DomainError as error:
         _fail(error)
+        return index(typed={"unknown": action, "unknown_per_hour": per_hour}), 400
     else:
         db.session.commit()
         flash(_("Saved."), "success")

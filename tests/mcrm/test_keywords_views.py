@@ -197,9 +197,10 @@ def test_what_unknown_texts_get_and_how_often_is_set_on_the_keyword_page(client,
     login("manager")
     page = client.get("/keywords/").get_data(as_text=True)
     assert 'name="per_hour" value="3"' in page
-    response = post(client, "/keywords/unknown", {"action": "help", "per_hour": "99"}, token_from="/keywords/",
-                    follow_redirects=True)
-    assert "a whole number from 1 to 60" in response.get_data(as_text=True)
+    response = post(client, "/keywords/unknown", {"action": "nothing", "per_hour": "99"}, token_from="/keywords/")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "a whole number from 1 to 60" in page
+    assert 'name="per_hour" value="99"' in page and '<option value="nothing" selected>' in page  # as typed
     db.session.refresh(merchant)
     assert "unknown_per_hour" not in (merchant.texts or {})
     post(client, "/keywords/unknown", {"action": "help", "per_hour": "1"}, token_from="/keywords/")
