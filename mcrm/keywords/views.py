@@ -18,7 +18,7 @@ from mcrm.keywords import forms, records, services, texts
 from mcrm.keywords.apps import custom
 from mcrm.keywords.models import AppKind, AppStatus, KeywordApp
 from mcrm.keywords.rules import TemplateError, render_template as render_reply, split_words
-from mcrm.members.models import Member
+from mcrm.members.services import find_member_by_msisdn
 from mcrm.messaging.store import count_parts
 
 bp = Blueprint("keywords", __name__, url_prefix="/keywords")
@@ -136,7 +136,8 @@ def coupons(refusal: DomainError | None = None):
     coupon_row = custom.find_issued_coupon(g.merchant, code) if code else None
     if code and refusal is None:
         refusal = custom.coupon_refusal(coupon_row, code, now_utc())
-    member = coupon_row and coupon_row.member_id and db.session.get(Member, coupon_row.member_id)
+    # the holder as a member now (they may have joined since, or left)
+    member = coupon_row and find_member_by_msisdn(g.merchant, coupon_row.msisdn)
     app = coupon_row and db.session.get(KeywordApp, coupon_row.app_id)
     page = render_template("keywords/coupons.html", form=form, code=code, coupon=coupon_row, app=app,
                            member=member, refusal=refusal and refusal.translated())

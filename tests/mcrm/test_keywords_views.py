@@ -129,12 +129,15 @@ def test_the_dashboard_offers_the_coupon_look_up_only_to_a_merchant_with_coupons
 
 def test_a_clerk_looks_a_coupon_up_then_marks_it_redeemed_once(client, login, merchant, db, phone):
     from mcrm.keywords.models import CouponCode
+    from mcrm.members.services import enrol_member
+    holder = enrol_member(merchant, msisdn="+8613900139000", now=now_utc(), name="张三")
     _coupon_app(merchant, db)
     phone.text("QUAN", now=now_utc())                  # the counter redeems by the real clock
     code = db.session.scalar(sa.select(CouponCode.code))
     login("clerk")
     page = client.get("/keywords/coupons", query_string={"code": code.lower()}).get_data(as_text=True)
     assert "满100减20" in page and "+86139****9000" in page and "Valid" in page and "Mark redeemed" in page
+    assert f'href="/members/{holder.id}">张三</a>' in page
     response = post(client, "/keywords/coupons/redeem", {"code": code}, token_from="/keywords/coupons")
     assert response.status_code == 302 and response.location.endswith(f"/keywords/coupons?code={code}")
     page = client.get(response.location).get_data(as_text=True)
