@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from mcrm.core.errors import InsufficientPointsError, ValidationError
 from mcrm.members.models import Member
-from mcrm.points import services
+from mcrm.points import rules, services
 from mcrm.points.models import EntryKind, PointsEntry
 from mcrm.points.services import SYSTEM, Actor
 
@@ -115,6 +115,32 @@ def test_monthly_job_lowers_tier_when_old_points_age_out(db, merchant, make_memb
     assert services.refresh_all_tiers(merchant, now=now + timedelta(days=360)) == 1
     db.session.commit()
     assert db.session.get(Member, member.id).tier == "普通"
+
+
+def test_the_batch_re_evaluation_gives_every_member_what_refresh_tier_gives_one(db, merchant, make_member, now):
+    import random
+    rng = random.Random(7)
+    members = []
+    for index in range(40):
+        member = make_member(msisdn=f"+86138000{index:05d}", joined_at=now - timedelta(days=rng.randint(0, 4000)))
+        for _ in range(rng.randint(0, 3)):
+            services.record_purchase(member, merchant, rng.choice((300, 900, 1800)), actor=CLERK,
+                                     now=now - timedelta(days=rng.randint(0, 500)))
+        members.append(member)
+    db.session.commit()
+    later = now + timedelta(days=200)                   # some earnings leave the 12 months, tenure grows
+    expected = {}
+    for member in members:                              # the one-member rule
+        score = services.tier_score(member, merchant, now=later)
+        expected[member.id] = (rules.tier_for(score, merchant.tier_thresholds), score)
+    changes = sum(expected[m.id][0] != m.tier for m in members)
+    assert changes > 0
+    assert services.refresh_all_tiers(merchant, now=later) == changes
+    loaded = members[0]                                  # objects the session holds see the new values
+    assert (loaded.tier, loaded.tier_score) == expected[loaded.id]
+    db.session.commit()
+    db.session.expire_all()
+    assert {m.id: (m.tier, m.tier_score) for m in members} == expected
 
 
 def test_join_gift_entry_is_a_gift(db, merchant, make_member, now):
