@@ -150,7 +150,7 @@ class InMemoryMessageStore:
                 del self._queued[msg_id]
                 m.status, m.claim_id = MessageStatus.SENDING, worker_id
                 m.claims += 1
-                out.append(replace(m.sms, attempts=m.attempts))
+                out.append(replace(m.sms, attempts=m.attempts, accepted_parts=frozenset(m.parts)))
             return out
 
     def record_parts(self, parts: Sequence[PartResult]) -> None:

@@ -53,6 +53,9 @@ class OutboundSms:
         and sends it with the configured destination TON/NPI.
     :param want_receipt: ask the SMSC for a delivery receipt (registered_delivery=1).
     :param attempts: submit attempts already made (0 on the first claim).
+    :param accepted_parts: part indexes (1-based) the SMSC accepted in an earlier attempt (the parts
+        ``record_parts`` stored for it): a retry sends only the others, under the same concatenation
+        reference, so the handset joins them and nothing is sent or charged twice.
     """
 
     id: OutboxId
@@ -61,6 +64,7 @@ class OutboundSms:
     text: str
     want_receipt: bool = True
     attempts: int = 0
+    accepted_parts: frozenset = frozenset()
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,8 @@ class MessageStore(Protocol):
     def claim_outbound(self, worker_id: str, limit: int, now: datetime) -> list[OutboundSms]:
         """Atomically move up to ``limit`` QUEUED messages whose ``retry_at`` is unset or <= ``now``
         to SENDING for ``worker_id`` and return them, oldest first (``UPDATE … SET status='SENDING',
-        claim_id=? WHERE status='QUEUED'``: no message is ever claimed twice)."""
+        claim_id=? WHERE status='QUEUED'``: no message is ever claimed twice), each with the parts
+        already recorded for it as ``accepted_parts``."""
         ...
 
     def record_parts(self, parts: Sequence[PartResult]) -> None:

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import queue
 import select
 import signal
 import socket
 import threading
 import time
+import zlib
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Optional
 
@@ -328,14 +328,24 @@ class SandboxWorker(_Worker):
 class _Outgoing:
     """A claimed MT message while its parts are being submitted."""
 
-    __slots__ = ("sms", "parts", "next_part", "acked", "done")
+    __slots__ = ("sms", "parts", "todo", "next_part", "acked", "done")
 
     def __init__(self, sms: OutboundSms, parts: list[encoding.SmsPart]) -> None:
         self.sms = sms
         self.parts = parts
-        self.next_part = 0          # index into parts of the next one to send
-        self.acked = 0
+        # a retry sends only what the SMSC has not accepted yet (the same reference joins them)
+        self.todo = [i for i, part in enumerate(parts) if part.part_index not in sms.accepted_parts]
+        self.next_part = 0          # index into todo of the next part to send
+        self.acked = len(parts) - len(self.todo)
         self.done = False           # resolved (submitted, retried or failed): ignore late responses
+
+
+def concat_ref(outbox_id) -> int:
+    """The 8-bit concatenation reference of a message's parts: from its id, so that every attempt
+    uses the same one and a handset joins parts sent in different attempts."""
+    if isinstance(outbox_id, int):
+        return outbox_id & 0xFF
+    return zlib.crc32(str(outbox_id).encode()) & 0xFF
 
 
 class _Session:
@@ -377,7 +387,6 @@ class SmppWorker(_Worker):
         self._sessions: list[_Session] = []
         self._tx: Optional[_Session] = None
         self._next_expiry = 0.0
-        self._ref = int.from_bytes(os.urandom(1), "big")
         # results waiting for the store (flushed once per loop turn, in this order)
         self._parts: list[PartResult] = []
         self._submitted: list = []
@@ -588,19 +597,22 @@ class SmppWorker(_Worker):
             logger.debug("late or unknown %s seq %d", pdu.command, pdu.sequence)
             return
         msg, idx, _sent = entry
-        if msg.done:
-            return
         status = pdu.status
         if pdu.command == "submit_sm_resp" and status == ESME_ROK:
             message_id = _text(pdu.message_id)
             part = msg.parts[idx]
+            # recorded even when another part already failed the message: its retry skips this part
             self._parts.append(PartResult(msg.sms.id, part.part_index, part.total_parts,
                                           pdu.sequence, message_id))
+            if msg.done:
+                return
             msg.acked += 1
             if msg.acked == len(msg.parts):
                 msg.done = True
                 self._submitted.append(msg.sms.id)
                 self.stats["submitted"] += 1
+            return
+        if msg.done:
             return
         if status == ESME_ROK:                      # generic_nack with status 0: nonsense, retry
             status = consts.SMPP_ESME_RSYSERR
@@ -792,13 +804,17 @@ class SmppWorker(_Worker):
                 logger.warning("MT %s refused before sending: %s", sms.id, bad)
                 self._failed.append(SubmitError(sms.id, status, bad, sms.attempts + 1, None))
                 continue
-            self._ref = (self._ref + 1) & 0xFF
             try:
-                parts = encoding.split(sms.text, self._ref)
+                parts = encoding.split(sms.text, concat_ref(sms.id))
             except encoding.MessageTooLongError as exc:
                 self._failed.append(SubmitError(sms.id, 0, "too long: %s" % exc, sms.attempts + 1, None))
                 continue
-            self._queue.append(_Outgoing(sms, parts))
+            msg = _Outgoing(sms, parts)
+            if msg.todo:
+                self._queue.append(msg)
+            else:                   # every part was accepted before its submission could be recorded
+                self._submitted.append(sms.id)
+                self.stats["submitted"] += 1
 
     def _submit(self, now: float) -> None:
         s = self._tx
@@ -819,7 +835,7 @@ class SmppWorker(_Worker):
             if not self.bucket.take():
                 break
             sms = msg.sms
-            idx = msg.next_part
+            idx = msg.todo[msg.next_part]
             part = msg.parts[idx]
             dest = sms.destination_addr[1:] if sms.destination_addr.startswith("+") else sms.destination_addr
             pdu = make("submit_sm", service_type="", source_addr_ton=cfg.source_ton,
@@ -837,8 +853,8 @@ class SmppWorker(_Worker):
                 continue
             out.append(raw)
             inflight[pdu.sequence] = (msg, idx, now)
-            msg.next_part = idx + 1
-            if msg.next_part >= len(msg.parts):
+            msg.next_part += 1
+            if msg.next_part >= len(msg.todo):
                 queue_.popleft()
         if out:
             s.last_tx = now
@@ -894,8 +910,8 @@ class SmppWorker(_Worker):
                 s.last_tx = self.clock()
 
     def _requeue_inflight(self, reason: str) -> None:
-        """After a lost link: messages with parts in flight are sent again (whole; at most the window
-        is duplicated). Unstarted ones stay in the local queue for the next session."""
+        """After a lost link: messages with parts in flight are sent again (their parts that were not
+        accepted; at most the window is duplicated). Unstarted ones stay in the local queue."""
         seen = set()
         for msg, _idx, _sent in self._inflight.values():
             if not msg.done and id(msg) not in seen:
@@ -903,7 +919,7 @@ class SmppWorker(_Worker):
                 self._resolve_error(msg, 0, reason)
         self._inflight.clear()
         for msg in list(self._queue):
-            if msg.next_part > 0 and not msg.done:     # partly sent, none in flight: resend whole
+            if msg.next_part > 0 and not msg.done:     # partly sent, none in flight: send the rest again
                 self._resolve_error(msg, 0, reason)
         self._queue = collections.deque(m for m in self._queue if not m.done)
         # receipts read but not yet stored: the SMSC will resend them (we never acked)

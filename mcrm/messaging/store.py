@@ -110,6 +110,7 @@ class SqlMessageStore:
                                    status=MessageStatus.SENDING, claim_id=sa.bindparam("worker_id"),
                                    claimed_at=now, source_addr=sa.func.coalesce(m.source_addr, service_number)
                                    ).returning(m.id, m.source_addr, m.msisdn, m.text, m.attempts)
+        self._accepted_parts = sa.select(p.message_id, p.part_index).where(p.message_id.in_(ids))
         insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_PARTS)
         # a retried message records its parts again: the latest submit wins
         self._upsert_parts = insert.on_conflict_do_update(
@@ -161,8 +162,13 @@ class SqlMessageStore:
     def claim_outbound(self, worker_id: str, limit: int, now: datetime) -> list[OutboundSms]:
         with self.engine.begin() as conn:
             rows = conn.execute(self._claim, {"worker_id": worker_id, "limit": limit, "now": now}).all()
+            accepted: dict[int, set[int]] = {}
+            for chunk in _chunks([r.id for r in rows]):  # parts of a retried message the SMSC has
+                for message_id, part_index in conn.execute(self._accepted_parts, {"ids": chunk}):
+                    accepted.setdefault(message_id, set()).add(part_index)
         rows.sort(key=lambda r: r.id)
-        return [OutboundSms(r.id, r.source_addr, r.msisdn, r.text, True, r.attempts) for r in rows]
+        return [OutboundSms(r.id, r.source_addr, r.msisdn, r.text, True, r.attempts,
+                            frozenset(accepted.get(r.id, ()))) for r in rows]
 
     # -------------------------------------------------------------------------------- results
     def record_parts(self, parts: Sequence[PartResult]) -> None:

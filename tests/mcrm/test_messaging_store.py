@@ -139,6 +139,18 @@ def test_a_resent_message_replaces_its_parts(app, db, merchant, now):
     assert row.status is MessageStatus.DELIVERED and [p.smsc_message_id for p in row.part_rows] == ["new"]
 
 
+def test_a_retried_message_is_claimed_with_the_parts_the_smsc_accepted(app, db, merchant, now):
+    long_id, short_id = queue(db, merchant, now, 2, body="积分" * 60)      # 3 UCS-2 parts each
+    store = SqlMessageStore(app)
+    first = store.claim_outbound("w1", 10, now)
+    assert [sms.accepted_parts for sms in first] == [frozenset(), frozenset()]
+    store.record_parts([PartResult(long_id, 1, 3, 7, "p1"), PartResult(long_id, 3, 3, 9, "p3")])
+    store.mark_retry([SubmitError(long_id, 0x58, "ESME_RTHROTTLED", 0, now),
+                      SubmitError(short_id, 0, "connection lost", 0, now)])
+    again = {sms.id: sms.accepted_parts for sms in store.claim_outbound("w2", 10, now)}
+    assert again == {long_id: frozenset({1, 3}), short_id: frozenset()}
+
+
 def test_retry_and_failure_keep_the_smscs_code(app, db, merchant, now):
     retried, failed = queue(db, merchant, now, 2)
     store = SqlMessageStore(app)

@@ -144,6 +144,35 @@ def test_an_mo_the_smsc_delivers_again_after_its_ack_was_lost_is_stored_once(sms
     assert len(store.inbound()) == copies + 1
 
 
+def _parts_sent(smsc) -> list[tuple[int, int]]:
+    """(reference, part number) of every part the SMSC received, in order."""
+    return [(r["concat"]["ref"], r["concat"]["n"]) for r in smsc.records("submit_sm") if r["concat"]]
+
+
+def test_a_retried_long_message_sends_only_the_parts_not_accepted_under_the_same_reference(smsc, make_gateway,
+                                                                                         store):
+    from datetime import datetime, timezone
+    from sms_gateway import PartResult, SubmitError
+    sms_id = store.add_outbound(MSISDN, CHINESE)                  # three UCS-2 parts
+    now = datetime.now(timezone.utc)
+    [claimed] = store.claim_outbound("an earlier gateway", 1, now)   # whose part 2 was throttled
+    store.record_parts([PartResult(sms_id, 1, 3, 7, "earlier-1")])
+    store.mark_retry([SubmitError(sms_id, 0x58, "ESME_RTHROTTLED", 0, now)])
+    make_gateway(smsc)
+    wait_until(lambda: all_in(store, MessageStatus.SUBMITTED, 1), message="submitted")
+    assert _parts_sent(smsc) == [(sms_id & 0xFF, 2), (sms_id & 0xFF, 3)]
+
+
+def test_a_long_message_cut_off_by_a_lost_link_is_completed_not_sent_again(smsc, make_gateway, store):
+    smsc.configure(drop_after=3)          # the bind, part 1 (answered), then part 2: the link dies
+    sms_id = store.add_outbound(MSISDN, CHINESE)
+    make_gateway(smsc)
+    wait_until(lambda: all_in(store, MessageStatus.DELIVERED, 1), timeout=10, message="delivered")
+    assert _parts_sent(smsc) == [(sms_id & 0xFF, 1), (sms_id & 0xFF, 2), (sms_id & 0xFF, 3)]
+    [message] = smsc.records("message")                       # the handset joins one message of three
+    assert message["parts"] == 3 and message["text"] == CHINESE
+
+
 def test_throttled_submits_are_retried_and_nothing_is_lost(smsc, make_gateway, store):
     smsc.configure(throttle=15)
     ids = [store.add_outbound("+86138000%05d" % i, "promo %d" % i) for i in range(40)]
