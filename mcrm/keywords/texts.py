@@ -67,7 +67,7 @@ DEFAULT_REPLIES = {
     "staff_usage": ("格式：XF 手机号 金额 / DH 手机号 积分 [原因] / DL / HX 券码", ("shop",)),
     "staff_error": ("未执行：{error}", ("error",)),
     "login_code": ("您的后台登录验证码{code}，5分钟内有效，请勿告诉他人。", ("code",)),
-    "coupon_redeemed": ("券码{code}已核销。", ("code",)),
+    "coupon_redeemed": ("券码{code}已核销：{offer}。", ("code", "offer")),
 }
 
 FEEDBACK_KIND_LABELS = {"suggestion": "建议", "complaint": "投诉", "praise": "表扬"}

@@ -33,7 +33,7 @@ SAMPLE_VALUES = {"name": "张三", "points": 1280, "tier": "银卡", "expiring_p
                  "amount": "88", "earned": 88, "redeemed": 500, "error": "余额不足", "code": "AB12CD34",
                  "expires": "2026-12-31", "option": "红烧肉", "options": "1.红烧肉 2.糖醋鱼", "keyword": "TP",
                  "info": "状态:制作中", "event": "品鉴会", "seats": 2, "when": "12月01日19:00", "position": 1,
-                 "status": "已确认", "limit": 1}
+                 "status": "已确认", "limit": 1, "offer": "到店满100减20"}
 
 
 def _fail(error: DomainError) -> None:

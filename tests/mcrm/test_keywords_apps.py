@@ -195,7 +195,7 @@ def test_staff_redeem_a_coupon_once_in_the_console_or_by_sms(make_app, merchant,
     with pytest.raises(NotFoundError):
         redeem_coupon(merchant, "ZZZ999", by="店长", now=now)
     make_staff("clerk", msisdn="+8613700137000")
-    assert "已核销" in phone.text("HX BBB222", msisdn="+8613700137000")[0]
+    assert "BBB222已核销：coupon app。" in phone.text("HX BBB222", msisdn="+8613700137000")[0]  # with the offer
     assert "BBB222 已经核销过了" in phone.text("HX BBB222", msisdn="+8613700137000")[0]  # in the staff's language
 
 
