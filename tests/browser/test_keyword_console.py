@@ -169,3 +169,24 @@ def test_on_a_phone_a_manager_ends_an_app_only_after_confirming(open_page, make_
     screenshot(page, "keyword-app-ended-phone")
     release_database()
     assert db.session.get(KeywordApp, app_id).status == "ended"
+
+
+def test_a_manager_downloads_an_events_door_list_for_excel(open_page, make_staff, merchant, db, phone,
+                                                           now):  # noqa: F811
+    from datetime import timedelta
+    from mcrm.keywords import services
+    from mcrm.members.services import enrol_member
+    enrol_member(merchant, msisdn="+8613900139000", now=now, name="张三")
+    app = services.create_keyword_app(merchant, kind="event", name="品鉴会")
+    services.set_app_keywords(app, merchant, ["BM"])
+    services.set_app_config(app, capacity=10, event_at=now + timedelta(days=3))
+    services.activate_keyword_app(app)
+    db.session.commit()
+    phone.text("BM 2")
+    page = app_page_on_a_phone(open_page, make_staff("manager"), app.id)
+    with page.expect_download() as download_info:
+        page.click("a[href$='records.csv?encoding=gb18030']")
+    download = download_info.value
+    assert download.suggested_filename.startswith(f"app-{app.id}-") and download.suggested_filename.endswith(".csv")
+    lines = download.path().read_text(encoding="gb18030").splitlines()
+    assert lines[0] == "手机,姓名,名额,状态,报名时间,提醒时间" and lines[1].startswith("+8613900139000,张三,2,已确认,")
