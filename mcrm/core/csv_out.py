@@ -4,7 +4,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
-from flask import Response, stream_with_context
+from flask import Response, abort, request, stream_with_context
 
 #: the encodings offered for download: UTF-8 with a BOM (which makes Excel read UTF-8), or GB18030
 ENCODINGS = {"utf-8": "utf-8-sig", "gb18030": "gb18030"}
@@ -39,6 +39,14 @@ def _encode(buffer: io.StringIO, codec: str, first: bool) -> bytes:
     buffer.truncate()
     # the BOM belongs at the very start only
     return text.encode(codec if first else codec.removesuffix("-sig"))
+
+
+def requested_encoding() -> str:
+    """The ``?encoding=`` a download link asks for (``utf-8`` when none); 400 for any other."""
+    encoding = request.args.get("encoding", "utf-8")
+    if encoding not in ENCODINGS:
+        abort(400)
+    return encoding
 
 
 def download(chunks: Iterator[bytes], *, filename: str, charset: str = "utf-8") -> Response:

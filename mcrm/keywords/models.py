@@ -91,6 +91,8 @@ class CouponCode(IdMixin, db.Model):
 
     merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"))
     app_id: Mapped[int] = mapped_column(sa.ForeignKey("keyword_apps.id", ondelete="CASCADE"))
+    #: the offer the code is for (read only: the database deletes codes with their app)
+    app = relationship("KeywordApp", viewonly=True)
     code: Mapped[str] = mapped_column(sa.String(32))
     msisdn: Mapped[str | None] = mapped_column(sa.String(20))
     member_id: Mapped[int | None] = mapped_column(sa.ForeignKey("members.id"))

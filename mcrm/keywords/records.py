@@ -47,21 +47,25 @@ def iter_records(app: KeywordApp, *, batch: int = 1000) -> Iterator[tuple[object
         last_id = rows[-1][0].id
 
 
-def cells(app: KeywordApp, row, name: str | None, local_time: Callable) -> list:
-    """One record as the cells of ``headers``; ``local_time`` formats a time in the merchant's zone."""
+def row_cells(app: KeywordApp, local_time: Callable) -> Callable[[object, str | None], list]:
+    """What turns one record (and its member name) into the cells of ``headers``, made once per app;
+    ``local_time`` formats a time in the merchant's zone."""
     if app.kind == AppKind.EVENT:
-        return [row.msisdn, safe_cell(name), row.seats, str(STATUS_LABELS.get(row.status, row.status)),
-                local_time(row.created_at), local_time(row.reminded_at)]
+        return lambda row, name: [row.msisdn, safe_cell(name), row.seats,
+                                  str(STATUS_LABELS.get(row.status, row.status)), local_time(row.created_at),
+                                  local_time(row.reminded_at)]
     if app.kind == AppKind.VOTE:
-        label = dict(vote_options(app)).get(row.option)
-        return [row.msisdn, safe_cell(name), safe_cell(f"{row.option}. {label}" if label else row.option),
-                local_time(row.created_at)]
+        labels = {key: f"{key}. {label}" for key, label in vote_options(app)}
+        return lambda row, name: [row.msisdn, safe_cell(name), safe_cell(labels.get(row.option, row.option)),
+                                  local_time(row.created_at)]
     if app.kind == AppKind.COUPON:
-        return [row.msisdn, safe_cell(name), safe_cell(row.code), local_time(row.issued_at),
-                local_time(row.expires_at), local_time(row.redeemed_at), safe_cell(row.redeemed_by)]
-    return [row.msisdn, safe_cell(name), local_time(row.created_at)]
+        return lambda row, name: [row.msisdn, safe_cell(name), safe_cell(row.code), local_time(row.issued_at),
+                                  local_time(row.expires_at), local_time(row.redeemed_at),
+                                  safe_cell(row.redeemed_by)]
+    return lambda row, name: [row.msisdn, safe_cell(name), local_time(row.created_at)]
 
 
 def records_csv(app: KeywordApp, *, encoding: str, local_time: Callable, batch: int = 1000) -> Iterator[bytes]:
-    rows = (cells(app, row, name, local_time) for row, name in iter_records(app, batch=batch))
+    cells = row_cells(app, local_time)
+    rows = (cells(row, name) for row, name in iter_records(app, batch=batch))
     return csv_chunks(headers(app), rows, codec=ENCODINGS[encoding], batch=batch)

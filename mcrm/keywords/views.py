@@ -138,9 +138,8 @@ def coupons(refusal: DomainError | None = None):
         refusal = custom.coupon_refusal(coupon_row, code, now_utc())
     # the holder as a member now (they may have joined since, or left)
     member = coupon_row and find_member_by_msisdn(g.merchant, coupon_row.msisdn)
-    app = coupon_row and db.session.get(KeywordApp, coupon_row.app_id)
-    page = render_template("keywords/coupons.html", form=form, code=code, coupon=coupon_row, app=app,
-                           member=member, refusal=refusal and refusal.translated())
+    page = render_template("keywords/coupons.html", form=form, code=code, coupon=coupon_row, member=member,
+                           refusal=refusal and refusal.translated())
     return page, (400 if refusal and request.method == "POST" else 200)
 
 
@@ -407,9 +406,7 @@ def cancel_signup(app_id: int, signup_id: int):
 def app_records(app_id: int):
     """Everything the app collected (sign-ups, votes, coupons handed out, answered texts) as a CSV."""
     app = _app(app_id)
-    encoding = request.args.get("encoding", "utf-8")
-    if encoding not in csv_out.ENCODINGS:
-        abort(400)
+    encoding = csv_out.requested_encoding()
     chunks = records.records_csv(app, encoding=encoding, local_time=local_datetime)
     return csv_out.download(chunks, filename=f"app-{app.id}-{now_utc():%Y%m%d}.csv", charset=encoding)
 
@@ -420,6 +417,7 @@ def app_detail(app_id: int):
     app = _app(app_id)
     event_at = (app.config or {}).get("event_at")
     return render_template("keywords/app.html", app=app, kind_labels=forms.KIND_LABELS, steps=STEPS,
-                           status_labels=forms.STATUS_LABELS, deletable=services.can_delete_keyword_app(app),
+                           status_labels=forms.STATUS_LABELS, signup_labels=records.STATUS_LABELS,
+                           deletable=services.can_delete_keyword_app(app),
                            event_at=datetime.fromisoformat(event_at) if event_at else None,
                            **services.app_figures(app))

@@ -210,9 +210,7 @@ EXPORT_HEADERS = (_l("Mobile"), _l("Name"), _l("Gender"), _l("Birthday"), _l("Ta
 @bp.route("/export.csv")
 @role_required(Role.MANAGER)
 def export():
-    encoding = request.args.get("encoding", "utf-8")
-    if encoding not in csv_out.ENCODINGS:
-        abort(400)
+    encoding = csv_out.requested_encoding()
     filters = _filter_form().to_filter()
     chunks = csv_io.export_csv(g.merchant, filters, headers=[str(h) for h in EXPORT_HEADERS],
                                encoding=encoding, local_time=local_datetime)

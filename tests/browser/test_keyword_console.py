@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from mcrm.core.clock import now_utc
 from tests.browser.conftest import release_database, screenshot, sign_in
-from tests.mcrm.keywords_support import phone  # noqa: F401
+from tests.mcrm.keywords_support import phone, switched_on_app  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -125,13 +125,8 @@ def test_on_a_phone_a_manager_uploads_an_info_table_and_later_changes_a_limit_wi
 
 def test_on_a_phone_a_clerk_looks_up_the_code_a_customer_shows_and_marks_it_redeemed(open_page, make_staff, merchant,
                                                                                      db, phone):  # noqa: F811
-    from mcrm.keywords import services
     from mcrm.keywords.models import CouponCode
-    app = services.create_keyword_app(merchant, kind="coupon", name="满100减20")
-    services.set_app_keywords(app, merchant, ["QUAN"])
-    services.set_app_config(app, source="generated")
-    services.activate_keyword_app(app)
-    db.session.commit()
+    switched_on_app(merchant, "coupon", "满100减20", ["QUAN"], source="generated")
     phone.text("QUAN", now=now_utc())                  # the counter redeems by the real clock
     code = db.session.scalar(sa.select(CouponCode.code))
     clerk = make_staff("clerk")
@@ -153,11 +148,8 @@ def test_on_a_phone_a_clerk_looks_up_the_code_a_customer_shows_and_marks_it_rede
 
 
 def test_on_a_phone_a_manager_ends_an_app_only_after_confirming(open_page, make_staff, merchant, db):
-    from mcrm.keywords import services
     from mcrm.keywords.models import KeywordApp
-    app = services.create_keyword_app(merchant, kind="autoreply", name="双十一")
-    services.set_app_keywords(app, merchant, ["SSY"])
-    services.activate_keyword_app(app)
+    app = switched_on_app(merchant, "autoreply", "双十一", ["SSY"])
     app.uses = 3                                          # it has answered texts: ended, not deleted
     db.session.commit()
     app_id = app.id
@@ -174,14 +166,9 @@ def test_on_a_phone_a_manager_ends_an_app_only_after_confirming(open_page, make_
 def test_a_manager_downloads_an_events_door_list_for_excel(open_page, make_staff, merchant, db, phone,
                                                            now):  # noqa: F811
     from datetime import timedelta
-    from mcrm.keywords import services
     from mcrm.members.services import enrol_member
     enrol_member(merchant, msisdn="+8613900139000", now=now, name="张三")
-    app = services.create_keyword_app(merchant, kind="event", name="品鉴会")
-    services.set_app_keywords(app, merchant, ["BM"])
-    services.set_app_config(app, capacity=10, event_at=now + timedelta(days=3))
-    services.activate_keyword_app(app)
-    db.session.commit()
+    app = switched_on_app(merchant, "event", "品鉴会", ["BM"], capacity=10, event_at=now + timedelta(days=3))
     phone.text("BM 2")
     page = app_page_on_a_phone(open_page, make_staff("manager"), app.id)
     with page.expect_download() as download_info:

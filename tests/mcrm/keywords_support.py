@@ -53,3 +53,15 @@ class Phone:
 @pytest.fixture
 def phone(app, merchant, now, settings):
     return Phone(settings.access_number, merchant, now)
+
+
+def switched_on_app(merchant, kind: str, name: str, words: list[str], **config):
+    """A wizard app with its keywords and settings, switched on and committed."""
+    from mcrm.keywords import services
+    app = services.create_keyword_app(merchant, kind=kind, name=name)
+    services.set_app_keywords(app, merchant, words)
+    if config:
+        services.set_app_config(app, **config)
+    services.activate_keyword_app(app)
+    db.session.commit()
+    return app

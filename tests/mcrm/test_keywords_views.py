@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from mcrm.core.clock import now_utc
 from mcrm.keywords.models import KeywordApp
 from tests.conftest import csrf_token
-from tests.mcrm.keywords_support import phone  # noqa: F401
+from tests.mcrm.keywords_support import phone, switched_on_app  # noqa: F401
 
 
 def post(client, url, data, *, token_from=None, **kwargs):
@@ -111,13 +111,7 @@ def test_another_merchants_app_is_a_404(client, login, make_merchant, db):
 
 
 def _coupon_app(merchant, db, **config):
-    from mcrm.keywords import services
-    app = services.create_keyword_app(merchant, kind="coupon", name="满100减20")
-    services.set_app_keywords(app, merchant, ["QUAN"])
-    services.set_app_config(app, source="generated", **config)
-    services.activate_keyword_app(app)
-    db.session.commit()
-    return app
+    return switched_on_app(merchant, "coupon", "满100减20", ["QUAN"], source="generated", **config)
 
 
 def test_the_dashboard_offers_the_coupon_look_up_only_to_a_merchant_with_coupons(client, login, merchant, db):
@@ -365,15 +359,10 @@ def _records(client, app_id, **query):
 def test_an_events_page_and_its_download_are_the_door_list_with_names(client, login, merchant, db, phone, now):
     import csv
     from datetime import timedelta
-    from mcrm.keywords import services
     from mcrm.members.services import enrol_member
     enrol_member(merchant, msisdn="+8613900139000", now=now, name="=HYPERLINK(1)")  # typed into the console
     enrol_member(merchant, msisdn="+8613900139001", now=now, name="李四")
-    event = services.create_keyword_app(merchant, kind="event", name="品鉴会")
-    services.set_app_keywords(event, merchant, ["BM"])
-    services.set_app_config(event, capacity=2, event_at=now + timedelta(days=3))
-    services.activate_keyword_app(event)
-    db.session.commit()
+    event = switched_on_app(merchant, "event", "品鉴会", ["BM"], capacity=2, event_at=now + timedelta(days=3))
     phone.text("BM 2")
     phone.text("BM", msisdn="+8613900139001")
     phone.text("BM", msisdn="+8613900139002")           # no member: a number, no name
@@ -416,11 +405,7 @@ def test_a_downloads_lines_follow_the_apps_kind(client, login, merchant, make_me
 
 
 def test_a_manager_ends_an_app_in_the_console_and_can_no_longer_change_it(client, login, merchant, db, phone):
-    from mcrm.keywords import services
-    app = services.create_keyword_app(merchant, kind="autoreply", name="双十一")
-    services.set_app_keywords(app, merchant, ["SSY"])
-    services.activate_keyword_app(app)
-    db.session.commit()
+    app = switched_on_app(merchant, "autoreply", "双十一", ["SSY"])
     phone.text("SSY")
     login("manager")
     page = client.get(f"/keywords/apps/{app.id}").get_data(as_text=True)

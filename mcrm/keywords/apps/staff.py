@@ -89,11 +89,9 @@ def coupon_redeem(ctx: Context, staff: Staff) -> None:
         ctx.reply("staff_usage", member=None)
         return
     from mcrm.keywords.apps.custom import redeem_coupon
-    from mcrm.keywords.models import KeywordApp
     coupon = redeem_coupon(ctx.merchant, ctx.parsed.args[0], by=_actor(staff).label, now=ctx.now)
     # the offer, so the staff at the counter knows what to give
-    ctx.reply("coupon_redeemed", code=coupon.code, offer=db.session.get(KeywordApp, coupon.app_id).name,
-              member=None)
+    ctx.reply("coupon_redeemed", code=coupon.code, offer=coupon.app.name, member=None)
 
 
 COMMANDS = {"purchase": purchase, "redeem": redeem, "login_code": login_code, "coupon_redeem": coupon_redeem}
