@@ -52,11 +52,17 @@ class Context:
         """Answer with the merchant's text for ``reply_id`` (see ``reply_with``)."""
         self.reply_with(texts.reply_template(self.merchant, reply_id), to=to, member=member, **values)
 
-    def reply_with(self, template: str, *, to: str | None = None, member: Member | None = _UNSET, **values) -> None:
-        """Answer with ``template`` filled in; ``to`` another number (then ``member`` is theirs)."""
+    def reply_with(self, template: str, *, to: str | None = None, member: Member | None = _UNSET,
+                   table: dict | None = None, **values) -> None:
+        """Answer with ``template`` filled in; ``to`` another number (then ``member`` is theirs).
+
+        ``table``: values from a merchant's upload (an info-query row), keyed by placeholder. They
+        come as a dict, never as keywords, so a column named ``to`` cannot pick the recipient, and
+        they fill only what nothing else fills.
+        """
         if member is _UNSET:
             member = self.member if to is None else None
-        body = render_template(template, self.values(template, member, values))
+        body = render_template(template, {**(table or {}), **self.values(template, member, values)})
         if body.strip():
             self.replies.append(Reply(to or self.msisdn, body, member))
 

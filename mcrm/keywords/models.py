@@ -47,6 +47,9 @@ class KeywordApp(IdMixin, TimestampMixin, db.Model):
     extension: Mapped[str | None] = mapped_column(sa.String(6))
     #: texts this app has answered (a counter kept in the same transaction as the use)
     uses: Mapped[int] = mapped_column(default=0)
+    #: seats confirmed (event) or codes issued (coupon). Raised only by one conditional UPDATE that
+    #: keeps it within the capacity or stock, so two texts at once can never both take the last seat
+    taken: Mapped[int] = mapped_column(default=0, server_default="0")
 
     words = relationship("KeywordWord", cascade="all, delete-orphan", lazy="selectin",
                          order_by="KeywordWord.position")

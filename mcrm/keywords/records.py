@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 
 from mcrm.core.csv_out import ENCODINGS, csv_chunks, safe_cell
 from mcrm.extensions import db
-from mcrm.keywords.apps.custom import vote_options
+from mcrm.keywords.apps.custom import last_valid_moment, vote_options
 from mcrm.keywords.models import AppKind, CouponCode, EventSignup, KeywordApp, KeywordUse, PollVote, SignupStatus
 from mcrm.members.models import Member
 
@@ -16,7 +16,7 @@ from mcrm.members.models import Member
 HEADERS = {
     AppKind.EVENT: (_l("Phone"), _l("Name"), _l("Seats"), _l("Status"), _l("Signed up"), _l("Reminded")),
     AppKind.VOTE: (_l("Phone"), _l("Name"), _l("Option"), _l("Voted")),
-    AppKind.COUPON: (_l("Phone"), _l("Name"), _l("Code"), _l("Issued"), _l("Expires"), _l("Redeemed"),
+    AppKind.COUPON: (_l("Phone"), _l("Name"), _l("Code"), _l("Issued"), _l("Valid through"), _l("Redeemed"),
                      _l("Redeemed by")),
 }
 USE_HEADERS = (_l("Phone"), _l("Name"), _l("Answered"))
@@ -60,7 +60,8 @@ def row_cells(app: KeywordApp, local_time: Callable) -> Callable[[object, str | 
                                   local_time(row.created_at)]
     if app.kind == AppKind.COUPON:
         return lambda row, name: [row.msisdn, safe_cell(name), safe_cell(row.code), local_time(row.issued_at),
-                                  local_time(row.expires_at), local_time(row.redeemed_at),
+                                  local_time(last_valid_moment(row.expires_at), "%Y-%m-%d"),
+                                  local_time(row.redeemed_at),
                                   safe_cell(row.redeemed_by)]
     return lambda row, name: [row.msisdn, safe_cell(name), local_time(row.created_at)]
 

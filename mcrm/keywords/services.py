@@ -450,13 +450,13 @@ def upload_info_table(app: KeywordApp, data: bytes) -> int:
     uses is refused (the reply would come out with holes).
     """
     from mcrm.keywords.apps.config import read_info_csv
-    from mcrm.keywords.apps.custom import MEMBER_FIELDS, REPLIES
+    from mcrm.keywords.apps.custom import MEMBER_FIELDS, REPLIES, column_placeholders
     from mcrm.keywords.models import InfoRow
     from mcrm.keywords.rules import template_fields
     if app.kind != AppKind.INFO:
         raise ValidationError("Only info-query apps have a table")
     header, records = read_info_csv(data)
-    allowed = set(header) | set(MEMBER_FIELDS) | set(REPLIES[AppKind.INFO]["found"][1])
+    allowed = set(column_placeholders(header)) | set(MEMBER_FIELDS) | set(REPLIES[AppKind.INFO]["found"][1])
     missing = [f for f in template_fields(app.replies.get("found", "")) if f not in allowed]
     if missing:
         raise ValidationError("The reply uses {%(field)s} but the table has no such column", field=missing[0])

@@ -125,7 +125,8 @@ REPLY_LABELS = {
     "voted": _l("Vote recorded"), "already": _l("Already done (one per number)"),
     "options": _l("No valid option given"), "found": _l("Code found"), "not_found": _l("Code not found"),
     "usage": _l("No code given"), "confirmed": _l("Seat confirmed"), "waiting": _l("On the waiting list"),
-    "reminder": _l("Reminder before the event"), "promoted": _l("Moved up from the waiting list"),
+    "too_many": _l("More seats asked for than one text may book"), "reminder": _l("Reminder before the event"),
+    "promoted": _l("Moved up from the waiting list"),
     "cancelled": _l("Sign-up cancelled by the texter"), "not_signed_up": _l("Cancel from a number not signed up"),
     "limit": _l("Limit per number reached"),
 }

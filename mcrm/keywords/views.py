@@ -130,15 +130,22 @@ def replies():
 @bp.route("/coupons")
 @role_required(Role.CLERK)
 def coupons(refusal: DomainError | None = None):
-    """The counter: look a code up (offer, holder, expiry, state), then mark it redeemed."""
+    """The counter: look a code up (offer, holder, expiry, state), then mark it redeemed.
+
+    ``refusal``: why the redeem just posted failed. A coupon that was looked up shows one verdict,
+    its state; the alert is only for a failed redeem or a code that is nobody's coupon.
+    """
     form = forms.CouponLookupForm(request.values, meta={"csrf": False})
-    code = (form.code.data or "").strip()
+    code, now = (form.code.data or "").strip(), now_utc()
     coupon_row = custom.find_issued_coupon(g.merchant, code) if code else None
-    if code and refusal is None:
-        refusal = custom.coupon_refusal(coupon_row, code, now_utc())
+    if code and coupon_row is None and refusal is None:
+        refusal = custom.coupon_refusal(None, code, now)
     # the holder as a member now (they may have joined since, or left)
     member = coupon_row and find_member_by_msisdn(g.merchant, coupon_row.msisdn)
     page = render_template("keywords/coupons.html", form=form, code=code, coupon=coupon_row, member=member,
+                           state=coupon_row and custom.coupon_state(coupon_row, now),
+                           valid_through=coupon_row and custom.last_valid_day(coupon_row.expires_at,
+                                                                               g.merchant.timezone),
                            refusal=refusal and refusal.translated())
     return page, (400 if refusal and request.method == "POST" else 200)
 

@@ -127,8 +127,9 @@ def test_on_a_phone_a_clerk_looks_up_the_code_a_customer_shows_and_marks_it_rede
                                                                                      db, phone):  # noqa: F811
     from mcrm.keywords.models import CouponCode
     switched_on_app(merchant, "coupon", "满100减20", ["QUAN"], source="generated")
-    phone.text("QUAN", now=now_utc())                  # the counter redeems by the real clock
+    sms = phone.text("QUAN", now=now_utc())[0]         # the counter redeems by the real clock
     code = db.session.scalar(sa.select(CouponCode.code))
+    valid_through = sms.split("有效期至")[1][:10]
     clerk = make_staff("clerk")
     release_database()
     page = open_page(viewport=PHONE)
@@ -137,11 +138,14 @@ def test_on_a_phone_a_clerk_looks_up_the_code_a_customer_shows_and_marks_it_rede
     page.click("form[action='/keywords/coupons'] button[type=submit]")
     card = page.locator("#coupon")
     assert "满100减20" in card.text_content() and "有效" in card.text_content()
+    assert f"有效期至{valid_through}" in card.text_content().replace(" ", "").replace("\n", "")  # as the SMS said
     assert no_sideways_scrolling(page)
     screenshot(page, "coupon-look-up-phone")
     card.locator("button[type=submit]").click()
     page.wait_for_selector(".flash.success")
     assert "已核销" in page.locator("#coupon .badge").text_content()
+    # one verdict: no second badge and no alert that it cannot be redeemed
+    assert page.locator("#coupon .badge").count() == 1 and page.locator("#coupon [role=alert]").count() == 0
     assert page.locator("#coupon button[type=submit]").count() == 0
     release_database()
     assert db.session.scalar(sa.select(CouponCode.redeemed_at)) is not None

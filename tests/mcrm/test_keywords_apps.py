@@ -1,4 +1,5 @@
 """Keyword apps made in the wizard: conflicts, replies, limits, dates, and each kind answering texts."""
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -6,7 +7,7 @@ import sqlalchemy as sa
 
 from mcrm.core.errors import ConflictError, NotFoundError, ValidationError
 from mcrm.keywords import services
-from mcrm.keywords.apps.custom import add_pool_codes, redeem_coupon, vote_counts
+from mcrm.keywords.apps.custom import add_pool_codes, redeem_coupon, reply_fields, vote_counts
 from mcrm.keywords.models import AppStatus, CouponCode, EventSignup
 from mcrm.keywords.texts import BUILTIN_LABELS
 from tests.mcrm.keywords_support import CONSUMER, phone  # noqa: F401
@@ -181,6 +182,21 @@ def test_pool_coupons_hand_out_uploaded_codes_in_order_until_empty(make_app, pho
     assert "领完" in phone.text("QUAN", msisdn="+8613900139002")[0]
 
 
+def test_a_coupon_is_good_through_the_whole_local_day_its_sms_names(make_app, merchant, phone, db):
+    """Issued at 23:30 in Shanghai (15:30 UTC) and good for one day: the SMS names the 21st, and the
+    coupon works until that day ends there, not at 23:30 (nor by the UTC date)."""
+    from mcrm.keywords.apps.custom import CouponState, coupon_state, last_valid_day
+    make_app(kind="coupon", words=["QUAN"], source="generated", valid_days=1)
+    issued_at = datetime(2026, 11, 20, 15, 30, tzinfo=timezone.utc)
+    assert "有效期至2026-11-21" in phone.text("QUAN", now=issued_at)[0]
+    coupon = db.session.scalar(sa.select(CouponCode))
+    assert last_valid_day(coupon.expires_at, merchant.timezone).isoformat() == "2026-11-21"
+    assert coupon_state(coupon, datetime(2026, 11, 21, 15, 59, tzinfo=timezone.utc)) == CouponState.VALID  # 23:59
+    assert coupon_state(coupon, datetime(2026, 11, 21, 16, 0, tzinfo=timezone.utc)) == CouponState.EXPIRED
+    late = datetime(2026, 11, 20, 17, 0, tzinfo=timezone.utc)  # already the 21st in Shanghai
+    assert "有效期至2026-11-22" in phone.text("QUAN", msisdn=OTHER, now=late)[0]
+
+
 def test_staff_redeem_a_coupon_once_in_the_console_or_by_sms(make_app, merchant, make_staff, phone, db, now):
     make_app(kind="coupon", words=["QUAN"], source="pool", activate=False)
     app = services.list_keyword_apps(merchant)[0]
@@ -238,6 +254,51 @@ def test_a_table_without_a_column_the_reply_uses_is_refused(make_app):
         services.upload_info_table(app, "订单号,进度\nA1,好了\n".encode())
 
 
+LONG_COLUMN = "备注" * 150
+
+
+@pytest.mark.parametrize("column,placeholder", [
+    ("to", "to"), ("member", "member"), ("code", "col:code"), ("info", "col:info"), ("name", "col:name"),
+    ("shop", "col:shop"), ("points", "col:points"), ("col:code", "col:col:code"), ("50%", "50%"),
+    ("%(name)s", "%(name)s"), ("取餐 时间", "取餐 时间"), ("取餐时间", "取餐时间"), (LONG_COLUMN, LONG_COLUMN)])
+def test_any_column_name_answers_the_texter_and_never_overrides_the_engines_fields(make_app, make_member, phone,
+                                                                                   db, column, placeholder):
+    """A column named ``to`` once sent the answer to the number in the table, and ``code``, ``info``
+    or ``member`` broke every query. Columns the engine fills are reached as ``{col:<name>}``."""
+    make_member(msisdn=CONSUMER, name="张三")
+    app = make_app(kind="info", words=["CX"], activate=False)
+    services.upload_info_table(app, f'订单号,"{column}"\nA100,+8613900139099\n'.encode())
+    services.set_app_replies(app, {"found": "{name}，{code}：{%s}" % placeholder})
+    services.activate_keyword_app(app)
+    db.session.commit()
+    assert phone.exchange("CX a100") == [(CONSUMER, "张三，a100：+8613900139099")]
+    services.set_app_replies(app, {})  # the default answer lists every column
+    db.session.commit()
+    assert phone.exchange("CX A100") == [(CONSUMER, f"A100：订单号:A100 {column}:+8613900139099")]
+
+
+def test_a_column_the_engine_fills_is_offered_with_its_prefix(make_app):
+    app = make_app(kind="info", words=["CX"], activate=False)
+    services.upload_info_table(app, "订单号,code,状态\nA100,X,好了\n".encode())
+    fields = reply_fields(app, "found")
+    assert "col:code" in fields and "状态" in fields and fields.count("code") == 1
+    with pytest.raises(ValidationError, match="col:状态"):
+        services.set_app_replies(app, {"found": "{col:状态}"})  # only a taken name is prefixed
+
+
+@pytest.mark.parametrize("header,message", [
+    ("订单号,{状态}", "Column {状态}: a column name cannot contain { or }"),
+    ("订单号,状态}", "cannot contain { or }"),
+    ("订单号,状态,状态", "Two columns are named 状态"),
+    ("订单号,,状态", "Column 2 has no name"),
+])
+def test_a_table_whose_columns_cannot_be_told_apart_is_refused_by_name(make_app, header, message):
+    app = make_app(kind="info", words=["CX"], activate=False)
+    cells = ",".join(["A1"] + ["x"] * header.count(","))
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        services.upload_info_table(app, f"{header}\n{cells}\n".encode())
+
+
 def test_a_table_with_a_ragged_row_is_refused_with_its_line(make_app):
     app = make_app(kind="info", words=["CX"], activate=False)
     with pytest.raises(ValidationError, match="Row 3"):
@@ -253,6 +314,19 @@ def test_event_sign_up_confirms_until_full_then_waiting_list(make_app, phone, db
     assert "已报名" in phone.text("BM")[0]
     statuses = db.session.scalars(sa.select(EventSignup.status).order_by(EventSignup.id)).all()
     assert statuses == ["confirmed", "confirmed", "waiting"]
+
+
+@pytest.mark.parametrize("capacity,max_seats,text,limit", [(20, 4, "BM 5", 4), (3, 5, "BM 4", 3)])
+def test_a_sign_up_over_the_seats_one_text_may_book_says_the_limit_and_books_nothing(make_app, phone, db, capacity,
+                                                                                     max_seats, text, limit):
+    """``BM 5`` once booked 4 seats without a word; a party bigger than the hall waited for ever."""
+    app = make_app(kind="event", words=["BM"], capacity=capacity, max_seats=max_seats,
+                   event_at=datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc))
+    assert phone.text(text) == [f"抱歉，event app每次最多报名{limit}位，本次未报名。请回复“BM 人数”，人数不超过{limit}。"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(EventSignup)) == 0
+    db.session.refresh(app)
+    assert app.uses == 0 and app.taken == 0
+    assert f"{limit}位" in phone.text(f"BM {limit}")[0]  # the limit itself is fine
 
 
 def test_confirmed_sign_ups_are_reminded_once_before_the_event(make_app, merchant, phone, db, now):

@@ -24,7 +24,8 @@ def test_any_text_is_answered_without_failing(phone, make_staff, words, separato
     db.session.refresh(inbound)
     assert inbound.status == InboundStatus.DONE, inbound.error
     for _to, body in phone.replies_to(inbound):
-        assert body.strip() and "{" not in body.replace("{name}", "")
+        # no placeholder left unfilled: a brace in a reply can only be one the texter typed (a name echoed)
+        assert body.strip() and body.count("{") <= text.count("{")
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

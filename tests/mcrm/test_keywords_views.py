@@ -1,5 +1,6 @@
 """The keyword console: built-in keywords and replies, and the wizard end to end through the test client."""
 import io
+import re
 
 import sqlalchemy as sa
 
@@ -126,16 +127,23 @@ def test_a_clerk_looks_a_coupon_up_then_marks_it_redeemed_once(client, login, me
     from mcrm.members.services import enrol_member
     holder = enrol_member(merchant, msisdn="+8613900139000", now=now_utc(), name="张三")
     _coupon_app(merchant, db)
-    phone.text("QUAN", now=now_utc())                  # the counter redeems by the real clock
+    sms = phone.text("QUAN", now=now_utc())[0]         # the counter redeems by the real clock
     code = db.session.scalar(sa.select(CouponCode.code))
+    valid_through = re.search(r"有效期至(\d{4}-\d{2}-\d{2})", sms).group(1)
     login("clerk")
     page = client.get("/keywords/coupons", query_string={"code": code.lower()}).get_data(as_text=True)
-    assert "满100减20" in page and "+86139****9000" in page and "Valid" in page and "Mark redeemed" in page
+    assert "满100减20" in page and "+86139****9000" in page and "Mark redeemed" in page
+    assert re.findall(r'class="badge[^"]*">([^<]+)<', page[page.index('id="coupon"'):]) == ["Valid"]
+    assert f"<dt>Valid through</dt><dd>{valid_through}</dd>" in page  # the date the SMS names
     assert f'href="/members/{holder.id}">张三</a>' in page
     response = post(client, "/keywords/coupons/redeem", {"code": code}, token_from="/keywords/coupons")
     assert response.status_code == 302 and response.location.endswith(f"/keywords/coupons?code={code}")
     page = client.get(response.location).get_data(as_text=True)
     assert f"Coupon {code} redeemed." in page and "Mark redeemed" not in page
+    # one verdict: redeemed, with no alert saying it cannot be (it just was) and no "Valid"
+    verdict = page[page.index('id="coupon"'):]
+    assert re.findall(r'class="badge[^"]*">([^<]+)<', verdict) == ["Redeemed"]
+    assert 'role="alert"' not in verdict and "already redeemed" not in page
     assert db.session.scalar(sa.select(CouponCode.redeemed_by)).startswith("clerk")
     # the second try says why, keeps the code typed, and changes nothing
     again = post(client, "/keywords/coupons/redeem", {"code": code}, token_from="/keywords/coupons")
@@ -157,7 +165,8 @@ def test_a_coupon_look_up_says_why_a_code_cannot_be_redeemed(client, login, merc
     db.session.commit()
     login("clerk")
     page = client.get("/keywords/coupons", query_string={"code": coupon.code}).get_data(as_text=True)
-    assert f"Coupon {coupon.code} has expired" in page and "Mark redeemed" not in page
+    verdict = page[page.index('id="coupon"'):]
+    assert re.findall(r'class="badge[^"]*">([^<]+)<', verdict) == ["Expired"] and "Mark redeemed" not in page
     page = client.get("/keywords/coupons", query_string={"code": "ｔｈｅｉｒｓ01"}).get_data(as_text=True)
     assert "No issued coupon THEIRS01" in page and "Mark redeemed" not in page
     refused = post(client, "/keywords/coupons/redeem", {"code": "THEIRS01"}, token_from="/keywords/coupons")
@@ -399,7 +408,8 @@ def test_a_downloads_lines_follow_the_apps_kind(client, login, merchant, make_me
     vote_lines = _records(client, vote.id).get_data(as_text=True).splitlines()
     assert vote_lines[1:] == ["+8613900139000,,2. 糖醋鱼,2026-11-20 12:00"]
     coupon_lines = _records(client, coupon.id).get_data(as_text=True).splitlines()
-    assert coupon_lines[0].endswith("Code,Issued,Expires,Redeemed,Redeemed by") and len(coupon_lines) == 2
+    assert coupon_lines[0].endswith("Code,Issued,Valid through,Redeemed,Redeemed by") and len(coupon_lines) == 2
+    assert coupon_lines[1].split(",")[4] == "2026-12-20"  # the date its SMS named: 30 days from 20 November
     assert _records(client, reply.id).get_data(as_text=True).splitlines()[1:] == ["+8613900139000,,2026-11-20 12:00"] * 2
     assert client.get(f"/keywords/apps/{theirs.id}/records.csv").status_code == 404
 

@@ -99,8 +99,13 @@ def read_info_csv(data: bytes) -> tuple[list[str], list[dict]]:
     if len(rows) < 2:
         raise ValidationError("The table needs a header row and at least one row")
     header = [h.strip() for h in rows[0]]
-    if not all(header) or len(set(header)) != len(header) or any("{" in h or "}" in h for h in header):
-        raise ValidationError("Every column needs a different name (no braces)")
+    for number, name in enumerate(header, start=1):
+        if not name:
+            raise ValidationError("Column %(number)s has no name in the header row", number=number)
+        if "{" in name or "}" in name:  # a reply could never name it: braces mark a placeholder
+            raise ValidationError("Column %(column)s: a column name cannot contain { or }", column=name)
+        if header.index(name) != number - 1:
+            raise ValidationError("Two columns are named %(column)s", column=name)
     if len(rows) - 1 > MAX_INFO_ROWS:
         raise ValidationError("At most %(count)s rows", count=MAX_INFO_ROWS)
     records = []

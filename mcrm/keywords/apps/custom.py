@@ -7,7 +7,8 @@ Each kind declares its reply texts (default and placeholders) in ``REPLIES`` and
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -30,7 +31,7 @@ REPLIES = {
         "reply": ("感谢关注{shop}！", ()),
     },
     AppKind.COUPON: {
-        "issued": ("您的优惠券码{code}，{expires}前有效，到店出示即可使用。", ("code", "expires")),
+        "issued": ("您的优惠券码{code}，有效期至{expires}，到店出示即可使用。", ("code", "expires")),
         "sold_out": ("抱歉，优惠券已领完，感谢关注！", ()),
     },
     AppKind.VOTE: {
@@ -46,6 +47,8 @@ REPLIES = {
     AppKind.EVENT: {
         "confirmed": ("报名成功！{event}，{seats}位，{when}见。如需取消，回复{keyword} QX。",
                       ("event", "seats", "when", "keyword")),
+        "too_many": ("抱歉，{event}每次最多报名{max_seats}位，本次未报名。请回复“{keyword} 人数”，人数不超过{max_seats}。",
+                     ("event", "seats", "max_seats", "keyword")),
         "waiting": ("{event}名额已满，您在候补第{position}位，有空位会短信通知。", ("event", "position", "keyword")),
         "already": ("您已报名{event}（{status}），无需重复报名。如需取消，回复{keyword} QX。",
                     ("event", "status", "keyword")),
@@ -74,12 +77,12 @@ def reply_fields(app: KeywordApp, reply_id: str) -> tuple[str, ...] | None:
         columns = (app.config or {}).get("columns")
         if not columns:
             return None
-        extra += tuple(columns)
+        extra += tuple(column_placeholders(columns))
     return MEMBER_FIELDS + extra
 
 
-def _say(app: KeywordApp, ctx: Context, reply_id: str, **values) -> None:
-    ctx.reply_with(app.replies.get(reply_id) or reply_default(app.kind, reply_id), **values)
+def _say(app: KeywordApp, ctx: Context, reply_id: str, *, table: dict | None = None, **values) -> None:
+    ctx.reply_with(app.replies.get(reply_id) or reply_default(app.kind, reply_id), table=table, **values)
 
 
 def run(app: KeywordApp, ctx: Context) -> None:
@@ -106,15 +109,27 @@ def autoreply(app: KeywordApp, ctx: Context) -> bool:
 
 # -- coupon -------------------------------------------------------------------------------------
 
-def _local_date(moment: datetime, merchant) -> str:
-    from zoneinfo import ZoneInfo
-    return moment.astimezone(ZoneInfo(merchant.timezone)).strftime("%Y-%m-%d")
+def coupon_expiry(now: datetime, days: int, zone: str) -> datetime:
+    """When a coupon issued ``now`` and good for ``days`` stops working: at the end of the merchant's
+    local day ``days`` after today, so it is good through the whole of the date its SMS names."""
+    last_day = now.astimezone(ZoneInfo(zone)).date() + timedelta(days=days)
+    return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
+
+
+def last_valid_moment(expires_at: datetime | None) -> datetime | None:
+    """The last instant a coupon can be redeemed (None: it never expires). Its local date is what
+    the SMS, the counter page and the download show: the day it stops working would be a day late."""
+    return None if expires_at is None else expires_at - timedelta(microseconds=1)
+
+
+def last_valid_day(expires_at: datetime | None, zone: str) -> date | None:
+    moment = last_valid_moment(expires_at)
+    return None if moment is None else moment.astimezone(ZoneInfo(zone)).date()
 
 
 def coupon(app: KeywordApp, ctx: Context) -> bool:
     """Issue one unique code: the next one from the uploaded pool, or a generated one within stock."""
-    days = int(app.config.get("valid_days") or 30)
-    expires_at = ctx.now + timedelta(days=days)
+    expires_at = coupon_expiry(ctx.now, int(app.config.get("valid_days") or 30), ctx.merchant.timezone)
     member_id = ctx.member.id if ctx.member else None
     if app.config.get("source") == "pool":
         code = _take_from_pool(app, ctx.msisdn, member_id, ctx.now, expires_at)
@@ -123,7 +138,7 @@ def coupon(app: KeywordApp, ctx: Context) -> bool:
     if code is None:
         _say(app, ctx, "sold_out")
         return False
-    _say(app, ctx, "issued", code=code, expires=_local_date(expires_at, ctx.merchant))
+    _say(app, ctx, "issued", code=code, expires=last_valid_day(expires_at, ctx.merchant.timezone).isoformat())
     return True
 
 
@@ -139,18 +154,29 @@ def _take_from_pool(app, msisdn, member_id, now, expires_at) -> str | None:
             .values(msisdn=msisdn, member_id=member_id, issued_at=now, expires_at=expires_at)
             .returning(CouponCode.code), execution_options={"synchronize_session": False}).scalar()
         if taken is not None:
+            _count_taken(app, 1, limit=None)
             return taken
     return None
 
 
-def issued_count(app: KeywordApp) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).where(CouponCode.app_id == app.id,
-                                                              CouponCode.msisdn.is_not(None)))
+def _count_taken(app: KeywordApp, amount: int, *, limit: int | None) -> bool:
+    """Add ``amount`` to the app's ``taken`` unless that would pass ``limit``; says whether it did.
+
+    One conditional UPDATE: on PostgreSQL a second transaction waits for the first one's row lock,
+    then checks the condition against the committed count, so two texts can never both take the
+    last seat or code (a read of the count, then a write, lets both through).
+    """
+    guard = [KeywordApp.id == app.id]
+    if limit is not None:
+        guard.append(KeywordApp.taken + amount <= limit)
+    done = db.session.execute(sa.update(KeywordApp).where(*guard).values(taken=KeywordApp.taken + amount),
+                              execution_options={"synchronize_session": False})
+    return done.rowcount == 1
 
 
 def _generate(app, msisdn, member_id, now, expires_at) -> str | None:
     stock = app.config.get("stock")
-    if stock is not None and issued_count(app) >= int(stock):
+    if not _count_taken(app, 1, limit=None if stock is None else int(stock)):
         return None
     prefix = str(app.config.get("prefix") or "").upper()
     for _attempt in range(5):
@@ -197,26 +223,51 @@ def find_issued_coupon(merchant, code: str) -> CouponCode | None:
     return coupon_row if coupon_row is not None and coupon_row.msisdn is not None else None
 
 
+class CouponState:
+    """Where an issued coupon stands: the one verdict the counter page shows."""
+    VALID = "valid"
+    REDEEMED = "redeemed"
+    EXPIRED = "expired"
+
+
+def coupon_state(coupon_row: CouponCode, now: datetime) -> str:
+    if coupon_row.redeemed_at is not None:
+        return CouponState.REDEEMED
+    if coupon_row.expires_at is not None and coupon_row.expires_at <= now:
+        return CouponState.EXPIRED
+    return CouponState.VALID
+
+
 def coupon_refusal(coupon_row: CouponCode | None, code: str, now: datetime) -> DomainError | None:
     """Why that coupon cannot be redeemed now, or None when it can."""
     code = normalize_code(code)
     if coupon_row is None:
         return NotFoundError("No issued coupon %(code)s", code=code)
-    if coupon_row.redeemed_at is not None:
+    state = coupon_state(coupon_row, now)
+    if state == CouponState.REDEEMED:
         return ConflictError("Coupon %(code)s was already redeemed", code=code)
-    if coupon_row.expires_at is not None and coupon_row.expires_at <= now:
+    if state == CouponState.EXPIRED:
         return ValidationError("Coupon %(code)s has expired", code=code)
     return None
 
 
 def redeem_coupon(merchant, code: str, *, by: str, now: datetime) -> CouponCode:
-    """Mark an issued code redeemed (by staff in the console or by SMS ``HX <code>``)."""
+    """Mark an issued code redeemed (by staff in the console or by SMS ``HX <code>``).
+
+    The mark is one conditional UPDATE (still unredeemed, not expired): of two cashiers pressing
+    at once, the second one's update finds the code redeemed and is refused.
+    """
     coupon_row = find_issued_coupon(merchant, code)
     refusal = coupon_refusal(coupon_row, code, now)
     if refusal is not None:
         raise refusal
-    coupon_row.redeemed_at, coupon_row.redeemed_by = now, by[:64]
-    db.session.flush()
+    marked = db.session.execute(
+        sa.update(CouponCode).where(CouponCode.id == coupon_row.id, CouponCode.redeemed_at.is_(None),
+                                    sa.or_(CouponCode.expires_at.is_(None), CouponCode.expires_at > now))
+        .values(redeemed_at=now, redeemed_by=by[:64]), execution_options={"synchronize_session": False})
+    db.session.refresh(coupon_row)
+    if marked.rowcount != 1:
+        raise coupon_refusal(coupon_row, code, now)
     return coupon_row
 
 
@@ -259,6 +310,23 @@ def vote_counts(app: KeywordApp) -> list[tuple[str, str, int]]:
 
 # -- info query ---------------------------------------------------------------------------------
 
+#: the prefix of a column's placeholder when its own name is taken: ``{col:name}`` is the table's
+#: column "name", ``{name}`` stays the member's name
+COLUMN_PREFIX = "col:"
+#: what the engine fills in an info app's answer; a column never takes one of these names over
+_ENGINE_FIELDS = frozenset(MEMBER_FIELDS + REPLIES[AppKind.INFO]["found"][1] + ("gift_points",))
+
+
+def column_placeholders(columns) -> dict[str, str]:
+    """Placeholder → column of an uploaded table: the column's own name, or ``col:`` and its name
+    when the engine fills that name (``{code}`` is what the texter typed, whatever the table says).
+
+    Names starting with ``col:`` are always prefixed, so no two columns share a placeholder.
+    """
+    return {(COLUMN_PREFIX + column if column in _ENGINE_FIELDS or column.startswith(COLUMN_PREFIX)
+             else column): column for column in columns}
+
+
 def info(app: KeywordApp, ctx: Context) -> bool:
     if not ctx.parsed.args:
         _say(app, ctx, "usage", keyword=ctx.parsed.first)
@@ -270,20 +338,22 @@ def info(app: KeywordApp, ctx: Context) -> bool:
         return True
     values = dict(row.values)
     info_text = " ".join(f"{k}:{v}" for k, v in values.items() if v != "")
-    _say(app, ctx, "found", code=code, info=info_text, **values)
+    table = {placeholder: values.get(column) for placeholder, column in column_placeholders(values).items()}
+    _say(app, ctx, "found", code=code, info=info_text, table=table)
     return True
 
 
 # -- event sign-up ------------------------------------------------------------------------------
 
 def event_when(app: KeywordApp, merchant) -> str:
-    from zoneinfo import ZoneInfo
     at = app.config.get("event_at")
     if not at:
         return ""
     return datetime.fromisoformat(at).astimezone(ZoneInfo(merchant.timezone)).strftime("%m月%d日%H:%M")
 
 
+#: seats one text may ask for when the merchant set no limit
+DEFAULT_MAX_SEATS = 5
 #: ``BM QX``: the texter cancels their own sign-up (the stop words win only as the first word)
 CANCEL_WORDS = frozenset(fold(w) for w in ("QX", "取消", "CANCEL", "退出", "不去了"))
 
@@ -308,13 +378,15 @@ def event(app: KeywordApp, ctx: Context) -> bool:
         status = "已确认" if existing.status == SignupStatus.CONFIRMED else "候补"
         _say(app, ctx, "already", event=name, status=status, keyword=keyword)
         return False
-    seats = 1
-    if ctx.parsed.args and ctx.parsed.args[0].isdigit():
-        seats = max(1, min(int(ctx.parsed.args[0]), int(app.config.get("max_seats") or 5)))
-    taken = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(EventSignup.seats), 0))
-                              .where(EventSignup.app_id == app.id, EventSignup.status == SignupStatus.CONFIRMED))
+    seats = int(ctx.parsed.args[0]) if ctx.parsed.args and ctx.parsed.args[0].isdigit() else 1
     capacity = int(app.config.get("capacity") or 0)
-    status = SignupStatus.CONFIRMED if taken + seats <= capacity else SignupStatus.WAITING
+    # a party bigger than the hall could only wait for ever: the per-text limit is the smaller one
+    most = min(int(app.config.get("max_seats") or DEFAULT_MAX_SEATS), capacity)
+    if seats > most:
+        _say(app, ctx, "too_many", event=name, seats=seats, max_seats=most, keyword=keyword)
+        return False
+    seats = max(seats, 1)  # "BM 0" is someone signing up
+    status = SignupStatus.CONFIRMED if _count_taken(app, seats, limit=capacity) else SignupStatus.WAITING
     db.session.add(EventSignup(app_id=app.id, msisdn=ctx.msisdn, member_id=ctx.member.id if ctx.member else None,
                                seats=seats, status=status, created_at=ctx.now))
     db.session.flush()
@@ -330,26 +402,37 @@ def event(app: KeywordApp, ctx: Context) -> bool:
 def cancel_signup(app: KeywordApp, signup: EventSignup, *, now: datetime) -> list[EventSignup]:
     """Cancel a sign-up (staff, or the texter); the waiting list moves up, first come first served, while seats fit.
 
-    Returns the sign-ups now confirmed (the caller texts them the ``promoted`` reply).
+    Returns the sign-ups now confirmed (the caller texts them the ``promoted`` reply). Every change
+    is conditional, so the texter and staff cancelling at once free the seats once, and two
+    cancels at once never confirm the same waiting party twice or past the capacity.
     """
     if signup.app_id != app.id:
         raise NotFoundError("No such sign-up")
-    db.session.delete(signup)
-    db.session.flush()
+    gone = db.session.execute(sa.delete(EventSignup).where(EventSignup.id == signup.id)
+                              .returning(EventSignup.status, EventSignup.seats),
+                              execution_options={"synchronize_session": False}).first()
+    db.session.expunge(signup)
+    if gone is None:
+        return []  # cancelled by someone else a moment ago
+    if gone.status == SignupStatus.CONFIRMED:
+        _count_taken(app, -gone.seats, limit=None)
     capacity = int(app.config.get("capacity") or 0)
-    taken = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(EventSignup.seats), 0))
-                              .where(EventSignup.app_id == app.id, EventSignup.status == SignupStatus.CONFIRMED))
     promoted = []
     waiting = db.session.scalars(sa.select(EventSignup).where(EventSignup.app_id == app.id,
                                                               EventSignup.status == SignupStatus.WAITING)
                                  .order_by(EventSignup.id)).all()
     for candidate in waiting:
-        if taken + candidate.seats > capacity:
+        if not _count_taken(app, candidate.seats, limit=capacity):
             break  # keep the order: nobody jumps the queue with a smaller party
-        candidate.status = SignupStatus.CONFIRMED
-        taken += candidate.seats
+        moved = db.session.execute(sa.update(EventSignup).where(EventSignup.id == candidate.id,
+                                                                EventSignup.status == SignupStatus.WAITING)
+                                   .values(status=SignupStatus.CONFIRMED),
+                                   execution_options={"synchronize_session": False})
+        if moved.rowcount != 1:  # cancelled or moved up by someone else meanwhile: give the seats back
+            _count_taken(app, -candidate.seats, limit=None)
+            continue
+        db.session.refresh(candidate)
         promoted.append(candidate)
-    db.session.flush()
     return promoted
 
 
