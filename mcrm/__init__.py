@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    """settings → extensions → blueprints → cli → error pages."""
+    """settings → extensions → blueprints → error pages → middleware → cli."""
     settings = settings or Settings.from_env()
     settings.validate()
     app = Flask(
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     web.configure_extensions(app, settings)
     web.register_blueprints(app)
     web.register_error_pages(app)
+    web.configure_middleware(app, settings)
 
     from mcrm.cli import register_cli
     register_cli(app)

@@ -1,6 +1,7 @@
 """The ``mcrm`` command: run | gateway | scheduler | db | merchant | staff | demo."""
 import logging
 import sys
+from datetime import datetime
 
 import click
 from flask import current_app
@@ -43,26 +44,55 @@ def _fail(error: DomainError):
     raise click.ClickException(error.message)
 
 
+class _ServerTimeFormatter(logging.Formatter):
+    """Timestamps in ISO 8601 in the server's zone, with its offset (``2026-03-01T09:30:00.123+08:00``):
+    one zone for every line of every process, whichever merchant a line is about."""
+
+    def formatTime(self, record, datefmt=None):
+        return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")
+
+
+def configure_logging() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_ServerTimeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    # the start-up check reads the revision through Alembic, which narrates that at INFO
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _start(run, *args) -> None:
+    """Start a long-running process; what stops it at start is one line on stderr and exit status 2
+    (configuration) or 1 (database, port, storage), never a traceback."""
+    from mcrm.workers import StartupError
+    configure_logging()
+    try:
+        run(current_app._get_current_object(), *args)
+    except SettingsError as error:
+        click.echo(f"Configuration error: {error}", err=True)
+        sys.exit(2)
+    except StartupError as error:
+        click.echo(f"Cannot start: {error}", err=True)
+        sys.exit(1)
+
+
 @click.command("run")
+@click.option("--host", "-h", default=None, help="address to serve on  [default: MCRM_HOST or 127.0.0.1]")
+@click.option("--port", "-p", type=click.IntRange(1, 65535), default=None,
+              help="port to serve on  [default: MCRM_PORT or 5000]")
 @with_appcontext
-def run_command():
+def run_command(host, port):
     """Run the whole service in one process: web console, scheduler and gateway."""
     from mcrm.workers import run_all_in_one
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_all_in_one(current_app._get_current_object())
+    settings = current_app.extensions["mcrm_settings"]
+    _start(run_all_in_one, host or settings.host, port or settings.port)
 
 
 @click.command("gateway")
 @with_appcontext
 def gateway_command():
-    """Run the SMS gateway worker on its own (MCRM_SMS_TRANSPORT, SMPP_*) until SIGTERM."""
+    """Run the SMS gateway worker on its own (SMPP_TRANSPORT, SMPP_*) until SIGTERM."""
     from mcrm.workers import run_gateway
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        run_gateway(current_app._get_current_object())
-    except SettingsError as error:
-        click.echo(f"Configuration error: {error}", err=True)
-        sys.exit(2)
+    _start(run_gateway)
 
 
 @click.command("scheduler")
@@ -70,8 +100,7 @@ def gateway_command():
 def scheduler_command():
     """Run the periodic jobs (only one such process per installation)."""
     from mcrm.workers import run_scheduler
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_scheduler(current_app._get_current_object())
+    _start(run_scheduler)
 
 
 @click.group("merchant")

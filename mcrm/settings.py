@@ -5,22 +5,37 @@ Every variable, its default and meaning:
 =========================  ==================================================================
 ``MCRM_ENV``               ``development`` (default), ``test`` or ``production``.
 ``DATABASE_URL``           SQLAlchemy URL. Default ``sqlite:///<instance>/mcrm.sqlite3``.
-                           PostgreSQL: ``postgresql+psycopg://user:pass@host/db``.
+                           PostgreSQL: ``postgresql+psycopg://user:pass@host/db`` (``postgresql://``
+                           means the same; needs ``pip install 'mcrm[postgres]'``).
 ``SECRET_KEY``             Session signing key. Required in production; in development and
                            test it is generated once and kept in ``<instance>/secret_key``.
 ``MCRM_INSTANCE_PATH``     Folder for the SQLite file and the generated key. Default
                            ``./instance``.
 ``MCRM_ACCESS_NUMBER``     The operator's access number (digits). Default ``1065712345``.
-``MCRM_SMS_TRANSPORT``     ``sandbox`` (default: delivers instantly, no SMSC) or ``smpp``.
+``SMPP_TRANSPORT``         ``smpp`` (the operator's SMSC, set by the other ``SMPP_*`` variables) or
+                           ``sandbox`` (no SMSC: every SMS is "delivered" at once, consumers are
+                           played in the console's phone simulator). Default ``sandbox``, except
+                           in production, where it must be set: the sandbox never runs there
+                           unless asked for. ``MCRM_SMS_TRANSPORT`` is its former name, still
+                           honoured; both set and different stop the service. With the sandbox,
+                           ``SMPP_HOST``, ``SMPP_SYSTEM_ID`` or ``SMPP_PASSWORD`` stop the service:
+                           they mean an SMSC was meant.
 ``MCRM_DEFAULT_LOCALE``    Console language when the user has not chosen: ``zh`` (default) or ``en``.
 ``MCRM_DEFAULT_REGION``    Region for numbers written without a country code. Default ``CN``.
 ``MCRM_RATELIMIT_STORAGE`` Flask-Limiter storage URI. Default ``memory://`` (one process);
-                           use ``redis://...`` when running several web workers.
+                           use ``redis://host:6379`` when running several web workers
+                           (needs ``pip install 'mcrm[redis]'``).
+``MCRM_TRUSTED_PROXIES``   Reverse proxies in front of the web server whose ``X-Forwarded-For``
+                           and ``X-Forwarded-Proto`` are believed. Default ``0``: the client
+                           address is the connection's. Behind one nginx, ``1``; without it the
+                           rate limits see the proxy's address for everyone. Never more than
+                           there are: a client could then choose its own address.
 ``MCRM_LOGIN_RATE_LIMIT``  Login attempts allowed per client address. Default ``10 per minute``.
 ``MCRM_LOGIN_LOCKOUT``     Wrong passwords in a row that lock a staff account. Default ``5``.
 ``MCRM_LOGIN_LOCKOUT_MINUTES`` Minutes such a lock lasts. Default ``15``.
 ``MCRM_SECURE_COOKIES``    ``true``/``false``: Secure flag on cookies. Default true in production.
-``MCRM_HOST``/``MCRM_PORT`` Address ``mcrm run`` serves on. Default ``127.0.0.1`` and ``5000``.
+``MCRM_HOST``/``MCRM_PORT`` Address ``mcrm run`` serves on (``--host``/``--port`` win). Default
+                           ``127.0.0.1`` and ``5000``.
 ``MCRM_WEB_THREADS``       Threads of the embedded web server. Default ``8``.
 ``MCRM_SCHEDULER``         ``true``/``false``: run the job scheduler inside ``mcrm run``. Default true.
 ``MCRM_GATEWAY``           ``true``/``false``: run the SMS gateway inside ``mcrm run``. Default true.
@@ -40,6 +55,8 @@ from typing import Mapping
 
 ENVIRONMENTS = ("development", "test", "production")
 TRANSPORTS = ("sandbox", "smpp")
+#: the SMS transport's variable, and its former name (still honoured: deployments set it)
+TRANSPORT_VARIABLE, TRANSPORT_FORMER_VARIABLE = "SMPP_TRANSPORT", "MCRM_SMS_TRANSPORT"
 LOCALES = ("zh", "en")
 
 
@@ -80,7 +97,7 @@ class Settings:
     database_url: str = ""
     secret_key: str = ""
     access_number: str = "1065712345"
-    sms_transport: str = "sandbox"
+    sms_transport: str = "sandbox"  # from_env leaves it "" when unset: no default in production
     default_locale: str = "zh"
     default_region: str = "CN"
     ratelimit_storage: str = "memory://"
@@ -90,6 +107,7 @@ class Settings:
     secure_cookies: bool = False
     host: str = "127.0.0.1"
     port: int = 5000
+    trusted_proxies: int = 0
     web_threads: int = 8
     run_scheduler: bool = True
     run_gateway: bool = True
@@ -103,10 +121,10 @@ class Settings:
         settings = cls(
             env=env,
             instance_path=instance,
-            database_url=get("DATABASE_URL", "").strip(),
+            database_url=_database_url(get("DATABASE_URL", "")),
             secret_key=get("SECRET_KEY", ""),
             access_number=get("MCRM_ACCESS_NUMBER", "1065712345").strip(),
-            sms_transport=parse_choice("MCRM_SMS_TRANSPORT", get("MCRM_SMS_TRANSPORT", "sandbox"), TRANSPORTS),
+            sms_transport=_sms_transport(env_vars),
             default_locale=parse_choice("MCRM_DEFAULT_LOCALE", get("MCRM_DEFAULT_LOCALE", "zh"), LOCALES),
             default_region=get("MCRM_DEFAULT_REGION", "CN").strip().upper(),
             ratelimit_storage=get("MCRM_RATELIMIT_STORAGE", "memory://").strip(),
@@ -118,6 +136,7 @@ class Settings:
                 "MCRM_SECURE_COOKIES", get("MCRM_SECURE_COOKIES", "true" if env == "production" else "false")),
             host=get("MCRM_HOST", "127.0.0.1").strip(),
             port=parse_int("MCRM_PORT", get("MCRM_PORT", "5000"), minimum=1, maximum=65535),
+            trusted_proxies=parse_int("MCRM_TRUSTED_PROXIES", get("MCRM_TRUSTED_PROXIES", "0"), maximum=5),
             web_threads=parse_int("MCRM_WEB_THREADS", get("MCRM_WEB_THREADS", "8"), minimum=1, maximum=256),
             run_scheduler=parse_bool("MCRM_SCHEDULER", get("MCRM_SCHEDULER", "true")),
             run_gateway=parse_bool("MCRM_GATEWAY", get("MCRM_GATEWAY", "true")),
@@ -131,6 +150,8 @@ class Settings:
             changes["database_url"] = f"sqlite:///{Path(self.instance_path) / 'mcrm.sqlite3'}"
         if not self.secret_key and self.env != "production":
             changes["secret_key"] = _kept_secret_key(Path(self.instance_path))
+        if not self.sms_transport and self.env != "production":
+            changes["sms_transport"] = "sandbox"
         return replace(self, **changes) if changes else self
 
     @property
@@ -140,14 +161,51 @@ class Settings:
     def validate(self) -> None:
         if not re.fullmatch(r"\d{3,20}", self.access_number):
             raise SettingsError(f"MCRM_ACCESS_NUMBER must be 3 to 20 digits, not {self.access_number!r}")
-        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", self.database_url):
+        if not re.match(r"^(sqlite|postgresql\+psycopg)://", self.database_url):
             raise SettingsError("DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL")
+        if not self.is_sqlite:
+            _require_client("psycopg", "DATABASE_URL", "postgres")
+        if self.ratelimit_storage.startswith(("redis://", "rediss://", "redis+")):
+            _require_client("redis", "MCRM_RATELIMIT_STORAGE", "redis")
         if self.env == "production" and len(self.secret_key) < 32:
             raise SettingsError("SECRET_KEY must be set (32 characters or more) when MCRM_ENV=production")
+        if not self.sms_transport:
+            # the sandbox marks every SMS delivered: in production only when asked for by name
+            raise SettingsError(f"{TRANSPORT_VARIABLE} must be set when MCRM_ENV=production: smpp for the "
+                                f"operator's SMSC, or sandbox to send no SMS at all")
         if not re.fullmatch(r"[A-Z]{2}", self.default_region):
             raise SettingsError(f"MCRM_DEFAULT_REGION must be a two-letter region code, not {self.default_region!r}")
         if not re.fullmatch(r"\d+ per (second|minute|hour|day)", self.login_rate_limit):
             raise SettingsError(f"MCRM_LOGIN_RATE_LIMIT must read like '10 per minute', not {self.login_rate_limit!r}")
+
+
+def _database_url(value: str) -> str:
+    """``postgresql://`` and ``postgres://`` (as hosting providers write them) mean the psycopg 3
+    driver mcrm installs; SQLAlchemy would otherwise look for psycopg2."""
+    value = value.strip()
+    for bare in ("postgresql://", "postgres://"):
+        if value.startswith(bare):
+            return "postgresql+psycopg://" + value[len(bare):]
+    return value
+
+
+def _sms_transport(env_vars: Mapping[str, str]) -> str:
+    """``SMPP_TRANSPORT``, or its former name, or "" when neither is set."""
+    given = {name: parse_choice(name, env_vars[name], TRANSPORTS)
+             for name in (TRANSPORT_VARIABLE, TRANSPORT_FORMER_VARIABLE) if env_vars.get(name, "").strip()}
+    if len(set(given.values())) > 1:
+        raise SettingsError(
+            f"{TRANSPORT_VARIABLE}={given[TRANSPORT_VARIABLE]} and {TRANSPORT_FORMER_VARIABLE}="
+            f"{given[TRANSPORT_FORMER_VARIABLE]} disagree: set {TRANSPORT_VARIABLE} only")
+    return next(iter(given.values()), "")
+
+
+def _require_client(module: str, variable: str, extra: str) -> None:
+    """A setting that needs an optional package fails at start, naming the install command."""
+    try:
+        __import__(module)
+    except ImportError:
+        raise SettingsError(f"{variable} needs the {module} package: pip install 'mcrm[{extra}]'") from None
 
 
 def _kept_secret_key(instance: Path) -> str:

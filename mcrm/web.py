@@ -1,8 +1,16 @@
-"""Wiring of the web side: extensions, blueprints, locale, error pages."""
+"""Wiring of the web side: extensions, blueprints, locale, error pages, WSGI middleware."""
+import logging
+import re
+import time
+from urllib.parse import parse_qsl
+
 from flask import Flask, g, has_request_context, render_template, request, session
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wsgi import ClosingIterator
 
 from mcrm import db as _db_events  # noqa: F401  (registers the SQLite pragmas)
+from mcrm.core.msisdn import mask_msisdn
 from mcrm.extensions import babel, csrf, db, limiter, login_manager, migrate
 from mcrm.settings import LOCALES, Settings
 
@@ -98,3 +106,64 @@ def register_error_pages(app: Flask) -> None:
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, page(code))
     app.register_error_handler(CSRFError, page(400))
+
+
+def configure_middleware(app: Flask, settings: Settings) -> None:
+    """Trusted proxies first, so the request log and the rate limits see the client's address."""
+    if settings.trusted_proxies:
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    app.wsgi_app = RequestLog(app.wsgi_app)
+
+
+request_logger = logging.getLogger("mcrm.requests")
+
+#: digit runs as long as a phone number, with an optional +
+_NUMBER = re.compile(r"\+?\d{7,}")
+#: query keys whose values are paging cursors or choices; every other value may be a number, a name,
+#: a search or a code, and is left out of the log
+_LOGGED_QUERY_VALUES = frozenset({"after", "before", "encoding", "page", "status", "tier"})
+
+
+def loggable_target(path: str, query: str) -> str:
+    """The request's path and query as the log shows them: numbers masked, values hidden.
+
+    ``path`` is WSGI's PATH_INFO: already unquoted, its UTF-8 bytes read as Latin-1."""
+    def mask(text: str) -> str:
+        return _NUMBER.sub(lambda match: mask_msisdn(match.group()), text)
+
+    shown = mask(path.encode("latin-1", "replace").decode("utf-8", "replace"))
+    if query:
+        pairs = [f"{mask(key)}={mask(value) if key in _LOGGED_QUERY_VALUES else '…'}"
+                 for key, value in parse_qsl(query, keep_blank_values=True)]
+        shown += "?" + "&".join(pairs)
+    return shown
+
+
+class RequestLog:
+    """WSGI middleware: one line per request, ``GET /members/?q=… 200 12ms``, once the body is sent
+    (a streamed export counts its whole time). No bodies, no client addresses."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        started = time.perf_counter()
+        status = ["-"]
+
+        def remember_status(status_line, headers, exc_info=None):
+            status[0] = status_line.split(" ", 1)[0]
+            return start_response(status_line, headers, exc_info)
+
+        def log():
+            target = loggable_target(environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
+            request_logger.info("%s %s %s %dms", environ.get("REQUEST_METHOD", "-"), target, status[0],
+                                round((time.perf_counter() - started) * 1000))
+
+        try:
+            body = self.wsgi_app(environ, remember_status)
+        except BaseException:
+            status[0] = "500"
+            log()
+            raise
+        return ClosingIterator(body, log)

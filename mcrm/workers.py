@@ -3,9 +3,11 @@ import functools
 import importlib
 import logging
 import os
+import signal
 import socket
 import threading
 
+import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -13,13 +15,45 @@ from flask import Flask
 from sms_gateway import Gateway, GatewayConfig, GatewayConfigError, run_forever
 
 from mcrm.core.clock import now_utc
-from mcrm.extensions import db
+from mcrm.extensions import db, limiter
 from mcrm.jobs.definitions import JOBS
 from mcrm.messaging.services import release_stale_claims
 from mcrm.messaging.store import SqlMessageStore
 from mcrm.settings import SettingsError
 
 logger = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """The process cannot do its work (database, port, storage): it stops at once with this reason
+    rather than start and then serve errors."""
+
+
+def check_database(app: Flask) -> None:
+    """The database answers and is at exactly the revision this code's migrations end at."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    with app.app_context():
+        url = db.engine.url.render_as_string(hide_password=True)
+        try:
+            with db.engine.connect() as connection:
+                current = set(MigrationContext.configure(connection).get_current_heads())
+        except sa.exc.SQLAlchemyError as error:
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            raise StartupError(f"cannot use the database {url}: {reason}") from None
+    script = ScriptDirectory(app.extensions["migrate"].directory)
+    heads = set(script.get_heads())
+    if current == heads:
+        return
+    if not current:
+        raise StartupError(f"the database {url} has no tables yet: run `mcrm db upgrade`")
+    unknown = current - {revision.revision for revision in script.walk_revisions()}
+    if unknown:
+        raise StartupError(f"the database {url} is at revision {', '.join(sorted(unknown))}, which this code "
+                           f"does not know (a newer release migrated it): run that release")
+    raise StartupError(f"the database {url} is at revision {', '.join(sorted(current))}, behind this "
+                       f"code's {', '.join(sorted(heads))}: run `mcrm db upgrade`")
 
 
 def resolve(func_ref: str):
@@ -56,6 +90,7 @@ def run_scheduler(app: Flask) -> None:
 
     Run exactly one: APScheduler keeps no shared job store between processes.
     """
+    check_database(app)
     scheduler = BlockingScheduler(timezone="Asia/Shanghai")
     add_jobs(scheduler, app)
     logger.info("scheduler running with %s jobs", len(JOBS))
@@ -84,28 +119,29 @@ def start_inbound_loop(app: Flask, stop: threading.Event, idle_wait: float = 0.2
 
 
 def gateway_config(app: Flask) -> GatewayConfig:
-    """``SMPP_*`` settings; the transport is mcrm's ``MCRM_SMS_TRANSPORT`` (sandbox by default).
-    A bad value raises SettingsError at start, like mcrm's own settings."""
+    """``SMPP_*`` settings; the transport is the one mcrm's settings read (``SMPP_TRANSPORT`` or its
+    former name). A bad value raises SettingsError at start, like mcrm's own settings."""
     try:
         return GatewayConfig.from_env(os.environ, transport=app.extensions["mcrm_settings"].sms_transport)
     except GatewayConfigError as error:
         raise SettingsError(str(error)) from None
 
 
-def _prepare_gateway(app: Flask) -> tuple[GatewayConfig, SqlMessageStore]:
-    config = gateway_config(app)
+def _gateway_store(app: Flask) -> SqlMessageStore:
     with app.app_context():
         # claims of a worker that crashed under another worker id; our own are released by the gateway
         release_stale_claims(now_utc())
         db.session.commit()
-    return config, SqlMessageStore(app)
+    return SqlMessageStore(app)
 
 
 def run_gateway(app: Flask) -> None:
     """``mcrm gateway``: the SMS gateway as its own process, until SIGTERM/SIGINT, which finishes
     the window of unanswered submits, unbinds and exits. Give each concurrent gateway process its
     own ``SMPP_WORKER_ID`` and keep it across restarts (a restart releases that id's claims)."""
-    config, store = _prepare_gateway(app)
+    config = gateway_config(app)
+    check_database(app)
+    store = _gateway_store(app)
     # MOs are answered where they arrive, so a split deployment needs no extra process
     stop_inbound = threading.Event()
     start_inbound_loop(app, stop_inbound)
@@ -115,29 +151,60 @@ def run_gateway(app: Flask) -> None:
         stop_inbound.set()
 
 
-def start_gateway(app: Flask) -> Gateway:
+def start_gateway(app: Flask, config: GatewayConfig) -> Gateway:
     """The gateway as a background thread of ``mcrm run``."""
-    config, store = _prepare_gateway(app)
-    gateway = Gateway(config, store)
+    gateway = Gateway(config, _gateway_store(app))
     gateway.start()
     logger.info("gateway thread started (%s transport)", config.transport)
     return gateway
 
 
-def run_all_in_one(app: Flask) -> None:
-    """``mcrm run``: the embedded default, everything in one process."""
-    from waitress import serve
+def check_ratelimit_storage(app: Flask) -> None:
+    """A shared rate-limit store (Redis) that does not answer would fail every login."""
+    with app.app_context():
+        if not limiter.storage.check():
+            where = app.extensions["mcrm_settings"].ratelimit_storage.rpartition("@")[2]
+            raise StartupError(f"cannot reach the rate-limit storage {where} (MCRM_RATELIMIT_STORAGE)")
+
+
+def listen(app: Flask, host: str, port: int):
+    """The web server, its port already bound: a taken port stops ``mcrm run`` before any thread starts."""
+    from waitress.server import create_server
 
     settings = app.extensions["mcrm_settings"]
+    try:
+        return create_server(app, host=host, port=port, threads=settings.web_threads, ident="mcrm")
+    except OSError as error:
+        raise StartupError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (systemd, docker stop) ends ``mcrm run`` like Ctrl-C: the server's loop exits and the
+    gateway finishes its window and unbinds, instead of the process dying mid-submit."""
+    def terminate(_signum, _frame):
+        raise SystemExit(0)
+    signal.signal(signal.SIGTERM, terminate)
+
+
+def run_all_in_one(app: Flask, host: str, port: int) -> None:
+    """``mcrm run``: the embedded default, everything in one process. Every check runs before
+    anything starts, so a bad setting, database or port is one line and no half-started service."""
+    settings = app.extensions["mcrm_settings"]
+    config = gateway_config(app) if settings.run_gateway else None
+    check_database(app)
+    check_ratelimit_storage(app)
+    server = listen(app, host, port)
+    _stop_on_sigterm()
     scheduler = start_background_scheduler(app) if settings.run_scheduler else None
-    gateway = start_gateway(app) if settings.run_gateway else None
+    gateway = start_gateway(app, config) if config is not None else None
     stop_inbound = threading.Event()
     start_inbound_loop(app, stop_inbound)
-    print(f"mcrm console on http://{settings.host}:{settings.port}/ "
-          f"(database {settings.database_url.split('@')[-1]}, SMS transport {settings.sms_transport})", flush=True)
+    print(f"mcrm console on http://{host}:{port}/ (database {settings.database_url.split('@')[-1]}, "
+          f"SMS transport {settings.sms_transport})", flush=True)
     try:
-        serve(app, host=settings.host, port=settings.port, threads=settings.web_threads, ident="mcrm")
+        server.run()
     finally:
+        logger.info("stopping")
         if gateway is not None:
             gateway.stop(timeout=30)
         stop_inbound.set()

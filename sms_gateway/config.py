@@ -6,8 +6,13 @@ value raises :class:`GatewayConfigError` naming the variable, at start, never mi
 ==============================  ===========  ==================================================
 variable                        default      meaning
 ==============================  ===========  ==================================================
-SMPP_TRANSPORT                  sandbox      ``sandbox`` (no SMSC: every MT is "delivered" at once
-                                             with a synthetic receipt) or ``smpp`` (a real SMSC)
+SMPP_TRANSPORT                  sandbox      ``smpp`` (a real SMSC) or ``sandbox`` (no SMSC: every MT
+                                             is "delivered" at once with a synthetic receipt). The
+                                             one name of this setting, in mcrm as well (mcrm still
+                                             honours its former ``MCRM_SMS_TRANSPORT``, and needs it
+                                             set in production). With ``sandbox``, SMPP_HOST,
+                                             SMPP_SYSTEM_ID or SMPP_PASSWORD are refused: they mean
+                                             an SMSC was meant.
 SMPP_HOST                       (none)       SMSC host; required when SMPP_TRANSPORT=smpp
 SMPP_PORT                       2775         SMSC port
 SMPP_SYSTEM_ID                  (empty)      bind system_id (max 15 chars); required for smpp
@@ -49,6 +54,8 @@ __all__ = ["GatewayConfig", "GatewayConfigError", "TRANSPORTS", "BIND_MODES"]
 
 TRANSPORTS = ("sandbox", "smpp")
 BIND_MODES = ("trx", "tx+rx")
+#: settings that only an SMSC uses: set with the sandbox, they show a transport left at its default
+SMSC_FIELDS = ("host", "system_id", "password")
 
 
 class GatewayConfigError(ValueError):
@@ -92,7 +99,8 @@ class GatewayConfig:
     def validate(self) -> None:
         """Raise GatewayConfigError for the first bad value."""
         def bad(name: str, why: str) -> GatewayConfigError:
-            return GatewayConfigError("SMPP_%s=%r: %s" % (name.upper(), getattr(self, name), why))
+            value = "***" if name == "password" else repr(getattr(self, name))  # errors reach logs
+            return GatewayConfigError("SMPP_%s=%s: %s" % (name.upper(), value, why))
 
         if self.transport not in TRANSPORTS:
             raise bad("transport", "must be one of %s" % ", ".join(TRANSPORTS))
@@ -103,6 +111,12 @@ class GatewayConfig:
                 raise bad("host", "required when SMPP_TRANSPORT=smpp")
             if not self.system_id:
                 raise bad("system_id", "required when SMPP_TRANSPORT=smpp")
+        else:
+            for name in SMSC_FIELDS:
+                if getattr(self, name):
+                    raise bad(name, "set, but SMPP_TRANSPORT is sandbox, which sends to no SMSC and marks "
+                                    "every SMS delivered: set SMPP_TRANSPORT=smpp, or unset SMPP_%s"
+                              % name.upper())
         for name, limit in (("system_id", 15), ("password", 8), ("system_type", 12)):
             value = getattr(self, name)
             if len(value) > limit:

@@ -19,11 +19,17 @@ def test_create_app_refuses_a_database_it_cannot_use(tmp_path):
         create_app(settings)
 
 
-def run_mcrm(tmp_path, *args, **env):
+def mcrm_environ(tmp_path, **env) -> dict:
+    """This process's environment without mcrm's settings, plus ``env``."""
     environ = {key: value for key, value in os.environ.items()
-               if not key.startswith(("MCRM_", "DATABASE_URL", "SECRET_KEY", "FLASK_"))}
+               if not key.startswith(("MCRM_", "SMPP_", "DATABASE_URL", "SECRET_KEY", "FLASK_"))}
     environ.update(MCRM_INSTANCE_PATH=str(tmp_path), **env)
-    return subprocess.run([str(MCRM), *args], env=environ, capture_output=True, text=True, timeout=60)
+    return environ
+
+
+def run_mcrm(tmp_path, *args, **env):
+    return subprocess.run([str(MCRM), *args], env=mcrm_environ(tmp_path, **env), capture_output=True,
+                          text=True, timeout=60)
 
 
 @pytest.mark.parametrize("env, message", [

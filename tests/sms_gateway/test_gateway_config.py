@@ -58,3 +58,17 @@ def test_every_field_is_documented_in_the_module_docstring():
 
 def test_describe_masks_the_password():
     assert GatewayConfig.from_env(SMPP_ENV).describe()["password"] == "***"
+
+
+@pytest.mark.parametrize("variable, value", [("SMPP_HOST", "smsc.example"), ("SMPP_SYSTEM_ID", "mcrm"),
+                                             ("SMPP_PASSWORD", "pw")])
+def test_smsc_settings_with_the_sandbox_transport_are_refused(variable, value):
+    with pytest.raises(GatewayConfigError, match=f"{variable}=.*set, but SMPP_TRANSPORT is sandbox.*"
+                                                 f"set SMPP_TRANSPORT=smpp, or unset {variable}"):
+        GatewayConfig.from_env({variable: value})
+
+
+def test_errors_never_show_the_password():
+    with pytest.raises(GatewayConfigError) as error:
+        GatewayConfig.from_env(dict(SMPP_ENV, SMPP_PASSWORD="toolong99"))
+    assert "toolong99" not in str(error.value) and "SMPP_PASSWORD=***" in str(error.value)

@@ -1,4 +1,7 @@
 """Settings.from_env: embedded defaults, and bad values refused at start with a clear message."""
+import re
+import sys
+
 import pytest
 
 from mcrm.settings import Settings, SettingsError
@@ -53,8 +56,57 @@ def test_production_does_not_generate_a_secret_key(tmp_path):
 
 
 def test_production_with_a_long_secret_key_and_postgresql_is_valid(tmp_path):
-    settings = settings_from(tmp_path, MCRM_ENV="production", SECRET_KEY="k" * 40,
+    settings = settings_from(tmp_path, MCRM_ENV="production", SECRET_KEY="k" * 40, SMPP_TRANSPORT="smpp",
                              DATABASE_URL="postgresql+psycopg://mcrm:pw@db.internal/mcrm")
     settings.validate()
     assert settings.secure_cookies is True
     assert not settings.is_sqlite
+
+
+def test_smpp_transport_chooses_the_smsc(tmp_path):
+    assert settings_from(tmp_path, SMPP_TRANSPORT="smpp").sms_transport == "smpp"
+    assert settings_from(tmp_path).sms_transport == "sandbox"
+
+
+def test_the_former_transport_name_is_still_honoured(tmp_path):
+    assert settings_from(tmp_path, MCRM_SMS_TRANSPORT="smpp").sms_transport == "smpp"
+    assert settings_from(tmp_path, MCRM_SMS_TRANSPORT="smpp", SMPP_TRANSPORT="SMPP").sms_transport == "smpp"
+
+
+def test_two_transport_names_that_disagree_are_refused(tmp_path):
+    with pytest.raises(SettingsError, match="SMPP_TRANSPORT=smpp and MCRM_SMS_TRANSPORT=sandbox disagree: "
+                                            "set SMPP_TRANSPORT only"):
+        settings_from(tmp_path, SMPP_TRANSPORT="smpp", MCRM_SMS_TRANSPORT="sandbox")
+
+
+def test_production_runs_the_sandbox_only_when_asked_for_by_name(tmp_path):
+    production = {"MCRM_ENV": "production", "SECRET_KEY": "k" * 40}
+    with pytest.raises(SettingsError, match="SMPP_TRANSPORT must be set when MCRM_ENV=production"):
+        settings_from(tmp_path, **production).validate()
+    chosen = settings_from(tmp_path, SMPP_TRANSPORT="sandbox", **production)
+    chosen.validate()
+    assert chosen.sms_transport == "sandbox"
+
+
+def test_a_bare_postgresql_url_means_the_installed_psycopg_driver(tmp_path):
+    for url in ("postgresql://mcrm:pw@db/mcrm", "postgres://mcrm:pw@db/mcrm"):
+        settings = settings_from(tmp_path, DATABASE_URL=url)
+        settings.validate()
+        assert settings.database_url == "postgresql+psycopg://mcrm:pw@db/mcrm"
+    with pytest.raises(SettingsError, match="DATABASE_URL must be a sqlite:// or postgresql\\+psycopg://"):
+        settings_from(tmp_path, DATABASE_URL="postgresql+psycopg2://mcrm:pw@db/mcrm").validate()
+
+
+def test_redis_rate_limit_storage_without_its_client_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "redis", None)  # what `import redis` meets when it is not installed
+    settings = settings_from(tmp_path, MCRM_RATELIMIT_STORAGE="redis://127.0.0.1:6379")
+    with pytest.raises(SettingsError, match=re.escape("MCRM_RATELIMIT_STORAGE needs the redis package: "
+                                                      "pip install 'mcrm[redis]'")):
+        settings.validate()
+
+
+def test_trusted_proxies_is_a_small_count(tmp_path):
+    assert settings_from(tmp_path).trusted_proxies == 0
+    assert settings_from(tmp_path, MCRM_TRUSTED_PROXIES="1").trusted_proxies == 1
+    with pytest.raises(SettingsError, match="MCRM_TRUSTED_PROXIES must be a whole number"):
+        settings_from(tmp_path, MCRM_TRUSTED_PROXIES="nginx")
