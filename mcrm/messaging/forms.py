@@ -25,6 +25,10 @@ INBOUND_STATUS_LABELS = {
     InboundStatus.DONE: _l("handled"), InboundStatus.UNROUTED: _l("no merchant"),
     InboundStatus.FAILED: _l("could not be handled"),
 }
+#: a part's delivery receipt, by its SMPP ``stat`` (the code is shown too: operators quote it)
+RECEIPT_LABELS = {"DELIVRD": _l("delivered"), "UNDELIV": _l("undeliverable"), "EXPIRED": _l("expired"),
+                  "REJECTD": _l("rejected"), "DELETED": _l("deleted"), "ACCEPTD": _l("accepted"),
+                  "ENROUTE": _l("on its way"), "UNKNOWN": _l("unknown")}
 DIRECTION_LABELS = {"in": _l("Incoming"), "out": _l("Outgoing")}
 
 

@@ -9,8 +9,8 @@ from mcrm.extensions import db
 from mcrm.merchants.services import service_number
 from mcrm.messaging import services
 from mcrm.members.services import find_member_by_msisdn
-from mcrm.messaging.forms import (DIRECTION_LABELS, INBOUND_STATUS_LABELS, KIND_LABELS, STATUS_LABELS,
-                                  SUPPRESS_LABELS, MessageFilterForm, SimulatorForm)
+from mcrm.messaging.forms import (DIRECTION_LABELS, INBOUND_STATUS_LABELS, KIND_LABELS, RECEIPT_LABELS,
+                                  STATUS_LABELS, SUPPRESS_LABELS, MessageFilterForm, SimulatorForm)
 from mcrm.messaging.models import OutboundMessage
 from mcrm.messaging.store import InboundSms, SqlMessageStore, count_parts
 
@@ -24,7 +24,7 @@ def _settings():
 @bp.context_processor
 def _labels():
     return {"status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS, "suppress_labels": SUPPRESS_LABELS,
-            "inbound_status_labels": INBOUND_STATUS_LABELS, "direction_labels": DIRECTION_LABELS,
+            "inbound_status_labels": INBOUND_STATUS_LABELS, "receipt_labels": RECEIPT_LABELS, "direction_labels": DIRECTION_LABELS,
             "sms_sandbox": _settings().sms_transport == "sandbox"}
 
 

@@ -184,6 +184,9 @@ def test_one_message_shows_its_parts_and_receipts(app, client, db, login, mercha
     html = page(client, f"/messages/{message.id}")
     assert 'data-status="failed"' in html and "receipt UNDELIV err:011" in html
     assert "smsc-a" in html and "smsc-b" in html and 'data-part="2"' in html
+    # each part's receipt in words, its SMPP code beside it
+    assert 'undeliverable <small class="muted">UNDELIV error 011</small>' in html
+    assert 'data-part-status="delivered">delivered<' in html
 
 
 def test_another_merchants_message_is_not_found(client, db, login, make_merchant, now):
