@@ -35,6 +35,9 @@ bp = Blueprint("members", __name__, url_prefix="/members")
 
 #: ledger lines per page of a member's points history
 HISTORY_LINES = 50
+#: members per page on a phone (base.html's script sets the cookie from the screen width): fifty
+#: cards make a page a thumb scrolls for ever
+PHONE_PAGE_SIZE = 20
 
 
 def _region() -> str:
@@ -52,7 +55,8 @@ def index():
     filters = form.to_filter()
     try:
         page = list_members(g.merchant, filters, after=request.args.get("after"),
-                            before=request.args.get("before"))
+                            before=request.args.get("before"),
+                            limit=PHONE_PAGE_SIZE if request.cookies.get("mcrm_screen") == "narrow" else None)
     except ValidationError as error:
         flash(error.translated(), "warning")
         return redirect(url_for(".index", **_filter_args()))

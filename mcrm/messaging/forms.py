@@ -1,12 +1,13 @@
 """Console forms of the message log and the phone simulator."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from mcrm.core.errors import ValidationError as DomainValidationError
 from mcrm.core.msisdn import normalize_msisdn
-from mcrm.messaging.models import MessageKind, MessageStatus
+from mcrm.messaging.models import InboundStatus, MessageKind, MessageStatus
+from mcrm.messaging.services import CURSOR
 
 
 STATUS_LABELS = {
@@ -18,10 +19,25 @@ STATUS_LABELS = {
 SUPPRESS_LABELS = {"opted out": _l("opted out"), "frequency cap": _l("frequency cap"),
                    "duplicate occasion": _l("duplicate occasion")}
 KIND_LABELS = {MessageKind.MARKETING: _l("marketing"), MessageKind.TRANSACTIONAL: _l("transactional")}
+#: what became of a text the merchant received
+INBOUND_STATUS_LABELS = {
+    InboundStatus.NEW: _l("waiting for an answer"), InboundStatus.PROCESSING: _l("waiting for an answer"),
+    InboundStatus.DONE: _l("handled"), InboundStatus.UNROUTED: _l("no merchant"),
+    InboundStatus.FAILED: _l("could not be handled"),
+}
+#: a part's delivery receipt, by its SMPP ``stat`` (the code is shown too: operators quote it)
+RECEIPT_LABELS = {"DELIVRD": _l("delivered"), "UNDELIV": _l("undeliverable"), "EXPIRED": _l("expired"),
+                  "REJECTD": _l("rejected"), "DELETED": _l("deleted"), "ACCEPTD": _l("accepted"),
+                  "ENROUTE": _l("on its way"), "UNKNOWN": _l("unknown")}
+DIRECTION_LABELS = {"in": _l("Incoming"), "out": _l("Outgoing")}
 
 
 def _status_choices():
     return [("", _l("Any status"))] + [(s.value, label) for s, label in STATUS_LABELS.items()]
+
+
+def _direction_choices():
+    return [("", _l("Both directions"))] + list(DIRECTION_LABELS.items())
 
 
 def _kind_choices():
@@ -52,11 +68,13 @@ class MessageFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    status = SelectField(_l("Status"), choices=_status_choices, validators=[Optional()])
-    kind = SelectField(_l("Kind"), choices=_kind_choices, validators=[Optional()])
+    direction = SelectField(_l("Direction"), choices=_direction_choices, validators=[Optional()])
+    #: an MT's status and kind: choosing one lists sent texts only
+    status = SelectField(_l("Status of sent texts"), choices=_status_choices, validators=[Optional()])
+    kind = SelectField(_l("Kind of sent texts"), choices=_kind_choices, validators=[Optional()])
     msisdn = MsisdnField(_l("Phone number"))
     day = DateField(_l("Date"), validators=[Optional()])
-    before = IntegerField(validators=[Optional()])
+    before = StringField(validators=[Optional(), Regexp(CURSOR)])
 
 
 class SimulatorForm(FlaskForm):

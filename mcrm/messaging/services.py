@@ -6,6 +6,7 @@ takes it from there. Inbound rows are written by the gateway and consumed by the
 """
 import logging
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -364,23 +365,84 @@ PAGE_SIZE = 50
 _SENT = (MessageStatus.SUBMITTED, MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.EXPIRED)
 
 
-def list_outbound(merchant: Merchant, *, status: str | None = None, msisdn: str | None = None,
-                  kind: str | None = None, day: date | None = None, before_id: int | None = None,
-                  limit: int = PAGE_SIZE) -> list[OutboundMessage]:
-    """The merchant's messages, newest first, one page after ``before_id`` (keyset: no OFFSET)."""
-    query = sa.select(OutboundMessage).where(OutboundMessage.merchant_id == merchant.id)
-    if status:
-        query = query.where(OutboundMessage.status == MessageStatus(status))
-    if kind:
-        query = query.where(OutboundMessage.kind == MessageKind(kind))
+@dataclass(frozen=True)
+class LogEntry:
+    """One line of the message log: an MO the merchant received or an MT it sent."""
+    message: InboundMessage | OutboundMessage
+
+    @property
+    def inbound(self) -> bool:
+        return isinstance(self.message, InboundMessage)
+
+    @property
+    def at(self) -> datetime:
+        return self.message.received_at if self.inbound else self.message.created_at
+
+    @property
+    def cursor(self) -> str:
+        """Names this line in a ``before`` link: ``i`` (MO) or ``o`` (MT) and the row id."""
+        return f"{'i' if self.inbound else 'o'}{self.message.id}"
+
+
+#: a page link's cursor, as ``LogEntry.cursor`` writes it
+CURSOR = re.compile(r"^([io])(\d{1,18})$")
+#: lines at the same moment: the MO before the reply it caused (the log walks this order backwards)
+_RANK = {InboundMessage: 0, OutboundMessage: 1}
+
+
+def list_log(merchant: Merchant, *, direction: str | None = None, status: str | None = None,
+             kind: str | None = None, msisdn: str | None = None, day: date | None = None,
+             before: str | None = None, limit: int = PAGE_SIZE) -> list[LogEntry]:
+    """The merchant's texts in both directions, newest first, one page after the ``before`` cursor.
+
+    ``direction`` is ``in`` (MOs), ``out`` (MTs) or None (both, merged by time). ``status`` and
+    ``kind`` are an MT's, so asking for them lists MTs only. Keyset paging over (time, direction,
+    id) on each table's (merchant, time) index: no OFFSET, whatever the log's size.
+    """
+    start = _log_position(merchant, before) if before else None
+    entries = []
+    if direction != "out" and not status and not kind:
+        query = sa.select(InboundMessage).where(InboundMessage.merchant_id == merchant.id)
+        entries += _log_page(merchant, query, InboundMessage.received_at, msisdn, day, start, limit)
+    if direction != "in":
+        query = sa.select(OutboundMessage).where(OutboundMessage.merchant_id == merchant.id)
+        if status:
+            query = query.where(OutboundMessage.status == MessageStatus(status))
+        if kind:
+            query = query.where(OutboundMessage.kind == MessageKind(kind))
+        entries += _log_page(merchant, query, OutboundMessage.created_at, msisdn, day, start, limit)
+    entries.sort(key=lambda e: (e.at, _RANK[type(e.message)], e.message.id), reverse=True)
+    return entries[:limit]
+
+
+def _log_position(merchant: Merchant, cursor: str) -> tuple[datetime, int, int]:
+    """(time, rank, id) of the line a cursor names; a cursor of another merchant's row is refused."""
+    match = CURSOR.match(cursor)
+    model = {"i": InboundMessage, "o": OutboundMessage}[match.group(1)] if match else None
+    row = db.session.get(model, int(match.group(2))) if match else None
+    if row is None or row.merchant_id != merchant.id:
+        raise ValidationError("That page link is out of date; start again from the first page")
+    return LogEntry(row).at, _RANK[model], row.id
+
+
+def _log_page(merchant: Merchant, query: sa.Select, at: sa.Column, msisdn: str | None, day: date | None,
+              start: tuple[datetime, int, int] | None, limit: int) -> list[LogEntry]:
+    model = at.class_
     if msisdn:
-        query = query.where(OutboundMessage.msisdn == msisdn)
+        query = query.where(model.msisdn == msisdn)
     if day is not None:
-        start, end = _local_day_bounds(merchant, datetime.combine(day, time(12), tzinfo=ZoneInfo(merchant.timezone)))
-        query = query.where(OutboundMessage.created_at >= start, OutboundMessage.created_at < end)
-    if before_id is not None:
-        query = query.where(OutboundMessage.id < before_id)
-    return list(db.session.scalars(query.order_by(OutboundMessage.id.desc()).limit(limit)))
+        low, high = _local_day_bounds(merchant, datetime.combine(day, time(12), tzinfo=ZoneInfo(merchant.timezone)))
+        query = query.where(at >= low, at < high)
+    if start is not None:
+        start_at, start_rank, start_id = start
+        rank = _RANK[model]
+        # strictly older in the merged order: earlier, or as old and ranked before the cursor's line
+        if rank == start_rank:
+            query = query.where(sa.or_(at < start_at, sa.and_(at == start_at, model.id < start_id)))
+        else:
+            query = query.where(at < start_at if rank > start_rank else at <= start_at)
+    rows = db.session.scalars(query.order_by(at.desc(), model.id.desc()).limit(limit))
+    return [LogEntry(row) for row in rows]
 
 
 def daily_figures(merchant: Merchant, *, now: datetime, days: int = 14) -> list[dict]:

@@ -1,5 +1,5 @@
 """Console: the message log, one message's parts and receipts, daily figures, the phone simulator."""
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from mcrm.auth.access import get_owned_or_404, role_required
 from mcrm.core.clock import now_utc
@@ -8,8 +8,9 @@ from mcrm.core.msisdn import normalize_msisdn
 from mcrm.extensions import db
 from mcrm.merchants.services import service_number
 from mcrm.messaging import services
-from mcrm.messaging.forms import (KIND_LABELS, STATUS_LABELS, SUPPRESS_LABELS, MessageFilterForm,
-                                  SimulatorForm)
+from mcrm.members.services import find_member_by_msisdn
+from mcrm.messaging.forms import (DIRECTION_LABELS, INBOUND_STATUS_LABELS, KIND_LABELS, RECEIPT_LABELS,
+                                  STATUS_LABELS, SUPPRESS_LABELS, MessageFilterForm, SimulatorForm)
 from mcrm.messaging.models import OutboundMessage
 from mcrm.messaging.store import InboundSms, SqlMessageStore, count_parts
 
@@ -23,6 +24,7 @@ def _settings():
 @bp.context_processor
 def _labels():
     return {"status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS, "suppress_labels": SUPPRESS_LABELS,
+            "inbound_status_labels": INBOUND_STATUS_LABELS, "receipt_labels": RECEIPT_LABELS, "direction_labels": DIRECTION_LABELS,
             "sms_sandbox": _settings().sms_transport == "sandbox"}
 
 
@@ -31,17 +33,40 @@ def _labels():
 def index():
     form = MessageFilterForm(request.args, meta={"csrf": False})
     form.msisdn.region = _settings().default_region
-    messages = []
-    if form.validate():
-        messages = services.list_outbound(g.merchant, status=form.status.data or None, kind=form.kind.data or None,
-                                          msisdn=form.msisdn.data, day=form.day.data, before_id=form.before.data,
-                                          limit=services.PAGE_SIZE + 1)
-    more = len(messages) > services.PAGE_SIZE
-    messages = messages[:services.PAGE_SIZE]
     filters = {k: v for k, v in request.args.items() if k != "before" and v}
-    older = url_for(".index", before=messages[-1].id, **filters) if more else None
-    return render_template("messaging/index.html", form=form, messages=messages, older=older,
+    entries = []
+    if form.validate():
+        try:
+            entries = services.list_log(g.merchant, direction=form.direction.data or None,
+                                        status=form.status.data or None, kind=form.kind.data or None,
+                                        msisdn=form.msisdn.data, day=form.day.data, before=form.before.data,
+                                        limit=services.PAGE_SIZE + 1)
+        except ValidationError as error:
+            flash(error.translated(), "warning")
+            return redirect(url_for(".index", **filters))
+    older = url_for(".index", before=entries[-2].cursor, **filters) if len(entries) > services.PAGE_SIZE else None
+    return render_template("messaging/index.html", form=form, entries=entries[:services.PAGE_SIZE], older=older,
                            newest=url_for(".index", **filters) if form.before.data else None)
+
+
+@bp.route("/numbers/<msisdn>")
+@role_required("manager")
+def conversation(msisdn: str):
+    """Every text to and from one number, oldest first, as a chat."""
+    try:
+        msisdn = normalize_msisdn(msisdn, _settings().default_region)
+    except ValidationError:
+        pass            # an MO's sender is kept as given when it is no phone number
+    before = request.args.get("before")
+    try:
+        entries = services.list_log(g.merchant, msisdn=msisdn, before=before, limit=services.PAGE_SIZE + 1)
+    except ValidationError:
+        abort(404)
+    earlier = url_for(".conversation", msisdn=msisdn, before=entries[-2].cursor) \
+        if len(entries) > services.PAGE_SIZE else None
+    return render_template("messaging/conversation.html", msisdn=msisdn, entries=entries[services.PAGE_SIZE - 1::-1],
+                           earlier=earlier, latest=url_for(".conversation", msisdn=msisdn) if before else None,
+                           member=find_member_by_msisdn(g.merchant, msisdn))
 
 
 @bp.route("/<int:message_id>")

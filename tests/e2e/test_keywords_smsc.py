@@ -132,3 +132,21 @@ def test_the_mcrm_gateway_process_answers_texts_too(db, merchant, make_member, s
         code = proc.wait(15)
     assert "77" in reply
     assert code == 0, (tmp_path / "gw.log").read_text()
+
+
+def test_an_mo_and_its_reply_through_the_smsc_both_show_in_the_console_conversation(
+        db, merchant, make_member, client, login, smsc, running):
+    """With a real SMSC (no simulator), the texts a number sent are in the message log too."""
+    login("manager")
+    make_member(msisdn="+" + CONSUMER, name="老王", points=321)
+    smsc.mo(CONSUMER, SERVICE_NUMBER, "JF")
+    [reply] = texts_to(smsc, CONSUMER, 1)
+    wait_until(lambda: fresh(db, sa.select(OutboundMessage.status)) == MessageStatus.DELIVERED, timeout=10,
+               message="the reply delivered")
+    html = client.get(f"/messages/numbers/+{CONSUMER}").get_data(as_text=True)
+    db.session.rollback()
+    assert html.index('<div class="body">JF</div>') < html.index(reply) and "321" in reply
+    assert html.count('class="bubble theirs"') == 1 and html.count('class="bubble mine"') == 1
+    log = client.get("/messages/?direction=in").get_data(as_text=True)
+    db.session.rollback()
+    assert f"+{CONSUMER}" in log and ">JF<" in log

@@ -1,4 +1,5 @@
 """Console: message log, one message, daily figures and the phone simulator; scoped to the merchant."""
+import re
 from dataclasses import replace
 from datetime import timedelta
 from types import SimpleNamespace
@@ -73,9 +74,102 @@ def test_the_log_pages_with_a_keyset(client, db, login, merchant, now):
     login("manager")
     ids = [send(db, merchant, now, msisdn=f"1380013{n:04d}").id for n in range(55)]
     html = page(client, "/messages/?kind=transactional")
-    assert html.count("data-message=") == 50 and f"before={ids[5]}" in html
-    html = page(client, f"/messages/?kind=transactional&before={ids[5]}")
+    assert html.count("data-message=") == 50 and f"before=o{ids[5]}" in html
+    html = page(client, f"/messages/?kind=transactional&before=o{ids[5]}")
     assert html.count("data-message=") == 5 and 'rel="next"' not in html
+
+
+def receive(db, merchant, at, msisdn="13800138000", text="JF", destination=None):
+    """Store one MO as the gateway does (routed by its destination); returns its id."""
+    from mcrm.messaging.services import store_inbound
+    row = store_inbound(source_addr=msisdn, destination_addr=destination or "1065712345" + merchant.sub_code,
+                        text=text, data_coding=8, received_at=at, access_number="1065712345")
+    db.session.commit()
+    row_id = row.id
+    db.session.rollback()
+    return row_id
+
+
+def test_the_log_shows_received_texts_and_sent_ones_merged_by_time(client, db, login, merchant, make_merchant, now):
+    login("manager")
+    mo = receive(db, merchant, now - timedelta(minutes=2), text="积分查询")
+    reply = send(db, merchant, now - timedelta(minutes=1), body="您的积分：120")
+    later_mo = receive(db, merchant, now, msisdn="13800138001", text="TD")
+    receive(db, make_merchant(), now, text="别家的短信")
+    html = page(client, "/messages/")
+    assert html.index(f'data-inbound="{later_mo}"') < html.index(f'data-message="{reply.id}"') \
+        < html.index(f'data-inbound="{mo}"')
+    assert "积分查询" in html and "别家的短信" not in html
+    assert 'href="/messages/numbers/+8613800138000"' in html     # each number opens its conversation
+
+    html = page(client, "/messages/?direction=in")
+    assert f'data-inbound="{mo}"' in html and 'data-message=' not in html
+    html = page(client, "/messages/?direction=out")
+    assert 'data-inbound=' not in html and f'data-message="{reply.id}"' in html
+    html = page(client, "/messages/?msisdn=13800138001")
+    assert f'data-inbound="{later_mo}"' in html and f'data-inbound="{mo}"' not in html
+    html = page(client, "/messages/?status=queued")      # an MT's status: received texts have none
+    assert 'data-inbound=' not in html and f'data-message="{reply.id}"' in html
+
+
+def test_the_log_pages_through_both_directions_without_losing_a_text(client, db, login, merchant, now):
+    """An MO and its reply at the same moment (a page boundary among them): each appears once, the MO
+    before the reply it caused."""
+    login("manager")
+    expected = []
+    for n in range(30):
+        at = now + timedelta(seconds=n)
+        expected.append(f'data-inbound="{receive(db, merchant, at, text=f"问{n}")}"')
+        expected.append(f'data-message="{send(db, merchant, at, body=f"答{n}").id}"')
+    expected.append(f'data-message="{send(db, merchant, now + timedelta(minutes=5), body="晚安").id}"')
+    seen, url = [], "/messages/"
+    while url:
+        html = page(client, url)
+        seen += re.findall(r'data-(?:inbound|message)="\d+"', html)
+        older = re.search(r'href="([^"]+)" rel="next"', html)
+        url = older.group(1).replace("&amp;", "&") if older else None
+    assert seen == expected[::-1]
+
+
+def test_a_page_link_to_another_merchants_text_or_a_forged_one_starts_again(client, db, login, make_merchant, now):
+    login("manager")
+    other = receive(db, make_merchant(), now)
+    for cursor in (f"i{other}", "i999999"):
+        response = client.get(f"/messages/?before={cursor}")
+        assert response.status_code == 302 and "before" not in response.headers["Location"]
+    assert 'data-message=' not in page(client, "/messages/?before=x1")      # not a cursor: nothing listed
+
+
+def test_a_conversation_shows_both_directions_in_time_order(client, db, login, merchant, make_member, make_merchant,
+                                                         now):
+    login("manager")
+    member = make_member(msisdn="13800138000", name="老王")
+    receive(db, merchant, now - timedelta(minutes=3), text="JF")
+    send(db, merchant, now - timedelta(minutes=3), body="您的积分：120")       # the same second: after the MO
+    receive(db, merchant, now - timedelta(minutes=1), text="谢谢\n再见")
+    send(db, merchant, now, msisdn="13800138001", body="别人的")
+    receive(db, make_merchant(), now, text="别家的短信")
+    html = page(client, "/messages/numbers/13800138000")
+    assert html.index(">JF<") < html.index("【小王烧烤】您的积分：120") < html.index("谢谢\n再见")
+    assert html.count('class="bubble theirs"') == 2 and html.count('class="bubble mine"') == 1
+    assert "别人的" not in html and "别家的短信" not in html
+    assert f'href="/members/{member.id}"' in html and "老王" in html
+
+
+def test_a_long_conversation_pages_back_to_its_first_text(client, db, login, merchant, now):
+    login("manager")
+    for n in range(55):
+        receive(db, merchant, now + timedelta(seconds=n), text=f"第{n}条")
+    html = page(client, "/messages/numbers/+8613800138000")
+    assert "第54条" in html and "第5条<" in html and "第4条<" not in html
+    earlier = re.search(r'href="([^"]+)" rel="prev"', html).group(1).replace("&amp;", "&")
+    html = page(client, earlier)
+    assert "第0条<" in html and "第4条<" in html and "第5条<" not in html and 'rel="prev"' not in html
+
+
+def test_the_conversation_needs_a_manager(client, login):
+    login("clerk")
+    assert client.get("/messages/numbers/13800138000").status_code == 403
 
 
 def test_one_message_shows_its_parts_and_receipts(app, client, db, login, merchant, now):
@@ -90,6 +184,9 @@ def test_one_message_shows_its_parts_and_receipts(app, client, db, login, mercha
     html = page(client, f"/messages/{message.id}")
     assert 'data-status="failed"' in html and "receipt UNDELIV err:011" in html
     assert "smsc-a" in html and "smsc-b" in html and 'data-part="2"' in html
+    # each part's receipt in words, its SMPP code beside it
+    assert 'undeliverable <small class="muted">UNDELIV error 011</small>' in html
+    assert 'data-part-status="delivered">delivered<' in html
 
 
 def test_another_merchants_message_is_not_found(client, db, login, make_merchant, now):
