@@ -24,6 +24,12 @@ def member_ids(page) -> list[str]:
     return page.eval_on_selector_all("tr[data-member]", "rows => rows.map(r => r.dataset.member)")
 
 
+def follow(page, selector: str) -> None:
+    """Click a paging link and wait for the next page: reading the list mid-navigation finds none."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
 def test_the_member_list_on_a_phone_pages_twenty_cards_at_a_time(open_page, make_staff, make_member):
     owner = make_staff("owner")
     for n in range(45):
@@ -37,13 +43,13 @@ def test_the_member_list_on_a_phone_pages_twenty_cards_at_a_time(open_page, make
     no_sideways_scrolling(page)
     screenshot(page, "members-phone")
 
-    page.click("a[rel=next]")
+    follow(page, "a[rel=next]")
     second = member_ids(page)
-    page.click("a[rel=next]")
+    follow(page, "a[rel=next]")
     third = member_ids(page)
     assert (len(second), len(third)) == (20, 5) and not set(first) & set(second) and not set(second) & set(third)
     assert page.locator("a[rel=next]").count() == 0
-    page.click("a[rel=prev]")
+    follow(page, "a[rel=prev]")
     assert member_ids(page) == second
 
     desktop = open_page(viewport=DESKTOP)          # a wide screen keeps fifty a page
