@@ -2,7 +2,7 @@
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mcrm.core.clock import now_utc
 from mcrm.core.models import IdMixin, UTCDateTime
@@ -44,3 +44,19 @@ class PointsEntry(IdMixin, db.Model):
     #: makes a repeated request (retried SMS, double click, job run twice) a no-op
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    #: for a void: the purchase or redemption it reverses. A void keeps that entry's kind with the
+    #: opposite sign (and amount), so sums per kind (points earned, spend) net it out; unique, so an
+    #: entry is voided at most once, however many managers try at the same moment
+    voids_entry_id: Mapped[int | None] = mapped_column(sa.ForeignKey("points_entries.id"), unique=True)
+
+    #: the entry this void reverses, and the void of this entry (list_entries loads both with a page)
+    voids: Mapped["PointsEntry | None"] = relationship(
+        remote_side="PointsEntry.id", foreign_keys=[voids_entry_id], back_populates="voided_by", viewonly=True)
+    voided_by: Mapped["PointsEntry | None"] = relationship(
+        foreign_keys=[voids_entry_id], back_populates="voids", viewonly=True)
+
+    @property
+    def is_voidable(self) -> bool:
+        """A purchase or a redemption, not a void itself and not voided yet."""
+        return self.kind in (EntryKind.EARN, EntryKind.REDEEM) and self.voids_entry_id is None \
+            and self.voided_by is None
