@@ -61,7 +61,7 @@ def purchase(member_id: int):
 def redeem(member_id: int):
     def apply(member, form):
         now = now_utc()
-        entry = redeem_points(member, form.points.data, reason=form.reason.data.strip(),
+        entry = redeem_points(member, form.points.data, reason=(form.reason.data or "").strip(),
                               actor=Actor.staff(current_user), now=now, idempotency_key=form.idempotency_key)
         queue_member_notice(g.merchant, member, entry, now=now, idempotency_key=f"{form.idempotency_key}:sms")
         return _("Redeemed %(points)s points, balance %(balance)s", points=form.points.data,
