@@ -3,8 +3,8 @@ from zoneinfo import available_timezones
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DecimalField, FieldList, Form, FormField, IntegerField, SelectChoice, SelectField,
-                     StringField, TimeField)
+from wtforms import (BooleanField, DecimalField, FieldList, Form, FormField, IntegerField, SelectChoice,
+                     SelectField, StringField, TimeField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from mcrm.merchants.models import ExpiryPolicy
@@ -53,15 +53,17 @@ class MerchantSettingsForm(FlaskForm):
                                          choices=[SelectChoice(month, str(month)) for month in range(1, 13)])
     tiers = FieldList(FormField(TierRow), label=_l("Tiers"))
     # at the counter
-    points_change_sms = BooleanField(_l("Text the member when staff record a purchase or redemption, or void one"),
-                                     description=_l("The same SMS as XF and DH by text; it goes at any hour."))
+    points_change_sms = BooleanField(
+        _l("Text the member when staff record a purchase or redemption, or void one"),
+        description=_l("The same SMS as XF and DH by text; it goes at any hour."))
     max_purchase_amount = DecimalField(_l("Largest purchase recorded (yuan)"), places=2,
                                        validators=[Optional(), NumberRange(min=1, max=10_000_000)],
                                        description=_l("A larger amount is refused. Empty: no limit."))
-    confirm_purchase_above = DecimalField(_l("Ask to confirm purchases above (yuan)"), places=2,
-                                          validators=[Optional(), NumberRange(min=1, max=10_000_000)],
-                                          description=_l("The console asks staff to confirm a larger amount; XF by "
-                                                         "text refuses it and points to the console. Empty: never asks."))
+    confirm_purchase_above = DecimalField(
+        _l("Ask to confirm purchases above (yuan)"), places=2,
+        validators=[Optional(), NumberRange(min=1, max=10_000_000)],
+        description=_l("The console asks staff to confirm a larger amount; XF by text refuses it and points to "
+                       "the console. Empty: never asks."))
     tenure = FieldList(FormField(TenureRow), label=_l("Tenure bonus"))
 
     @classmethod

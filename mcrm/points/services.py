@@ -20,7 +20,7 @@ from mcrm.formatting import money
 from mcrm.members.models import Member
 from mcrm.merchants.models import Merchant
 from mcrm.points import rules
-from mcrm.points.models import EntryKind, PointsEntry
+from mcrm.points.models import IS_CREDIT, EntryKind, PointsEntry
 
 #: how far ahead "points expiring soon" looks
 EXPIRING_SOON_DAYS = 30
@@ -156,7 +156,8 @@ def import_balances(merchant: Merchant, balances: list[tuple[int, int, int]], *,
     return len(changes)
 
 
-def void_entry(entry: PointsEntry, merchant: Merchant, *, reason: str, actor: Actor, now: datetime) -> PointsEntry:
+def void_entry(entry: PointsEntry, merchant: Merchant, *, reason: str, actor: Actor,
+               now: datetime) -> PointsEntry:
     """Reverse a purchase or a redemption recorded by mistake, with a reason.
 
     The void is a new entry of the same kind with the opposite points (and amount), linked to the
@@ -187,8 +188,8 @@ def void_entry(entry: PointsEntry, merchant: Merchant, *, reason: str, actor: Ac
         raise ConflictError("This entry has already been voided") from None
     except InsufficientPointsError as error:
         raise InsufficientPointsError(
-            "The member has %(balance)s points, fewer than the %(needed)s this purchase earned: they have been "
-            "spent, so it cannot be voided", **error.details) from None
+            "The member has %(balance)s points, fewer than the %(needed)s this purchase earned: they have "
+            "been spent, so it cannot be voided", **error.details) from None
     if entry.kind == EntryKind.EARN:
         member.total_spend = (member.total_spend or 0) - (entry.amount or 0)
         refresh_tier(member, merchant, now=now)
@@ -229,12 +230,7 @@ _ADD = sa.update(_members).where(_members.c.id == sa.bindparam("member_id")).val
 _TAKE = _ADD.where(_members.c.points_balance + sa.bindparam("points") >= 0)
 _BALANCE = sa.select(_members.c.points_balance).where(_members.c.id == sa.bindparam("member_id"))
 _INSERT_ENTRY = sa.insert(_entries).returning(_entries.c.id)
-#: which side of the first-in-first-out sums an entry is on: credits are lots that lapse, the rest
-#: are debits. A void stands on the side of the entry it reverses, with the opposite sign: a voided
-#: purchase cancels its own lot (same expiry), a voided redemption its debit.
-_IS_LOT = sa.or_(sa.and_(_entries.c.points > 0, _entries.c.voids_entry_id.is_(None)),
-                 sa.and_(_entries.c.points < 0, _entries.c.voids_entry_id.is_not(None)))
-_LEDGER = sa.select(_entries.c.expires_at, _entries.c.points, _IS_LOT.label("is_lot")).where(
+_LEDGER = sa.select(_entries.c.expires_at, _entries.c.points, IS_CREDIT.label("is_lot")).where(
     _entries.c.member_id == sa.bindparam("member_id"))
 _EARNED = sa.select(PointsEntry.member_id, sa.func.sum(PointsEntry.points)).where(
     PointsEntry.member_id.in_(sa.bindparam("member_ids", expanding=True)), PointsEntry.kind == EntryKind.EARN,
@@ -296,9 +292,9 @@ def expire_due_points(merchant: Merchant, *, now: datetime) -> int:
     Idempotent: a second run finds nothing due, because expired points count as debits.
     One grouped query finds the candidates, so a million members cost one scan.
     """
-    expired_lots = sa.func.sum(sa.case((sa.and_(_IS_LOT, PointsEntry.expires_at <= now), PointsEntry.points),
-                                       else_=0))
-    debits = sa.func.sum(sa.case((_IS_LOT, 0), else_=-PointsEntry.points))
+    expired_lots = sa.func.sum(sa.case((sa.and_(IS_CREDIT, PointsEntry.expires_at <= now),
+                                        PointsEntry.points), else_=0))
+    debits = sa.func.sum(sa.case((IS_CREDIT, 0), else_=-PointsEntry.points))
     candidates = db.session.scalars(
         sa.select(PointsEntry.member_id).where(PointsEntry.merchant_id == merchant.id)
         .group_by(PointsEntry.member_id).having(expired_lots > debits)).all()

@@ -47,8 +47,8 @@ def _act(member, form, title: str, apply, **page):
 def purchase(member_id: int):
     def apply(member, form):
         now = now_utc()
-        entry = record_purchase(member, g.merchant, form.amount.data, actor=Actor.staff(current_user), now=now,
-                                idempotency_key=form.idempotency_key, confirmed=form.is_confirmed)
+        entry = record_purchase(member, g.merchant, form.amount.data, actor=Actor.staff(current_user),
+                                now=now, idempotency_key=form.idempotency_key, confirmed=form.is_confirmed)
         queue_member_notice(g.merchant, member, entry, now=now, idempotency_key=f"{form.idempotency_key}:sms",
                             amount=form.amount.data)
         return _("Purchase recorded: +%(points)s points, balance %(balance)s",
@@ -91,7 +91,8 @@ def void(member_id: int, entry_id: int):
 
     def apply(member, form):
         now = now_utc()
-        reversal = void_entry(entry, g.merchant, reason=form.reason.data, actor=Actor.staff(current_user), now=now)
+        reversal = void_entry(entry, g.merchant, reason=form.reason.data, actor=Actor.staff(current_user),
+                              now=now)
         queue_member_notice(g.merchant, member, reversal, now=now, idempotency_key=f"void:{reversal.id}:sms")
         return _("Voided: %(points)+d points, balance %(balance)s", points=reversal.points,
                  balance=member.points_balance)

@@ -189,7 +189,7 @@ def test_a_manager_voids_a_purchase_and_the_ledger_links_both_ways(client, login
     page = client.get(f"/members/{member.id}").get_data(as_text=True)
     original_row = re.search(rf'<tr id="entry-{purchase.id}" class="voided">.*?</tr>', page, re.S).group(0)
     void_row = re.search(rf'<tr id="entry-{void.id}">.*?</tr>', page, re.S).group(0)
-    assert "purchase voided" in void_row and f'data-link-to="{purchase.id}"' in void_row
+    assert "purchase voided" in void_row and "(-¥880.00)" in void_row and f'data-link-to="{purchase.id}"' in void_row
     assert f'#entry-{purchase.id}' in void_row and "多按了一个0" in void_row
     assert "voided" in original_row and f'data-link-to="{void.id}"' in original_row
     assert "多按了一个0" in original_row and "data-void=" not in original_row

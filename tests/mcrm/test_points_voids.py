@@ -214,3 +214,16 @@ def test_new_merchants_refuse_above_50000_and_confirm_above_5000(merchant):
     assert (merchant.max_purchase_amount, merchant.confirm_purchase_above) == (50000, 5000)
     assert merchant.points_change_sms is True
 
+
+
+def test_the_dashboard_counts_neither_a_voided_purchase_as_issued_nor_a_voided_redemption(db, merchant,
+                                                                                        make_member, now):
+    from mcrm.dashboard.services import dashboard_figures
+    member = make_member(points=500)
+    services.void_entry(services.record_purchase(member, merchant, 300, actor=CLERK, now=now), merchant,
+                        reason="记错", actor=MANAGER, now=now)
+    services.void_entry(services.redeem_points(member, 200, reason="甜品", actor=CLERK, now=now), merchant,
+                        reason="客人没要", actor=MANAGER, now=now)
+    db.session.commit()
+    figures = dashboard_figures(merchant, now=now)
+    assert (figures.points_issued_this_month, figures.points_redeemed_this_month) == (500, 0)
