@@ -29,7 +29,8 @@ def local_datetime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 def money(value) -> str:
     if value is None:
         return ""
-    return f"¥{Decimal(value):,.2f}"
+    value = Decimal(value)
+    return f"{'-' if value < 0 else ''}¥{abs(value):,.2f}"  # -¥880.00 (a voided purchase), not ¥-880.00
 
 
 def channel_label(value: str | None) -> str:

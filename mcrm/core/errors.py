@@ -38,3 +38,7 @@ class ConflictError(DomainError):
 
 class InsufficientPointsError(DomainError):
     """A redeem asked for more points than the balance holds."""
+
+
+class ConfirmationRequiredError(DomainError):
+    """Allowed, but unusual enough that staff must confirm it first (a purchase above the threshold)."""

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from mcrm.extensions import db
 from mcrm.members.models import Member
 from mcrm.merchants.models import Merchant
-from mcrm.points.models import PointsEntry
+from mcrm.points.models import IS_CREDIT, PointsEntry
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def dashboard_figures(merchant: Merchant, *, now: datetime) -> DashboardFigures:
                   sa.func.coalesce(sa.func.sum(Member.points_balance), 0)).where(live)).one()
     new = db.session.scalar(sa.select(sa.func.count()).where(live, Member.joined_at >= since))
     issued, redeemed = db.session.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(sa.case((PointsEntry.points > 0, PointsEntry.points), else_=0)), 0),
+        sa.select(sa.func.coalesce(sa.func.sum(sa.case((IS_CREDIT, PointsEntry.points), else_=0)), 0),
                   sa.func.coalesce(sa.func.sum(sa.case((PointsEntry.kind == "redeem", -PointsEntry.points),
                                                        else_=0)), 0))
         .where(PointsEntry.merchant_id == merchant.id, PointsEntry.created_at >= since)).one()

@@ -1,7 +1,8 @@
 """The members console: list, member page, create and edit, delete, opt out/in, CSV import and export.
 
-Roles: a clerk looks members up (list, member page) and records purchases (points views);
-managers and owners do everything else on members and points.
+Roles: a clerk looks members up (list, member page), enrols members and records purchases and
+redemptions (points views), as a cashier does; managers and owners do everything else on members
+and points.
 """
 import threading
 
@@ -83,7 +84,7 @@ def detail(member_id: int):
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@role_required(Role.MANAGER)
+@role_required(Role.CLERK)
 def new():
     form = MemberForm()
     if form.validate_on_submit():

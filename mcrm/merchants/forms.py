@@ -3,8 +3,8 @@ from zoneinfo import available_timezones
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (DecimalField, FieldList, Form, FormField, IntegerField, SelectChoice, SelectField,
-                     StringField, TimeField)
+from wtforms import (BooleanField, DecimalField, FieldList, Form, FormField, IntegerField, SelectChoice,
+                     SelectField, StringField, TimeField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from mcrm.merchants.models import ExpiryPolicy
@@ -52,6 +52,18 @@ class MerchantSettingsForm(FlaskForm):
     points_cycle_end_month = SelectField(_l("The cycle ends with month"), coerce=int,
                                          choices=[SelectChoice(month, str(month)) for month in range(1, 13)])
     tiers = FieldList(FormField(TierRow), label=_l("Tiers"))
+    # at the counter
+    points_change_sms = BooleanField(
+        _l("Text the member when staff record a purchase or redemption, or void one"),
+        description=_l("The same SMS as XF and DH by text; it goes at any hour."))
+    max_purchase_amount = DecimalField(_l("Largest purchase recorded (yuan)"), places=2,
+                                       validators=[Optional(), NumberRange(min=1, max=10_000_000)],
+                                       description=_l("A larger amount is refused. Empty: no limit."))
+    confirm_purchase_above = DecimalField(
+        _l("Ask to confirm purchases above (yuan)"), places=2,
+        validators=[Optional(), NumberRange(min=1, max=10_000_000)],
+        description=_l("The console asks staff to confirm a larger amount; XF by text refuses it and points to "
+                       "the console. Empty: never asks."))
     tenure = FieldList(FormField(TenureRow), label=_l("Tenure bonus"))
 
     @classmethod
@@ -78,6 +90,11 @@ class MerchantSettingsForm(FlaskForm):
             if (row.form.years.data is None) != (row.form.bonus.data is None):
                 raise ValidationError(_l("Each tenure bonus needs both the years and the bonus."))
 
+    def validate_confirm_purchase_above(self, field):
+        maximum = self.max_purchase_amount.data
+        if field.data is not None and maximum is not None and field.data >= maximum:
+            raise ValidationError(_l("Purchases to confirm must start below the largest purchase."))
+
     def validate_send_window_end(self, field):
         if self.send_window_start.data and field.data and field.data <= self.send_window_start.data:
             raise ValidationError(_l("The sending window must end after it starts."))
@@ -102,4 +119,7 @@ class MerchantSettingsForm(FlaskForm):
                                 if row.form.score.data is not None],
             "tenure_bonus": sorted([row.form.years.data, row.form.bonus.data] for row in self.tenure.entries
                                    if row.form.years.data is not None),
+            "points_change_sms": self.points_change_sms.data,
+            "max_purchase_amount": self.max_purchase_amount.data,
+            "confirm_purchase_above": self.confirm_purchase_above.data,
         }

@@ -1,5 +1,6 @@
 """A merchant: one shop or chain using mcrm, with every rule it may configure."""
 from datetime import time
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -46,6 +47,14 @@ class Merchant(IdMixin, TimestampMixin, db.Model):
     points_cycle_end_month: Mapped[int] = mapped_column(default=12)
     tier_thresholds: Mapped[list] = mapped_column(sa.JSON, default=lambda: [list(t) for t in DEFAULT_TIERS])
     tenure_bonus: Mapped[list] = mapped_column(sa.JSON, default=lambda: [list(t) for t in DEFAULT_TENURE_BONUS])
+    #: text the member when staff record a purchase or redemption (console or XF/DH) or void one
+    points_change_sms: Mapped[bool] = mapped_column(default=True, server_default="1")
+    #: a purchase above this many yuan is refused (None: no limit of the merchant's own)
+    max_purchase_amount: Mapped[Decimal | None] = mapped_column(sa.Numeric(12, 2), default=Decimal(50000),
+                                                                 server_default="50000")
+    #: the console asks staff to confirm a purchase above this; XF by SMS refuses it (None: never asks)
+    confirm_purchase_above: Mapped[Decimal | None] = mapped_column(sa.Numeric(12, 2), default=Decimal(5000),
+                                                                    server_default="5000")
     #: per-merchant overrides of reply texts and keywords (keyed by text id)
     texts: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     is_active: Mapped[bool] = mapped_column(default=True)

@@ -1,5 +1,6 @@
 """Merchants: creation and their configurable rules."""
 import re
+from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
@@ -61,6 +62,9 @@ def update_rules(merchant: Merchant, **rules) -> None:
         "timezone": lambda v: True,
         "locale": lambda v: v in ("zh", "en"),
         "name": lambda v: 0 < len(v.strip()) <= 100,
+        "points_change_sms": lambda v: isinstance(v, bool),
+        "max_purchase_amount": _valid_purchase_limit,
+        "confirm_purchase_above": _valid_purchase_limit,
     }
     for key, value in rules.items():
         if key not in checks:
@@ -81,6 +85,17 @@ def update_rules(merchant: Merchant, **rules) -> None:
     if merchant.send_window_start is not None and merchant.send_window_end is not None \
             and merchant.send_window_start >= merchant.send_window_end:
         raise ValidationError("The sending window must start before it ends")
+    if None not in (merchant.max_purchase_amount, merchant.confirm_purchase_above) \
+            and Decimal(merchant.confirm_purchase_above) >= Decimal(merchant.max_purchase_amount):
+        raise ValidationError("Purchases to confirm must start below the largest purchase")
+
+
+def _valid_purchase_limit(value) -> bool:
+    """Yuan, or None for no limit: up to the most any purchase may be (points.rules.earn_points)."""
+    try:
+        return value is None or 0 < Decimal(str(value)) <= 10_000_000
+    except ArithmeticError:  # not a number, or NaN
+        return False
 
 
 def _valid_tiers(tiers) -> bool:

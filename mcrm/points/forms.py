@@ -27,6 +27,19 @@ class _OncePerSubmit(FlaskForm):
 class PurchaseForm(_OncePerSubmit):
     amount = StringField(_l("Amount (yuan)"), validators=[DataRequired(_l("Enter the amount"))],
                          render_kw={"inputmode": "decimal", "placeholder": "88.00"})
+    #: the amount staff confirmed when asked (above the merchant's threshold); a changed amount asks again
+    confirmed_amount = HiddenField()
+
+    @property
+    def is_confirmed(self) -> bool:
+        try:
+            return parse_amount(self.confirmed_amount.data) == parse_amount(self.amount.data)
+        except ValidationError:
+            return False
+
+    def ask_to_confirm(self) -> None:
+        """Show the form again with the amount to confirm (see is_confirmed)."""
+        self.confirmed_amount.data = str(parse_amount(self.amount.data))
 
     def validate_amount(self, field):
         try:
@@ -47,3 +60,8 @@ class AdjustForm(FlaskForm):
                                                               NumberRange(min=-100_000_000, max=100_000_000)],
                           description=_l("Negative to take points away"))
     reason = StringField(_l("Reason"), validators=[DataRequired(_l("A reason is required")), Length(max=200)])
+
+
+class VoidForm(FlaskForm):
+    reason = StringField(_l("Reason"), validators=[DataRequired(_l("A reason is required")), Length(max=200)],
+                         render_kw={"placeholder": _l("e.g. wrong amount typed")})

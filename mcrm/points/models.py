@@ -2,7 +2,7 @@
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mcrm.core.clock import now_utc
 from mcrm.core.models import IdMixin, UTCDateTime
@@ -44,3 +44,27 @@ class PointsEntry(IdMixin, db.Model):
     #: makes a repeated request (retried SMS, double click, job run twice) a no-op
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    #: for a void: the purchase or redemption it reverses. A void keeps that entry's kind with the
+    #: opposite sign (and amount), so sums per kind (points earned, spend) net it out; unique, so an
+    #: entry is voided at most once, however many managers try at the same moment
+    voids_entry_id: Mapped[int | None] = mapped_column(sa.ForeignKey("points_entries.id"), unique=True)
+
+    #: the entry this void reverses, and the void of this entry (list_entries loads both with a page)
+    voids: Mapped["PointsEntry | None"] = relationship(remote_side="PointsEntry.id", foreign_keys=[voids_entry_id],
+                                                       back_populates="voided_by", viewonly=True)
+    voided_by: Mapped["PointsEntry | None"] = relationship(
+        foreign_keys=[voids_entry_id], back_populates="voids", viewonly=True)
+
+    @property
+    def is_voidable(self) -> bool:
+        """A purchase or a redemption, not a void itself and not voided yet."""
+        return self.kind in (EntryKind.EARN, EntryKind.REDEEM) and self.voids_entry_id is None \
+            and self.voided_by is None
+
+
+#: SQL: the entry is on the credit side of the ledger (points issued, lots that lapse first in, first
+#: out), else on the debit side. A void stands on the side of the entry it reverses, with the opposite
+#: sign: a voided purchase cancels its own lot (same expiry) and its issued points, a voided
+#: redemption its debit.
+IS_CREDIT = sa.or_(sa.and_(PointsEntry.points > 0, PointsEntry.voids_entry_id.is_(None)),
+                   sa.and_(PointsEntry.points < 0, PointsEntry.voids_entry_id.is_not(None)))

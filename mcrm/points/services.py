@@ -6,17 +6,21 @@ sum and two concurrent redeems can never overdraw (the second one's WHERE fails)
 """
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from mcrm.core.errors import ConflictError, InsufficientPointsError, ValidationError
+from mcrm.core.errors import (ConfirmationRequiredError, ConflictError, InsufficientPointsError, NotFoundError,
+                              ValidationError)
 from mcrm.core.rows import register_inserted
 from mcrm.extensions import db
+from mcrm.formatting import money
 from mcrm.members.models import Member
 from mcrm.merchants.models import Merchant
 from mcrm.points import rules
-from mcrm.points.models import EntryKind, PointsEntry
+from mcrm.points.models import IS_CREDIT, EntryKind, PointsEntry
 
 #: how far ahead "points expiring soon" looks
 EXPIRING_SOON_DAYS = 30
@@ -41,15 +45,32 @@ def expiry_rule(merchant: Merchant) -> rules.ExpiryRule:
                             cycle_end_month=merchant.points_cycle_end_month, timezone=merchant.timezone)
 
 
+def check_purchase_amount(merchant: Merchant, amount, *, confirmed: bool = False) -> Decimal:
+    """The amount if the merchant takes it: never above its maximum purchase, and above its
+    confirmation threshold only once staff ``confirmed`` it (8800 typed for 88.00 would give away
+    8,800 points)."""
+    amount = rules.parse_amount(amount)
+    maximum, threshold = merchant.max_purchase_amount, merchant.confirm_purchase_above
+    if maximum is not None and amount > maximum:
+        raise ValidationError("%(amount)s is more than the largest purchase this shop records, %(maximum)s",
+                              amount=money(amount), maximum=money(maximum))
+    if not confirmed and threshold is not None and amount > threshold:
+        raise ConfirmationRequiredError("%(amount)s is above %(threshold)s: is the amount right?",
+                                        amount=money(amount), threshold=money(threshold))
+    return amount
+
+
 def record_purchase(member: Member, merchant: Merchant, amount, *, actor: Actor, now: datetime,
-                    idempotency_key: str | None = None) -> PointsEntry | None:
+                    idempotency_key: str | None = None, confirmed: bool = False) -> PointsEntry | None:
     """A purchase: spend and last visit updated, amount x rate points earned.
 
-    Returns the earn entry, or None when the amount earns no whole point.
+    Refused above the merchant's limits (``check_purchase_amount``). Returns the earn entry, or
+    None when the amount earns no whole point.
     """
     amount = rules.parse_amount(amount)
     if idempotency_key and (done := _find_by_key(idempotency_key)) is not None:
         return done
+    check_purchase_amount(merchant, amount, confirmed=confirmed)
     points = rules.earn_points(amount, merchant.points_per_yuan)
     # the tier counts this purchase's points: worked out before the entry (and before the member
     # changes, which the query would flush), the member is written once, not before and after it
@@ -135,6 +156,57 @@ def import_balances(merchant: Merchant, balances: list[tuple[int, int, int]], *,
     return len(changes)
 
 
+def void_entry(entry: PointsEntry, merchant: Merchant, *, reason: str, actor: Actor,
+               now: datetime) -> PointsEntry:
+    """Reverse a purchase or a redemption recorded by mistake, with a reason.
+
+    The void is a new entry of the same kind with the opposite points (and amount), linked to the
+    original: the ledger stays append-only and points earned and spend net out. A voided purchase
+    takes back its points and its spend; if the member has spent them the void is refused, as a
+    balance never goes negative (a manager may still adjust), and once its points have lapsed
+    there is nothing left to take back. A voided redemption gives the points back as they were:
+    any that lapsed meanwhile lapse at once. An entry is voided once: the unique link refuses a
+    second void even from two managers at the same moment.
+    """
+    if entry.kind not in (EntryKind.EARN, EntryKind.REDEEM) or entry.voids_entry_id is not None:
+        raise ValidationError("Only a purchase or a redemption can be voided")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("A reason is required to void an entry")
+    if db.session.scalar(sa.select(PointsEntry.id).where(PointsEntry.voids_entry_id == entry.id)) is not None:
+        raise ConflictError("This entry has already been voided")
+    if entry.expires_at is not None and entry.expires_at <= now:
+        raise ValidationError("The points of this purchase have expired: it can no longer be voided")
+    member = db.session.get(Member, entry.member_id)
+    try:
+        with db.session.begin_nested():
+            void = _append(member, entry.kind, -entry.points, actor=actor, now=now, reason=reason,
+                           amount=-entry.amount if entry.amount is not None else None,
+                           expires_at=entry.expires_at, voids_entry_id=entry.id)
+    except sa.exc.IntegrityError:
+        db.session.expire(member, ["points_balance"])
+        raise ConflictError("This entry has already been voided") from None
+    except InsufficientPointsError as error:
+        raise InsufficientPointsError(
+            "The member has %(balance)s points, fewer than the %(needed)s this purchase earned: they have "
+            "been spent, so it cannot be voided", **error.details) from None
+    if entry.kind == EntryKind.EARN:
+        member.total_spend = (member.total_spend or 0) - (entry.amount or 0)
+        refresh_tier(member, merchant, now=now)
+    else:
+        expire_member_points(member, now=now)
+    db.session.flush()
+    return void
+
+
+def get_entry(member: Member, entry_id: int) -> PointsEntry:
+    """One line of the member's ledger."""
+    entry = db.session.get(PointsEntry, entry_id)
+    if entry is None or entry.member_id != member.id:
+        raise NotFoundError("No such points entry")
+    return entry
+
+
 def _whole_points(value) -> int:
     try:
         number = int(str(value).strip())
@@ -158,7 +230,7 @@ _ADD = sa.update(_members).where(_members.c.id == sa.bindparam("member_id")).val
 _TAKE = _ADD.where(_members.c.points_balance + sa.bindparam("points") >= 0)
 _BALANCE = sa.select(_members.c.points_balance).where(_members.c.id == sa.bindparam("member_id"))
 _INSERT_ENTRY = sa.insert(_entries).returning(_entries.c.id)
-_LEDGER = sa.select(_entries.c.expires_at, _entries.c.points).where(
+_LEDGER = sa.select(_entries.c.expires_at, _entries.c.points, IS_CREDIT.label("is_lot")).where(
     _entries.c.member_id == sa.bindparam("member_id"))
 _EARNED = sa.select(PointsEntry.member_id, sa.func.sum(PointsEntry.points)).where(
     PointsEntry.member_id.in_(sa.bindparam("member_ids", expanding=True)), PointsEntry.kind == EntryKind.EARN,
@@ -173,7 +245,7 @@ def _find_by_key(key: str) -> PointsEntry | None:
 
 
 def _append(member: Member, kind: str, points: int, *, actor: Actor, now: datetime, reason: str = "",
-            amount=None, expires_at=None, idempotency_key=None) -> PointsEntry:
+            amount=None, expires_at=None, idempotency_key=None, voids_entry_id=None) -> PointsEntry:
     db.session.flush()  # pending member changes first, so the UPDATE below is the last word
     connection = db.session.connection()
     balance = connection.execute(_TAKE if points < 0 else _ADD,
@@ -186,7 +258,7 @@ def _append(member: Member, kind: str, points: int, *, actor: Actor, now: dateti
     values = dict(merchant_id=member.merchant_id, member_id=member.id, kind=kind, points=points,
                   balance_after=balance, amount=amount, reason=reason[:200], actor=actor.label[:64],
                   actor_staff_id=actor.staff_id, expires_at=expires_at, idempotency_key=idempotency_key,
-                  created_at=now)
+                  created_at=now, voids_entry_id=voids_entry_id)
     entry = PointsEntry(id=connection.execute(_INSERT_ENTRY, values).scalar_one(), **values)
     register_inserted(entry)  # every column given: the object stands for the row just inserted
     return entry
@@ -195,8 +267,8 @@ def _append(member: Member, kind: str, points: int, *, actor: Actor, now: dateti
 def _lots_and_debits(member_id: int) -> tuple[list, int]:
     # on the connection: every entry is inserted there at once (``_append``), none waits in the session
     rows = db.session.connection().execute(_LEDGER, {"member_id": member_id}).all()
-    lots = [(expires, points) for expires, points in rows if points > 0]
-    debits = -sum(points for _expires, points in rows if points < 0)
+    lots = [(expires, points) for expires, points, is_lot in rows if is_lot]
+    debits = -sum(points for _expires, points, is_lot in rows if not is_lot)
     return lots, debits
 
 
@@ -220,9 +292,9 @@ def expire_due_points(merchant: Merchant, *, now: datetime) -> int:
     Idempotent: a second run finds nothing due, because expired points count as debits.
     One grouped query finds the candidates, so a million members cost one scan.
     """
-    expired_lots = sa.func.sum(sa.case((sa.and_(PointsEntry.points > 0, PointsEntry.expires_at <= now),
+    expired_lots = sa.func.sum(sa.case((sa.and_(IS_CREDIT, PointsEntry.expires_at <= now),
                                         PointsEntry.points), else_=0))
-    debits = sa.func.sum(sa.case((PointsEntry.points < 0, -PointsEntry.points), else_=0))
+    debits = sa.func.sum(sa.case((IS_CREDIT, 0), else_=-PointsEntry.points))
     candidates = db.session.scalars(
         sa.select(PointsEntry.member_id).where(PointsEntry.merchant_id == merchant.id)
         .group_by(PointsEntry.member_id).having(expired_lots > debits)).all()
@@ -306,8 +378,10 @@ def refresh_all_tiers(merchant: Merchant, *, now: datetime, batch: int = 1000) -
 
 
 def list_entries(member: Member, *, before_id: int | None = None, limit: int = 100) -> list[PointsEntry]:
-    """The member's ledger, newest first; ``before_id`` pages back to older lines."""
-    query = sa.select(PointsEntry).where(PointsEntry.member_id == member.id)
+    """The member's ledger, newest first; ``before_id`` pages back to older lines. Each line comes
+    with the entry it voids and the void of it, for the links between them."""
+    query = sa.select(PointsEntry).where(PointsEntry.member_id == member.id).options(
+        selectinload(PointsEntry.voids), selectinload(PointsEntry.voided_by))
     if before_id is not None:
         query = query.where(PointsEntry.id < before_id)
     return db.session.scalars(query.order_by(PointsEntry.id.desc()).limit(limit)).all()

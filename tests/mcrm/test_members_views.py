@@ -33,19 +33,22 @@ def _member_routes():
 MEMBER_ROUTES = _member_routes()
 
 
-def _url(rule: str, member_id: int, job_id: int) -> str:
-    return rule.replace("<int:member_id>", str(member_id)).replace("<int:job_id>", str(job_id))
+def _url(rule: str, member_id: int, job_id: int, entry_id: int = 0) -> str:
+    return rule.replace("<int:member_id>", str(member_id)).replace("<int:job_id>", str(job_id)) \
+        .replace("<int:entry_id>", str(entry_id))
 
 
 @pytest.fixture
-def other_merchants_things(db, make_merchant, make_member, make_staff):
+def other_merchants_things(db, make_merchant, make_member, make_staff, now):
+    from mcrm.points.services import SYSTEM, record_purchase
     other = make_merchant()
-    member = make_member(merchant=other, msisdn="13900139000", points=500)
+    member = make_member(merchant=other, msisdn="13900139000", points=400)
+    purchase = record_purchase(member, other, 100, actor=SYSTEM, now=now)  # one a manager there could void
     job = MemberImport(merchant_id=other.id, encoding="utf-8", headers=["mobile"], mapping={"0": "msisdn"},
                        data=b"mobile\n13900139001\n", total_lines=1)
     db.session.add(job)
     db.session.commit()
-    return member, job
+    return member, job, purchase
 
 
 def test_the_route_list_covers_members_points_and_imports():
@@ -57,8 +60,8 @@ def test_the_route_list_covers_members_points_and_imports():
 @pytest.mark.parametrize("rule, method", MEMBER_ROUTES)
 def test_another_merchants_member_or_import_is_a_404(client, login, other_merchants_things, rule, method, db):
     login("owner")
-    member, job = other_merchants_things
-    url = _url(rule, member.id, job.id)
+    member, job, purchase = other_merchants_things
+    url = _url(rule, member.id, job.id, purchase.id)
     if method == "GET":
         response = client.get(url)
     else:
@@ -69,27 +72,37 @@ def test_another_merchants_member_or_import_is_a_404(client, login, other_mercha
     assert db.session.get(Member, member.id).points_balance == 500
     assert db.session.get(Member, member.id).deleted_at is None
     assert db.session.get(MemberImport, job.id).status == "mapping"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PointsEntry)
+                             .where(PointsEntry.voids_entry_id.is_not(None))) == 0
 
 
 @pytest.mark.parametrize("rule", sorted({r for r, m in MEMBER_ROUTES if m == "POST"}))
-def test_posts_without_a_csrf_token_are_refused(client, login, make_member, rule, db):
+def test_posts_without_a_csrf_token_are_refused(client, login, merchant, make_member, rule, db, now):
+    from mcrm.points.services import SYSTEM, record_purchase
     login("owner")
-    member = make_member(points=500)
-    response = client.post(_url(rule, member.id, 1), data={"amount": "10", "points": "10", "reason": "x"})
+    member = make_member(points=400)
+    purchase = record_purchase(member, merchant, 100, actor=SYSTEM, now=now)
+    db.session.commit()
+    response = client.post(_url(rule, member.id, 1, purchase.id),
+                           data={"amount": "10", "points": "10", "reason": "x"})
     assert response.status_code == 400
     db.session.expire_all()
     assert db.session.get(Member, member.id).points_balance == 500
 
 
 @pytest.mark.parametrize("method, url", [
-    ("GET", "/members/new"), ("GET", "/members/import"), ("GET", "/members/export.csv"),
-    ("GET", "/members/{id}/edit"), ("POST", "/members/{id}/delete"), ("POST", "/members/{id}/redeem"),
+    ("GET", "/members/import"), ("GET", "/members/export.csv"),
+    ("GET", "/members/{id}/edit"), ("POST", "/members/{id}/delete"),
     ("POST", "/members/{id}/adjust"), ("POST", "/members/{id}/opt-out"),
+    ("GET", "/members/{id}/entries/{entry}/void"), ("POST", "/members/{id}/entries/{entry}/void"),
 ])
-def test_a_clerk_cannot_change_members_or_take_points(client, login, make_member, method, url, db):
+def test_a_clerk_cannot_change_members_adjust_or_void(client, login, merchant, make_member, method, url, db, now):
+    from mcrm.points.services import SYSTEM, record_purchase
     login("clerk")
-    member = make_member(points=500)
-    url = url.format(id=member.id)
+    member = make_member(points=400)
+    purchase = record_purchase(member, merchant, 100, actor=SYSTEM, now=now)
+    db.session.commit()
+    url = url.format(id=member.id, entry=purchase.id)
     if method == "GET":
         response = client.get(url)
     else:
@@ -106,7 +119,8 @@ def test_a_clerk_looks_members_up_and_records_a_purchase(client, login, make_mem
     page = client.get("/members/?q=" + member.msisdn[-4:]).get_data(as_text=True)
     assert "张三" in page
     detail = client.get(f"/members/{member.id}").get_data(as_text=True)
-    assert "Redeem" not in detail and "兑换" not in detail  # only what a clerk may do is offered
+    # only what a clerk may do is offered: purchases and redemptions, no adjustments or voids
+    assert "Redeem points" in detail and "Adjust points" not in detail and "data-void" not in detail
     token = re.search(r'name="request_id" type="hidden" value="(\w+)"', detail).group(1)
     data = {"csrf_token": csrf_token(client, "/members/"), "amount": "¥88.50", "request_id": token}
     response = client.post(f"/members/{member.id}/purchase", data=data)

@@ -24,7 +24,11 @@ def settings_form(merchant, **changes) -> dict:
         "points_expiry_policy": merchant.points_expiry_policy,
         "points_expiry_months": merchant.points_expiry_months,
         "points_cycle_end_month": merchant.points_cycle_end_month,
+        "max_purchase_amount": merchant.max_purchase_amount or "",
+        "confirm_purchase_above": merchant.confirm_purchase_above or "",
     }
+    if merchant.points_change_sms:
+        data["points_change_sms"] = "y"  # a checkbox posts only when ticked
     for index, (name, score) in enumerate(merchant.tier_thresholds):
         data[f"tiers-{index}-name"], data[f"tiers-{index}-score"] = name, score
     for index, (years, bonus) in enumerate(merchant.tenure_bonus):
@@ -144,3 +148,38 @@ def test_settings_page_needs_login(client):
     response = client.get("/settings/")
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
+
+
+def test_owner_sets_the_counter_rules_and_empty_limits_mean_none(client, owner, merchant, db):
+    page = client.get("/settings/").get_data(as_text=True)
+    assert '<input checked id="points_change_sms"' in page
+    assert 'name="max_purchase_amount" step="0.01" type="number" value="50000.00"' in page
+    assert 'name="confirm_purchase_above" step="0.01" type="number" value="5000.00"' in page
+    data = settings_form(merchant, max_purchase_amount="20000", confirm_purchase_above="1500.50")
+    del data["points_change_sms"]
+    assert save(client, data).status_code == 302
+    db.session.refresh(merchant)
+    assert (merchant.points_change_sms, merchant.max_purchase_amount, merchant.confirm_purchase_above) == \
+        (False, Decimal("20000"), Decimal("1500.50"))
+    assert save(client, settings_form(merchant, max_purchase_amount="", confirm_purchase_above="")).status_code == 302
+    db.session.refresh(merchant)
+    assert (merchant.max_purchase_amount, merchant.confirm_purchase_above) == (None, None)
+
+
+@pytest.mark.parametrize("maximum, threshold", [("5000", "5000"), ("5000", "9000"), ("0", ""), ("", "-3")])
+def test_a_confirmation_threshold_at_or_above_the_maximum_or_a_limit_below_one_yuan_is_refused(
+        client, owner, merchant, db, maximum, threshold):
+    response = save(client, settings_form(merchant, max_purchase_amount=maximum, confirm_purchase_above=threshold))
+    assert response.status_code == 200 and "Nothing was saved" in response.get_data(as_text=True)
+    db.session.refresh(merchant)
+    assert (merchant.max_purchase_amount, merchant.confirm_purchase_above) == (50000, 5000)
+
+
+def test_the_rules_service_refuses_a_threshold_at_or_above_the_maximum(merchant, db):
+    from mcrm.core.errors import ValidationError
+    from mcrm.merchants.services import update_rules
+    with pytest.raises(ValidationError, match="Purchases to confirm must start below the largest purchase"):
+        update_rules(merchant, max_purchase_amount=Decimal(3000))
+    with pytest.raises(ValidationError, match="Invalid value"):
+        update_rules(merchant, max_purchase_amount="lots")
+    update_rules(merchant, max_purchase_amount=None, confirm_purchase_above=Decimal(10_000_000))

@@ -2,16 +2,27 @@
 
 ``XF <msisdn> <amount>`` purchase, ``DH <msisdn> <points> [reason]`` redeem, ``DL`` login code,
 ``HX <code>`` coupon redeemed. Every error is answered to the staff phone, never raised.
+
+The member is told of a purchase or redemption with the same SMS whether staff texted it or used
+the console (``tell_member``, ``queue_member_notice``).
 """
+from datetime import datetime
+
 import sqlalchemy as sa
 from flask_babel import get_babel
 from sqlalchemy.orm import lazyload
 
 from mcrm.auth.models import Staff
-from mcrm.core.errors import DomainError, InsufficientPointsError
+from mcrm.core.errors import ConfirmationRequiredError, DomainError, InsufficientPointsError, ValidationError
 from mcrm.core.msisdn import normalize_msisdn
 from mcrm.extensions import db
 from mcrm.keywords.context import Context, find_member
+from mcrm.keywords.rules import Outcome, ParsedText
+from mcrm.members.models import Member
+from mcrm.merchants.models import Merchant
+from mcrm.messaging.services import enqueue_sms
+from mcrm.points.models import EntryKind, PointsEntry
+from mcrm.points.rules import parse_amount
 from mcrm.points.services import Actor, record_purchase, redeem_points
 
 
@@ -47,14 +58,19 @@ def purchase(ctx: Context, staff: Staff) -> None:
     if member is None:
         return
     amount = ctx.parsed.args[1]
-    # keyed by the MO: a re-processed text never records the purchase twice
-    entry = record_purchase(member, ctx.merchant, amount, actor=_actor(staff), now=ctx.now,
-                            idempotency_key=f"mo:{ctx.inbound_id}" if ctx.inbound_id else None)
+    try:
+        # keyed by the MO: a re-processed text never records the purchase twice
+        entry = record_purchase(member, ctx.merchant, amount, actor=_actor(staff), now=ctx.now,
+                                idempotency_key=f"mo:{ctx.inbound_id}" if ctx.inbound_id else None)
+    except ConfirmationRequiredError as error:
+        # a text cannot be asked "are you sure?" and answered safely: the console can
+        raise ValidationError("%(amount)s is above %(threshold)s: record it in the console, where it can be "
+                              "confirmed", **error.details) from None
     earned = entry.points if entry is not None else 0
     amount_text = str(entry.amount if entry is not None else amount)
     ctx.reply("staff_purchase", msisdn=member.msisdn, amount=amount_text, earned=earned,
               points=member.points_balance, member=None)
-    ctx.reply("member_purchase", to=member.msisdn, member=member, amount=amount_text, earned=earned)
+    tell_member(ctx, member, entry, amount=amount)
 
 
 def redeem(ctx: Context, staff: Staff) -> None:
@@ -75,7 +91,41 @@ def redeem(ctx: Context, staff: Staff) -> None:
         return
     ctx.reply("staff_redeem", msisdn=member.msisdn, redeemed=-entry.points, points=member.points_balance,
               member=None)
-    ctx.reply("member_redeem", to=member.msisdn, member=member, redeemed=-entry.points)
+    tell_member(ctx, member, entry)
+
+
+def tell_member(ctx: Context, member: Member, entry: PointsEntry | None, *, amount="") -> None:
+    """Text the member about a points change staff made: a purchase (``entry`` None when it earned
+    no whole point, then ``amount`` as typed says what was spent), a redemption, or a void of either.
+
+    The one place these texts are made: the merchant's reply text, the same SMS for XF/DH by text
+    and for the console. Nothing when the merchant turned these texts off.
+    """
+    if not ctx.merchant.points_change_sms:
+        return
+    voided = entry is not None and entry.voids_entry_id is not None
+    if entry is None or entry.kind == EntryKind.EARN:
+        spent = abs(entry.amount) if entry is not None else parse_amount(amount)
+        ctx.reply("member_purchase_voided" if voided else "member_purchase", to=member.msisdn, member=member,
+                  amount=str(spent), earned=abs(entry.points) if entry is not None else 0)
+    else:
+        ctx.reply("member_redeem_voided" if voided else "member_redeem", to=member.msisdn, member=member,
+                  redeemed=abs(entry.points))
+
+
+#: a change made in the console answers no text
+_NO_TEXT = ParsedText(Outcome.EMPTY)
+
+
+def queue_member_notice(merchant: Merchant, member: Member, entry: PointsEntry | None, *, now: datetime,
+                        idempotency_key: str, amount="") -> None:
+    """``tell_member`` for a change made in the console: the SMS (transactional) goes to the outbox.
+    The same ``idempotency_key`` twice (a resent form) queues it once."""
+    ctx = Context(merchant=merchant, msisdn=member.msisdn, parsed=_NO_TEXT, now=now)
+    tell_member(ctx, member, entry, amount=amount)
+    for reply in ctx.replies:
+        enqueue_sms(merchant, msisdn=reply.msisdn, body=reply.body, kind="transactional", now=now,
+                    member=reply.member, idempotency_key=idempotency_key)
 
 
 def login_code(ctx: Context, staff: Staff) -> None:
