@@ -4,7 +4,7 @@ Existing merchants get the defaults: members are texted as before, purchases abo
 and those above ¥5,000 need a confirmation.
 
 Revision ID: d52563bc0973
-Revises: 03710c321233
+Revises: b2d238d4b45f
 Create Date: 2026-12-06 04:19:56.405425
 
 """
@@ -16,7 +16,7 @@ import mcrm.core.models
 
 # revision identifiers, used by Alembic.
 revision = 'd52563bc0973'
-down_revision = '03710c321233'
+down_revision = 'b2d238d4b45f'
 branch_labels = None
 depends_on = None
 
