@@ -1,9 +1,10 @@
 """Console: the message log, one message's parts and receipts, daily figures, the phone simulator."""
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from mcrm.auth.access import get_owned_or_404, role_required
 from mcrm.core.clock import now_utc
-from mcrm.core.errors import ValidationError
+from mcrm.core.errors import DomainError, ValidationError
 from mcrm.core.msisdn import normalize_msisdn
 from mcrm.extensions import db
 from mcrm.merchants.services import service_number
@@ -70,14 +71,21 @@ def simulator():
     form.msisdn.region = _settings().default_region
     number = service_number(g.merchant, _settings().access_number)
     if form.validate_on_submit():
-        text = form.text.data.strip()
-        shape = count_parts(text)
-        sms = InboundSms(source_addr=form.msisdn.data, destination_addr=number + (form.extension.data or ""),
-                         text=text, data_coding=shape.data_coding, received_at=now_utc(), parts=shape.parts,
-                         payload=text.encode("utf-16-be" if shape.data_coding == 8 else "latin-1", "replace"))
-        db.session.commit()      # SQLite: the store writes from its own connection; free the lock first
-        SqlMessageStore(current_app._get_current_object()).save_inbound(sms)
-        return redirect(url_for(".simulator", msisdn=form.msisdn.data))
+        destination = number + (form.extension.data or "")
+        try:
+            services.check_simulated_text(g.merchant, actor=current_user, msisdn=form.msisdn.data,
+                                          destination_addr=destination, access_number=_settings().access_number)
+        except DomainError as error:
+            flash(error.translated(), "error")
+        else:
+            text = form.text.data.strip()
+            shape = count_parts(text)
+            sms = InboundSms(source_addr=form.msisdn.data, destination_addr=destination,
+                             text=text, data_coding=shape.data_coding, received_at=now_utc(), parts=shape.parts,
+                             payload=text.encode("utf-16-be" if shape.data_coding == 8 else "latin-1", "replace"))
+            db.session.commit()      # SQLite: the store writes from its own connection; free the lock first
+            SqlMessageStore(current_app._get_current_object()).save_inbound(sms)
+            return redirect(url_for(".simulator", msisdn=form.msisdn.data))
     msisdn = form.msisdn.data if not form.msisdn.errors else None
     return render_template("messaging/simulator.html", form=form, service_number=number, msisdn=msisdn,
                            entries=services.list_conversation(g.merchant, msisdn) if msisdn else [],

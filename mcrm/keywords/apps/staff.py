@@ -79,9 +79,8 @@ def redeem(ctx: Context, staff: Staff) -> None:
 
 
 def login_code(ctx: Context, staff: Staff) -> None:
-    from mcrm.auth.login_codes import issue_login_code
-    code = issue_login_code(staff, now=ctx.now)
-    ctx.reply("login_code", code=code, member=None)
+    from mcrm.auth.login_codes import issue_login_code, login_code_bodies
+    ctx.reply_secret(*login_code_bodies(ctx.merchant, issue_login_code(staff, now=ctx.now)))
 
 
 def coupon_redeem(ctx: Context, staff: Staff) -> None:
