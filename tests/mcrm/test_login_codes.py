@@ -174,3 +174,10 @@ def test_too_many_codes_for_a_phone_answer_like_an_unknown_account(client, staff
     answers = [_answer(client, "xiaowang") for _ in range(4)]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboundMessage)) == 3  # still limited
     assert answers[3] == answers[0] == _answer(client, "nobody-here")
+
+
+def test_the_keyword_wizards_test_panel_shows_a_dl_code_masked(make_staff, merchant, now):
+    from mcrm.keywords.services import try_text
+    make_staff("owner", msisdn="+8613600136000")
+    [reply] = try_text(merchant, msisdn="+8613600136000", text="DL", now=now)
+    assert reply.body == "您的后台登录验证码******，5分钟内有效，请勿告诉他人。"
