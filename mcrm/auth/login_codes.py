@@ -111,7 +111,8 @@ def send_login_code(staff: Staff, *, now: datetime) -> None:
     """Issue a code and queue it to the staff's phone as a transactional SMS (stored masked)."""
     from mcrm.messaging.services import enqueue_sms
     shown, sent = login_code_bodies(staff.merchant, issue_login_code(staff, now=now))
-    enqueue_sms(staff.merchant, msisdn=staff.msisdn, body=shown, secret_body=sent, kind="transactional", now=now)
+    enqueue_sms(staff.merchant, msisdn=staff.msisdn, body=shown, secret_body=sent, kind="transactional",
+                now=now)
 
 
 def verify_login_code(staff: Staff, code: str, *, now: datetime) -> None:

@@ -21,7 +21,8 @@ ADDRESS_LOCKOUT_FACTOR = 4
 
 
 class LoginError(DomainError):
-    """Wrong username or password, or a locked account (one message for both: no hints)."""
+    """Wrong username or password, or too many of them from one address (each answered alike whether
+    or not the account exists: no hints)."""
 
 
 class NotAllowedError(DomainError):
@@ -206,8 +207,8 @@ def start_session(staff: Staff, *, now: datetime, max_age: timedelta) -> None:
 def end_session(staff: Staff) -> None:
     """Sign this one session out: its cookies, and any copy of them, no longer sign anyone in."""
     if staff.session_token:
-        db.session.execute(sa.delete(StaffSession).where(StaffSession.staff_id == staff.id,
-                                                         StaffSession.token_hash == _token_hash(staff.session_token)))
+        db.session.execute(sa.delete(StaffSession).where(
+            StaffSession.staff_id == staff.id, StaffSession.token_hash == _token_hash(staff.session_token)))
     staff.session_token = None
     db.session.flush()
 

@@ -80,8 +80,9 @@ def enqueue_sms(merchant: Merchant, *, msisdn: str, body: str, kind: str, now: d
 
 
 #: every column an MT row is inserted with (the others start empty)
-_OUTBOUND_EMPTY = dict.fromkeys(("source_addr", "secret_text", "suppressed_reason", "not_before", "retry_at", "last_error",
-                                 "error_code", "claim_id", "claimed_at", "submitted_at", "delivered_at"))
+_OUTBOUND_EMPTY = dict.fromkeys(("source_addr", "secret_text", "suppressed_reason", "not_before", "retry_at",
+                                 "last_error", "error_code", "claim_id", "claimed_at", "submitted_at",
+                                 "delivered_at"))
 
 
 def _outbound_values(merchant: Merchant, *, msisdn: str, body: str, kind: MessageKind, now: datetime,
@@ -104,7 +105,8 @@ def _outbound_values(merchant: Merchant, *, msisdn: str, body: str, kind: Messag
 
     values = dict(_OUTBOUND_EMPTY, merchant_id=merchant.id, member_id=member.id if member else None,
                   msisdn=msisdn, body=body, text=text, secret_text=secret_text, kind=kind, parts=parts,
-                  status=MessageStatus.QUEUED, attempts=0, idempotency_key=idempotency_key, occasion=occasion, created_at=now)
+                  status=MessageStatus.QUEUED, attempts=0, idempotency_key=idempotency_key, occasion=occasion,
+                  created_at=now)
     if kind is MessageKind.MARKETING:
         if member is None:
             member = db.session.scalar(sa.select(Member).where(

@@ -109,8 +109,8 @@ class SqlMessageStore:
         self._claim = claim_update(_MESSAGES, due, sa.bindparam("limit"), dialect,
                                    status=MessageStatus.SENDING, claim_id=sa.bindparam("worker_id"),
                                    claimed_at=now, source_addr=sa.func.coalesce(m.source_addr, service_number)
-                                   ).returning(m.id, m.source_addr, m.msisdn,
-                                               sa.func.coalesce(m.secret_text, m.text).label("text"), m.attempts)
+                                   ).returning(m.id, m.source_addr, m.msisdn, m.attempts,
+                                               sa.func.coalesce(m.secret_text, m.text).label("text"))
         self._accepted_parts = sa.select(p.message_id, p.part_index).where(p.message_id.in_(ids))
         insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_PARTS)
         # a retried message records its parts again: the latest submit wins
@@ -125,7 +125,8 @@ class SqlMessageStore:
         # a secret (login code) in the text is forgotten once it is no longer needed for a submit
         self._submitted = (_MESSAGES.update().where(m.id.in_(ids), m.status == MessageStatus.SENDING)
                            .values(status=MessageStatus.SUBMITTED, claim_id=None, claimed_at=None,
-                                   submitted_at=now, retry_at=None, attempts=m.attempts + 1, secret_text=None))
+                                   submitted_at=now, retry_at=None, attempts=m.attempts + 1,
+                                   secret_text=None))
         self._retry = (_MESSAGES.update()
                        .where(m.id == sa.bindparam("b_id"), m.status == MessageStatus.SENDING)
                        .values(status=MessageStatus.QUEUED, claim_id=None, claimed_at=None,

@@ -70,26 +70,30 @@ def simulator():
     form = SimulatorForm(msisdn=request.args.get("msisdn", ""))
     form.msisdn.region = _settings().default_region
     number = service_number(g.merchant, _settings().access_number)
-    if form.validate_on_submit():
-        destination = number + (form.extension.data or "")
-        try:
-            services.check_simulated_text(g.merchant, actor=current_user, msisdn=form.msisdn.data,
-                                          destination_addr=destination, access_number=_settings().access_number)
-        except DomainError as error:
-            flash(error.translated(), "error")
-        else:
-            text = form.text.data.strip()
-            shape = count_parts(text)
-            sms = InboundSms(source_addr=form.msisdn.data, destination_addr=destination,
-                             text=text, data_coding=shape.data_coding, received_at=now_utc(), parts=shape.parts,
-                             payload=text.encode("utf-16-be" if shape.data_coding == 8 else "latin-1", "replace"))
-            db.session.commit()      # SQLite: the store writes from its own connection; free the lock first
-            SqlMessageStore(current_app._get_current_object()).save_inbound(sms)
-            return redirect(url_for(".simulator", msisdn=form.msisdn.data))
+    if form.validate_on_submit() and _within_reach(form.msisdn.data, number + (form.extension.data or "")):
+        text = form.text.data.strip()
+        shape = count_parts(text)
+        sms = InboundSms(source_addr=form.msisdn.data, destination_addr=number + (form.extension.data or ""),
+                         text=text, data_coding=shape.data_coding, received_at=now_utc(), parts=shape.parts,
+                         payload=text.encode("utf-16-be" if shape.data_coding == 8 else "latin-1", "replace"))
+        db.session.commit()      # SQLite: the store writes from its own connection; free the lock first
+        SqlMessageStore(current_app._get_current_object()).save_inbound(sms)
+        return redirect(url_for(".simulator", msisdn=form.msisdn.data))
     msisdn = form.msisdn.data if not form.msisdn.errors else None
     return render_template("messaging/simulator.html", form=form, service_number=number, msisdn=msisdn,
                            entries=services.list_conversation(g.merchant, msisdn) if msisdn else [],
                            numbers=services.list_member_numbers(g.merchant))
+
+
+def _within_reach(msisdn: str, destination: str) -> bool:
+    """Whether the signed-in staff may text this from the simulator; if not, say why."""
+    try:
+        services.check_simulated_text(g.merchant, actor=current_user, msisdn=msisdn, destination_addr=destination,
+                                      access_number=_settings().access_number)
+    except DomainError as error:
+        flash(error.translated(), "error")
+        return False
+    return True
 
 
 @bp.route("/simulator/thread")
