@@ -181,3 +181,24 @@ def test_the_keyword_wizards_test_panel_shows_a_dl_code_masked(make_staff, merch
     make_staff("owner", msisdn="+8613600136000")
     [reply] = try_text(merchant, msisdn="+8613600136000", text="DL", now=now)
     assert reply.body == "您的后台登录验证码******，5分钟内有效，请勿告诉他人。"
+
+
+def test_the_migration_masks_codes_in_login_code_sms_sent_before_it(staff, db, now):
+    from flask_migrate import downgrade, upgrade
+
+    from mcrm.auth.login_codes import send_login_code
+    from mcrm.messaging.services import enqueue_sms
+    send_login_code(staff, now=now)
+    other = enqueue_sms(staff.merchant, msisdn=STAFF_PHONE, body="订单123456已发货", kind="transactional",
+                        now=now + timedelta(seconds=1)).id
+    db.session.commit()
+    db.session.close()
+    downgrade(revision="03710c321233")
+    with db.engine.begin() as connection:  # as an SMS queued before the masking was
+        connection.execute(sa.text("UPDATE outbound_messages SET body = '您的后台登录验证码654321，5分钟内有效', "
+                                   "text = '【小王烧烤】您的后台登录验证码654321，5分钟内有效' WHERE id != :other"),
+                           {"other": other})
+    upgrade()
+    texts = dict(db.session.execute(sa.select(OutboundMessage.id, OutboundMessage.text)).all())
+    assert texts.pop(other) == "【小王烧烤】订单123456已发货"  # not a login code: untouched
+    assert list(texts.values()) == ["【小王烧烤】您的后台登录验证码******，5分钟内有效"]
