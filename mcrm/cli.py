@@ -105,7 +105,7 @@ def scheduler_command():
 
 @click.group("merchant")
 def merchant_group():
-    """Create and list merchants."""
+    """Create, list and renumber merchants."""
 
 
 @merchant_group.command("create")
@@ -123,6 +123,23 @@ def merchant_create(name, sub_code, signature, timezone):
     db.session.commit()
     number = service_number(merchant, current_app.extensions["mcrm_settings"].access_number)
     click.echo(f"Merchant {merchant.name} created: id {merchant.id}, service number {number}")
+
+
+@merchant_group.command("set-sub-code")
+@click.option("--merchant", "sub_code", required=True, help="the merchant's current sub-code")
+@click.option("--new", "new_sub_code", required=True, help="its new sub-code")
+@with_appcontext
+def merchant_set_sub_code(sub_code, new_sub_code):
+    """Move a merchant to another sub-code (its service number changes)."""
+    from mcrm.merchants.services import change_sub_code, get_merchant_by_sub_code, service_number
+    try:
+        merchant = get_merchant_by_sub_code(sub_code)
+        change_sub_code(merchant, new_sub_code)
+    except DomainError as error:
+        _fail(error)
+    db.session.commit()
+    number = service_number(merchant, current_app.extensions["mcrm_settings"].access_number)
+    click.echo(f"Merchant {merchant.name} now has service number {number}")
 
 
 @merchant_group.command("list")

@@ -31,8 +31,9 @@ Every variable, its default and meaning:
                            rate limits see the proxy's address for everyone. Never more than
                            there are: a client could then choose its own address.
 ``MCRM_LOGIN_RATE_LIMIT``  Login attempts allowed per client address. Default ``10 per minute``.
-``MCRM_LOGIN_LOCKOUT``     Wrong passwords in a row that lock a staff account. Default ``5``.
-``MCRM_LOGIN_LOCKOUT_MINUTES`` Minutes such a lock lasts. Default ``15``.
+``MCRM_LOGIN_LOCKOUT``     Wrong passwords for one username from one address that lock that username
+                           out from that address (4 times as many lock the address). Default ``5``.
+``MCRM_LOGIN_LOCKOUT_MINUTES`` The window those are counted in. Default ``15``.
 ``MCRM_SECURE_COOKIES``    ``true``/``false``: Secure flag on cookies. Default true in production.
 ``MCRM_HOST``/``MCRM_PORT`` Address ``mcrm run`` serves on (``--host``/``--port`` win). Default
                            ``127.0.0.1`` and ``5000``.

@@ -2,14 +2,15 @@
 from flask import Blueprint, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_user
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
-from mcrm.auth.login_codes import TooManyCodesError, find_staff_for_code, send_login_code, verify_login_code
+from mcrm.auth.login_codes import (MAX_CODES_PER_WINDOW, RATE_WINDOW, TooManyCodesError, find_staff_for_code,
+                                   send_login_code, verify_login_code)
 from mcrm.auth.services import LoginError
-from mcrm.auth.views import _safe_next
+from mcrm.auth.views import _safe_next, sign_in
 from mcrm.core.clock import now_utc
 from mcrm.extensions import db, limiter
 
@@ -40,14 +41,15 @@ def request_code():
         if staff is not None:
             try:
                 send_login_code(staff, now=now_utc())
-            except TooManyCodesError as error:
-                db.session.rollback()
-                flash(error.translated(), "error")
-                return render_template("auth/code_request.html", form=form)
-            db.session.commit()
+            except TooManyCodesError:
+                db.session.rollback()  # said below to everyone alike: a refusal would tell the account exists
+            else:
+                db.session.commit()
         session[PENDING] = form.identifier.data.strip()
         # the same answer whether or not the account exists: no account probing
-        flash(_("If this account has a registered phone, a code is on its way. It is valid for 5 minutes."))
+        flash(_("If this account has a registered phone, a code is on its way. It is valid for 5 minutes. "
+                "One phone gets at most %(count)s codes in %(minutes)s minutes.", count=MAX_CODES_PER_WINDOW,
+                minutes=RATE_WINDOW.seconds // 60))
         return redirect(url_for("login_codes.verify_code"))
     return render_template("auth/code_request.html", form=form)
 
@@ -68,8 +70,7 @@ def verify_code():
             db.session.commit()  # keep the count of wrong tries
             flash(error.translated(), "error")
         else:
-            db.session.commit()
             session.clear()
-            login_user(staff)
+            sign_in(staff, remember=False)
             return redirect(_safe_next(None))
     return render_template("auth/code_verify.html", form=form)

@@ -1,10 +1,12 @@
-"""Staff accounts: creation, password login with lockout, management by the owner, ending sessions."""
+"""Staff accounts: creation, password login with lockout, management by the owner, sessions."""
 import functools
+import hashlib
+import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from mcrm.auth.models import Role, Staff
+from mcrm.auth.models import LoginFailure, Role, Staff, StaffSession
 from mcrm.auth.passwords import hash_password, needs_rehash, verify_password
 from mcrm.core.errors import ConflictError, DomainError, ValidationError
 from mcrm.core.msisdn import normalize_msisdn
@@ -13,10 +15,14 @@ from mcrm.merchants.models import Merchant
 from mcrm.settings import LOCALES
 
 MIN_PASSWORD_LENGTH = 8
+#: wrong passwords one address may make within the lockout window, whatever the usernames, as a
+#: multiple of the per-username lockout (5 → 20 by default)
+ADDRESS_LOCKOUT_FACTOR = 4
 
 
 class LoginError(DomainError):
-    """Wrong username or password, or a locked account (one message for both: no hints)."""
+    """Wrong username or password, or too many of them from one address (each answered alike whether
+    or not the account exists: no hints)."""
 
 
 class NotAllowedError(DomainError):
@@ -41,20 +47,28 @@ def create_staff(merchant: Merchant, *, username: str, password: str, role: str,
     return staff
 
 
-def set_password(staff: Staff, password: str) -> None:
-    """A new password (the owner's reset or the staff's own change); every session with the old one ends."""
-    _check_password(password)
-    staff.password_hash = hash_password(password)
-    staff.failed_logins = 0
-    staff.locked_until = None
-    _end_sessions(staff)
+def reset_password(staff: Staff, password: str, *, actor: Staff) -> None:
+    """The owner sets another staff's new password; every session with the old one ends.
+
+    Never their own: that is ``change_own_password``, which asks the current password, so an
+    unattended open session cannot take the owner's account over by any page.
+    """
+    if staff.id == actor.id:
+        raise NotAllowedError("Change your own password on your preferences page, with your current password")
+    _set_password(staff, password)
 
 
 def change_own_password(staff: Staff, *, current_password: str, new_password: str) -> None:
     """The staff's own change: the current password first, so an unattended open session cannot take over."""
     if not verify_password(staff.password_hash, current_password or ""):
         raise ValidationError("Your current password is wrong")
-    set_password(staff, new_password)
+    _set_password(staff, new_password)
+
+
+def _set_password(staff: Staff, password: str) -> None:
+    _check_password(password)
+    staff.password_hash = hash_password(password)
+    _end_sessions(staff)
     db.session.flush()
 
 
@@ -63,29 +77,40 @@ def _check_password(password: str) -> None:
         raise ValidationError("Password must have at least %(count)s characters", count=MIN_PASSWORD_LENGTH)
 
 
-def authenticate(username: str, password: str, *, now: datetime, lockout_after: int,
+def authenticate(username: str, password: str, *, address: str, now: datetime, lockout_after: int,
                  lockout_minutes: int) -> Staff:
     """Return the staff for a correct password, else raise LoginError.
 
-    ``lockout_after`` wrong passwords in a row lock the account for ``lockout_minutes``,
-    even for the right password, so guessing cannot continue from many addresses.
+    The lock: ``lockout_after`` wrong passwords for one username from one address within
+    ``lockout_minutes`` refuse that username from that address, even with the right password, until
+    the oldest of them is that old; ``ADDRESS_LOCKOUT_FACTOR`` times as many from one address,
+    whatever the usernames, refuse that address alike. Nobody at another address is locked out, so no
+    attacker can keep the owner out of their console; guessing from many addresses gets
+    ``lockout_after`` tries per address and window against an argon2 hash (the login page's rate
+    limit per address comes on top).
+
+    A username that names no account is counted, hashed and locked like one that does: neither
+    the answer nor its timing tells whether it exists.
     """
-    staff = db.session.scalar(sa.select(Staff).where(Staff.username == (username or "").strip().lower()))
-    if staff is None or not staff.is_active or not staff.merchant.is_active:
-        # spend the same time as a real check so timing does not reveal usernames
-        verify_password(_dummy_hash(), password or "")
-        raise LoginError("Wrong username or password")
-    if staff.locked_until is not None and staff.locked_until > now:
-        raise LoginError("Too many wrong passwords: this account is locked for a while")
-    if not verify_password(staff.password_hash, password or ""):
-        staff.failed_logins += 1
-        if staff.failed_logins >= lockout_after:
-            staff.locked_until = now + timedelta(minutes=lockout_minutes)
-            staff.failed_logins = 0
+    username = (username or "").strip().lower()[:64]
+    address = (address or "")[:45]
+    since = now - timedelta(minutes=lockout_minutes)
+    staff = db.session.scalar(sa.select(Staff).where(Staff.username == username))
+    for_username, for_address = db.session.execute(
+        sa.select(sa.func.count(sa.case((LoginFailure.username == username, 1))), sa.func.count())
+        .where(LoginFailure.address == address, LoginFailure.failed_at > since)).one()
+    if for_username >= lockout_after or for_address >= lockout_after * ADDRESS_LOCKOUT_FACTOR:
+        verify_password(_dummy_hash(), password or "")  # the same work as any other answer
+        raise LoginError("Too many wrong passwords from here: try again in %(minutes)s minutes",
+                         minutes=lockout_minutes)
+    usable = staff is not None and staff.is_active and staff.merchant.is_active
+    if not verify_password(staff.password_hash if usable else _dummy_hash(), password or "") or not usable:
+        db.session.execute(sa.delete(LoginFailure).where(LoginFailure.failed_at <= since))
+        db.session.add(LoginFailure(username=username, address=address, failed_at=now))
         db.session.flush()
         raise LoginError("Wrong username or password")
-    staff.failed_logins = 0
-    staff.locked_until = None
+    db.session.execute(sa.delete(LoginFailure).where(LoginFailure.username == username,
+                                                     LoginFailure.address == address))
     staff.last_login_at = now
     if needs_rehash(staff.password_hash):
         staff.password_hash = hash_password(password)
@@ -146,8 +171,6 @@ def deactivate_staff(staff: Staff, *, actor: Staff) -> None:
 
 def reactivate_staff(staff: Staff) -> None:
     staff.is_active = True
-    staff.failed_logins = 0
-    staff.locked_until = None
     db.session.flush()
 
 
@@ -167,23 +190,51 @@ def can_end_sessions(staff: Staff, *, actor: Staff) -> bool:
     return actor.id == staff.id or (actor.merchant_id == staff.merchant_id and actor.has_role(Role.OWNER))
 
 
+def start_session(staff: Staff, *, now: datetime, max_age: timedelta) -> None:
+    """A new signed-in session of ``staff``: its token goes into the cookies (Staff.get_id).
+
+    The staff's sessions older than ``max_age`` (the remember-me cookie's life) are dropped here,
+    so browsers closed without signing out do not pile up.
+    """
+    token = secrets.token_urlsafe(32)
+    db.session.execute(sa.delete(StaffSession).where(StaffSession.staff_id == staff.id,
+                                                     StaffSession.created_at < now - max_age))
+    db.session.add(StaffSession(staff_id=staff.id, token_hash=_token_hash(token), created_at=now))
+    db.session.flush()
+    staff.session_token = token
+
+
+def end_session(staff: Staff) -> None:
+    """Sign this one session out: its cookies, and any copy of them, no longer sign anyone in."""
+    if staff.session_token:
+        db.session.execute(sa.delete(StaffSession).where(
+            StaffSession.staff_id == staff.id, StaffSession.token_hash == _token_hash(staff.session_token)))
+    staff.session_token = None
+    db.session.flush()
+
+
 def _end_sessions(staff: Staff) -> None:
-    # every cookie carries the version it was issued with (Staff.get_id); a higher one refuses them all
-    staff.session_version += 1
+    db.session.execute(sa.delete(StaffSession).where(StaffSession.staff_id == staff.id))
+    staff.session_token = None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def find_staff_for_session(session_id: str) -> Staff | None:
-    """The active staff a session or remember-me cookie names, if it is still current.
+    """The active staff a session or remember-me cookie names, if that session still exists.
 
-    ``session_id`` is Staff.get_id(), "<id>:<version>"; anything else (an older id without a version,
-    a raised version, a deactivated account) is None, which signs the session out.
+    ``session_id`` is Staff.get_id(), "<id>:<token>"; anything else (an id without a token, a
+    session signed out or ended everywhere, a deactivated account) is None, which signs it out.
     """
-    staff_id, _, version = (session_id or "").partition(":")
-    if not (staff_id.isdecimal() and version.isdecimal()):
+    staff_id, _, token = (session_id or "").partition(":")
+    if not (staff_id.isdecimal() and token):
         return None
-    staff = db.session.get(Staff, int(staff_id))
-    if staff is None or not staff.is_active or staff.session_version != int(version):
-        return None
+    staff = db.session.scalar(sa.select(Staff).join(StaffSession, StaffSession.staff_id == Staff.id).where(
+        Staff.id == int(staff_id), StaffSession.token_hash == _token_hash(token), Staff.is_active.is_(True)))
+    if staff is not None:
+        staff.session_token = token
     return staff
 
 

@@ -76,7 +76,7 @@ def reset_password(staff_id: int):
     password_form = PasswordResetForm()
     if password_form.validate_on_submit():
         try:
-            services.set_password(staff, password_form.password.data)
+            services.reset_password(staff, password_form.password.data, actor=current_user)
         except DomainError as error:
             _refused(error)
         else:

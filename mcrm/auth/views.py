@@ -3,10 +3,10 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import COOKIE_NAME, current_user, login_required, login_user, logout_user
+from flask_login import COOKIE_DURATION, COOKIE_NAME, current_user, login_required, login_user, logout_user
 
 from mcrm.auth.forms import LoginForm
-from mcrm.auth.services import LoginError, authenticate
+from mcrm.auth.services import LoginError, authenticate, end_session, start_session
 from mcrm.core.clock import now_utc
 from mcrm.extensions import db, limiter
 from mcrm.settings import LOCALES
@@ -27,16 +27,15 @@ def login():
     if form.validate_on_submit():
         settings = current_app.extensions["mcrm_settings"]
         try:
-            staff = authenticate(form.username.data, form.password.data, now=now_utc(),
-                                 lockout_after=settings.login_lockout,
+            staff = authenticate(form.username.data, form.password.data, address=request.remote_addr or "",
+                                 now=now_utc(), lockout_after=settings.login_lockout,
                                  lockout_minutes=settings.login_lockout_minutes)
         except LoginError as error:
-            db.session.commit()  # keep the failed-attempt count
+            db.session.commit()  # keep the failed attempt
             flash(error.translated(), "error")
         else:
-            db.session.commit()
             session.clear()
-            login_user(staff, remember=form.remember.data)
+            sign_in(staff, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
 
@@ -48,9 +47,19 @@ def _safe_next(target: str | None) -> str:
     return url_for("dashboard.index")
 
 
+def sign_in(staff, *, remember: bool) -> None:
+    """Start a session of ``staff`` (a StaffSession row, committed) and give this browser its cookies."""
+    start_session(staff, now=now_utc(),
+                  max_age=current_app.config.get("REMEMBER_COOKIE_DURATION", COOKIE_DURATION))
+    db.session.commit()
+    login_user(staff, remember=remember)
+
+
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    end_session(current_user._get_current_object())  # server-side: a copied cookie dies with it
+    db.session.commit()
     session.clear()
     logout_user()  # after the clear: it leaves the note that deletes the remember-me cookie
     return redirect(url_for("auth.login"))
@@ -75,9 +84,9 @@ def _end_refused_session(response):
 
 
 def keep_signed_in(staff) -> None:
-    """Re-issue this browser's login after ``staff``'s sessions were ended by their own action,
+    """Sign this browser in again after ``staff``'s sessions were ended by their own action,
     remembered on this device if it was."""
-    login_user(staff, remember=_remember_cookie_name() in request.cookies)
+    sign_in(staff, remember=_remember_cookie_name() in request.cookies)
 
 
 def _remember_cookie_name() -> str:

@@ -20,6 +20,8 @@ class Reply:
     member: Member | None = None
     #: the outbox occasion (``services.UNRECOGNISED`` marks answers to texts not understood)
     occasion: str | None = None
+    #: the body as the phone gets it when ``body`` shows a secret masked (a login code)
+    secret_body: str | None = None
 
 
 _UNSET = object()
@@ -65,6 +67,11 @@ class Context:
         body = render_template(template, {**(table or {}), **self.values(template, member, values)})
         if body.strip():
             self.replies.append(Reply(to or self.msisdn, body, member))
+
+    def reply_secret(self, body: str, secret_body: str) -> None:
+        """Answer the texter with a secret (a login code): ``body`` shows it masked and is what any
+        page shows, even the wizard's test panel; only the phone gets ``secret_body``."""
+        self.replies.append(Reply(self.msisdn, body, secret_body=secret_body))
 
     def say(self, body: str) -> None:
         """Answer with a fixed text that is not a template (a survey question)."""

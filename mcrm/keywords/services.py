@@ -184,7 +184,7 @@ def handle_inbound_sms(inbound: InboundMessage, *, now: datetime) -> list:
     for number, reply in enumerate(replies):
         queued.append(enqueue_sms(merchant, msisdn=reply.msisdn, body=reply.body, kind="transactional", now=now,
                                   member=reply.member, idempotency_key=f"mo:{inbound.id}:{number}",
-                                  occasion=reply.occasion))
+                                  occasion=reply.occasion, secret_body=reply.secret_body))
     logger.debug("MO %s from %s answered with %d SMS", inbound.id, mask_msisdn(msisdn), len(queued))
     return queued
 

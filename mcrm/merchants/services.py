@@ -15,17 +15,43 @@ def create_merchant(*, name: str, sub_code: str, signature: str, timezone: str =
     name = (name or "").strip()
     if not name:
         raise ValidationError("Merchant name is required")
-    sub_code = (sub_code or "").strip()
-    if not re.fullmatch(r"\d{1,10}", sub_code):
-        raise ValidationError("Sub-code must be 1 to 10 digits")
-    if db.session.scalar(sa.select(Merchant.id).where(Merchant.sub_code == sub_code)):
-        raise ConflictError("Sub-code %(sub_code)s is already used by another merchant", sub_code=sub_code)
+    sub_code = _check_sub_code(sub_code)
     merchant = Merchant(name=name, sub_code=sub_code, signature=normalize_signature(signature),
                         timezone=_check_timezone(timezone))
     update_rules(merchant, **rules)
     db.session.add(merchant)
     db.session.flush()
     return merchant
+
+
+def change_sub_code(merchant: Merchant, sub_code: str) -> None:
+    """Give the merchant another sub-code (the operator moved it): its service number changes."""
+    merchant.sub_code = _check_sub_code(sub_code, exclude_id=merchant.id)
+    db.session.flush()
+
+
+def _check_sub_code(sub_code: str, *, exclude_id: int | None = None) -> str:
+    """The sub-code, if no other merchant's equals it or starts it or starts with it.
+
+    An MO goes to the longest sub-code its number starts with, so with ``02`` and ``021`` both in
+    use a text to ``02``'s extension ``1…`` would reach ``021``'s merchant.
+    """
+    sub_code = (sub_code or "").strip()
+    if not re.fullmatch(r"\d{1,10}", sub_code):
+        raise ValidationError("Sub-code must be 1 to 10 digits")
+    clashes = sa.select(Merchant).where(sa.or_(
+        Merchant.sub_code.in_([sub_code[:n] for n in range(1, len(sub_code) + 1)]),
+        Merchant.sub_code.startswith(sub_code)))
+    if exclude_id is not None:
+        clashes = clashes.where(Merchant.id != exclude_id)
+    other = db.session.scalars(clashes.order_by(Merchant.sub_code).limit(1)).first()
+    if other is None:
+        return sub_code
+    if other.sub_code == sub_code:
+        raise ConflictError("Sub-code %(sub_code)s is already used by another merchant", sub_code=sub_code)
+    raise ConflictError("Sub-code %(sub_code)s clashes with %(other)s of %(name)s: no sub-code may begin "
+                        "with another, or texts to one merchant's extensions would reach the other",
+                        sub_code=sub_code, other=other.sub_code, name=other.name)
 
 
 def normalize_signature(signature: str) -> str:

@@ -59,6 +59,10 @@ class OutboundMessage(IdMixin, db.Model):
     body: Mapped[str] = mapped_column(sa.Text)
     #: what goes on the air: signature + body (+ unsubscribe hint for marketing)
     text: Mapped[str] = mapped_column(sa.Text)
+    #: the text as it goes on the air when ``body`` and ``text`` show a secret in it masked (a login
+    #: code): only the gateway's claim reads it, and the row forgets it once the SMSC accepted the
+    #: message or it failed for good, so no page, export or log can ever show the secret
+    secret_text: Mapped[str | None] = mapped_column(sa.Text)
     kind: Mapped[MessageKind] = mapped_column(_enum(MessageKind, "message_kind"))
     parts: Mapped[int] = mapped_column(sa.SmallInteger, default=1)
     status: Mapped[MessageStatus] = mapped_column(_enum(MessageStatus, "message_status"),

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 
+from mcrm.auth.models import Staff
 from mcrm.core.errors import ConflictError, ValidationError
 from mcrm.core.msisdn import mask_msisdn, normalize_msisdn
 from mcrm.core.rows import as_loaded
@@ -42,7 +43,8 @@ class SuppressReason:
 
 def enqueue_sms(merchant: Merchant, *, msisdn: str, body: str, kind: str, now: datetime,
                 member: Member | None = None, idempotency_key: str | None = None,
-                occasion: str | None = None, region: str = "CN") -> OutboundMessage:
+                occasion: str | None = None, region: str = "CN",
+                secret_body: str | None = None) -> OutboundMessage:
     """Put one MT in the outbox (flushes, never commits) and return its row.
 
     Marketing gets the signature and the unsubscribe hint, and is suppressed (a row with status
@@ -51,11 +53,16 @@ def enqueue_sms(merchant: Merchant, *, msisdn: str, body: str, kind: str, now: d
     merchant's sending window it waits (``not_before``) for the next window. Transactional goes at
     any hour with the signature only, opted out or not. The same ``idempotency_key`` twice returns
     the first row.
+
+    ``secret_body`` is the body as the phone must get it when ``body`` shows a secret in it masked
+    (a login code): the row's ``body`` and ``text`` keep the masked form, and only the gateway reads
+    the real one (``OutboundMessage.secret_text``).
     """
     kind = _check_kind(kind)
     try:
         values = _outbound_values(merchant, msisdn=msisdn, body=body, kind=kind, now=now, member=member,
-                                  idempotency_key=idempotency_key, occasion=occasion, region=region)
+                                  idempotency_key=idempotency_key, occasion=occasion, region=region,
+                                  secret_body=secret_body)
     except ValidationError:
         existing = _find_by_idempotency_key(merchant, idempotency_key) if idempotency_key is not None else None
         if existing is None:
@@ -74,13 +81,14 @@ def enqueue_sms(merchant: Merchant, *, msisdn: str, body: str, kind: str, now: d
 
 
 #: every column an MT row is inserted with (the others start empty)
-_OUTBOUND_EMPTY = dict.fromkeys(("source_addr", "suppressed_reason", "not_before", "retry_at", "last_error",
-                                 "error_code", "claim_id", "claimed_at", "submitted_at", "delivered_at"))
+_OUTBOUND_EMPTY = dict.fromkeys(("source_addr", "secret_text", "suppressed_reason", "not_before", "retry_at",
+                                 "last_error", "error_code", "claim_id", "claimed_at", "submitted_at",
+                                 "delivered_at"))
 
 
 def _outbound_values(merchant: Merchant, *, msisdn: str, body: str, kind: MessageKind, now: datetime,
                      member: Member | None, idempotency_key: str | None, occasion: str | None,
-                     region: str) -> dict:
+                     region: str, secret_body: str | None) -> dict:
     """The new row's values, after every check (ValidationError) and the marketing rules."""
     msisdn = normalize_msisdn(msisdn, region)
     body = (body or "").strip()
@@ -88,17 +96,18 @@ def _outbound_values(merchant: Merchant, *, msisdn: str, body: str, kind: Messag
         raise ValidationError("The message is empty")
     if member is not None and (member.merchant_id != merchant.id or member.msisdn != msisdn):
         raise ValidationError("The member does not belong to this merchant and number")
-    text = merchant.signature + body
-    if kind is MessageKind.MARKETING:
-        text += merchant.unsubscribe_hint
-    parts = count_parts(text).parts
+    text = _on_air(merchant, body, kind)
+    secret_body = (secret_body or "").strip()
+    secret_text = _on_air(merchant, secret_body, kind) if secret_body and secret_body != body else None
+    parts = count_parts(secret_text or text).parts
     if parts > MAX_PARTS:
         raise ValidationError("The message is too long: %(parts)s parts (at most %(most)s)", parts=parts,
                               most=MAX_PARTS)
 
     values = dict(_OUTBOUND_EMPTY, merchant_id=merchant.id, member_id=member.id if member else None,
-                  msisdn=msisdn, body=body, text=text, kind=kind, parts=parts, status=MessageStatus.QUEUED,
-                  attempts=0, idempotency_key=idempotency_key, occasion=occasion, created_at=now)
+                  msisdn=msisdn, body=body, text=text, secret_text=secret_text, kind=kind, parts=parts,
+                  status=MessageStatus.QUEUED, attempts=0, idempotency_key=idempotency_key, occasion=occasion,
+                  created_at=now)
     if kind is MessageKind.MARKETING:
         if member is None:
             member = db.session.scalar(sa.select(Member).where(
@@ -109,8 +118,15 @@ def _outbound_values(merchant: Merchant, *, msisdn: str, body: str, kind: Messag
             values["not_before"] = send_at
         reason = _suppress_reason(merchant, msisdn, member, occasion, send_at)
         if reason:
-            values.update(status=MessageStatus.SUPPRESSED, suppressed_reason=reason, not_before=None)
+            values.update(status=MessageStatus.SUPPRESSED, suppressed_reason=reason, not_before=None,
+                          secret_text=None)
     return values
+
+
+def _on_air(merchant: Merchant, body: str, kind: MessageKind) -> str:
+    """What the phone shows: the signature, the body, and for marketing the unsubscribe hint."""
+    text = merchant.signature + body
+    return text + merchant.unsubscribe_hint if kind is MessageKind.MARKETING else text
 
 
 _INSERTS: dict[str, sa.Insert] = {}
@@ -217,6 +233,25 @@ def route_inbound(destination_addr: str, access_number: str) -> tuple[Merchant |
     if merchant is None:
         return None, ""
     return merchant, rest[len(merchant.sub_code):]
+
+
+def check_simulated_text(merchant: Merchant, *, actor: Staff, msisdn: str, destination_addr: str,
+                         access_number: str) -> None:
+    """Refuse (ValidationError) a phone-simulator text that would act beyond the signed-in staff's reach.
+
+    It must reach ``merchant`` itself: with another merchant's sub-code starting with this one's,
+    an extension could make it that merchant's text. And it may come from a staff's trusted phone
+    only if that phone is the signer's own: staff commands (XF, DH, DL, HX) run for that phone, so a
+    manager could otherwise award points as the owner or ask their login code.
+    """
+    routed, _extension = route_inbound(destination_addr, access_number)
+    if routed is None or routed.id != merchant.id:
+        raise ValidationError("%(number)s is not your service number: the simulator only texts your own "
+                              "number and its extensions", number=destination_addr)
+    if msisdn != actor.msisdn and db.session.scalar(sa.select(Staff.id).where(
+            Staff.merchant_id == merchant.id, Staff.msisdn == msisdn, Staff.is_active.is_(True))):
+        raise ValidationError("%(msisdn)s is another staff member's trusted phone: the simulator texts from "
+                              "it only when they are signed in", msisdn=msisdn)
 
 
 def _storable_text(text: str) -> str:

@@ -109,7 +109,8 @@ class SqlMessageStore:
         self._claim = claim_update(_MESSAGES, due, sa.bindparam("limit"), dialect,
                                    status=MessageStatus.SENDING, claim_id=sa.bindparam("worker_id"),
                                    claimed_at=now, source_addr=sa.func.coalesce(m.source_addr, service_number)
-                                   ).returning(m.id, m.source_addr, m.msisdn, m.text, m.attempts)
+                                   ).returning(m.id, m.source_addr, m.msisdn, m.attempts,
+                                               sa.func.coalesce(m.secret_text, m.text).label("text"))
         self._accepted_parts = sa.select(p.message_id, p.part_index).where(p.message_id.in_(ids))
         insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_PARTS)
         # a retried message records its parts again: the latest submit wins
@@ -121,14 +122,17 @@ class SqlMessageStore:
         self._any_pending = sa.select(pending.id).limit(1)
         self._pending_for = sa.select(_PENDING).where(pending.smsc_message_id.in_(ids))
         self._delete_pending = _PENDING.delete().where(pending.id.in_(ids))
+        # a secret (login code) in the text is forgotten once it is no longer needed for a submit
         self._submitted = (_MESSAGES.update().where(m.id.in_(ids), m.status == MessageStatus.SENDING)
                            .values(status=MessageStatus.SUBMITTED, claim_id=None, claimed_at=None,
-                                   submitted_at=now, retry_at=None, attempts=m.attempts + 1))
-        self._errors = (_MESSAGES.update()
-                        .where(m.id == sa.bindparam("b_id"), m.status == MessageStatus.SENDING)
-                        .values(status=sa.bindparam("b_status"), claim_id=None, claimed_at=None,
-                                attempts=sa.bindparam("b_attempts"), retry_at=sa.bindparam("b_retry_at"),
-                                last_error=sa.bindparam("b_error"), error_code=sa.bindparam("b_code")))
+                                   submitted_at=now, retry_at=None, attempts=m.attempts + 1,
+                                   secret_text=None))
+        self._retry = (_MESSAGES.update()
+                       .where(m.id == sa.bindparam("b_id"), m.status == MessageStatus.SENDING)
+                       .values(status=MessageStatus.QUEUED, claim_id=None, claimed_at=None,
+                               attempts=sa.bindparam("b_attempts"), retry_at=sa.bindparam("b_retry_at"),
+                               last_error=sa.bindparam("b_error"), error_code=sa.bindparam("b_code")))
+        self._failed = self._retry.values(status=MessageStatus.FAILED, secret_text=None)
         self._parts_by_smsc_id = (sa.select(p.id, p.message_id, p.smsc_message_id, p.total)
                                   .where(p.smsc_message_id.in_(ids)))
         receipt = dict(status=sa.bindparam("b_status"), receipt_stat=sa.bindparam("b_stat"),
@@ -202,17 +206,17 @@ class SqlMessageStore:
                 self._settle(conn, chunk, self._part_totals_with_receipts)
 
     def mark_retry(self, errors: Sequence[SubmitError]) -> None:
-        self._mark_errors(errors, MessageStatus.QUEUED)
+        self._mark_errors(errors, self._retry)
 
     def mark_failed(self, errors: Sequence[SubmitError]) -> None:
-        self._mark_errors(errors, MessageStatus.FAILED)
+        self._mark_errors(errors, self._failed)
 
-    def _mark_errors(self, errors: Sequence[SubmitError], status: MessageStatus) -> None:
+    def _mark_errors(self, errors: Sequence[SubmitError], statement: sa.Update) -> None:
         if not errors:
             return
         with self.engine.begin() as conn:
-            conn.execute(self._errors, [
-                {"b_id": e.outbox_id, "b_status": status, "b_attempts": e.attempts, "b_retry_at": e.retry_at,
+            conn.execute(statement, [
+                {"b_id": e.outbox_id, "b_attempts": e.attempts, "b_retry_at": e.retry_at,
                  "b_error": (e.reason or "")[:200], "b_code": e.command_status} for e in errors])
 
     def save_receipts(self, receipts: Sequence[DeliveryReceipt]) -> None:

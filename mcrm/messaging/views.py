@@ -1,9 +1,10 @@
 """Console: the message log, one message's parts and receipts, daily figures, the phone simulator."""
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from mcrm.auth.access import get_owned_or_404, role_required
 from mcrm.core.clock import now_utc
-from mcrm.core.errors import ValidationError
+from mcrm.core.errors import DomainError, ValidationError
 from mcrm.core.msisdn import normalize_msisdn
 from mcrm.extensions import db
 from mcrm.merchants.services import service_number
@@ -94,7 +95,7 @@ def simulator():
     form = SimulatorForm(msisdn=request.args.get("msisdn", ""))
     form.msisdn.region = _settings().default_region
     number = service_number(g.merchant, _settings().access_number)
-    if form.validate_on_submit():
+    if form.validate_on_submit() and _within_reach(form.msisdn.data, number + (form.extension.data or "")):
         text = form.text.data.strip()
         shape = count_parts(text)
         sms = InboundSms(source_addr=form.msisdn.data, destination_addr=number + (form.extension.data or ""),
@@ -107,6 +108,17 @@ def simulator():
     return render_template("messaging/simulator.html", form=form, service_number=number, msisdn=msisdn,
                            entries=services.list_conversation(g.merchant, msisdn) if msisdn else [],
                            numbers=services.list_member_numbers(g.merchant))
+
+
+def _within_reach(msisdn: str, destination: str) -> bool:
+    """Whether the signed-in staff may text this from the simulator; if not, say why."""
+    try:
+        services.check_simulated_text(g.merchant, actor=current_user, msisdn=msisdn, destination_addr=destination,
+                                      access_number=_settings().access_number)
+    except DomainError as error:
+        flash(error.translated(), "error")
+        return False
+    return True
 
 
 @bp.route("/simulator/thread")

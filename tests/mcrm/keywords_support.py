@@ -9,6 +9,7 @@ from mcrm.extensions import db
 from mcrm.jobs.tasks import process_inbound_sms
 from mcrm.messaging.models import InboundMessage, OutboundMessage
 from mcrm.messaging.services import store_inbound
+from mcrm.messaging.store import SqlMessageStore
 
 CONSUMER = "+8613900139000"
 
@@ -48,6 +49,16 @@ class Phone:
         rows = db.session.scalars(sa.select(OutboundMessage).where(
             OutboundMessage.idempotency_key.like(f"mo:{inbound.id}:%")).order_by(OutboundMessage.id)).all()
         return [(m.msisdn, m.body) for m in rows]
+
+
+def sent_to_phones(app, now) -> list[tuple[str, str]]:
+    """(recipient, text) of every queued SMS as the gateway hands it to the SMSC (the real text of a
+    login code, which the outbox shows masked); they are then marked submitted."""
+    db.session.commit()  # the store works on its own connection
+    store = SqlMessageStore(app)
+    claimed = store.claim_outbound("test", 100, now)
+    store.mark_submitted([sms.id for sms in claimed], now)
+    return [(sms.destination_addr, sms.text) for sms in claimed]
 
 
 @pytest.fixture

@@ -1,10 +1,13 @@
 """Staff commands by SMS: only from phones registered to the merchant's staff."""
+import re
+
 import pytest
 import sqlalchemy as sa
 
 from mcrm.auth.login_codes import LoginCode, verify_login_code
+from mcrm.messaging.models import OutboundMessage
 from mcrm.points.models import PointsEntry
-from tests.mcrm.keywords_support import phone  # noqa: F401
+from tests.mcrm.keywords_support import phone, sent_to_phones  # noqa: F401
 
 STAFF_PHONE = "+8613700137000"
 MEMBER = "+8613800138000"
@@ -61,12 +64,13 @@ def test_redeem_is_refused_when_the_balance_is_short(phone, make_staff, make_mem
     assert len(sent) == 1 and "积分不足" in sent[0][1] and "100" in sent[0][1]
 
 
-def test_dl_texts_a_working_one_time_login_code(phone, make_staff, db, now):
+def test_dl_texts_a_working_one_time_login_code_that_the_outbox_shows_masked(app, phone, make_staff, db, now):
     staff = make_staff("manager", msisdn=STAFF_PHONE)
-    reply = phone.text("DL", msisdn=STAFF_PHONE)[0]
-    code = "".join(ch for ch in reply if ch.isdigit())[:6]
-    assert len(code) == 6
-    assert code not in db.session.scalar(sa.select(LoginCode.code_hash))  # stored hashed
+    assert phone.text("DL", msisdn=STAFF_PHONE) == ["您的后台登录验证码******，5分钟内有效，请勿告诉他人。"]
+    [(to, text)] = sent_to_phones(app, now)
+    code = re.search(r"验证码(\d{6})，", text).group(1)
+    assert to == STAFF_PHONE and code not in db.session.scalar(sa.select(LoginCode.code_hash))  # stored hashed
+    assert db.session.scalar(sa.select(OutboundMessage.secret_text)) is None  # forgotten once submitted
     verify_login_code(staff, code, now=now)
 
 

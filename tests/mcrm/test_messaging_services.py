@@ -5,6 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from mcrm.core.errors import ConflictError, ValidationError
+from mcrm.merchants.models import Merchant
 from mcrm.messaging.models import InboundMessage, InboundStatus, MessageStatus, OutboundMessage
 from mcrm.messaging.services import (claim_inbound, enqueue_sms, mark_inbound_batch_done, mark_inbound_done,
                                      mark_inbound_failed, release_stale_claims, route_inbound, store_inbound)
@@ -170,7 +171,10 @@ def test_stale_outbound_claims_are_released_and_live_ones_kept(db, merchant, now
 
 def test_routing_takes_the_longest_service_number_prefix_and_keeps_the_extension(db, make_merchant):
     short = make_merchant(sub_code="7")
-    long = make_merchant(sub_code="701")
+    # sub-codes that begin with one another are refused now; older data may still hold them
+    long = Merchant(name="长号商户", sub_code="701", signature="【长号店】")
+    db.session.add(long)
+    db.session.flush()
     assert route_inbound(ACCESS + "7019", ACCESS) == (long, "9")
     assert route_inbound(ACCESS + "702", ACCESS) == (short, "02")
     assert route_inbound("86" + ACCESS + "701", ACCESS) == (long, "")

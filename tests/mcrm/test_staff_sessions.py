@@ -2,10 +2,13 @@
 
 Each test opens several test clients for the same staff, like a shop PC and a (lost) phone.
 """
+from datetime import timedelta
+
 import pytest
+import sqlalchemy as sa
 
 from mcrm.auth import services
-from mcrm.auth.models import Staff
+from mcrm.auth.models import StaffSession
 from mcrm.auth.services import NotAllowedError
 from mcrm.core.errors import ValidationError
 from tests.conftest import csrf_token
@@ -200,11 +203,46 @@ def test_the_new_forms_need_a_csrf_token(new_client, make_staff, db):
     assert is_signed_in(phone)
 
 
-def test_a_session_id_from_before_versions_is_refused(db, make_staff):
+def test_a_session_id_without_a_live_session_is_refused(db, make_staff, now):
     clerk = make_staff("clerk")
+    services.start_session(clerk, now=now, max_age=timedelta(days=365))
     assert services.find_staff_for_session(clerk.get_id()) == clerk
-    for stale in (str(clerk.id), f"{clerk.id}:{clerk.session_version - 1}", "x:1", f"{clerk.id}:x", ""):
+    for stale in (str(clerk.id), f"{clerk.id}:1", f"{clerk.id}:{clerk.session_token}x", "x:1",
+                  f"{clerk.id + 1}:{clerk.session_token}", ""):
         assert services.find_staff_for_session(stale) is None
+
+
+def test_signing_out_kills_a_copied_session_cookie(new_client, make_staff):
+    """Before, sign-out only cleared this browser's cookie: a copy of it stayed signed in."""
+    clerk = make_staff("clerk")
+    browser = sign_in(new_client(), clerk)
+    thief = new_client()
+    thief.set_cookie("session", browser.get_cookie("session").value)
+    assert is_signed_in(thief)
+    browser.post("/logout", data={"csrf_token": csrf_token(browser, "/")})
+    assert not is_signed_in(thief)
+    assert is_signed_in(sign_in(new_client(), clerk))  # the account itself still signs in
+
+
+def test_signing_out_kills_a_copied_remember_me_cookie_and_keeps_other_devices(new_client, make_staff):
+    clerk = make_staff("clerk")
+    browser, other_device = sign_in(new_client(), clerk, remember=True), sign_in(new_client(), clerk)
+    thief = new_client()
+    thief.set_cookie("remember_token", browser.get_cookie("remember_token").value)
+    assert is_signed_in(thief)
+    thief.delete_cookie("session")
+    browser.post("/logout", data={"csrf_token": csrf_token(browser, "/")})
+    assert not is_signed_in(thief)
+    assert is_signed_in(other_device)  # signing out here is not signing out everywhere
+
+
+def test_old_sessions_of_a_staff_are_dropped_when_they_sign_in_again(db, make_staff, now):
+    clerk = make_staff("clerk")
+    services.start_session(clerk, now=now - timedelta(days=400), max_age=timedelta(days=365))
+    old = clerk.get_id()
+    services.start_session(clerk, now=now, max_age=timedelta(days=365))
+    assert services.find_staff_for_session(old) is None
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(StaffSession)) == 1
 
 
 def test_only_the_staff_or_their_owner_may_end_their_sessions(db, make_staff, make_merchant):
@@ -213,10 +251,10 @@ def test_only_the_staff_or_their_owner_may_end_their_sessions(db, make_staff, ma
     for actor in (manager, foreign_owner):
         with pytest.raises(NotAllowedError):
             services.sign_out_everywhere(clerk, actor=actor)
-    version = clerk.session_version
     services.sign_out_everywhere(clerk, actor=clerk)
+    services.start_session(clerk, now=clerk.created_at, max_age=timedelta(days=1))
     services.sign_out_everywhere(clerk, actor=owner)
-    assert db.session.get(Staff, clerk.id).session_version == version + 2
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(StaffSession)) == 0
 
 
 def test_changing_my_password_checks_the_current_one(db, make_staff):
@@ -224,5 +262,20 @@ def test_changing_my_password_checks_the_current_one(db, make_staff):
     with pytest.raises(ValidationError):
         services.change_own_password(clerk, current_password="wrong-wrong", new_password="brand-new-pass")
     services.change_own_password(clerk, current_password="correct-horse-1", new_password="brand-new-pass")
-    assert services.authenticate(clerk.username, "brand-new-pass", now=clerk.created_at, lockout_after=5,
-                                 lockout_minutes=15) == clerk
+    assert services.authenticate(clerk.username, "brand-new-pass", address="10.0.0.1", now=clerk.created_at,
+                                 lockout_after=5, lockout_minutes=15) == clerk
+
+
+def test_an_owner_cannot_reset_their_own_password_without_the_current_one(client, owner, db):
+    """Before, the staff page's reset form took a new owner password without the current one."""
+    page = client.get(f"/staff/{owner.id}").get_data(as_text=True)
+    assert f'action="/staff/{owner.id}/password"' not in page and 'href="/staff/me"' in page
+    old_hash = owner.password_hash
+    response = post(client, f"/staff/{owner.id}/password", {"password": "taken-over-1", "confirm": "taken-over-1"},
+                    token_url="/staff/")
+    assert response.status_code == 200
+    assert "Change your own password on your preferences page" in response.get_data(as_text=True)
+    db.session.refresh(owner)
+    assert owner.password_hash == old_hash
+    with pytest.raises(NotAllowedError):
+        services.reset_password(owner, "taken-over-1", actor=owner)

@@ -129,9 +129,8 @@ def queue_member_notice(merchant: Merchant, member: Member, entry: PointsEntry |
 
 
 def login_code(ctx: Context, staff: Staff) -> None:
-    from mcrm.auth.login_codes import issue_login_code
-    code = issue_login_code(staff, now=ctx.now)
-    ctx.reply("login_code", code=code, member=None)
+    from mcrm.auth.login_codes import issue_login_code, login_code_bodies
+    ctx.reply_secret(*login_code_bodies(ctx.merchant, issue_login_code(staff, now=ctx.now)))
 
 
 def coupon_redeem(ctx: Context, staff: Staff) -> None:
