@@ -12,7 +12,7 @@
   (`mcrm merchant set-sub-code`).
 
 Revision ID: ebbda6546e9b
-Revises: 03710c321233
+Revises: d52563bc0973
 Create Date: 2026-12-06 04:19:59.633809
 
 """
@@ -27,7 +27,7 @@ import mcrm.core.models
 
 # revision identifiers, used by Alembic.
 revision = 'ebbda6546e9b'
-down_revision = '03710c321233'
+down_revision = 'd52563bc0973'
 branch_labels = None
 depends_on = None
 
