@@ -1,6 +1,9 @@
 """Points maths: earning, expiry dates, first-in-first-out expiry, tiers. Pure: no db, no clock."""
 import calendar
+import math
 from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from zoneinfo import ZoneInfo
@@ -99,35 +102,43 @@ ROLLING_12_MONTHS = "rolling_12_months"
 def tenure_years(joined: date, today: date) -> int:
     """Whole years of membership on ``today``: one more on each anniversary day (a 29 February
     member's falls on 28 February in other years)."""
-    years = today.year - joined.year
-    if add_months(joined, 12 * years) > today:
-        years -= 1
-    return max(0, years)
+    anniversary = (joined.month, joined.day)
+    if anniversary == (2, 29) and not calendar.isleap(today.year):
+        anniversary = (2, 28)
+    return max(0, today.year - joined.year - ((today.month, today.day) < anniversary))
+
+
+def _last_reached(value: int, steps, default):
+    """The outcome of the highest (step, outcome) that ``value`` reaches; ``steps`` sorted by step."""
+    reached = default
+    for step, outcome in steps:
+        if value < step:
+            break
+        reached = outcome
+    return reached
+
+
+def _bonus_steps(bonus_table: list) -> list:
+    return sorted((int(years), int(bonus)) for years, bonus in bonus_table)
+
+
+def _tier_steps(thresholds: list) -> list:
+    return sorted((int(score), name) for name, score in thresholds)
 
 
 def tenure_bonus(joined_at: datetime, now: datetime, bonus_table: list) -> int:
     """The bonus of the longest membership reached. ``joined_at`` and ``now`` are in the merchant's
     time zone: their days are compared, so the bonus starts on the anniversary day itself."""
-    years = tenure_years(joined_at.date(), now.date())
-    bonus = 0
-    for min_years, points in sorted(bonus_table):
-        if years >= min_years:
-            bonus = points
-    return bonus
+    return _last_reached(tenure_years(joined_at.date(), now.date()), _bonus_steps(bonus_table), 0)
 
 
 def tier_for(score: int, thresholds: list) -> str:
     """The highest tier whose threshold the score reaches."""
-    tier = ""
-    for name, threshold in sorted(thresholds, key=lambda t: t[1]):
-        if score >= threshold:
-            tier = name
-    return tier
+    return _last_reached(score, _tier_steps(thresholds), "")
 
 
-@dataclass(frozen=True)
-class TierScore:
-    """A member's tier score and its two parts."""
+class TierScore(NamedTuple):
+    """A member's tier score and its two parts (a tuple: the monthly job makes one per member)."""
     #: whole yuan spent in the rule's window (spend, not points: the points rate does not count)
     spend: int
     bonus: int
@@ -151,19 +162,31 @@ class TierRule:
         The previous calendar year runs 1 January to 31 December, local time; the rolling 12 months
         are the whole local days of the last 12 months, today included, so a purchase counts at once.
         """
-        zone = ZoneInfo(self.timezone)
+        zone = self._zone
         today = now.astimezone(zone).date()
         if self.basis == ROLLING_12_MONTHS:
             tomorrow = today + timedelta(days=1)
             return _midnight(add_months(tomorrow, -12), zone), _midnight(tomorrow, zone)
         return _midnight(date(today.year - 1, 1, 1), zone), _midnight(date(today.year, 1, 1), zone)
 
+    # worked out once per rule: the monthly job scores every member with one rule
+    @cached_property
+    def _zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @cached_property
+    def _bonuses(self) -> list:
+        return _bonus_steps(self.bonus_table)
+
+    @cached_property
+    def _tiers(self) -> list:
+        return _tier_steps(self.thresholds)
+
     def score(self, spend, joined_at: datetime, now: datetime) -> TierScore:
         """The score at ``now`` of a member who joined at ``joined_at`` and spent ``spend`` yuan in the
         window (whole yuan count: the score is an integer)."""
-        zone = ZoneInfo(self.timezone)
-        bonus = tenure_bonus(joined_at.astimezone(zone), now.astimezone(zone), self.bonus_table)
-        return TierScore(spend=int(Decimal(str(spend)).to_integral_value(rounding=ROUND_FLOOR)), bonus=bonus)
+        years = tenure_years(joined_at.astimezone(self._zone).date(), now.astimezone(self._zone).date())
+        return TierScore(spend=math.floor(spend), bonus=_last_reached(years, self._bonuses, 0))
 
     def tier_for(self, score: TierScore) -> str:
-        return tier_for(score.total, self.thresholds)
+        return _last_reached(score.total, self._tiers, "")

@@ -167,7 +167,7 @@ _INSERT_ENTRY = sa.insert(_entries).returning(_entries.c.id)
 _LEDGER = sa.select(_entries.c.expires_at, _entries.c.points).where(
     _entries.c.member_id == sa.bindparam("member_id"))
 #: yuan spent (the amounts of purchases, not their points) from ``since`` to before ``until``
-_SPEND = sa.select(PointsEntry.member_id, sa.func.sum(PointsEntry.amount)).where(
+_SPEND = sa.select(PointsEntry.member_id, sa.func.coalesce(sa.func.sum(PointsEntry.amount), 0)).where(
     PointsEntry.member_id.in_(sa.bindparam("member_ids", expanding=True)), PointsEntry.kind == EntryKind.EARN,
     PointsEntry.created_at >= sa.bindparam("since"), PointsEntry.created_at < sa.bindparam("until")
 ).group_by(PointsEntry.member_id)
@@ -247,7 +247,7 @@ def _spend_between(member_ids: list[int], since: datetime, until: datetime) -> d
     # on the connection, as _lots_and_debits
     rows = db.session.connection().execute(_SPEND, {"member_ids": member_ids, "since": since,
                                                     "until": until}).all()
-    return {member_id: Decimal(total) for member_id, total in rows}
+    return dict(rows)
 
 
 def _window_spend(member: Member, merchant: Merchant, *, now: datetime, purchase=0) -> Decimal:

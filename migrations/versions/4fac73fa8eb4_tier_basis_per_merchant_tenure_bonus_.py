@@ -29,7 +29,21 @@ def upgrade():
         batch_op.add_column(sa.Column('tier_basis', sa.String(length=20), server_default='last_year', nullable=False))
 
     # ### end Alembic commands ###
+    _give_purchases_their_amount()
     _give_cycle_end_points_their_next_cycle()
+
+
+def _give_purchases_their_amount():
+    """Tier scores count the yuan of purchases. The console and SMS always stored the amount on the
+    earn entry; rows written by other tools may lack it: points / the merchant's rate is the best
+    figure left (exact unless the rate changed since or the purchase had a fraction of a point)."""
+    merchants = sa.table('merchants', sa.column('id'), sa.column('points_per_yuan'))
+    entries = sa.table('points_entries', sa.column('merchant_id'), sa.column('kind'), sa.column('points'),
+                       sa.column('amount'))
+    rate = sa.select(merchants.c.points_per_yuan).where(merchants.c.id == entries.c.merchant_id) \
+        .scalar_subquery()
+    op.execute(entries.update().where(entries.c.kind == 'earn', entries.c.amount.is_(None), rate > 0)
+               .values(amount=sa.cast(entries.c.points, sa.Float) / rate))  # the column keeps 2 places
 
 
 def _cycle_end(earned_at, cycle_end_month, zone, cycles_later):
