@@ -57,8 +57,8 @@ def record_purchase(member: Member, merchant: Merchant, amount, *, actor: Actor,
     if idempotency_key and (done := _find_by_key(idempotency_key)) is not None:
         return done
     points = rules.earn_points(amount, merchant.points_per_yuan)
-    # the tier counts this purchase where its window does: worked out before the entry (and before
-    # the member changes, which the query would flush), the member is written once, not before and after it
+    # the tier counts this purchase if its window holds today: worked out before the entry (and
+    # before the member changes, which the query would flush), the member is written once, not twice
     spend = _window_spend(member, merchant, now=now, purchase=amount)
     member.total_spend = (member.total_spend or 0) + amount
     member.last_visit_at = now

@@ -108,6 +108,10 @@ def test_the_page_states_the_tier_rule_in_plain_words(client, owner, merchant, d
     save(client, settings_form(merchant, tier_basis="rolling_12_months"))
     words = " ".join(rule.search(client.get("/settings/").get_data(as_text=True)).group(1).split())
     assert words.startswith("Tier score = yuan spent in the last 12 months + tenure bonus (100 from the")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    words = "".join(rule.search(client.get("/settings/").get_data(as_text=True)).group(1).split())
+    assert words.startswith("等级分数=最近12个月的消费金额（元）+会龄加分（入会满1周年加100分，入会满3周年加200分，"
+                            "入会满10周年加300分）。按消费金额而非积分计算")
 
 
 @pytest.mark.parametrize("changes, message", [
