@@ -71,8 +71,9 @@ def seed(merchant, start: int, stop: int, rng: random.Random) -> None:
         number = msisdn(i)
         joined = NOW - timedelta(days=rng.randint(0, 4 * 365), minutes=rng.randint(0, 1440))
         balance, spend, last_visit = 100, 0, None
+        # every row names the same columns: one executemany inserts the columns of its first row only
         entries.append(dict(merchant_id=merchant_id, member_id=member_id, kind="gift", points=100, balance_after=100,
-                            reason="注册礼", actor="system", created_at=joined,
+                            amount=None, reason="注册礼", actor="system", created_at=joined,
                             expires_at=rules.add_months(joined, 12)))
         for _visit in range(rng.choice((0, 1, 1, 2))):
             amount = rng.choice((38, 58, 88, 128, 168, 236, 388, 520, 888, 1288))

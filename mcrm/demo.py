@@ -15,7 +15,8 @@ from mcrm.members.models import Gender, Source
 from mcrm.members.services import Consent, enrol_member, opt_out_number
 from mcrm.merchants.models import Merchant
 from mcrm.merchants.services import create_merchant
-from mcrm.points.services import Actor, SYSTEM, grant_points, record_purchase, redeem_points, refresh_tier
+from mcrm.points.services import (Actor, SYSTEM, expire_member_points, expiry_rule, grant_points,
+                                  record_purchase, redeem_points, refresh_tier)
 
 DEMO_SUB_CODE = "01"
 DEMO_LOGINS = (("demo", "demo-pass-2026", Role.OWNER), ("clerk", "clerk-pass-2026", Role.CLERK))
@@ -40,7 +41,8 @@ class DemoResult:
                 f"{self.members} members. Console logins: {logins}")
 
 
-def load_demo(member_count: int = 300, seed: int = 2026) -> DemoResult:
+def load_demo(member_count: int = 300, seed: int = 2026, now: datetime | None = None) -> DemoResult:
+    """The demo merchant with ``member_count`` members whose history ends at ``now`` (default: the clock)."""
     existing = db.session.scalar(sa.select(Merchant).where(Merchant.sub_code == DEMO_SUB_CODE))
     if existing is not None:
         count = db.session.scalar(sa.select(sa.func.count()).select_from(Staff).where(Staff.merchant_id == existing.id))
@@ -51,7 +53,8 @@ def load_demo(member_count: int = 300, seed: int = 2026) -> DemoResult:
         create_staff(merchant, username=username, password=password, role=role,
                      display_name="王老板" if role == Role.OWNER else "收银员小李",
                      msisdn="13900139000" if role == Role.OWNER else None)
-    now = now_utc()
+    now = now or now_utc()
+    rule = expiry_rule(merchant)
     clerk = Actor("收银员小李")
     used = set()
     numbers = []
@@ -73,15 +76,19 @@ def load_demo(member_count: int = 300, seed: int = 2026) -> DemoResult:
             tags=rng.sample(_TAGS, rng.randint(0, 3)))
         numbers.append(member.msisdn)
         grant_points(member, merchant, merchant.join_gift_points, reason="注册礼", actor=SYSTEM, now=joined)
+        lapses = [rule.expires_at(joined)]  # when the member's points lapse, for the expiry job's runs
         moment = joined
         for _visit in range(rng.randint(0, 12)):
             moment += timedelta(days=rng.randint(3, 90), hours=rng.randint(0, 5))
             if moment >= now:
                 break
+            _expire_until(member, lapses, moment)
             record_purchase(member, merchant, rng.choice((38, 58, 88, 128, 168, 236, 388, 520, 888, 1288)),
                             actor=clerk, now=moment)
+            lapses.append(rule.expires_at(moment))
             if member.points_balance >= 500 and rng.random() < 0.3:
                 redeem_points(member, rng.choice((100, 200, 500)), reason="兑换菜品", actor=clerk, now=moment)
+        _expire_until(member, lapses, now)
         if rng.random() < 0.05:
             member.opted_out, member.opted_out_at = True, moment
         refresh_tier(member, merchant, now=now)
@@ -133,6 +140,14 @@ def _keyword_apps(merchant: Merchant, rng: random.Random, numbers: list[str], no
     for coupon in issued[:8]:
         redeem_coupon(merchant, coupon.code, by="收银员小李",
                       now=min(coupon.issued_at + timedelta(hours=rng.randint(2, 48)), now))
+
+
+def _expire_until(member, lapses: list, until: datetime) -> None:
+    """What the daily expiry job did for the member up to ``until``: points lapsed at their expiry
+    time, so the history and the balance obey the merchant's expiry rule."""
+    for moment in sorted(lapse for lapse in lapses if lapse is not None and lapse <= until):
+        expire_member_points(member, now=moment)
+    lapses[:] = [lapse for lapse in lapses if lapse is not None and lapse > until]
 
 
 def _member_count(merchant: Merchant) -> int:

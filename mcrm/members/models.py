@@ -69,6 +69,8 @@ class Member(IdMixin, TimestampMixin, db.Model):
     total_spend: Mapped[float] = mapped_column(sa.Numeric(12, 2), default=0)
     tier: Mapped[str] = mapped_column(sa.String(20), default="")
     tier_score: Mapped[int] = mapped_column(default=0)
+    #: the tenure bonus within tier_score (the rest is spend); None until evaluated under that rule
+    tier_bonus: Mapped[int | None]
     #: cached sum of the points ledger, kept in the same transaction as every entry
     points_balance: Mapped[int] = mapped_column(default=0)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

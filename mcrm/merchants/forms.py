@@ -7,7 +7,7 @@ from wtforms import (BooleanField, DecimalField, FieldList, Form, FormField, Int
                      SelectField, StringField, TimeField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from mcrm.merchants.models import ExpiryPolicy
+from mcrm.merchants.models import ExpiryPolicy, TierBasis
 
 #: blank rows offered after the saved tiers and tenure bonuses, to add more
 SPARE_ROWS = 2
@@ -45,12 +45,15 @@ class MerchantSettingsForm(FlaskForm):
                                     validators=[InputRequired(), NumberRange(min=0, max=1_000_000)])
     points_expiry_policy = SelectField(_l("Points expire"), choices=[
         SelectChoice(ExpiryPolicy.MONTHS, _l("A number of months after they are earned")),
-        SelectChoice(ExpiryPolicy.CYCLE_END, _l("At the end of the yearly cycle")),
+        SelectChoice(ExpiryPolicy.CYCLE_END, _l("At the end of the cycle after the one they were earned in")),
         SelectChoice(ExpiryPolicy.NEVER, _l("Never"))])
     points_expiry_months = IntegerField(_l("Months points stay valid"),
                                         validators=[InputRequired(), NumberRange(min=1, max=120)])
     points_cycle_end_month = SelectField(_l("The cycle ends with month"), coerce=int,
                                          choices=[SelectChoice(month, str(month)) for month in range(1, 13)])
+    tier_basis = SelectField(_l("Tier score counts the spend of"), choices=[
+        SelectChoice(TierBasis.LAST_YEAR, _l("The previous calendar year (January to December)")),
+        SelectChoice(TierBasis.ROLLING_12_MONTHS, _l("The last 12 months, today included"))])
     tiers = FieldList(FormField(TierRow), label=_l("Tiers"))
     # at the counter
     points_change_sms = BooleanField(
@@ -114,6 +117,7 @@ class MerchantSettingsForm(FlaskForm):
             "points_expiry_policy": self.points_expiry_policy.data,
             "points_expiry_months": self.points_expiry_months.data,
             "points_cycle_end_month": self.points_cycle_end_month.data,
+            "tier_basis": self.tier_basis.data,
             "tier_thresholds": [[row.form.name.data.strip(), row.form.score.data]
                                 for row in self.tiers.entries
                                 if row.form.score.data is not None],

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mcrm.core.models import IdMixin, TimestampMixin
 from mcrm.extensions import db
 
-#: SMS-CONTRACT.md defaults: tier name and the score it starts at, lowest first
-DEFAULT_TIERS = [["普通", 0], ["银卡", 1000], ["金卡", 2000], ["白金卡", 3000], ["钻石卡", 4000]]
+#: the operator's tiers for new merchants (existing ones keep theirs): name and starting score, lowest first
+DEFAULT_TIERS = [["贵宾卡", 0], ["银卡", 1000], ["金卡", 2000], ["白金卡", 3000], ["钻石卡", 4000]]
 #: years of membership and the tier-score bonus they give
 DEFAULT_TENURE_BONUS = [[1, 100], [3, 200], [10, 300]]
 
@@ -19,6 +19,13 @@ class ExpiryPolicy:
     CYCLE_END = "cycle_end"  # everything earned in a cycle expires at the cycle end
     NEVER = "never"
     ALL = (MONTHS, CYCLE_END, NEVER)
+
+
+class TierBasis:
+    """The spend a tier score counts."""
+    LAST_YEAR = "last_year"                   # the previous calendar year, January to December
+    ROLLING_12_MONTHS = "rolling_12_months"   # the last 12 months, today included
+    ALL = (LAST_YEAR, ROLLING_12_MONTHS)
 
 
 class Merchant(IdMixin, TimestampMixin, db.Model):
@@ -43,8 +50,11 @@ class Merchant(IdMixin, TimestampMixin, db.Model):
     join_gift_points: Mapped[int] = mapped_column(default=100)
     points_expiry_policy: Mapped[str] = mapped_column(sa.String(20), default=ExpiryPolicy.MONTHS)
     points_expiry_months: Mapped[int] = mapped_column(default=12)
-    #: month (1-12) whose last day ends a points cycle, for the cycle_end policy
-    points_cycle_end_month: Mapped[int] = mapped_column(default=12)
+    #: month (1-12) whose last day ends a points cycle, for the cycle_end policy (11: December to November)
+    points_cycle_end_month: Mapped[int] = mapped_column(default=11)
+    #: the spend a tier score counts (TierBasis), besides the tenure bonus
+    tier_basis: Mapped[str] = mapped_column(sa.String(20), default=TierBasis.LAST_YEAR,
+                                            server_default=TierBasis.LAST_YEAR)
     tier_thresholds: Mapped[list] = mapped_column(sa.JSON, default=lambda: [list(t) for t in DEFAULT_TIERS])
     tenure_bonus: Mapped[list] = mapped_column(sa.JSON, default=lambda: [list(t) for t in DEFAULT_TENURE_BONUS])
     #: text the member when staff record a purchase or redemption (console or XF/DH) or void one

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from mcrm.core.errors import ConflictError, NotFoundError, ValidationError
 from mcrm.extensions import db
-from mcrm.merchants.models import ExpiryPolicy, Merchant
+from mcrm.merchants.models import ExpiryPolicy, Merchant, TierBasis
 
 
 def create_merchant(*, name: str, sub_code: str, signature: str, timezone: str = "Asia/Shanghai",
@@ -80,6 +80,7 @@ def update_rules(merchant: Merchant, **rules) -> None:
         "points_expiry_months": lambda v: 1 <= int(v) <= 120,
         "points_cycle_end_month": lambda v: 1 <= int(v) <= 12,
         "tier_thresholds": _valid_tiers,
+        "tier_basis": lambda v: v in TierBasis.ALL,
         "tenure_bonus": lambda v: all(int(y) > 0 and int(b) >= 0 for y, b in v),
         "send_window_start": lambda v: True,
         "send_window_end": lambda v: True,

@@ -21,8 +21,8 @@ def settings():
     form = MerchantSettingsForm.for_merchant(merchant)
     if form.validate_on_submit():
         rules = form.rules()
-        tiers_changed = (rules["tier_thresholds"], rules["tenure_bonus"]) != \
-            (merchant.tier_thresholds, merchant.tenure_bonus)
+        tiers_changed = (rules["tier_basis"], rules["tier_thresholds"], rules["tenure_bonus"]) != \
+            (merchant.tier_basis, merchant.tier_thresholds, merchant.tenure_bonus)
         try:
             update_rules(merchant, **rules)
         except DomainError as error:
@@ -37,4 +37,4 @@ def settings():
             return redirect(url_for("merchants.settings"))
     elif form.errors:
         flash(_("Nothing was saved: correct the fields marked below."), "error")
-    return render_template("merchants/settings.html", form=form)
+    return render_template("merchants/settings.html", form=form, merchant=merchant)

@@ -60,6 +60,11 @@ def check_purchase_amount(merchant: Merchant, amount, *, confirmed: bool = False
     return amount
 
 
+def tier_rule(merchant: Merchant) -> rules.TierRule:
+    return rules.TierRule(thresholds=merchant.tier_thresholds, bonus_table=merchant.tenure_bonus,
+                          basis=merchant.tier_basis, timezone=merchant.timezone)
+
+
 def record_purchase(member: Member, merchant: Merchant, amount, *, actor: Actor, now: datetime,
                     idempotency_key: str | None = None, confirmed: bool = False) -> PointsEntry | None:
     """A purchase: spend and last visit updated, amount x rate points earned.
@@ -72,12 +77,12 @@ def record_purchase(member: Member, merchant: Merchant, amount, *, actor: Actor,
         return done
     check_purchase_amount(merchant, amount, confirmed=confirmed)
     points = rules.earn_points(amount, merchant.points_per_yuan)
-    # the tier counts this purchase's points: worked out before the entry (and before the member
-    # changes, which the query would flush), the member is written once, not before and after it
-    earned = _earned_last_year(member, now=now) + points
+    # the tier counts this purchase if its window holds today: worked out before the entry (and
+    # before the member changes, which the query would flush), the member is written once, not twice
+    spend = _window_spend(member, merchant, now=now, purchase=amount)
     member.total_spend = (member.total_spend or 0) + amount
     member.last_visit_at = now
-    refresh_tier(member, merchant, now=now, earned=earned)
+    refresh_tier(member, merchant, now=now, spend=spend)
     entry = None
     if points:
         entry = _append(member, EntryKind.EARN, points, actor=actor, now=now, amount=amount,
@@ -232,9 +237,15 @@ _BALANCE = sa.select(_members.c.points_balance).where(_members.c.id == sa.bindpa
 _INSERT_ENTRY = sa.insert(_entries).returning(_entries.c.id)
 _LEDGER = sa.select(_entries.c.expires_at, _entries.c.points, IS_CREDIT.label("is_lot")).where(
     _entries.c.member_id == sa.bindparam("member_id"))
-_EARNED = sa.select(PointsEntry.member_id, sa.func.sum(PointsEntry.points)).where(
+_VOIDS = sa.orm.aliased(PointsEntry)
+#: yuan spent (the amounts of purchases, not their points) from ``since`` to before ``until``; a
+#: voided purchase and its void both drop out, so a December purchase voided in January leaves the
+#: year it was made in, not the year of the void
+_SPEND = sa.select(PointsEntry.member_id, sa.func.coalesce(sa.func.sum(PointsEntry.amount), 0)).where(
     PointsEntry.member_id.in_(sa.bindparam("member_ids", expanding=True)), PointsEntry.kind == EntryKind.EARN,
-    PointsEntry.created_at > sa.bindparam("since")).group_by(PointsEntry.member_id)
+    PointsEntry.created_at >= sa.bindparam("since"), PointsEntry.created_at < sa.bindparam("until"),
+    PointsEntry.voids_entry_id.is_(None), ~sa.exists().where(_VOIDS.voids_entry_id == PointsEntry.id)
+).group_by(PointsEntry.member_id)
 
 
 def _find_by_key(key: str) -> PointsEntry | None:
@@ -302,75 +313,80 @@ def expire_due_points(merchant: Merchant, *, now: datetime) -> int:
     for member_id in candidates:
         member = db.session.get(Member, member_id)
         if expire_member_points(member, now=now) is not None:
-            refresh_tier(member, merchant, now=now)
             touched += 1
     db.session.flush()
     return touched
 
 
-def _earned_since(member_ids: list[int], since: datetime) -> dict[int, int]:
+def _spend_between(member_ids: list[int], since: datetime, until: datetime) -> dict[int, Decimal]:
     # on the connection, as _lots_and_debits
-    rows = db.session.connection().execute(_EARNED, {"member_ids": member_ids, "since": since}).all()
-    return {member_id: int(total) for member_id, total in rows}
+    rows = db.session.connection().execute(_SPEND, {"member_ids": member_ids, "since": since,
+                                                    "until": until}).all()
+    return dict(rows)
 
 
-def _earned_last_year(member: Member, *, now: datetime) -> int:
-    """Points the member earned in the 12 months before ``now`` (0 for a member not flushed yet)."""
-    return _earned_since([member.id], rules.add_months(now, -12)).get(member.id, 0) if member.id else 0
+def _window_spend(member: Member, merchant: Merchant, *, now: datetime, purchase=0) -> Decimal:
+    """Yuan the member spent in the tier rule's window at ``now`` (0 for a member not flushed yet),
+    with ``purchase``, made at ``now`` and not recorded yet, where the window holds it."""
+    since, until = tier_rule(merchant).spend_window(now)
+    spend = _spend_between([member.id], since, until).get(member.id, 0) if member.id else 0
+    return spend + (purchase if since <= now < until else 0)
 
 
-def tier_score(member: Member, merchant: Merchant, *, now: datetime, earned: int | None = None) -> int:
-    """Points earned in the last 12 months plus the tenure bonus (SMS-CONTRACT.md)."""
-    if earned is None:
-        earned = _earned_last_year(member, now=now)
-    return _score(earned, member.joined_at, merchant, now)
+def tier_score(member: Member, merchant: Merchant, *, now: datetime, spend=None) -> rules.TierScore:
+    """Yuan spent in the merchant's window (the previous calendar year, or the last 12 months)
+    plus the tenure bonus. ``spend`` saves the query when the caller knows it."""
+    if spend is None:
+        spend = _window_spend(member, merchant, now=now)
+    return tier_rule(merchant).score(spend, member.joined_at, now)
 
 
-def _score(earned: int, joined_at: datetime | None, merchant: Merchant, now: datetime) -> int:
-    return earned + rules.tenure_bonus(joined_at or now, now, merchant.tenure_bonus)
-
-
-def refresh_tier(member: Member, merchant: Merchant, *, now: datetime, earned: int | None = None) -> bool:
+def refresh_tier(member: Member, merchant: Merchant, *, now: datetime, spend=None) -> bool:
     """Recompute the member's tier; returns True when it changed."""
-    score = tier_score(member, merchant, now=now, earned=earned)
-    tier = rules.tier_for(score, merchant.tier_thresholds)
+    score = tier_score(member, merchant, now=now, spend=spend)
+    tier = tier_rule(merchant).tier_for(score)
     changed = tier != member.tier
-    member.tier_score, member.tier = score, tier
+    member.tier, member.tier_score, member.tier_bonus = tier, score.total, score.bonus
     return changed
 
 
 #: a batch of live members for the re-evaluation, as plain rows (no ORM objects: see refresh_all_tiers)
-_TIER_BATCH = sa.select(Member.id, Member.joined_at, Member.tier, Member.tier_score).where(
+_TIER_BATCH = sa.select(Member.id, Member.joined_at, Member.tier, Member.tier_score, Member.tier_bonus).where(
     Member.merchant_id == sa.bindparam("merchant_id"), Member.deleted_at.is_(None),
     Member.id > sa.bindparam("last_id")).order_by(Member.id).limit(sa.bindparam("batch"))
 _SET_TIER = Member.__table__.update().where(Member.__table__.c.id == sa.bindparam("b_id")).values(
-    tier=sa.bindparam("b_tier"), tier_score=sa.bindparam("b_score"))
+    tier=sa.bindparam("b_tier"), tier_score=sa.bindparam("b_score"), tier_bonus=sa.bindparam("b_bonus"))
 
 
 def refresh_all_tiers(merchant: Merchant, *, now: datetime, batch: int = 1000) -> int:
     """The monthly re-evaluation (and the one after a change of tier rules): a batch of members and
-    one grouped query at a time, the same rules as ``refresh_tier``, written only where the score
-    or tier moved. Plain rows rather than ORM objects: loading a million members as objects took
-    most of the time (10 s per 100,000), too long for the settings page that calls it.
+    one grouped query at a time, the same rule as ``refresh_tier`` (``TierRule.score``), written
+    only where the tier or the score's parts moved. Plain rows rather than ORM objects: loading a
+    million members as objects took most of the time (10 s per 100,000), too long for the settings
+    page that calls it.
 
     Returns how many members changed tier.
     """
     connection = db.session.connection()
-    changed, last_id, since = 0, 0, rules.add_months(now, -12)
+    rule = tier_rule(merchant)
+    since, until = rule.spend_window(now)
+    changed, last_id = 0, 0
     while True:
         rows = connection.execute(_TIER_BATCH, {"merchant_id": merchant.id, "last_id": last_id,
                                                 "batch": batch}).all()
         if not rows:
             for loaded in [obj for obj in db.session.identity_map.values() if isinstance(obj, Member)]:
-                db.session.expire(loaded, ["tier", "tier_score"])  # written past the ORM: read again
+                # written past the ORM: read again
+                db.session.expire(loaded, ["tier", "tier_score", "tier_bonus"])
             return changed
-        earned = _earned_since([row.id for row in rows], since)
+        spend = _spend_between([row.id for row in rows], since, until)
         updates = []
         for row in rows:
-            score = _score(earned.get(row.id, 0), row.joined_at, merchant, now)
-            tier = rules.tier_for(score, merchant.tier_thresholds)
-            if (tier, score) != (row.tier, row.tier_score):
-                updates.append({"b_id": row.id, "b_tier": tier, "b_score": score})
+            score = rule.score(spend.get(row.id, 0), row.joined_at, now)
+            tier = rule.tier_for(score)
+            if (tier, score.total, score.bonus) != (row.tier, row.tier_score, row.tier_bonus):
+                updates.append({"b_id": row.id, "b_tier": tier, "b_score": score.total,
+                                "b_bonus": score.bonus})
                 changed += tier != row.tier
         if updates:
             connection.execute(_SET_TIER, updates)

@@ -14,7 +14,9 @@ def manager_page(open_page, make_staff):
     return page
 
 
-def test_add_a_member_record_a_purchase_and_see_balance_and_tier(manager_page):
+def test_add_a_member_record_a_purchase_and_see_balance_and_tier(manager_page, merchant, db):
+    merchant.tier_basis = "rolling_12_months"  # the option under which a purchase counts at once
+    db.session.commit()
     page = manager_page
     page.goto("/members/")
     page.click("a[href='/members/new']")
@@ -24,16 +26,18 @@ def test_add_a_member_record_a_purchase_and_see_balance_and_tier(manager_page):
     page.click("form.form button[type=submit]")
     page.wait_for_selector("[data-stat=balance]")
     assert "+8613800138000" in page.text_content("h1")
-    assert page.text_content("[data-stat=tier]").strip() == "普通"
+    assert page.text_content("[data-stat=tier]").strip() == "贵宾卡"
     before = page.text_content("[data-stat=balance]").strip()
 
     page.fill("input[name=amount]", "1200")
     page.click("form[action$='/purchase'] button[type=submit]")
     page.wait_for_function(
         "old => document.querySelector('[data-stat=balance]').textContent.trim() !== old", arg=before)
-    # 1 point per yuan; 1200 points earned in 12 months reach 银卡 (from 1000)
+    # ¥1200 spent in the last 12 months reach 银卡 (from 1000)
     assert int(page.text_content("[data-stat=balance]")) == int(before) + 1200
     assert page.text_content("[data-stat=tier]").strip() == "银卡"
+    parts = page.text_content("[data-stat=tier-parts]").strip()
+    assert parts == "spent ¥1200 in the last 12 months + tenure bonus 0"
     assert page.locator("table.ledger tbody tr").count() >= 1
     screenshot(page, "member-after-purchase")
 

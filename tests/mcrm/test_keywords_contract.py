@@ -133,7 +133,7 @@ def test_points_replies_balance_tier_and_points_expiring_soon(phone, make_member
                        .values(expires_at=now + timedelta(days=10)))
     db.session.commit()
     reply = phone.text("JF")[0]
-    assert "80" in reply and "普通" in reply and "将到期80" in reply
+    assert "80" in reply and "贵宾卡" in reply and "将到期80" in reply
 
 
 def test_points_from_a_non_member_invites_to_join(phone):

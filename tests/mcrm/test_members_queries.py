@@ -86,7 +86,7 @@ def test_opted_out_and_tier_filters(db, merchant, crowd, now):
     db.session.commit()
     assert [m.id for m in list_members(merchant, MemberFilter(opted_out="yes")).members] == [crowd[5].id]
     assert len(list_members(merchant, MemberFilter(opted_out="no")).members) == 39
-    assert len(list_members(merchant, MemberFilter(tier="普通")).members) == 40
+    assert len(list_members(merchant, MemberFilter(tier="贵宾卡")).members) == 40
     assert list_members(merchant, MemberFilter(tier="钻石卡")).members == []
 
 
@@ -129,7 +129,7 @@ def test_every_list_query_uses_an_index(db, merchant, crowd, monkeypatch, narrow
 
     try:
         for sort in SORTS:
-            for filters in (MemberFilter(sort=sort), MemberFilter(sort=sort, tier="普通"),
+            for filters in (MemberFilter(sort=sort), MemberFilter(sort=sort, tier="贵宾卡"),
                             MemberFilter(sort=sort, tag="常客"), MemberFilter(sort=sort, opted_out="yes"),
                             MemberFilter(sort=sort, birthday_month=3), MemberFilter(q="0007", sort=sort),
                             MemberFilter(q="王", sort=sort)):

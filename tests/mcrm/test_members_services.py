@@ -16,7 +16,7 @@ def test_enrol_normalises_the_number_and_records_consent(db, merchant, now):
     assert member.birthday_month == 8 and member.birthday is None
     assert member.tag_names == ["VIP", "vip", "常客"]
     assert (member.consent_at, member.consent_channel, member.consent_detail) == (now, "sms", "ZC via 106571234501")
-    assert member.tier == "普通"
+    assert member.tier == "贵宾卡"
 
 
 def test_the_same_number_twice_is_a_conflict_naming_the_member(db, merchant, make_member, now):
@@ -77,7 +77,7 @@ def test_a_new_member_holds_what_its_row_holds_and_goes_when_its_enrolment_is_ro
     db.session.expire(member)
     assert {key: getattr(member, key) for key in held} == held
     assert (member.name, member.gender, member.tier, member.points_balance, member.custom_fields,
-            member.tag_names) == ("乙", "u", "普通", 0, {}, [])
+            member.tag_names) == ("乙", "u", "贵宾卡", 0, {}, [])
 
 
 def test_opt_out_and_back_in_keeps_a_consent_record(db, merchant, make_member, now):

@@ -244,7 +244,7 @@ def test_the_member_page_shows_balance_tier_expiry_consent_and_history(client, l
     login("clerk")
     member = make_member(name="赵六", points=300, consent=None)
     page = client.get(f"/members/{member.id}").get_data(as_text=True)
-    assert 'data-stat="balance">300<' in page and "普通" in page and 'data-stat="expiring">0<' in page
+    assert 'data-stat="balance">300<' in page and "贵宾卡" in page and 'data-stat="expiring">0<' in page
     assert "+300" in page and "test" in page
 
 

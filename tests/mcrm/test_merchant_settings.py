@@ -1,5 +1,6 @@
 """The owner's merchant settings page: every rule editable, validated, and nothing half-saved."""
-from datetime import time
+import re
+from datetime import time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -23,7 +24,7 @@ def settings_form(merchant, **changes) -> dict:
         "points_per_yuan": merchant.points_per_yuan, "join_gift_points": merchant.join_gift_points,
         "points_expiry_policy": merchant.points_expiry_policy,
         "points_expiry_months": merchant.points_expiry_months,
-        "points_cycle_end_month": merchant.points_cycle_end_month,
+        "points_cycle_end_month": merchant.points_cycle_end_month, "tier_basis": merchant.tier_basis,
         "max_purchase_amount": merchant.max_purchase_amount or "",
         "confirm_purchase_above": merchant.confirm_purchase_above or "",
     }
@@ -74,19 +75,47 @@ def test_an_emptied_tier_row_removes_the_tier(client, owner, merchant, db):
     response = save(client, settings_form(merchant, **{"tiers-4-name": "", "tiers-4-score": ""}))
     assert response.status_code == 302
     db.session.refresh(merchant)
-    assert [name for name, _ in merchant.tier_thresholds] == ["普通", "银卡", "金卡", "白金卡"]
+    assert [name for name, _ in merchant.tier_thresholds] == ["贵宾卡", "银卡", "金卡", "白金卡"]
 
 
 def test_changed_thresholds_move_members_to_their_new_tier_at_once(client, owner, merchant, make_member, db,
                                                                   now):
-    from mcrm.points.services import Actor, record_purchase
-    member = make_member()
-    record_purchase(member, merchant, 600, actor=Actor("test"), now=now)
+    from mcrm.points.services import Actor, record_purchase, refresh_tier
+    member = make_member(joined_at=now - timedelta(days=400))
+    record_purchase(member, merchant, 600, actor=Actor("test"), now=now - timedelta(days=365))  # last year
+    refresh_tier(member, merchant, now=now)
     db.session.commit()
-    assert member.tier == "普通"
+    assert member.tier == "贵宾卡"
     save(client, settings_form(merchant, **{"tiers-1-score": "500"}))
     db.session.refresh(member)
     assert member.tier == "银卡"
+
+
+def test_a_change_of_the_spend_counted_moves_members_at_once(client, owner, merchant, make_member, db, now):
+    from mcrm.points.services import Actor, record_purchase
+    member = make_member()
+    record_purchase(member, merchant, 1200, actor=Actor("test"), now=now)
+    db.session.commit()
+    assert (member.tier, member.tier_score) == ("贵宾卡", 0)  # this year's spend counts from next January
+    assert save(client, settings_form(merchant, tier_basis="rolling_12_months")).status_code == 302
+    db.session.refresh(member)
+    assert (member.tier, member.tier_score) == ("银卡", 1200)
+
+
+def test_the_page_states_the_tier_rule_in_plain_words(client, owner, merchant, db):
+    rule = re.compile(r'data-rule="tier-score">(.*?)</p>', re.S)
+    words = " ".join(rule.search(client.get("/settings/").get_data(as_text=True)).group(1).split())
+    assert words.startswith("Tier score = yuan spent in the previous calendar year (January to December) + "
+                            "tenure bonus (100 from the 1-year anniversary, 200 from the 3-year anniversary, "
+                            "300 from the 10-year anniversary).")
+    assert "Spend counts, not points" in words
+    save(client, settings_form(merchant, tier_basis="rolling_12_months"))
+    words = " ".join(rule.search(client.get("/settings/").get_data(as_text=True)).group(1).split())
+    assert words.startswith("Tier score = yuan spent in the last 12 months + tenure bonus (100 from the")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    words = "".join(rule.search(client.get("/settings/").get_data(as_text=True)).group(1).split())
+    assert words.startswith("等级分数=最近12个月的消费金额（元）+会龄加分（入会满1周年加100分，入会满3周年加200分，"
+                            "入会满10周年加300分）。按消费金额而非积分计算")
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -102,6 +131,7 @@ def test_changed_thresholds_move_members_to_their_new_tier_at_once(client, owner
     ({"tiers-1-score": "2000"}, "Two tiers cannot start from the same score."),
     ({"tiers-1-name": ""}, "Each tier needs a name and the score it starts from."),
     ({"tenure-0-bonus": ""}, "Each tenure bonus needs both the years and the bonus."),
+    ({"tier_basis": "points"}, "Not a valid choice."),
     ({"name": ""}, "This field is required."),
 ])
 def test_bad_settings_are_refused_with_a_clear_error_and_nothing_is_saved(client, owner, merchant, db,

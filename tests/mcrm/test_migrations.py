@@ -35,3 +35,48 @@ def test_the_opt_out_list_migration_keeps_the_stop_of_members_deleted_before_it(
     upgrade()
     assert [(o.msisdn, o.opted_out_at, o.channel) for o in db.session.scalars(sa.select(OptOut))] == \
         [("+8613800138000", now, "member")]
+
+
+def test_the_tier_rule_migration_keeps_tier_names_moves_cycle_end_expiries_and_fills_purchase_amounts(
+        db, make_merchant, make_member):
+    from datetime import date, datetime, timezone
+    from decimal import Decimal
+    from zoneinfo import ZoneInfo
+
+    from flask_migrate import downgrade, upgrade
+
+    from mcrm.core.clock import now_utc
+    from mcrm.merchants.models import Merchant
+    from mcrm.points.rules import ExpiryRule
+    from mcrm.points.models import PointsEntry
+    shanghai = ZoneInfo("Asia/Shanghai")
+    old_tiers = [["普通", 0], ["银卡", 1000], ["金卡", 2000]]
+    merchant = make_merchant(name="老店", sub_code="07", signature="老店", tier_thresholds=old_tiers,
+                             points_expiry_policy="cycle_end", points_cycle_end_month=11, points_per_yuan=2)
+    member = make_member(merchant=merchant)
+    db.session.commit()
+    merchant_id, member_id = merchant.id, member.id
+    db.session.close()
+    downgrade(revision="03710c321233")
+    # a lot earned today lapsed when its own cycle ended: one cycle before the rule's date now
+    earned = now_utc()
+    expires = ExpiryRule(policy="cycle_end", cycle_end_month=11, timezone="Asia/Shanghai").expires_at(earned)
+
+    def stored(moment):  # naive UTC, as the column holds it
+        return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    old_rule = {stored(earned): stored(expires.replace(year=expires.year - 1)),
+                datetime(2024, 10, 1, 4): datetime(2024, 11, 30, 16)}  # lapsed on 1 December 2024, Shanghai
+    with db.engine.begin() as connection:
+        for points, (created_at, expires_at) in zip((7, 10), old_rule.items()):  # earn rows with no amount
+            connection.execute(sa.text(
+                "INSERT INTO points_entries (merchant_id, member_id, kind, points, balance_after, reason, "
+                "actor, created_at, expires_at) VALUES (:m, :p, 'earn', :n, :n, '', '', :c, :e)").bindparams(
+                sa.bindparam("c", type_=sa.DateTime), sa.bindparam("e", type_=sa.DateTime)),
+                {"m": merchant_id, "p": member_id, "n": points, "c": created_at, "e": expires_at})
+    upgrade()
+    merchant = db.session.get(Merchant, merchant_id)
+    assert merchant.tier_thresholds == old_tiers and merchant.tier_basis == "last_year"
+    entries = db.session.execute(sa.select(PointsEntry.expires_at, PointsEntry.amount)
+                                 .where(PointsEntry.member_id == member_id).order_by(PointsEntry.created_at)).all()
+    assert [e.expires_at.astimezone(shanghai).date() for e in entries] == [date(2024, 12, 1), expires.date()]
+    assert [e.amount for e in entries] == [Decimal("5.00"), Decimal("3.50")]  # points / 2 points a yuan

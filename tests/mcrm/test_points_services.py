@@ -1,15 +1,18 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
 from mcrm.core.errors import InsufficientPointsError, ValidationError
 from mcrm.members.models import Member
+from mcrm.merchants.models import TierBasis
 from mcrm.points import rules, services
 from mcrm.points.models import EntryKind, PointsEntry
 from mcrm.points.services import SYSTEM, Actor
 
 CLERK = Actor("收银员")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def ledger_sum(db, member):
@@ -95,30 +98,71 @@ def test_never_policy_keeps_points(db, merchant, make_member, now):
     assert services.expire_due_points(merchant, now=now) == 0
 
 
-def test_tier_recomputed_on_purchase_from_points_earned_in_12_months(db, merchant, make_member, now):
+def shanghai(*args) -> datetime:
+    return datetime(*args, tzinfo=SHANGHAI)
+
+
+#: the monthly job's run of 1 March 2026 (03:00 in Shanghai)
+MARCH_RUN = shanghai(2026, 3, 1, 3, 0)
+
+
+def test_a_three_year_member_who_spent_3900_in_february_2025_is_diamond_at_the_1_march_2026_run(
+        db, merchant, make_member):
+    member = make_member(joined_at=shanghai(2023, 3, 1, 11, 0))
+    services.record_purchase(member, merchant, 3900, actor=CLERK, now=shanghai(2025, 2, 14, 19, 0))
+    db.session.commit()
+    services.refresh_all_tiers(merchant, now=MARCH_RUN)
+    db.session.commit()
+    assert (member.tier, member.tier_score, member.tier_bonus) == ("钻石卡", 4100, 200)
+
+
+def test_at_2_points_a_yuan_2000_yuan_scores_2000_not_the_points(db, merchant, make_member):
+    merchant.points_per_yuan = 2
+    member = make_member(joined_at=shanghai(2025, 3, 1, 11, 0))
+    services.record_purchase(member, merchant, 2000, actor=CLERK, now=shanghai(2025, 6, 1, 12, 0))
+    db.session.commit()
+    assert member.points_balance == 4000
+    assert services.tier_score(member, merchant, now=shanghai(2026, 1, 1, 3, 0)) == rules.TierScore(2000, 0)
+
+
+def test_a_member_who_joined_on_1_march_2025_has_the_1_year_bonus_at_the_1_march_2026_run(
+        db, merchant, make_member):
+    member = make_member(joined_at=shanghai(2025, 3, 1, 11, 0))
+    services.refresh_all_tiers(merchant, now=MARCH_RUN)
+    db.session.commit()
+    assert (member.tier_score, member.tier_bonus) == (100, 100)
+
+
+def test_this_years_purchases_count_from_next_january(db, merchant, make_member, now):
+    member = make_member(joined_at=now - timedelta(days=30))
+    services.record_purchase(member, merchant, 1500, actor=CLERK, now=now)
+    db.session.commit()
+    assert (member.tier, member.tier_score) == ("贵宾卡", 0)
+    assert services.refresh_all_tiers(merchant, now=shanghai(now.year + 1, 1, 1, 3, 0)) == 1
+    db.session.commit()
+    assert (member.tier, member.tier_score) == ("银卡", 1500)
+    assert services.refresh_all_tiers(merchant, now=shanghai(now.year + 2, 1, 1, 3, 0)) == 1
+    db.session.commit()
+    assert (member.tier, member.tier_score, member.tier_bonus) == ("贵宾卡", 100, 100)
+
+
+def test_with_the_rolling_12_months_a_purchase_counts_at_once_and_for_a_year(db, merchant, make_member, now):
+    merchant.tier_basis = TierBasis.ROLLING_12_MONTHS
     member = make_member()
-    assert member.tier == "普通"
     services.record_purchase(member, merchant, 999, actor=CLERK, now=now - timedelta(days=400))
     services.record_purchase(member, merchant, 999, actor=CLERK, now=now)
     db.session.commit()
-    assert member.tier == "普通" and member.tier_score == 999  # the purchase 400 days ago no longer counts
+    assert member.tier == "贵宾卡" and member.tier_score == 999  # the purchase 400 days ago no longer counts
     services.record_purchase(member, merchant, 1, actor=CLERK, now=now)
     db.session.commit()
     assert member.tier == "银卡"
 
 
-def test_monthly_job_lowers_tier_when_old_points_age_out(db, merchant, make_member, now):
-    member = make_member(joined_at=now - timedelta(days=30))
-    services.record_purchase(member, merchant, 1500, actor=CLERK, now=now - timedelta(days=20))
-    db.session.commit()
-    assert member.tier == "银卡"
-    assert services.refresh_all_tiers(merchant, now=now + timedelta(days=360)) == 1
-    db.session.commit()
-    assert db.session.get(Member, member.id).tier == "普通"
-
-
-def test_the_batch_re_evaluation_gives_every_member_what_refresh_tier_gives_one(db, merchant, make_member, now):
+@pytest.mark.parametrize("basis", TierBasis.ALL)
+def test_the_batch_re_evaluation_gives_every_member_what_refresh_tier_gives_one(
+        db, merchant, make_member, now, basis):
     import random
+    merchant.tier_basis = basis
     rng = random.Random(7)
     members = []
     for index in range(40):
@@ -128,19 +172,36 @@ def test_the_batch_re_evaluation_gives_every_member_what_refresh_tier_gives_one(
                                      now=now - timedelta(days=rng.randint(0, 500)))
         members.append(member)
     db.session.commit()
-    later = now + timedelta(days=200)                   # some earnings leave the 12 months, tenure grows
+    later = now + timedelta(days=200)                   # the spend counted moves on, tenure grows
     expected = {}
     for member in members:                              # the one-member rule
         score = services.tier_score(member, merchant, now=later)
-        expected[member.id] = (rules.tier_for(score, merchant.tier_thresholds), score)
+        expected[member.id] = (services.tier_rule(merchant).tier_for(score), score.total, score.bonus)
     changes = sum(expected[m.id][0] != m.tier for m in members)
     assert changes > 0
     assert services.refresh_all_tiers(merchant, now=later) == changes
     loaded = members[0]                                  # objects the session holds see the new values
-    assert (loaded.tier, loaded.tier_score) == expected[loaded.id]
+    assert (loaded.tier, loaded.tier_score, loaded.tier_bonus) == expected[loaded.id]
     db.session.commit()
     db.session.expire_all()
-    assert {m.id: (m.tier, m.tier_score) for m in members} == expected
+    assert {m.id: (m.tier, m.tier_score, m.tier_bonus) for m in members} == expected
+
+
+def test_points_earned_on_30_november_are_still_on_the_balance_on_1_december(db, merchant, make_member):
+    merchant.points_expiry_policy, merchant.points_cycle_end_month = "cycle_end", 11  # December to November
+    member = make_member(joined_at=shanghai(2025, 1, 5, 12, 0))
+    services.record_purchase(member, merchant, 300, actor=CLERK, now=shanghai(2025, 11, 30, 20, 0))
+    db.session.commit()
+    assert services.expire_due_points(merchant, now=shanghai(2025, 12, 1, 2, 10)) == 0
+    assert member.points_balance == 300
+    assert services.expire_due_points(merchant, now=shanghai(2026, 11, 30, 2, 10)) == 0
+    assert services.expire_due_points(merchant, now=shanghai(2026, 12, 1, 2, 10)) == 1  # the next cycle's end
+    db.session.commit()
+    assert member.points_balance == 0 == ledger_sum(db, member)
+
+
+def test_a_new_merchants_points_cycle_runs_december_to_november(merchant):
+    assert merchant.points_cycle_end_month == 11
 
 
 def test_join_gift_entry_is_a_gift(db, merchant, make_member, now):
@@ -151,9 +212,10 @@ def test_join_gift_entry_is_a_gift(db, merchant, make_member, now):
 
 def test_tenure_bonus_lifts_the_tier_score(db, merchant, make_member, now):
     member = make_member(joined_at=now - timedelta(days=3 * 366))
-    services.record_purchase(member, merchant, 900, actor=CLERK, now=now)
+    services.record_purchase(member, merchant, 900, actor=CLERK, now=now - timedelta(days=365))  # last year
+    services.refresh_tier(member, merchant, now=now)
     db.session.commit()
-    assert member.tier_score == 900 + 200 and member.tier == "银卡"
+    assert (member.tier_score, member.tier_bonus, member.tier) == (900 + 200, 200, "银卡")
 
 
 @pytest.mark.parametrize("change", ["purchase", "gift", "redeem"])

@@ -1,6 +1,6 @@
 """Voiding a purchase or a redemption, and the purchase limits a merchant sets (services, real database)."""
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from mcrm.core.errors import ConfirmationRequiredError, ConflictError, InsufficientPointsError, ValidationError
 from mcrm.members.models import Member
+from mcrm.merchants.models import TierBasis
 from mcrm.points import services
 from mcrm.points.models import EntryKind, PointsEntry
 from mcrm.points.services import Actor
@@ -44,11 +45,27 @@ def test_voiding_a_purchase_takes_back_its_points_spend_and_tier_score_with_a_li
                                        .where(PointsEntry.member_id == member.id,
                                               PointsEntry.kind == EntryKind.EARN)).one()
     assert (earned, spent) == (300, Decimal("300.00"))
-    assert member.tier_score == services.tier_score(member, merchant, now=now)
+    assert member.tier_score == services.tier_score(member, merchant, now=now).total
     original = db.session.get(PointsEntry, wrong.id)
     assert original.voided_by.id == void.id and original.voided_by.voids.id == wrong.id
     assert not original.is_voidable and not original.voided_by.is_voidable
     assert db.session.get(PointsEntry, kept.id).is_voidable
+
+
+def test_a_purchase_voided_in_the_next_year_leaves_the_year_it_was_made_in(db, merchant, make_member):
+    merchant.tier_basis = TierBasis.LAST_YEAR
+    member = make_member()
+    kept = services.record_purchase(member, merchant, 1200, actor=CLERK,
+                                    now=datetime(2025, 12, 1, 4, tzinfo=timezone.utc))
+    wrong = services.record_purchase(member, merchant, 3000, actor=CLERK,
+                                     now=datetime(2025, 12, 20, 4, tzinfo=timezone.utc))
+    services.void_entry(wrong, merchant, reason="录错会员", actor=MANAGER,
+                        now=datetime(2026, 1, 5, 4, tzinfo=timezone.utc))
+    db.session.commit()
+    # the 2025 spend is the ¥1,200 kept; 2026 is not lowered by the void of a 2025 purchase
+    assert services.tier_score(member, merchant, now=datetime(2026, 3, 1, 4, tzinfo=timezone.utc)).spend == 1200
+    assert services.tier_score(member, merchant, now=datetime(2027, 3, 1, 4, tzinfo=timezone.utc)).spend == 0
+    assert kept.voided_by is None
 
 
 def test_voiding_a_redemption_gives_the_points_back(db, merchant, make_member, now):
