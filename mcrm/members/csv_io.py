@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from mcrm.core.csv_out import ENCODINGS, csv_chunks, safe_cell
 from mcrm.core.errors import ValidationError
-from mcrm.core.msisdn import normalize_msisdn
+from mcrm.core.msisdn import normalize_mobile
 from mcrm.extensions import db
 from mcrm.members.birthdays import parse_birthday
 from mcrm.members.models import (Gender, ImportStatus, Member, MemberImport, MemberImportError, MemberTag,
@@ -186,7 +186,7 @@ def parse_row(line: int, cells: list[str], mapping: dict[str, str], headers: lis
                 custom[headers[position]] = value
         elif name != "ignore":
             values[name] = value
-    msisdn = normalize_msisdn(values.pop("msisdn", ""), region)
+    msisdn = normalize_mobile(values.pop("msisdn", ""), region)
     row = ImportRow(line=line, msisdn=msisdn, cells=cells)
     if values.get("name"):
         if len(values["name"]) > 64:

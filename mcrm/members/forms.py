@@ -6,7 +6,7 @@ from wtforms.validators import Length, Optional
 from wtforms.validators import ValidationError as FieldError
 
 from mcrm.core.errors import ValidationError
-from mcrm.core.msisdn import normalize_msisdn
+from mcrm.core.msisdn import normalize_mobile, normalize_msisdn
 from mcrm.members.birthdays import parse_birthday
 from mcrm.members.models import Gender
 from mcrm.members.queries import SORTS, MemberFilter
@@ -67,7 +67,7 @@ class MemberFilterForm(FlaskForm):
 
 
 class MemberForm(FlaskForm):
-    msisdn = StringField(_l("Mobile number"), validators=[_domain_check(normalize_msisdn)],
+    msisdn = StringField(_l("Mobile number"), validators=[_domain_check(normalize_mobile)],
                          render_kw={"type": "tel", "autocomplete": "off"})
     name = StringField(_l("Name"), validators=[Optional(), Length(max=64)])
     gender = SelectField(_l("Gender"), choices=GENDER_CHOICES, default=Gender.UNKNOWN)

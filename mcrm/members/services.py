@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import lazyload
 
 from mcrm.core.errors import ConflictError, NotFoundError, ValidationError
-from mcrm.core.msisdn import normalize_msisdn
+from mcrm.core.msisdn import normalize_mobile, normalize_msisdn
 from mcrm.core.rows import register_inserted
 from mcrm.extensions import db
 from mcrm.members.birthdays import Birthday, parse_birthday
@@ -37,7 +37,7 @@ def enrol_member(merchant: Merchant, *, msisdn: str, now: datetime, source: str 
     A soft-deleted member with the same number comes back, with the new fields. ``existing``: the
     number's member, live or deleted (or None for none), when the caller has read it already.
     """
-    msisdn = normalize_msisdn(msisdn, region)
+    msisdn = normalize_mobile(msisdn, region)
     if existing is LOOK_UP:
         existing = find_member_by_msisdn(merchant, msisdn, include_deleted=True)
     if existing is not None and existing.deleted_at is None:

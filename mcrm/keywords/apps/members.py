@@ -2,6 +2,7 @@
 import re
 
 from mcrm.core.errors import ValidationError
+from mcrm.core.msisdn import is_mobile
 from mcrm.keywords.context import Context
 from mcrm.members.birthdays import parse_birthday
 from mcrm.members.models import Source
@@ -38,6 +39,9 @@ def join(ctx: Context) -> None:
     existing = find_member_by_msisdn(ctx.merchant, ctx.msisdn, include_deleted=True)
     member = ctx.member = existing if existing is not None and existing.deleted_at is None else None
     if member is None:
+        if not is_mobile(ctx.msisdn):  # a landline: it would never get the texts members get
+            ctx.reply("join_not_mobile")
+            return
         # a concurrent join of the same number fails this one's insert on the unique index: the job
         # runs the text again and then finds the member
         member = ctx.member = enrol_member(ctx.merchant, msisdn=ctx.msisdn, now=ctx.now, source=Source.SMS,
