@@ -27,6 +27,7 @@ from mcrm.extensions import db
 from mcrm.members.birthdays import parse_birthday
 from mcrm.members.models import (Gender, ImportStatus, Member, MemberImport, MemberImportError, MemberTag,
                                  Source)
+from mcrm.members.name_keys import name_sort_key
 from mcrm.members.queries import MemberFilter, iter_members
 from mcrm.members.services import (MAX_TAGS, Consent, member_birthday, opt_out, parse_tags, prepare_member,
                                    record_consent, set_birthday, set_member_fields, take_opt_outs)
@@ -333,7 +334,7 @@ def _insert_members(merchant: Merchant, rows: list[ImportRow], *, now: datetime,
         record_consent(columns, consent, now=now)
         values.append(dict(
             vars(columns), merchant_id=merchant.id, msisdn=row.msisdn, msisdn_rev=row.msisdn[::-1],
-            name=row.fields.get("name", ""), gender=row.fields.get("gender", Gender.UNKNOWN),
+            name=row.fields.get("name", ""), name_key=name_sort_key(row.fields.get("name", "")), gender=row.fields.get("gender", Gender.UNKNOWN),
             custom_fields=row.fields.get("custom_fields", {}), joined_at=now, source=Source.IMPORT,
             opted_out=row.opted_out or row.msisdn in earlier_stops,
             opted_out_at=earlier_stops.get(row.msisdn, now if row.opted_out else None), last_visit_at=None,

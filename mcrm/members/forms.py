@@ -40,7 +40,8 @@ class MemberFilterForm(FlaskForm):
         csrf = False
 
     q = StringField(_l("Search"), validators=[Optional(), Length(max=64)],
-                    render_kw={"type": "search", "placeholder": _l("Last digits of the number, or a name")})
+                    render_kw={"type": "search",
+                               "placeholder": _l("Last digits of the number, a name, or the member number")})
     tier = SelectField(_l("Tier"), choices=[], validate_choice=False, default="")
     tag = StringField(_l("Tag"), validators=[Optional(), Length(max=32)])
     opted_out = SelectField(_l("Marketing"), choices=[SelectChoice("", _l("All")),

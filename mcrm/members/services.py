@@ -12,6 +12,7 @@ from mcrm.core.rows import register_inserted
 from mcrm.extensions import db
 from mcrm.members.birthdays import Birthday, parse_birthday
 from mcrm.members.models import Gender, Member, MemberTag, OptOut, Source
+from mcrm.members.name_keys import name_sort_key
 from mcrm.merchants.models import Merchant
 
 MAX_TAGS = 20
@@ -110,6 +111,7 @@ def _apply_fields(member: Member, fields: dict) -> None:
             if len(value) > 64:
                 raise ValidationError("Name is longer than 64 characters")
             member.name = value
+            member.name_key = name_sort_key(value)
         elif key == "gender":
             if value not in Gender.ALL:
                 raise ValidationError("Gender must be one of %(genders)s", genders=", ".join(Gender.ALL))

@@ -35,3 +35,15 @@ def test_the_opt_out_list_migration_keeps_the_stop_of_members_deleted_before_it(
     upgrade()
     assert [(o.msisdn, o.opted_out_at, o.channel) for o in db.session.scalars(sa.select(OptOut))] == \
         [("+8613800138000", now, "member")]
+
+
+def test_the_name_key_migration_gives_existing_members_their_pinyin_key(db, merchant, make_member):
+    from flask_migrate import downgrade, upgrade
+
+    from mcrm.members.models import Member
+    named, unnamed = make_member(msisdn="13800138000", name="张三").id, make_member(msisdn="13800138001").id
+    db.session.close()
+    downgrade(revision="03710c321233")
+    upgrade()
+    keys = dict(db.session.execute(sa.select(Member.id, Member.name_key)).all())
+    assert keys == {named: "zhang1张san1三", unnamed: ""}
