@@ -121,6 +121,8 @@ class ImportUploadForm(FlaskForm):
                      description=_l("Saved from Excel (GBK) or as UTF-8; "
                                     "the first line holds the column names"),
                      render_kw={"accept": ".csv,.txt,text/csv"})
+    first_line_is_data = BooleanField(_l("The first line is a member"),
+                                      description=_l("Tick this when the file has no line of column names"))
 
 
 class OptOutForm(FlaskForm):

@@ -143,6 +143,11 @@ class MemberImport(IdMixin, TimestampMixin, db.Model):
     #: detected text encoding of the upload (utf-8-sig, utf-8, gb18030, utf-16)
     encoding: Mapped[str] = mapped_column(sa.String(20))
     delimiter: Mapped[str] = mapped_column(sa.String(1), default=",")
+    #: whether the file's first line holds column names (else it is a member, and headers are #1, #2...)
+    has_header: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    #: what the staff chose for the members it adds (the merchant's settings by default)
+    welcome_gift: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    welcome_sms: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     headers: Mapped[list] = mapped_column(sa.JSON, default=list)
     #: column index (as a string, JSON keys are strings) → member field, or "custom:<name>"
     mapping: Mapped[dict] = mapped_column(sa.JSON, default=dict)

@@ -53,7 +53,7 @@ _NAME_SEARCH = SORTS["name"]
 _MEMBER_NO_SEARCH = SORTS["newest"]
 #: a member number as the console and the ZC reply show it (eight digits, 00001234), or any
 #: number of digits after No., # or 会员号 (a longer digit string is a phone number's end)
-_MEMBER_NO = re.compile(r"(?:(?:no\.?|#|会员号|会员编号)\s*(\d{1,12})|(\d{8}))", re.IGNORECASE)
+_MEMBER_NO = re.compile(r"(?:(?:no\.?|#|会员号|会员编号|编号)\s*(\d{1,12})|(\d{8}))", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -291,3 +291,15 @@ def iter_members(merchant: Merchant, filters: MemberFilter, *, batch: int = 1000
         if len(rows) < batch:
             return
         start = _position(sort, rows[-1])
+
+
+def custom_field_names(merchant: Merchant, filters: MemberFilter) -> list[str]:
+    """The names of the custom fields the matching members have, sorted (an export's columns)."""
+    narrow = _is_narrow(merchant, filters)
+    if db.session.get_bind().dialect.name == "postgresql":
+        keys = sa.func.json_object_keys(Member.custom_fields).table_valued("key").render_derived()
+    else:
+        keys = sa.func.json_each(Member.custom_fields).table_valued("key")
+    query = sa.select(keys.c.key).select_from(Member).join(keys, sa.true()) \
+        .where(*_where(merchant, filters, narrow=narrow)).distinct()
+    return sorted(db.session.scalars(query))

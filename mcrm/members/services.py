@@ -25,6 +25,37 @@ class Consent:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class Welcome:
+    """What a member added in the console or by import gets: the join gift, the welcome SMS."""
+    gift: bool = False
+    sms: bool = False
+
+    @classmethod
+    def of(cls, merchant: Merchant) -> "Welcome":
+        """The merchant's own choice (the console; the import page's defaults)."""
+        return cls(gift=merchant.added_members_get_gift, sms=merchant.added_members_get_sms)
+
+
+#: who welcomes new members: the join gift and the welcome SMS (the ZC reply) belong to features
+#: above members, which register here (``keywords.apps.members``)
+_WELCOMERS: list = []
+
+
+def on_welcome(welcomer):
+    """Register ``welcomer(merchant, members, welcome, *, now, actor)``; returns it (a decorator)."""
+    _WELCOMERS.append(welcomer)
+    return welcomer
+
+
+def welcome_members(merchant: Merchant, members: list[Member], welcome: Welcome, *, now: datetime,
+                    actor) -> None:
+    """Give members just added in the console or by import what ``welcome`` says. Flushes."""
+    if members and (welcome.gift or welcome.sms):
+        for welcomer in _WELCOMERS:
+            welcomer(merchant, members, welcome, now=now, actor=actor)
+
+
 #: ``member`` of opt_out_number / opt_in_number and ``existing`` of enrol_member when the caller
 #: has not read the number's member
 LOOK_UP = object()

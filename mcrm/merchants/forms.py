@@ -3,7 +3,7 @@ from zoneinfo import available_timezones
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (DecimalField, FieldList, Form, FormField, IntegerField, SelectChoice, SelectField,
+from wtforms import (BooleanField, DecimalField, FieldList, Form, FormField, IntegerField, SelectChoice, SelectField,
                      StringField, TimeField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
@@ -51,6 +51,8 @@ class MerchantSettingsForm(FlaskForm):
                                         validators=[InputRequired(), NumberRange(min=1, max=120)])
     points_cycle_end_month = SelectField(_l("The cycle ends with month"), coerce=int,
                                          choices=[SelectChoice(month, str(month)) for month in range(1, 13)])
+    added_members_get_gift = BooleanField(_l("They get the join gift"))
+    added_members_get_sms = BooleanField(_l("They get the welcome SMS"))
     tiers = FieldList(FormField(TierRow), label=_l("Tiers"))
     tenure = FieldList(FormField(TenureRow), label=_l("Tenure bonus"))
 
@@ -97,6 +99,8 @@ class MerchantSettingsForm(FlaskForm):
             "points_expiry_policy": self.points_expiry_policy.data,
             "points_expiry_months": self.points_expiry_months.data,
             "points_cycle_end_month": self.points_cycle_end_month.data,
+            "added_members_get_gift": self.added_members_get_gift.data,
+            "added_members_get_sms": self.added_members_get_sms.data,
             "tier_thresholds": [[row.form.name.data.strip(), row.form.score.data]
                                 for row in self.tiers.entries
                                 if row.form.score.data is not None],

@@ -61,6 +61,8 @@ def update_rules(merchant: Merchant, **rules) -> None:
         "timezone": lambda v: True,
         "locale": lambda v: v in ("zh", "en"),
         "name": lambda v: 0 < len(v.strip()) <= 100,
+        "added_members_get_gift": lambda v: isinstance(v, bool),
+        "added_members_get_sms": lambda v: isinstance(v, bool),
     }
     for key, value in rules.items():
         if key not in checks:

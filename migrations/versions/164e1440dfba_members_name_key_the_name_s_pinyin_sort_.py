@@ -1,5 +1,8 @@
 """members.name_key: the name's pinyin sort key; merchant choices for members added in the console or by import
 
+Imports also record whether the file has a header line and what the staff chose for the members
+it adds (join gift, welcome SMS).
+
 The list sorted by name and the name search walk ``ix_members_merchant_name_key`` instead of
 ``ix_members_merchant_name``; existing members get their key here, a thousand at a time.
 
@@ -33,6 +36,9 @@ def upgrade():
     op.create_index('ix_members_merchant_name_key', 'members', ['merchant_id', 'name_key', 'id'], unique=False)
     op.add_column('merchants', sa.Column('added_members_get_gift', sa.Boolean(), server_default=sa.false(), nullable=False))
     op.add_column('merchants', sa.Column('added_members_get_sms', sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column('member_imports', sa.Column('has_header', sa.Boolean(), server_default=sa.true(), nullable=False))
+    op.add_column('member_imports', sa.Column('welcome_gift', sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column('member_imports', sa.Column('welcome_sms', sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def _backfill_name_keys(connection):
@@ -53,6 +59,9 @@ def _backfill_name_keys(connection):
 
 def downgrade():
     # plain ALTER TABLE as in upgrade (SQLite has DROP COLUMN since 3.35)
+    op.drop_column('member_imports', 'welcome_sms')
+    op.drop_column('member_imports', 'welcome_gift')
+    op.drop_column('member_imports', 'has_header')
     op.drop_column('merchants', 'added_members_get_sms')
     op.drop_column('merchants', 'added_members_get_gift')
     op.drop_index('ix_members_merchant_name_key', table_name='members')
