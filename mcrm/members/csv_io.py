@@ -523,20 +523,18 @@ def _import_errors(job: MemberImport, batch: int):
 
 @dataclass(frozen=True)
 class ExportLabels:
-    """The export's words in the console's language (the view translates them): one header per
-    ``EXPORT_COLUMNS`` entry, the gender names, yes and no (opted out), and the custom field
-    marker (``Custom: %s``) that brings a custom column back as a custom field on import."""
+    """The export's words in the console's language (the view translates them): the headers of
+    member number, mobile, name, gender, birthday, tags, points, tier, total spend, last visit,
+    joined and opted out, in that order; the gender names; yes and no (opted out); and the custom
+    field marker (``Custom: %s``) that brings a custom column back as a custom field on import.
+
+    The import maps mobile, name, gender, birthday, tags, points, opted out and the custom fields
+    back, and leaves what mcrm keeps itself (number, tier, spend, visits, joined)."""
     headers: list[str]
     genders: dict[str, str]
     yes: str
     no: str
     custom: str
-
-
-#: the export's columns; the import maps mobile, name, gender, birthday, tags, points, opted out and
-#: the custom fields back, and leaves what mcrm keeps itself (number, tier, spend, visits, joined)
-EXPORT_COLUMNS = ("member_no", "msisdn", "name", "gender", "birthday", "tags", "points", "tier", "total_spend",
-                  "last_visit", "joined", "opted_out")
 
 
 def export_csv(merchant: Merchant, filters: MemberFilter, *, labels: ExportLabels, encoding: str,

@@ -204,7 +204,7 @@ def delete(member_id: int):
 
 # -- CSV export -----------------------------------------------------------------------------------
 
-#: per csv_io.EXPORT_COLUMNS; the import maps them back (in either language), so an export imports
+#: in csv_io.ExportLabels' order; the import maps them back (in either language), so an export imports
 #: again unchanged
 EXPORT_HEADERS = (_l("Member number"), _l("Mobile"), _l("Name"), _l("Gender"), _l("Birthday"), _l("Tags"),
                   _l("Points"), _l("Tier"), _l("Total spend"), _l("Last visit"), _l("Joined"), _l("Opted out"))
