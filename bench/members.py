@@ -35,6 +35,7 @@ from mcrm.demo import _GIVEN, _PREFIXES, _SURNAMES, _TAGS  # noqa: E402
 from mcrm.extensions import db  # noqa: E402
 from mcrm.members import csv_io  # noqa: E402
 from mcrm.members.models import Member, MemberTag  # noqa: E402
+from mcrm.members.name_keys import name_sort_key  # noqa: E402
 from mcrm.merchants.models import Merchant  # noqa: E402
 from mcrm.merchants.services import create_merchant  # noqa: E402
 from mcrm.points import rules  # noqa: E402
@@ -88,9 +89,10 @@ def seed(merchant, start: int, stop: int, rng: random.Random) -> None:
         if rng.random() < 0.8:
             birthday = datetime(rng.randint(1960, 2006), rng.randint(1, 12), rng.randint(1, 28)).date()
         opted_out = rng.random() < 0.03
+        name = rng.choice(_SURNAMES) + "".join(rng.choice(_GIVEN) for _ in range(rng.randint(1, 2)))
         members.append(dict(
             id=member_id, merchant_id=merchant_id, msisdn=number, msisdn_rev=number[::-1],
-            name=rng.choice(_SURNAMES) + "".join(rng.choice(_GIVEN) for _ in range(rng.randint(1, 2))),
+            name=name, name_key=name_sort_key(name),
             gender=rng.choice("fmu"), birthday=birthday, birthday_year_known=True, birthday_is_lunar=False,
             birthday_month=birthday.month if birthday else None, custom_fields={}, joined_at=joined,
             source=rng.choice(("sms", "console", "import")), consent_at=joined, consent_channel="sms",

@@ -8,7 +8,7 @@ from flask import Response, abort, request, stream_with_context
 
 #: the encodings offered for download: UTF-8 with a BOM (which makes Excel read UTF-8), or GB18030
 ENCODINGS = {"utf-8": "utf-8-sig", "gb18030": "gb18030"}
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value) -> str:
@@ -16,7 +16,7 @@ def safe_cell(value) -> str:
 
     Only for text a person typed or texted: a negative number stays a number."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def csv_chunks(headers: list[str], rows: Iterable[list], *, codec: str, batch: int = 1000) -> Iterator[bytes]:

@@ -20,17 +20,38 @@ def _cn_mobile_block_is_valid(first_seven: str) -> bool:
         return False
 
 
+#: what phonenumbers calls a number that can receive SMS; FIXED_LINE_OR_MOBILE where a country's
+#: numbering does not tell them apart (the United States, Canada)
+_MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
 def normalize_msisdn(raw: str, region: str = "CN") -> str:
     """Return the E.164 form of ``raw`` or raise ValidationError with a clear reason.
 
     ``13800138000``, ``+86 138-0013-8000`` and ``008613800138000`` are the same number.
     Plain Chinese mobiles take a cached fast path: full parsing costs a third of a CSV import.
     """
+    return _parse(raw, region)[0]
+
+
+def normalize_mobile(raw: str, region: str = "CN") -> str:
+    """``normalize_msisdn`` for a number that must receive SMS (a member's): a landline such as
+    ``02188886666`` is refused with a clear reason instead of joining and never getting a text."""
+    msisdn, number = _parse(raw, region)
+    if number is not None and phonenumbers.number_type(number) not in _MOBILE_TYPES:
+        raise ValidationError("%(raw)s is not a mobile number: members need a number that can receive SMS "
+                              "(a landline cannot)", raw=(raw or "").strip())
+    return msisdn
+
+
+def _parse(raw: str, region: str) -> tuple[str, phonenumbers.PhoneNumber | None]:
+    """E.164 and the parsed number, or None for a Chinese mobile of the fast path (every valid
+    11-digit number starting with 1 is a mobile, which tests check block by block)."""
     text = (raw or "").strip()
     if region == "CN" and (mobile := _CN_MOBILE.fullmatch(text)):
         digits = mobile.group(1)
         if _cn_mobile_block_is_valid(digits[:7]):
-            return "+86" + digits
+            return "+86" + digits, None
         raise ValidationError("Not a valid phone number: %(raw)r", raw=raw)
     if not text:
         raise ValidationError("Phone number is empty")
@@ -44,12 +65,21 @@ def normalize_msisdn(raw: str, region: str = "CN") -> str:
         raise ValidationError("Not a phone number: %(raw)r", raw=raw) from None
     if not phonenumbers.is_valid_number(number):
         raise ValidationError("Not a valid phone number: %(raw)r", raw=raw)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), number
 
 
 def is_valid_msisdn(raw: str, region: str = "CN") -> bool:
     try:
         normalize_msisdn(raw, region)
+    except ValidationError:
+        return False
+    return True
+
+
+def is_mobile(raw: str, region: str = "CN") -> bool:
+    """Whether ``raw`` is a number that can receive SMS (see ``normalize_mobile``)."""
+    try:
+        normalize_mobile(raw, region)
     except ValidationError:
         return False
     return True

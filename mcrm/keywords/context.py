@@ -79,12 +79,22 @@ class Context:
             self.replies.append(Reply(self.msisdn, body, self.member))
 
     def values(self, template: str, member: Member | None, extra: dict) -> dict:
-        """Placeholder values: the shop, the member's fields, then the app's own."""
-        values = {"shop": self.merchant.name, "gift_points": self.merchant.join_gift_points}
-        if member is not None:
-            values.update(member_values(member, now=self.now, need_expiring="expiring_points" in template_fields(template)))
-        values.update(extra)
-        return values
+        return reply_values(self.merchant, template, member, now=self.now, extra=extra)
+
+
+def reply_values(merchant: Merchant, template: str, member: Member | None, *, now: datetime, extra: dict) -> dict:
+    """Placeholder values: the shop, the member's fields, then the app's own."""
+    values = {"shop": merchant.name, "gift_points": merchant.join_gift_points}
+    if member is not None:
+        values.update(member_values(member, now=now, need_expiring="expiring_points" in template_fields(template)))
+    values.update(extra)
+    return values
+
+
+def render_reply(merchant: Merchant, reply_id: str, member: Member | None, *, now: datetime, **extra) -> str:
+    """The merchant's text for ``reply_id`` filled in for ``member``, outside an inbound text."""
+    template = texts.reply_template(merchant, reply_id)
+    return render_template(template, reply_values(merchant, template, member, now=now, extra=extra))
 
 
 def per_transaction(key, compute):

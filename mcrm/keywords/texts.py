@@ -49,6 +49,7 @@ DEFAULT_REPLIES = {
     "join_updated": ("{name}您好，您已是会员（会员号{member_no}），资料已更新。当前积分{points}，等级{tier}。", _MEMBER),
     "join_back": ("{name}您好，欢迎回来！您已重新订阅，当前积分{points}。", _MEMBER),
     "join_bad_birthday": ("生日格式不对，请发送：ZC 姓名 19900315，或 ZC 姓名 农历0815。", ("shop",)),
+    "join_not_mobile": ("{shop}会员需用手机号注册，请用手机发送：ZC 姓名 生日。", ("shop",)),
     "points": ("{name}您好，当前积分{points}，等级{tier}，30天内将到期{expiring_points}分。", _MEMBER),
     "not_member": ("您还不是{shop}会员，回复“ZC 姓名 生日”即可注册，立送{gift_points}积分。", ("shop", "gift_points")),
     "stop": ("您已退订{shop}的营销短信，回DY可重新订阅。", ("shop",)),
@@ -115,6 +116,7 @@ def is_staff_command(keyword: str) -> bool:
 REPLY_LABELS = {
     "join_welcome": _l("Welcome on joining"), "join_updated": _l("Already a member: details updated"),
     "join_back": _l("Opted-out member joins again"), "join_bad_birthday": _l("Birthday not understood"),
+    "join_not_mobile": _l("Join from a number that is no mobile"),
     "points": _l("Points balance"), "not_member": _l("Not a member yet"), "stop": _l("Opted out"),
     "start": _l("Subscribed again"), "help": _l("Help"), "feedback_received": _l("Feedback ticket opened"),
     "feedback_empty": _l("Feedback keyword without text"), "survey_none": _l("No survey running"),

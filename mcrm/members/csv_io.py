@@ -2,8 +2,8 @@
 
 Import: the upload is decoded (UTF-8 with or without BOM, UTF-16, else GB18030, which covers the
 GBK that Excel saves in China), its columns mapped to member fields, and the rows applied in
-batches of ``BATCH_SIZE``: a number already in the file or the database is merged (the given cells
-update that member), a bad row is recorded with its line number and reason, and every data line is
+batches of ``BATCH_SIZE``: a number already in the database is updated with the given cells, a
+number repeated within the file is a bad line naming the line that has it first, a bad row is recorded with its line number and reason, and every data line is
 counted exactly once as imported, updated or failed.
 
 Export: the filtered member list written out in keyset batches, never all rows at once.
@@ -20,16 +20,18 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 
-from mcrm.core.csv_out import ENCODINGS, csv_chunks, safe_cell
+from mcrm.core.csv_out import ENCODINGS, FORMULA_START, csv_chunks, safe_cell
 from mcrm.core.errors import ValidationError
-from mcrm.core.msisdn import normalize_msisdn
+from mcrm.core.msisdn import is_valid_msisdn, normalize_mobile
 from mcrm.extensions import db
 from mcrm.members.birthdays import parse_birthday
 from mcrm.members.models import (Gender, ImportStatus, Member, MemberImport, MemberImportError, MemberTag,
                                  Source)
-from mcrm.members.queries import MemberFilter, iter_members
-from mcrm.members.services import (MAX_TAGS, Consent, member_birthday, opt_out, parse_tags, prepare_member,
-                                   record_consent, set_birthday, set_member_fields, take_opt_outs)
+from mcrm.members.name_keys import name_sort_key
+from mcrm.members.queries import MemberFilter, custom_field_names, iter_members
+from mcrm.members.services import (MAX_TAGS, Consent, Welcome, member_birthday, opt_out, parse_tags,
+                                   prepare_member, record_consent, set_birthday, set_member_fields, take_opt_outs,
+                                   welcome_members)
 from mcrm.merchants.models import Merchant
 from mcrm.points import rules
 from mcrm.points.services import Actor, import_balances
@@ -52,7 +54,8 @@ _HEADER_ALIASES = {
 }
 _GENDERS = {"男": Gender.MALE, "m": Gender.MALE, "male": Gender.MALE, "先生": Gender.MALE,
             "女": Gender.FEMALE, "f": Gender.FEMALE, "female": Gender.FEMALE, "女士": Gender.FEMALE,
-            "未知": Gender.UNKNOWN, "u": Gender.UNKNOWN, "unknown": Gender.UNKNOWN, "保密": Gender.UNKNOWN}
+            "未知": Gender.UNKNOWN, "u": Gender.UNKNOWN, "unknown": Gender.UNKNOWN, "保密": Gender.UNKNOWN,
+            "未填写": Gender.UNKNOWN, "not given": Gender.UNKNOWN}
 _YES = {"是", "yes", "y", "1", "true", "已退订", "退订"}
 _NO = {"否", "no", "n", "0", "false", "未退订", ""}
 
@@ -84,10 +87,12 @@ def detect_delimiter(text: str) -> str:
     return max((",", "\t", ";"), key=lambda sep: (header.count(sep), sep == ","))
 
 
-def read_rows(text: str, delimiter: str):
-    """(line number, cells) for every row after the header; a quoted cell may span lines."""
+def read_rows(text: str, delimiter: str, *, header: bool = True):
+    """(line number, cells) for every row after the header (every row of a file without one); a
+    quoted cell may span lines."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    next(reader, None)
+    if header:
+        next(reader, None)
     line = reader.line_num + 1
     for cells in reader:
         yield line, cells
@@ -100,25 +105,47 @@ class Upload:
     delimiter: str
     headers: list[str]
     total_lines: int
+    #: the first line of data (the mapping guesses a headerless file's number column from it)
+    first_row: list[str]
 
 
-def inspect_upload(data: bytes) -> Upload:
-    """Encoding, delimiter, headers and number of data lines of an uploaded file."""
+def inspect_upload(data: bytes, *, header: bool = True) -> Upload:
+    """Encoding, delimiter, headers and number of data lines of an uploaded file.
+
+    ``header``: whether the first line holds the column names; a file without them (``False``)
+    gets the columns' numbers as headers (#1, #2, ...). A first line that holds a phone number is
+    data, not names: refused with a clear reason rather than imported one member short.
+    """
     if not data.strip():
         raise ValidationError("The file is empty")
     encoding = detect_encoding(data)
     text = data.decode(encoding)
     delimiter = detect_delimiter(text)
     try:
-        headers = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-        total = sum(1 for _ in read_rows(text, delimiter))
+        first = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        rows = read_rows(text, delimiter, header=header)
+        first_row = next(rows, (0, []))[1]
+        total = (1 if first_row else 0) + sum(1 for _ in rows)
     except csv.Error as error:
         raise ValidationError("The file is not readable as CSV: %(error)s", error=str(error)) from None
-    if not any(h.strip() for h in headers):
+    if not header:
+        return Upload(encoding, delimiter, [f"#{i}" for i in range(1, len(first) + 1)], total, first_row)
+    if not any(h.strip() for h in first):
         raise ValidationError("The first line must hold the column names")
+    if (number := _phone_cell(first)) is not None:
+        raise ValidationError("The first line looks like a member (%(cell)s), not column names: tick "
+                              "'The first line is a member' or add a line of column names", cell=number)
     if total == 0:
         raise ValidationError("The file has a header line but no members")
-    return Upload(encoding, delimiter, [h.strip() for h in headers], total)
+    return Upload(encoding, delimiter, [h.strip() for h in first], total, first_row)
+
+
+def _phone_cell(cells: list[str]) -> str | None:
+    """The first cell that is a phone number (no column name is one)."""
+    for cell in cells:
+        if sum(ch.isdigit() for ch in cell) >= 7 and is_valid_msisdn(cell.strip()):
+            return cell.strip()
+    return None
 
 
 def _header_key(header: str) -> str:
@@ -126,9 +153,26 @@ def _header_key(header: str) -> str:
     return re.sub(r"[\s_*:：\-]", "", text).casefold()
 
 
-def guess_mapping(headers: list[str]) -> dict[str, str]:
-    """Column index (as a string) → field, from Chinese or English headers; each field used once."""
+#: an export's custom field column: "自定义：车牌" or "Custom: 车牌" (the console's two languages)
+_CUSTOM_HEADER = re.compile(r"\s*(?:自定义|custom)\s*[:：]\s*(.+)", re.IGNORECASE)
+
+
+def custom_field_name(header: str) -> str:
+    """The custom field a column fills: its header, without an export's custom marker."""
+    marked = _CUSTOM_HEADER.fullmatch(header)
+    return marked.group(1).strip() if marked else header
+
+
+def guess_mapping(headers: list[str], first_row: list[str] | None = None) -> dict[str, str]:
+    """Column index (as a string) → field, from Chinese or English headers; each field used once.
+
+    An export's custom field columns map back to custom fields. Without a header that names the
+    number, the column whose first cell is a phone number holds it (a file without column names).
+    """
     mapping, taken = {}, set()
+    for index, header in enumerate(headers):
+        if _CUSTOM_HEADER.fullmatch(header):
+            mapping[str(index)] = "custom"
     for exact in (True, False):
         for index, header in enumerate(headers):
             key = _header_key(header)
@@ -140,6 +184,10 @@ def guess_mapping(headers: list[str]) -> dict[str, str]:
                     mapping[str(index)] = name
                     taken.add(name)
                     break
+    if "msisdn" not in taken and first_row:
+        number = _phone_cell(first_row)
+        if number is not None:
+            mapping[str([cell.strip() for cell in first_row].index(number))] = "msisdn"
     return {str(i): mapping.get(str(i), "ignore") for i in range(len(headers))}
 
 
@@ -164,13 +212,6 @@ class ImportRow:
     points: int | None = None
     opted_out: bool = False
 
-    def merge(self, later: "ImportRow") -> None:
-        """A later line for the same new number: its cells win, tags and custom fields add up."""
-        tags, custom = self.fields.get("tags", []), self.fields.get("custom_fields")
-        self.fields.update(_merged(tags, custom, later.fields))
-        self.points = later.points if later.points is not None else self.points
-        self.opted_out = self.opted_out or later.opted_out
-
 
 def parse_row(line: int, cells: list[str], mapping: dict[str, str], headers: list[str],
               region: str) -> ImportRow:
@@ -180,13 +221,13 @@ def parse_row(line: int, cells: list[str], mapping: dict[str, str], headers: lis
     values, custom = {}, {}
     for index, name in mapping.items():
         position = int(index)
-        value = cells[position].strip() if position < len(cells) else ""
+        value = _unguarded(cells[position].strip()) if position < len(cells) else ""
         if name == "custom":
             if value:
-                custom[headers[position]] = value
+                custom[custom_field_name(headers[position])] = value
         elif name != "ignore":
             values[name] = value
-    msisdn = normalize_msisdn(values.pop("msisdn", ""), region)
+    msisdn = normalize_mobile(values.pop("msisdn", ""), region)
     row = ImportRow(line=line, msisdn=msisdn, cells=cells)
     if values.get("name"):
         if len(values["name"]) > 64:
@@ -216,6 +257,12 @@ def parse_row(line: int, cells: list[str], mapping: dict[str, str], headers: lis
     return row
 
 
+def _unguarded(cell: str) -> str:
+    """A cell as typed: an export guards text that Excel would run (``'=1+1``, see
+    ``csv_out.safe_cell``); its apostrophe goes, so an export imports back unchanged."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_START) else cell
+
+
 def _parse_points(text: str) -> int:
     try:
         number = Decimal(text.replace(",", "").replace("，", ""))
@@ -234,14 +281,17 @@ class BatchResult:
     updated: int = 0
     #: (line, reason, cells)
     failures: list[tuple[int, str, list[str]]] = field(default_factory=list)
+    #: members the batch enrolled (new or back from deletion), to welcome
+    new_ids: list[int] = field(default_factory=list)
 
 
 def import_batch(merchant: Merchant, rows: list[tuple[int, list[str]]], *, mapping: dict[str, str],
-                 headers: list[str], region: str, actor: Actor, now: datetime,
-                 source_label: str) -> BatchResult:
+                 headers: list[str], region: str, actor: Actor, now: datetime, source_label: str,
+                 seen: dict[str, int]) -> BatchResult:
     """Apply a batch of (line, cells): new numbers are enrolled, known ones updated.
 
-    A number seen earlier (in the file or the database) counts as updated. New members, most of a
+    ``seen``: number → the line of this file that had it first (kept across the file's batches;
+    a repeat is a bad line). New members, most of a
     typical file, go in as one multi-row INSERT: building a thousand ORM objects would take longer
     than the whole batch may. Flushes, never commits.
     """
@@ -261,33 +311,35 @@ def import_batch(merchant: Merchant, rows: list[tuple[int, list[str]]], *, mappi
     opting_out: dict[str, Member] = {}
     for row in parsed:
         member = known.get(row.msisdn)
-        earlier = fresh.get(row.msisdn)
         try:
+            if (first := seen.get(row.msisdn)) is not None:
+                # two lines for one number: which one is right is the merchant's call, not ours
+                raise ValidationError("The number %(msisdn)s is already on line %(line)s of this file",
+                                      msisdn=row.msisdn, line=first)
             # checked before anything changes, so a refused line leaves its member as it was
-            current = earlier.fields.get("tags", []) if earlier else member.tag_names if member else []
-            _check_tags(current, row)
+            _check_tags(member.tag_names if member else [], row)
         except ValidationError as error:
             result.failures.append((row.line, error.translated(), row.cells))
             continue
-        if earlier is not None:
-            earlier.merge(row)
-            result.updated += 1
-        elif member is None:
+        seen[row.msisdn] = row.line
+        if member is None:
             fresh[row.msisdn] = row
             result.imported += 1
         elif member.deleted_at is not None:  # a soft-deleted member comes back, through the service
             prepare_member(merchant, row.msisdn, now=now, source=Source.IMPORT, revive=member, **row.fields,
                            consent=Consent(channel=Source.IMPORT, detail=f"{source_label}, line {row.line}"))
             result.imported += 1
+            result.new_ids.append(member.id)
         else:
             set_member_fields(member, **_merged(member.tag_names, member.custom_fields, row.fields))
             result.updated += 1
         if row.points is not None:
-            points[row.msisdn] = row.points  # the last line for a number wins
+            points[row.msisdn] = row.points
         if row.opted_out and member is not None:
             opting_out[row.msisdn] = member
     db.session.flush()
     ids = _insert_members(merchant, list(fresh.values()), now=now, source_label=source_label)
+    result.new_ids += ids.values()
     balances = [(ids[msisdn], 0, target) if msisdn in ids
                 else (known[msisdn].id, known[msisdn].points_balance, target)
                 for msisdn, target in points.items()]
@@ -333,7 +385,7 @@ def _insert_members(merchant: Merchant, rows: list[ImportRow], *, now: datetime,
         record_consent(columns, consent, now=now)
         values.append(dict(
             vars(columns), merchant_id=merchant.id, msisdn=row.msisdn, msisdn_rev=row.msisdn[::-1],
-            name=row.fields.get("name", ""), gender=row.fields.get("gender", Gender.UNKNOWN),
+            name=row.fields.get("name", ""), name_key=name_sort_key(row.fields.get("name", "")), gender=row.fields.get("gender", Gender.UNKNOWN),
             custom_fields=row.fields.get("custom_fields", {}), joined_at=now, source=Source.IMPORT,
             opted_out=row.opted_out or row.msisdn in earlier_stops,
             opted_out_at=earlier_stops.get(row.msisdn, now if row.opted_out else None), last_visit_at=None,
@@ -351,19 +403,28 @@ def _insert_members(merchant: Merchant, rows: list[ImportRow], *, now: datetime,
     return ids
 
 
-def create_import(merchant: Merchant, *, staff_id: int | None, filename: str, data: bytes) -> MemberImport:
-    """Keep an uploaded file for the mapping step; raises ValidationError when it is no readable CSV."""
-    upload = inspect_upload(data)
+def create_import(merchant: Merchant, *, staff_id: int | None, filename: str, data: bytes,
+                  header: bool = True) -> MemberImport:
+    """Keep an uploaded file for the mapping step; raises ValidationError when it is no readable CSV.
+
+    The join gift and welcome SMS start as the merchant's settings; the mapping step may change them."""
+    upload = inspect_upload(data, header=header)
+    welcome = Welcome.of(merchant)
     job = MemberImport(merchant_id=merchant.id, staff_id=staff_id, filename=(filename or "")[:200],
                        encoding=upload.encoding, delimiter=upload.delimiter, headers=upload.headers,
-                       mapping=guess_mapping(upload.headers), data=data, total_lines=upload.total_lines)
+                       has_header=header, mapping=guess_mapping(upload.headers, upload.first_row), data=data,
+                       total_lines=upload.total_lines, welcome_gift=welcome.gift, welcome_sms=welcome.sms)
     db.session.add(job)
     db.session.flush()
     return job
 
 
 def preview_rows(job: MemberImport, count: int = 5) -> list[list[str]]:
-    return [cells for _line, cells in islice(read_rows(job.data.decode(job.encoding), job.delimiter), count)]
+    return [cells for _line, cells in islice(_rows(job), count)]
+
+
+def _rows(job: MemberImport):
+    return read_rows(job.data.decode(job.encoding), job.delimiter, header=job.has_header)
 
 
 def run_import(job: MemberImport, merchant: Merchant, *, actor: Actor, region: str, clock) -> None:
@@ -377,10 +438,14 @@ def run_import(job: MemberImport, merchant: Merchant, *, actor: Actor, region: s
     try:
         headers, mapping = list(job.headers), dict(job.mapping)
         label = f"{job.filename or 'CSV'} #{job.id}"
-        rows = read_rows(job.data.decode(job.encoding), job.delimiter)
+        rows, seen = _rows(job), {}
+        welcome = Welcome(gift=job.welcome_gift, sms=job.welcome_sms)
         while batch := list(islice(rows, BATCH_SIZE)):
+            now = clock()
             result = import_batch(merchant, batch, mapping=mapping, headers=headers, region=region,
-                                  actor=actor, now=clock(), source_label=label)
+                                  actor=actor, now=now, source_label=label, seen=seen)
+            if welcome.gift or welcome.sms:
+                welcome_members(merchant, _members(result.new_ids), welcome, now=now, actor=actor)
             _record(job, result, lines=len(batch))
             db.session.commit()
     except Exception:
@@ -395,6 +460,10 @@ def run_import(job: MemberImport, merchant: Merchant, *, actor: Actor, region: s
     db.session.commit()
 
 
+def _members(ids: list[int]) -> list[Member]:
+    return db.session.scalars(sa.select(Member).where(Member.id.in_(ids)).order_by(Member.id)).all() if ids else []
+
+
 def _record(job: MemberImport, result: BatchResult, *, lines: int) -> None:
     job.imported += result.imported
     job.updated += result.updated
@@ -404,13 +473,15 @@ def _record(job: MemberImport, result: BatchResult, *, lines: int) -> None:
                        for line, reason, cells in result.failures)
 
 
-def start_import(job: MemberImport, mapping: dict[str, str]) -> None:
-    """Fix the column mapping and queue the job; a second submit of the same mapping is refused."""
+def start_import(job: MemberImport, mapping: dict[str, str], welcome: Welcome | None = None) -> None:
+    """Fix the column mapping and the new members' welcome (as the job has it when None), and queue
+    the job; a second submit of the same mapping is refused."""
     check_mapping(mapping, job.headers)
+    welcome = welcome or Welcome(gift=job.welcome_gift, sms=job.welcome_sms)
     # conditional, so that two submits racing each other cannot start the same import twice
     queued = db.session.execute(
         sa.update(MemberImport).where(MemberImport.id == job.id, MemberImport.status == ImportStatus.MAPPING)
-        .values(status=ImportStatus.QUEUED, mapping=mapping),
+        .values(status=ImportStatus.QUEUED, mapping=mapping, welcome_gift=welcome.gift, welcome_sms=welcome.sms),
         execution_options={"synchronize_session": False})
     if queued.rowcount != 1:
         raise ValidationError("This import has already started")
@@ -450,17 +521,39 @@ def _import_errors(job: MemberImport, batch: int):
 
 # -- export ---------------------------------------------------------------------------------------
 
-def export_csv(merchant: Merchant, filters: MemberFilter, *, headers: list[str], encoding: str,
+@dataclass(frozen=True)
+class ExportLabels:
+    """The export's words in the console's language (the view translates them): the headers of
+    member number, mobile, name, gender, birthday, tags, points, tier, total spend, last visit,
+    joined and opted out, in that order; the gender names; yes and no (opted out); and the custom
+    field marker (``Custom: %s``) that brings a custom column back as a custom field on import.
+
+    The import maps mobile, name, gender, birthday, tags, points, opted out and the custom fields
+    back, and leaves what mcrm keeps itself (number, tier, spend, visits, joined)."""
+    headers: list[str]
+    genders: dict[str, str]
+    yes: str
+    no: str
+    custom: str
+
+
+def export_csv(merchant: Merchant, filters: MemberFilter, *, labels: ExportLabels, encoding: str,
                local_time, batch: int = 1000):
-    """Encoded chunks of a CSV of the filtered members, one chunk per batch; never all rows in memory.
+    """Encoded chunks of a CSV of the filtered members with every field, one chunk per batch; never
+    all rows in memory. Custom fields get a column each, named with ``labels.custom``.
 
     ``local_time`` formats an aware datetime in the merchant's zone (a view concern, passed in).
     """
+    custom = custom_field_names(merchant, filters)
+
     def rows():
         for member in iter_members(merchant, filters, batch=batch):
             birthday = member_birthday(member)
-            yield [member.msisdn, safe_cell(member.name), member.gender, birthday.display() if birthday else "",
-                   safe_cell(" ".join(member.tag_names)), member.points_balance, safe_cell(member.tier),
-                   member.total_spend, local_time(member.last_visit_at), local_time(member.joined_at),
-                   "1" if member.opted_out else "0"]
+            fields = member.custom_fields or {}
+            yield [member.member_no, member.msisdn, safe_cell(member.name), labels.genders[member.gender],
+                   birthday.display() if birthday else "", safe_cell(" ".join(member.tag_names)),
+                   member.points_balance, safe_cell(member.tier), member.total_spend, local_time(member.last_visit_at),
+                   local_time(member.joined_at), labels.yes if member.opted_out else labels.no,
+                   *(safe_cell(fields.get(name, "")) for name in custom)]
+    headers = [*labels.headers, *(labels.custom % name for name in custom)]
     return csv_chunks(headers, rows(), codec=ENCODINGS[encoding], batch=batch)

@@ -6,7 +6,7 @@ from wtforms.validators import Length, Optional
 from wtforms.validators import ValidationError as FieldError
 
 from mcrm.core.errors import ValidationError
-from mcrm.core.msisdn import normalize_msisdn
+from mcrm.core.msisdn import normalize_mobile, normalize_msisdn
 from mcrm.members.birthdays import parse_birthday
 from mcrm.members.models import Gender
 from mcrm.members.queries import SORTS, MemberFilter
@@ -40,7 +40,8 @@ class MemberFilterForm(FlaskForm):
         csrf = False
 
     q = StringField(_l("Search"), validators=[Optional(), Length(max=64)],
-                    render_kw={"type": "search", "placeholder": _l("Last digits of the number, or a name")})
+                    render_kw={"type": "search",
+                               "placeholder": _l("Last digits of the number, a name, or the member number")})
     tier = SelectField(_l("Tier"), choices=[], validate_choice=False, default="")
     tag = StringField(_l("Tag"), validators=[Optional(), Length(max=32)])
     opted_out = SelectField(_l("Marketing"), choices=[SelectChoice("", _l("All")),
@@ -67,7 +68,7 @@ class MemberFilterForm(FlaskForm):
 
 
 class MemberForm(FlaskForm):
-    msisdn = StringField(_l("Mobile number"), validators=[_domain_check(normalize_msisdn)],
+    msisdn = StringField(_l("Mobile number"), validators=[_domain_check(normalize_mobile)],
                          render_kw={"type": "tel", "autocomplete": "off"})
     name = StringField(_l("Name"), validators=[Optional(), Length(max=64)])
     gender = SelectField(_l("Gender"), choices=GENDER_CHOICES, default=Gender.UNKNOWN)
@@ -120,6 +121,8 @@ class ImportUploadForm(FlaskForm):
                      description=_l("Saved from Excel (GBK) or as UTF-8; "
                                     "the first line holds the column names"),
                      render_kw={"accept": ".csv,.txt,text/csv"})
+    first_line_is_data = BooleanField(_l("The first line is a member"),
+                                      description=_l("Tick this when the file has no line of column names"))
 
 
 class OptOutForm(FlaskForm):

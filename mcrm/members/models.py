@@ -7,6 +7,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from mcrm.core.models import IdMixin, TimestampMixin, UTCDateTime
 from mcrm.extensions import db
 
+NAME_KEY_TYPE = sa.String(255).with_variant(sa.String(255, collation="C"), "postgresql")
+
 
 class Source:
     SMS = "sms"
@@ -31,7 +33,7 @@ class Member(IdMixin, TimestampMixin, db.Model):
         sa.Index("ix_members_merchant_id", "merchant_id", "id"),
         # keyset pagination and filters at 1,000,000 members: every sort key has its own index
         sa.Index("ix_members_merchant_msisdn_rev", "merchant_id", "msisdn_rev"),
-        sa.Index("ix_members_merchant_name", "merchant_id", "name", "id"),
+        sa.Index("ix_members_merchant_name_key", "merchant_id", "name_key", "id"),
         sa.Index("ix_members_merchant_points", "merchant_id", "points_balance", "id"),
         sa.Index("ix_members_merchant_last_visit", "merchant_id", "last_visit_at", "id"),
         sa.Index("ix_members_merchant_spend", "merchant_id", "total_spend", "id"),
@@ -46,6 +48,9 @@ class Member(IdMixin, TimestampMixin, db.Model):
     #: msisdn reversed, so "ends with 8000" is an indexed prefix search
     msisdn_rev: Mapped[str] = mapped_column(sa.String(20))
     name: Mapped[str] = mapped_column(sa.String(64), default="")
+    #: the name's pinyin sort and search key (``name_keys.name_sort_key``), set with the name;
+    #: compared by code point on every database (PostgreSQL's collation would reorder it)
+    name_key: Mapped[str] = mapped_column(NAME_KEY_TYPE, default="", server_default="")
     gender: Mapped[str] = mapped_column(sa.String(1), default=Gender.UNKNOWN)
     #: solar birthday (year may be unknown: then 1904, a leap year, stands in)
     birthday: Mapped[date | None] = mapped_column(sa.Date)
@@ -140,6 +145,11 @@ class MemberImport(IdMixin, TimestampMixin, db.Model):
     #: detected text encoding of the upload (utf-8-sig, utf-8, gb18030, utf-16)
     encoding: Mapped[str] = mapped_column(sa.String(20))
     delimiter: Mapped[str] = mapped_column(sa.String(1), default=",")
+    #: whether the file's first line holds column names (else it is a member, and headers are #1, #2...)
+    has_header: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    #: what the staff chose for the members it adds (the merchant's settings by default)
+    welcome_gift: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    welcome_sms: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     headers: Mapped[list] = mapped_column(sa.JSON, default=list)
     #: column index (as a string, JSON keys are strings) → member field, or "custom:<name>"
     mapping: Mapped[dict] = mapped_column(sa.JSON, default=dict)

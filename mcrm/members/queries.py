@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from mcrm.core.errors import ValidationError
 from mcrm.extensions import db
 from mcrm.members.models import Member, MemberTag
+from mcrm.members.name_keys import name_sort_key
 from mcrm.merchants.models import Merchant
 
 PAGE_SIZE = 50
@@ -40,7 +41,8 @@ class Sort:
 
 SORTS = {
     "newest": Sort("newest", Member.id, descending=True),
-    "name": Sort("name", Member.name, descending=False),
+    # pinyin order (name_keys): a stored key, so the list by name is an index range like the others
+    "name": Sort("name", Member.name_key, descending=False),
     "points": Sort("points", Member.points_balance, descending=True),
     "last_visit": Sort("last_visit", Member.last_visit_at, descending=True, nullable=True),
     "spend": Sort("spend", Member.total_spend, descending=True),
@@ -48,6 +50,10 @@ SORTS = {
 #: search results come in the order of the index that finds them
 _MSISDN_SEARCH = Sort("msisdn", Member.msisdn_rev, descending=False)
 _NAME_SEARCH = SORTS["name"]
+_MEMBER_NO_SEARCH = SORTS["newest"]
+#: a member number as the console and the ZC reply show it (eight digits, 00001234), or any
+#: number of digits after No., # or 会员号 (a longer digit string is a phone number's end)
+_MEMBER_NO = re.compile(r"(?:(?:no\.?|#|会员号|会员编号|编号)\s*(\d{1,12})|(\d{8}))", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -67,14 +73,24 @@ class MemberFilter:
 
     @property
     def search_kind(self) -> str:
-        """'' (no search), 'msisdn' (digits: number ends with) or 'name' (name starts with)."""
+        """'' (no search), 'member_no' (see _MEMBER_NO), 'msisdn' (digits: number ends with) or
+        'name' (name starts with, ignoring case; pinyin finds Chinese names too)."""
         text = self.q.strip()
         if not text:
             return ""
+        if _MEMBER_NO.fullmatch(text):
+            return "member_no"
         return "msisdn" if re.fullmatch(r"\+?[\d\s-]+", text) else "name"
 
+    @property
+    def member_id(self) -> int:
+        """The id a member-number search names."""
+        match = _MEMBER_NO.fullmatch(self.q.strip())
+        return int(match.group(1) or match.group(2))
+
     def effective_sort(self) -> Sort:
-        return {"msisdn": _MSISDN_SEARCH, "name": _NAME_SEARCH}.get(self.search_kind, SORTS[self.sort])
+        return {"member_no": _MEMBER_NO_SEARCH, "msisdn": _MSISDN_SEARCH,
+                "name": _NAME_SEARCH}.get(self.search_kind, SORTS[self.sort])
 
 
 @dataclass
@@ -102,7 +118,10 @@ def _where(merchant: Merchant, filters: MemberFilter, *, narrow: bool = False) -
             # a range, not LIKE: SQLite only uses an index for LIKE under case-sensitive settings
             clauses += [Member.msisdn_rev >= prefix, Member.msisdn_rev < prefix + _MAX_CHAR]
     elif kind == "name":
-        clauses += [Member.name >= text, Member.name < text + _MAX_CHAR]
+        key = name_sort_key(text)
+        clauses += [Member.name_key >= key, Member.name_key < key + _MAX_CHAR]
+    elif kind == "member_no":
+        clauses.append(Member.id == filters.member_id)
     if filters.tier:
         clauses.append(Member.tier == filters.tier)
     if filters.opted_out in ("yes", "no"):
@@ -272,3 +291,15 @@ def iter_members(merchant: Merchant, filters: MemberFilter, *, batch: int = 1000
         if len(rows) < batch:
             return
         start = _position(sort, rows[-1])
+
+
+def custom_field_names(merchant: Merchant, filters: MemberFilter) -> list[str]:
+    """The names of the custom fields the matching members have, sorted (an export's columns)."""
+    narrow = _is_narrow(merchant, filters)
+    if db.session.get_bind().dialect.name == "postgresql":
+        keys = sa.func.json_object_keys(Member.custom_fields).table_valued("key").render_derived()
+    else:
+        keys = sa.func.json_each(Member.custom_fields).table_valued("key")
+    query = sa.select(keys.c.key).select_from(Member).join(keys, sa.true()) \
+        .where(*_where(merchant, filters, narrow=narrow)).distinct()
+    return sorted(db.session.scalars(query))

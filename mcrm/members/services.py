@@ -7,11 +7,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import lazyload
 
 from mcrm.core.errors import ConflictError, NotFoundError, ValidationError
-from mcrm.core.msisdn import normalize_msisdn
+from mcrm.core.msisdn import normalize_mobile, normalize_msisdn
 from mcrm.core.rows import register_inserted
 from mcrm.extensions import db
 from mcrm.members.birthdays import Birthday, parse_birthday
 from mcrm.members.models import Gender, Member, MemberTag, OptOut, Source
+from mcrm.members.name_keys import name_sort_key
 from mcrm.merchants.models import Merchant
 
 MAX_TAGS = 20
@@ -22,6 +23,37 @@ class Consent:
     """How a member agreed to marketing: channel (sms, console, import, api) and detail."""
     channel: str
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class Welcome:
+    """What a member added in the console or by import gets: the join gift, the welcome SMS."""
+    gift: bool = False
+    sms: bool = False
+
+    @classmethod
+    def of(cls, merchant: Merchant) -> "Welcome":
+        """The merchant's own choice (the console; the import page's defaults)."""
+        return cls(gift=merchant.added_members_get_gift, sms=merchant.added_members_get_sms)
+
+
+#: who welcomes new members: the join gift and the welcome SMS (the ZC reply) belong to features
+#: above members, which register here (``keywords.apps.members``)
+_WELCOMERS: list = []
+
+
+def on_welcome(welcomer):
+    """Register ``welcomer(merchant, members, welcome, *, now, actor)``; returns it (a decorator)."""
+    _WELCOMERS.append(welcomer)
+    return welcomer
+
+
+def welcome_members(merchant: Merchant, members: list[Member], welcome: Welcome, *, now: datetime,
+                    actor) -> None:
+    """Give members just added in the console or by import what ``welcome`` says. Flushes."""
+    if members and (welcome.gift or welcome.sms):
+        for welcomer in _WELCOMERS:
+            welcomer(merchant, members, welcome, now=now, actor=actor)
 
 
 #: ``member`` of opt_out_number / opt_in_number and ``existing`` of enrol_member when the caller
@@ -37,7 +69,7 @@ def enrol_member(merchant: Merchant, *, msisdn: str, now: datetime, source: str 
     A soft-deleted member with the same number comes back, with the new fields. ``existing``: the
     number's member, live or deleted (or None for none), when the caller has read it already.
     """
-    msisdn = normalize_msisdn(msisdn, region)
+    msisdn = normalize_mobile(msisdn, region)
     if existing is LOOK_UP:
         existing = find_member_by_msisdn(merchant, msisdn, include_deleted=True)
     if existing is not None and existing.deleted_at is None:
@@ -110,6 +142,7 @@ def _apply_fields(member: Member, fields: dict) -> None:
             if len(value) > 64:
                 raise ValidationError("Name is longer than 64 characters")
             member.name = value
+            member.name_key = name_sort_key(value)
         elif key == "gender":
             if value not in Gender.ALL:
                 raise ValidationError("Gender must be one of %(genders)s", genders=", ".join(Gender.ALL))

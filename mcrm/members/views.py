@@ -22,13 +22,13 @@ from mcrm.core.errors import ConflictError, DomainError, ValidationError
 from mcrm.extensions import db
 from mcrm.formatting import local_datetime
 from mcrm.members import csv_io
-from mcrm.members.forms import (IMPORT_FIELD_LABELS, ImportUploadForm, MemberEditForm, MemberFilterForm,
-                                MemberForm, OptOutForm, format_custom_fields)
+from mcrm.members.forms import (GENDER_CHOICES, IMPORT_FIELD_LABELS, ImportUploadForm, MemberEditForm,
+                                MemberFilterForm, MemberForm, OptOutForm, format_custom_fields)
 from mcrm.members.models import ImportStatus, Member, MemberImport, Source
 from mcrm.merchants.models import Merchant
 from mcrm.members.queries import list_members
-from mcrm.members.services import (Consent, delete_member, enrol_member, list_opt_outs, member_birthday, opt_in,
-                                   opt_out, opt_out_number, update_member)
+from mcrm.members.services import (Consent, Welcome, delete_member, enrol_member, list_opt_outs, member_birthday,
+                                   opt_in, opt_out, opt_out_number, update_member, welcome_members)
 from mcrm.points.forms import AdjustForm, PurchaseForm, RedeemForm
 from mcrm.points.services import Actor, expiring_points, list_entries
 
@@ -89,10 +89,12 @@ def new():
     form = MemberForm()
     if form.validate_on_submit():
         try:
-            member = enrol_member(g.merchant, msisdn=form.msisdn.data, now=now_utc(), source=Source.CONSOLE,
+            now = now_utc()
+            member = enrol_member(g.merchant, msisdn=form.msisdn.data, now=now, source=Source.CONSOLE,
                                   region=_region(), consent=_console_consent(), **form.member_fields())
             if form.opted_out.data:
-                opt_out(member, now=now_utc())
+                opt_out(member, now=now)
+            welcome_members(g.merchant, [member], Welcome.of(g.merchant), now=now, actor=Actor.staff(current_user))
         except ConflictError as error:
             db.session.rollback()
             link = url_for(".detail", member_id=error.details["member_id"])
@@ -105,7 +107,7 @@ def new():
             db.session.commit()
             flash(_("Member added"), "success")
             return redirect(url_for(".detail", member_id=member.id))
-    return render_template("members/form.html", form=form, member=None)
+    return render_template("members/form.html", form=form, member=None, welcome=Welcome.of(g.merchant))
 
 
 @bp.route("/<int:member_id>/edit", methods=["GET", "POST"])
@@ -207,9 +209,17 @@ def delete(member_id: int):
 
 # -- CSV export -----------------------------------------------------------------------------------
 
-#: the import maps these back (in either language), so an export imports again unchanged
-EXPORT_HEADERS = (_l("Mobile"), _l("Name"), _l("Gender"), _l("Birthday"), _l("Tags"), _l("Points"),
-                  _l("Tier"), _l("Total spend"), _l("Last visit"), _l("Joined"), _l("Opted out"))
+#: in csv_io.ExportLabels' order; the import maps them back (in either language), so an export imports
+#: again unchanged
+EXPORT_HEADERS = (_l("Member number"), _l("Mobile"), _l("Name"), _l("Gender"), _l("Birthday"), _l("Tags"),
+                  _l("Points"), _l("Tier"), _l("Total spend"), _l("Last visit"), _l("Joined"), _l("Opted out"))
+
+
+def _export_labels() -> csv_io.ExportLabels:
+    """The export's words in the console's language (read by the import in both languages)."""
+    return csv_io.ExportLabels(headers=[str(h) for h in EXPORT_HEADERS],
+                               genders={choice.value: str(choice.label) for choice in GENDER_CHOICES},
+                               yes=_("Yes"), no=_("No"), custom=_("Custom: %(name)s", name="%s"))
 
 
 @bp.route("/export.csv")
@@ -217,8 +227,8 @@ EXPORT_HEADERS = (_l("Mobile"), _l("Name"), _l("Gender"), _l("Birthday"), _l("Ta
 def export():
     encoding = csv_out.requested_encoding()
     filters = _filter_form().to_filter()
-    chunks = csv_io.export_csv(g.merchant, filters, headers=[str(h) for h in EXPORT_HEADERS],
-                               encoding=encoding, local_time=local_datetime)
+    chunks = csv_io.export_csv(g.merchant, filters, labels=_export_labels(), encoding=encoding,
+                               local_time=local_datetime)
     return csv_out.download(chunks, filename=f"members-{now_utc():%Y%m%d}.csv", charset=encoding)
 
 
@@ -235,7 +245,7 @@ def import_upload():
     if form.validate_on_submit():
         try:
             job = csv_io.create_import(g.merchant, staff_id=current_user.id, filename=form.file.data.filename,
-                                       data=form.file.data.read())
+                                       data=form.file.data.read(), header=not form.first_line_is_data.data)
         except ValidationError as error:
             form.file.errors.append(error.translated())
         else:
@@ -251,8 +261,9 @@ def import_job(job_id: int):
     mapping, error = job.mapping, None
     if request.method == "POST":
         mapping = {str(i): request.form.get(f"column-{i}", "ignore") for i in range(len(job.headers))}
+        welcome = Welcome(gift="welcome_gift" in request.form, sms="welcome_sms" in request.form)
         try:
-            csv_io.start_import(job, mapping)
+            csv_io.start_import(job, mapping, welcome)
         except ValidationError as refused:
             db.session.rollback()
             error = refused.translated()

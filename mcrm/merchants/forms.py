@@ -54,6 +54,8 @@ class MerchantSettingsForm(FlaskForm):
     tier_basis = SelectField(_l("Tier score counts the spend of"), choices=[
         SelectChoice(TierBasis.LAST_YEAR, _l("The previous calendar year (January to December)")),
         SelectChoice(TierBasis.ROLLING_12_MONTHS, _l("The last 12 months, today included"))])
+    added_members_get_gift = BooleanField(_l("They get the join gift"))
+    added_members_get_sms = BooleanField(_l("They get the welcome SMS"))
     tiers = FieldList(FormField(TierRow), label=_l("Tiers"))
     # at the counter
     points_change_sms = BooleanField(
@@ -118,6 +120,8 @@ class MerchantSettingsForm(FlaskForm):
             "points_expiry_months": self.points_expiry_months.data,
             "points_cycle_end_month": self.points_cycle_end_month.data,
             "tier_basis": self.tier_basis.data,
+            "added_members_get_gift": self.added_members_get_gift.data,
+            "added_members_get_sms": self.added_members_get_sms.data,
             "tier_thresholds": [[row.form.name.data.strip(), row.form.score.data]
                                 for row in self.tiers.entries
                                 if row.form.score.data is not None],

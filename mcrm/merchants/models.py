@@ -48,6 +48,11 @@ class Merchant(IdMixin, TimestampMixin, db.Model):
     points_per_yuan: Mapped[float] = mapped_column(sa.Numeric(10, 2), default=1)
     #: points given when a consumer joins
     join_gift_points: Mapped[int] = mapped_column(default=100)
+    #: whether members added in the console or by import get the join gift, and the welcome SMS
+    #: (the ZC reply); off until the merchant says so: an import of old customers would otherwise
+    #: text them all. The import page asks again, with these as its defaults
+    added_members_get_gift: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    added_members_get_sms: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     points_expiry_policy: Mapped[str] = mapped_column(sa.String(20), default=ExpiryPolicy.MONTHS)
     points_expiry_months: Mapped[int] = mapped_column(default=12)
     #: month (1-12) whose last day ends a points cycle, for the cycle_end policy (11: December to November)

@@ -92,6 +92,8 @@ def update_rules(merchant: Merchant, **rules) -> None:
         "points_change_sms": lambda v: isinstance(v, bool),
         "max_purchase_amount": _valid_purchase_limit,
         "confirm_purchase_above": _valid_purchase_limit,
+        "added_members_get_gift": lambda v: isinstance(v, bool),
+        "added_members_get_sms": lambda v: isinstance(v, bool),
     }
     for key, value in rules.items():
         if key not in checks:

@@ -86,3 +86,34 @@ def test_on_a_phone_a_manager_puts_a_caller_on_the_opt_out_list(open_page, make_
     # the phone layout stacks the table: nothing may scroll sideways
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     screenshot(page, "opt-out-list-phone")
+
+
+def test_a_file_without_column_names_imports_with_the_welcome_sms_ticked_on_the_page(manager_page, tmp_path, db):
+    import sqlalchemy as sa
+
+    from mcrm.messaging.models import OutboundMessage
+    page = manager_page
+    csv_file = tmp_path / "members.csv"
+    csv_file.write_bytes("13900139001,李四\n13900139002,王五\n139 0013 9001,李四again\n".encode("gb18030"))
+    page.goto("/members/import")
+    page.set_input_files("input[name=file]", str(csv_file))
+    page.click("form.form button[type=submit]")
+    assert "looks like a member (13900139001)" in page.text_content("form.form")
+
+    page.set_input_files("input[name=file]", str(csv_file))
+    page.check("input[name=first_line_is_data]")
+    page.click("form.form button[type=submit]")
+    page.wait_for_selector("select[name=column-0]")
+    assert page.input_value("select[name=column-0]") == "msisdn"
+    page.select_option("select[name=column-1]", "name")
+    assert not page.is_checked("input[name=welcome_sms]")  # the merchant's setting: off
+    page.check("input[name=welcome_sms]")
+    page.click("form.form button[type=submit]")
+
+    page.wait_for_selector("table.import-errors", timeout=20_000)
+    assert page.text_content("[data-field=imported]").strip() == "2"
+    bad_row = page.locator("table.import-errors tbody tr")
+    assert bad_row.locator("td").first.text_content().strip() == "3"  # no header: the first line is 1
+    assert "already on line 1" in bad_row.text_content()
+    db.session.rollback()
+    assert sorted(db.session.scalars(sa.select(OutboundMessage.msisdn))) == ["+8613900139001", "+8613900139002"]

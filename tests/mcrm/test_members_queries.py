@@ -5,6 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from mcrm.core.errors import ValidationError
+from mcrm.members.name_keys import name_sort_key
 from mcrm.members.queries import COUNT_CAP, SORTS, MemberFilter, count_members, iter_members, list_members
 from mcrm.members.services import delete_member, update_member
 
@@ -28,7 +29,7 @@ def _expected(members, sort):
     if sort == "newest":
         return sorted(members, key=lambda m: -m.id)
     if sort == "name":
-        return sorted(members, key=lambda m: (m.name, m.id))
+        return sorted(members, key=lambda m: (name_sort_key(m.name), m.id))
     column = {"points": "points_balance", "spend": "total_spend", "last_visit": "last_visit_at"}[sort]
     with_value = [m for m in members if getattr(m, column) is not None]
     without = [m for m in members if getattr(m, column) is None]
@@ -72,6 +73,38 @@ def test_msisdn_suffix_and_name_prefix_search(merchant, crowd):
     assert len(list_members(merchant, MemberFilter(q="王")).members) == 10
     assert list_members(merchant, MemberFilter(q="+86 139 0000 0012")).members[0].msisdn == "+8613900000012"
     assert list_members(merchant, MemberFilter(q="赵")).members == []
+
+
+def test_names_sort_in_pinyin_order_not_by_code_point(db, merchant, make_member):
+    names = ["张伟", "阿芳", "Bob", "李娜", "曾敏", "赵敏", "王芳", "陈静", "alice", "单田芳", ""]
+    for index, name in enumerate(names):
+        make_member(msisdn=f"1390000{index:04d}", name=name)
+    listed = [m.name for m in list_members(merchant, MemberFilter(sort="name")).members]
+    # 曾 and 单 are read as surnames (zeng, shan), not as the characters alone (ceng, dan)
+    assert listed == ["", "阿芳", "alice", "Bob", "陈静", "李娜", "单田芳", "王芳", "曾敏", "张伟", "赵敏"]
+
+
+def test_name_search_ignores_case_and_pinyin_finds_chinese_names(db, merchant, make_member):
+    for index, name in enumerate(["Zhang Wei", "ZHANG MIN", "zhangsan", "张伟", "章敏", "Wang Fang", "王芳"]):
+        make_member(msisdn=f"1390000{index:04d}", name=name)
+
+    def found(text):
+        return sorted(m.name for m in list_members(merchant, MemberFilter(q=text)).members)
+    assert found("zhang w") == ["Zhang Wei"]
+    assert found("ZHANG") == sorted(["Zhang Wei", "ZHANG MIN", "zhangsan", "张伟", "章敏"])
+    assert found("张") == ["张伟"]  # characters are matched as written: 章 is another surname
+    assert found("wang") == sorted(["Wang Fang", "王芳"])
+
+
+def test_search_by_member_number(db, merchant, make_member):
+    members = [make_member(msisdn=f"1390000{index:04d}", name=f"会员{index}") for index in range(3)]
+    wanted = members[1]
+    for text in (wanted.member_no, f"No.{wanted.id}", f"#{wanted.id}", f"会员号{wanted.member_no}",
+                 f"no {wanted.id}"):
+        assert [m.id for m in list_members(merchant, MemberFilter(q=text)).members] == [wanted.id], text
+    assert list_members(merchant, MemberFilter(q="No.99999")).members == []
+    delete_member(wanted, now=wanted.joined_at)
+    assert list_members(merchant, MemberFilter(q=wanted.member_no)).members == []
 
 
 def test_filters_combine(merchant, crowd):
@@ -132,7 +165,8 @@ def test_every_list_query_uses_an_index(db, merchant, crowd, monkeypatch, narrow
             for filters in (MemberFilter(sort=sort), MemberFilter(sort=sort, tier="贵宾卡"),
                             MemberFilter(sort=sort, tag="常客"), MemberFilter(sort=sort, opted_out="yes"),
                             MemberFilter(sort=sort, birthday_month=3), MemberFilter(q="0007", sort=sort),
-                            MemberFilter(q="王", sort=sort)):
+                            MemberFilter(q="王", sort=sort), MemberFilter(q="wang", sort=sort),
+                            MemberFilter(q="00000007", sort=sort)):
                 page = list_members(merchant, filters, limit=5)
                 list_members(merchant, filters, after=page.next_cursor, limit=5)
     finally:
@@ -144,7 +178,7 @@ def test_every_list_query_uses_an_index(db, merchant, crowd, monkeypatch, narrow
         plan = " | ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
         assert "SEARCH members USING" in plan and "SCAN members" not in plan, (statement, plan)
         filtered = any(word in statement for word in ("tier =", "tag =", "opted_out =", "birthday_month ="))
-        if narrow and filtered and "msisdn_rev >=" not in statement and "members.name >=" not in statement:
+        if narrow and filtered and "msisdn_rev >=" not in statement and "members.name_key >=" not in statement:
             # found through the filter's index, not by walking the sort's index and testing rows
             assert any(f"{word}=?" in plan for word in ("tier", "tag", "opted_out", "birthday_month")), plan
         else:

@@ -80,3 +80,15 @@ def test_the_tier_rule_migration_keeps_tier_names_moves_cycle_end_expiries_and_f
                                  .where(PointsEntry.member_id == member_id).order_by(PointsEntry.created_at)).all()
     assert [e.expires_at.astimezone(shanghai).date() for e in entries] == [date(2024, 12, 1), expires.date()]
     assert [e.amount for e in entries] == [Decimal("5.00"), Decimal("3.50")]  # points / 2 points a yuan
+
+
+def test_the_name_key_migration_gives_existing_members_their_pinyin_key(db, merchant, make_member):
+    from flask_migrate import downgrade, upgrade
+
+    from mcrm.members.models import Member
+    named, unnamed = make_member(msisdn="13800138000", name="张三").id, make_member(msisdn="13800138001").id
+    db.session.close()
+    downgrade(revision="03710c321233")
+    upgrade()
+    keys = dict(db.session.execute(sa.select(Member.id, Member.name_key)).all())
+    assert keys == {named: "zhang1张san1三", unnamed: ""}

@@ -1,7 +1,7 @@
 import pytest
 
 from mcrm.core.errors import ValidationError
-from mcrm.core.msisdn import mask_msisdn, normalize_msisdn
+from mcrm.core.msisdn import mask_msisdn, normalize_mobile, normalize_msisdn
 
 
 @pytest.mark.parametrize("raw", ["13800138000", "+86 138-0013-8000", "008613800138000", "8613800138000",
@@ -47,3 +47,27 @@ def test_fast_path_for_chinese_mobiles_agrees_with_full_parsing():
                 assert normalize_msisdn(written) == expected, written
             except ValidationError:
                 assert expected is None, written
+
+
+@pytest.mark.parametrize("raw", ["02188886666", "+862188886666", "0086 21 8888 6666", "01088886666"])
+def test_a_landline_is_a_phone_number_but_not_a_mobile(raw):
+    assert normalize_msisdn(raw).startswith("+86")
+    with pytest.raises(ValidationError, match="not a mobile number"):
+        normalize_mobile(raw)
+
+
+@pytest.mark.parametrize("raw, expected", [("13800138000", "+8613800138000"), ("+86 138-0013-8000", "+8613800138000"),
+                                           ("+447911123456", "+447911123456"),
+                                           # the US numbering cannot tell mobiles from landlines
+                                           ("+1 415 555 2671", "+14155552671")])
+def test_mobiles_are_accepted_as_member_numbers(raw, expected):
+    assert normalize_mobile(raw) == expected
+
+
+def test_the_chinese_fast_path_only_passes_mobiles():
+    """normalize_mobile trusts the 7-digit-block fast path: every valid block there is a mobile."""
+    import phonenumbers
+    for block in range(1_000_000, 2_000_000, 97):
+        number = phonenumbers.parse(f"{block}0000", "CN")
+        if phonenumbers.is_valid_number(number):
+            assert phonenumbers.number_type(number) == phonenumbers.PhoneNumberType.MOBILE, block

@@ -14,7 +14,7 @@ from sqlalchemy.orm import lazyload
 
 from mcrm.auth.models import Staff
 from mcrm.core.errors import ConfirmationRequiredError, DomainError, InsufficientPointsError, ValidationError
-from mcrm.core.msisdn import normalize_msisdn
+from mcrm.core.msisdn import normalize_mobile
 from mcrm.extensions import db
 from mcrm.keywords.context import Context, find_member
 from mcrm.keywords.rules import Outcome, ParsedText
@@ -42,8 +42,9 @@ def _actor(staff: Staff) -> Actor:
 
 
 def _target_member(ctx: Context):
-    """The member named by the first argument, or None after answering why not."""
-    msisdn = normalize_msisdn(ctx.parsed.args[0])
+    """The member named by the first argument, or None after answering why not (a landline is
+    refused as such: it can never be a member)."""
+    msisdn = normalize_mobile(ctx.parsed.args[0])
     member = find_member(ctx.merchant, msisdn)
     if member is None:
         ctx.reply("staff_no_member", msisdn=msisdn, member=None)
