@@ -6,6 +6,7 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp, Validatio
 
 from mcrm.core.errors import ValidationError as DomainValidationError
 from mcrm.core.msisdn import normalize_msisdn
+from mcrm.core.urls import id_or_none
 from mcrm.messaging.models import MessageKind, MessageStatus
 
 
@@ -56,7 +57,7 @@ class MessageFilterForm(FlaskForm):
     kind = SelectField(_l("Kind"), choices=_kind_choices, validators=[Optional()])
     msisdn = MsisdnField(_l("Phone number"))
     day = DateField(_l("Date"), validators=[Optional()])
-    before = IntegerField(validators=[Optional()])
+    before = IntegerField(validators=[Optional()], filters=[id_or_none])
 
 
 class SimulatorForm(FlaskForm):

@@ -238,3 +238,17 @@ def test_a_line_that_would_give_a_member_too_many_tags_fails_alone(db, merchant,
     assert set(_errors(db, job)) == {2, 4} and "20 tags" in _errors(db, job)[2]
     db.session.refresh(member)
     assert member.name == "原名" and len(member.tag_names) == 19
+
+
+def test_a_line_with_a_nul_fails_alone_and_is_in_the_error_report(client, login, db, merchant):
+    """PostgreSQL text refuses NUL: such a line failed its whole batch there (so the whole file)."""
+    data = "手机,姓名,备注\n13800138000,张\x00三,\n13800138001,李四,靠\x1b窗\n13800138002,王五,常客\n".encode()
+    job = _import(db, merchant, data, mapping={"0": "msisdn", "1": "name", "2": "custom"})
+    assert (job.status, job.imported, job.failed) == (ImportStatus.DONE, 1, 2)
+    assert set(_errors(db, job)) == {2, 3} and "control character" in _errors(db, job)[2]
+    assert db.session.scalars(sa.select(Member.name)).all() == ["王五"]
+    login("manager")
+    report = client.get(f"/members/import/{job.id}/errors.csv").get_data().decode("utf-8-sig")
+    reasons = _errors(db, job)
+    assert list(csv.reader(io.StringIO(report)))[1:] == [["2", reasons[2], "13800138000", "张\ufffd三", ""],
+                                                       ["3", reasons[3], "13800138001", "李四", "靠\ufffd窗"]]
