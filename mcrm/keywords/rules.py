@@ -104,9 +104,9 @@ def parse_text(raw: str | None) -> ParsedText:
         return ParsedText(Outcome.EMPTY)
     if _is_garbled(text):
         return ParsedText(Outcome.GARBLED, text=text)
-    # a stray control code (ESC, NUL: PostgreSQL text refuses it) separates words like a space
-    # does, and never reaches stored text; what is left may be spaces alone
-    text = CONTROL_CHARS.sub(" ", text).strip()
+    # stray control codes (NUL above all: PostgreSQL text refuses it) never reach stored text;
+    # what is left may be spaces alone, and is then read as empty
+    text = CONTROL_CHARS.sub("", text).strip()
     if not text:
         return ParsedText(Outcome.EMPTY)
     body = strip_punct(text) or text  # "?" alone stays "?", the help keyword
