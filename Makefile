@@ -31,7 +31,7 @@ test-pg-local: install peer
 ## Domain errors are shown as _(error.message), so their literal messages are extracted too.
 BABEL_KEYWORDS := -k _l -k lazy_gettext -k DomainError -k ValidationError -k NotFoundError -k ConflictError \
 	-k InsufficientPointsError -k LoginError -k TooManyCodesError -k NotAllowedError \
-	-k ConfirmationRequiredError
+	-k ConfirmationRequiredError -k TemplateError
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --sort-by-file --add-location=file \
 		--project=mcrm --copyright-holder="mcrm contributors" -o mcrm/translations/messages.pot .

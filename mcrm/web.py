@@ -4,13 +4,16 @@ import re
 import time
 from urllib.parse import parse_qsl
 
-from flask import Flask, g, has_request_context, render_template, request, session
+from flask import Flask, Request, g, has_request_context, render_template, request, session
 from flask_login import current_user
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wsgi import ClosingIterator
 
 from mcrm import db as _db_events  # noqa: F401  (registers the SQLite pragmas)
 from mcrm.core.msisdn import mask_msisdn
+from mcrm.core.text import strip_controls
+from mcrm.core.urls import IdConverter
 from mcrm.extensions import babel, csrf, db, limiter, login_manager, migrate
 from mcrm.settings import LOCALES, Settings
 
@@ -66,6 +69,22 @@ def _select_timezone() -> str:
     return "Asia/Shanghai"
 
 
+class _TypedValues(ImmutableMultiDict):
+    """Query-string and form values without control codes (uploaded files are left as they are)."""
+
+    def __init__(self, mapping=None):
+        if isinstance(mapping, list):  # how Werkzeug builds args, form and files: (name, value) pairs
+            mapping = [(name, strip_controls(value) if isinstance(value, str) else value)
+                       for name, value in mapping]
+        super().__init__(mapping)
+
+
+class ConsoleRequest(Request):
+    """Every view, form and search reads typed values without control codes: the same text is
+    accepted, searched and saved alike on SQLite and PostgreSQL, instead of a 500 on one of them."""
+    parameter_storage_class = _TypedValues
+
+
 def register_blueprints(app: Flask) -> None:
     from mcrm.auth.login_code_views import bp as login_codes_bp
     from mcrm.auth.staff_views import bp as staff_bp
@@ -77,6 +96,8 @@ def register_blueprints(app: Flask) -> None:
     from mcrm.messaging.views import bp as messaging_bp
     from mcrm.points.views import bp as points_bp
 
+    app.url_map.converters["int"] = IdConverter  # before any rule is added
+    app.request_class = ConsoleRequest
     for blueprint in (auth_bp, login_codes_bp, staff_bp, merchants_bp, dashboard_bp, members_bp, points_bp,
                       messaging_bp, keywords_bp):
         app.register_blueprint(blueprint)

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Iterator
 
 from flask import Response, abort, request, stream_with_context
 
+from mcrm.db import read_only
+
 #: the encodings offered for download: UTF-8 with a BOM (which makes Excel read UTF-8), or GB18030
 ENCODINGS = {"utf-8": "utf-8-sig", "gb18030": "gb18030"}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -51,5 +53,26 @@ def requested_encoding() -> str:
 
 def download(chunks: Iterator[bytes], *, filename: str, charset: str = "utf-8") -> Response:
     """The chunks streamed to the browser as a file to save (rows are read while it downloads)."""
-    return Response(stream_with_context(chunks), mimetype=f"text/csv; charset={charset}",
+    return Response(stream_with_context(_reading_only(chunks)), mimetype=f"text/csv; charset={charset}",
                     headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+def _reading_only(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """``chunks``, each made inside ``read_only``.
+
+    The body streams after the request's teardown, which ended the GET's read-only flag: without
+    this, the export's transaction would take SQLite's write lock and keep it for as long as the
+    browser downloads, and every other writer (gateway, keyword loop, jobs, console) would wait on
+    it and fail. The flag is set around each chunk only, never across a ``yield``, so nothing else
+    this thread runs between two chunks reads it."""
+    try:
+        while True:
+            with read_only():
+                chunk = next(chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()

@@ -11,13 +11,13 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from mcrm.core.errors import ValidationError
+from mcrm.core.text import CONTROL_CHARS
 
 #: longest text the engine reads; longer ones (a pasted essay, a looping auto-responder) get help
 MAX_TEXT_LENGTH = 700
 #: separators between words, after full-width → half-width (so ， and ： are already , and :)
 _SEPARATORS = re.compile(r"[\s,#+:]+")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class Outcome:
@@ -104,8 +104,11 @@ def parse_text(raw: str | None) -> ParsedText:
         return ParsedText(Outcome.EMPTY)
     if _is_garbled(text):
         return ParsedText(Outcome.GARBLED, text=text)
-    # stray control codes (NUL above all: PostgreSQL text refuses it) never reach stored text
-    text = _CONTROLS.sub("", text)
+    # stray control codes (NUL above all: PostgreSQL text refuses it) never reach stored text;
+    # what is left may be spaces alone, and is then read as empty
+    text = CONTROL_CHARS.sub("", text).strip()
+    if not text:
+        return ParsedText(Outcome.EMPTY)
     body = strip_punct(text) or text  # "?" alone stays "?", the help keyword
     match = re.match(r"[^\s,#+:]+", body) or re.match(r".", body)
     first = match.group(0)

@@ -247,7 +247,7 @@ def set_reply_text(merchant: Merchant, reply_id: str, template: str) -> None:
         raise ValidationError("Unknown reply %(reply)s", reply=reply_id)
     template = (template or "").strip()
     if template:
-        texts.check_reply(reply_id, template)  # a TemplateError is a ValidationError
+        texts.check_reply(reply_id, template, signature=merchant.signature)  # TemplateError: a ValidationError
     _update_texts(merchant, "replies", reply_id, template or None)
 
 
@@ -322,7 +322,7 @@ def set_app_replies(app: KeywordApp, replies: dict[str, str]) -> None:
     """Save the app's reply texts; each must render (placeholders of its kind), empty = default."""
     from mcrm.keywords.apps.custom import reply_fields, reply_ids
     from mcrm.keywords.rules import TemplateError, check_template, template_fields
-    saved = {}
+    saved, signature = {}, db.session.get(Merchant, app.merchant_id).signature
     for reply_id in reply_ids(app.kind):
         template = (replies.get(reply_id) or "").strip()
         if not template:
@@ -331,6 +331,7 @@ def set_app_replies(app: KeywordApp, replies: dict[str, str]) -> None:
         try:
             # an info table not uploaded yet: its columns are checked against the reply on upload
             check_template(template, template_fields(template) if allowed is None else allowed)
+            texts.check_length(template, signature=signature)
         except TemplateError as error:
             raise ValidationError("%(reply_id)s: %(reason)s", reply_id=reply_id, reason=error) from None
         saved[reply_id] = template

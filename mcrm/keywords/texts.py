@@ -5,7 +5,8 @@ Overrides live in ``Merchant.texts``: ``{"keywords": {"join": ["ZC", ...]}, "rep
 """
 from flask_babel import lazy_gettext as _l
 
-from mcrm.keywords.rules import check_template, fold
+from mcrm.keywords.rules import TemplateError, check_template, fold
+from mcrm.messaging.store import count_parts
 
 #: built-in app → default keywords (Chinese first, English aliases after), SMS-CONTRACT.md
 DEFAULT_KEYWORDS = {
@@ -42,6 +43,13 @@ DEFAULT_EXTENSIONS = {"9": "survey"}
 
 _MEMBER = ("name", "points", "tier", "expiring_points", "member_no", "shop")
 
+#: most SMS one reply or app text may cost, the merchant's signature included: 5 UCS-2 parts are
+#: 335 Chinese characters. Every answer costs that many SMS, and a text over 255 parts cannot be
+#: sent at all (every MO it answers would fail). The console's counter shows the same limit.
+MAX_TEXT_PARTS = 5
+#: the characters those parts hold in Chinese (UCS-2: 67 a part once a text takes more than one)
+MAX_TEXT_CHARS = MAX_TEXT_PARTS * 67
+
 #: reply id → (default text, placeholders it may use)
 DEFAULT_REPLIES = {
     "join_welcome": ("{name}您好，欢迎加入会员！会员号{member_no}，赠送{gift_points}积分，当前积分{points}。回JF查积分。",
@@ -54,7 +62,8 @@ DEFAULT_REPLIES = {
     "not_member": ("您还不是{shop}会员，回复“ZC 姓名 生日”即可注册，立送{gift_points}积分。", ("shop", "gift_points")),
     "stop": ("您已退订{shop}的营销短信，回DY可重新订阅。", ("shop",)),
     "start": ("您已重新订阅{shop}的优惠信息，感谢支持！", ("shop",)),
-    "help": ("{shop}短信服务，回复：{keywords}", ("shop", "keywords")),
+    # one SMS with the signature and every built-in (keywords as help_keywords lists them)
+    "help": ("回复{keywords}", ("shop", "keywords")),
     "feedback_received": ("感谢您的{kind}，工单号{ticket_no}，我们会尽快处理。", ("shop", "kind", "ticket_no")),
     "feedback_empty": ("请在关键词后写上内容，例如：YJ 菜品偏咸。", ("shop",)),
     "survey_none": ("{shop}目前没有进行中的调查，感谢关注。", ("shop",)),
@@ -92,8 +101,19 @@ def allowed_fields(reply_id: str) -> tuple[str, ...]:
     return DEFAULT_REPLIES[reply_id][1]
 
 
-def check_reply(reply_id: str, template: str) -> None:
+def check_reply(reply_id: str, template: str, *, signature: str) -> None:
     check_template(template, allowed_fields(reply_id))
+    check_length(template, signature=signature)
+
+
+def check_length(template: str, *, signature: str) -> None:
+    """Raise TemplateError when the text, as typed and with the signature, costs more than
+    ``MAX_TEXT_PARTS`` SMS. Placeholders count as typed: the preview shows a filled-in text."""
+    shape = count_parts(signature + template)
+    if shape.parts > MAX_TEXT_PARTS:
+        raise TemplateError("With the signature this text is %(parts)s SMS long; a text may take at most "
+                            "%(most)s SMS (%(chars)s Chinese characters)", parts=shape.parts, most=MAX_TEXT_PARTS,
+                            chars=MAX_TEXT_CHARS)
 
 
 def unknown_action(merchant) -> str:

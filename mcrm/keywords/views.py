@@ -106,7 +106,7 @@ def replies():
         template = request.form.get("template", "").strip()
         try:
             if template:
-                texts.check_reply(reply_id, template)
+                texts.check_reply(reply_id, template, signature=merchant.signature)
         except TemplateError as error:
             typed[reply_id], errors[reply_id] = template, error.translated()
         else:
@@ -124,7 +124,8 @@ def replies():
              "default": default, "fields": fields, "preview": previews.get(reply_id), "error": errors.get(reply_id),
              "custom": reply_id in (merchant.texts or {}).get("replies", {})}
             for reply_id, (default, fields) in texts.DEFAULT_REPLIES.items()]
-    return render_template("keywords/replies.html", rows=rows, labels=texts.REPLY_LABELS), (400 if errors else 200)
+    return render_template("keywords/replies.html", rows=rows, labels=texts.REPLY_LABELS,
+                           max_parts=texts.MAX_TEXT_PARTS), (400 if errors else 200)
 
 
 @bp.route("/coupons")
@@ -259,7 +260,7 @@ def app_replies(app_id: int):
              "error": (error.details["reason"].translated()
                        if error is not None and error.details.get("reply_id") == reply_id else None)}
             for reply_id in custom.reply_ids(app.kind)]
-    return _wizard(app, "keywords.app_replies", rows=rows), (400 if error else 200)
+    return _wizard(app, "keywords.app_replies", rows=rows, max_parts=texts.MAX_TEXT_PARTS), (400 if error else 200)
 
 
 def _local_start(day, zone: ZoneInfo) -> datetime | None:

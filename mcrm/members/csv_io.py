@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from mcrm.core.csv_out import ENCODINGS, FORMULA_START, csv_chunks, safe_cell
 from mcrm.core.errors import ValidationError
 from mcrm.core.msisdn import is_valid_msisdn, normalize_mobile
+from mcrm.core.text import CONTROL_CHARS
 from mcrm.extensions import db
 from mcrm.members.birthdays import parse_birthday
 from mcrm.members.models import (Gender, ImportStatus, Member, MemberImport, MemberImportError, MemberTag,
@@ -218,6 +219,11 @@ def parse_row(line: int, cells: list[str], mapping: dict[str, str], headers: lis
     """The member fields a row gives, every value checked; raises ValidationError with the reason."""
     if not any(c.strip() for c in cells):
         raise ValidationError("Blank line")
+    for cell in cells:
+        if control := CONTROL_CHARS.search(cell):  # a damaged file; PostgreSQL cannot even store a NUL
+            raise ValidationError(
+                "The line holds a control character (U+%(code)s); remove it and import the line again",
+                code=f"{ord(control.group()):04X}")
     values, custom = {}, {}
     for index, name in mapping.items():
         position = int(index)
@@ -469,7 +475,9 @@ def _record(job: MemberImport, result: BatchResult, *, lines: int) -> None:
     job.updated += result.updated
     job.failed += len(result.failures)
     job.processed += lines
-    db.session.add_all(MemberImportError(import_id=job.id, line=line, reason=reason[:200], cells=cells)
+    # a control code shows as � in the error report: where it was, without breaking the file
+    db.session.add_all(MemberImportError(import_id=job.id, line=line, reason=reason[:200],
+                                         cells=[CONTROL_CHARS.sub("\ufffd", cell) for cell in cells])
                        for line, reason, cells in result.failures)
 
 

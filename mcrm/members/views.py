@@ -19,6 +19,7 @@ from mcrm.auth.models import Role, Staff
 from mcrm.core import csv_out
 from mcrm.core.clock import now_utc
 from mcrm.core.errors import ConflictError, DomainError, ValidationError
+from mcrm.core.urls import parse_id
 from mcrm.extensions import db
 from mcrm.formatting import local_datetime
 from mcrm.members import csv_io
@@ -73,7 +74,7 @@ def _filter_args() -> dict:
 @login_required
 def detail(member_id: int):
     member = get_owned_or_404(Member, member_id)
-    before = request.args.get("before", type=int)
+    before = request.args.get("before", type=parse_id)
     entries = list_entries(member, before_id=before, limit=HISTORY_LINES + 1)
     return render_template("members/detail.html", member=member, birthday=member_birthday(member),
                            entries=entries[:HISTORY_LINES], paged=before is not None,
@@ -191,7 +192,7 @@ def opt_outs():
                   else _("The number had already opted out"), "success" if added else "warning")
             return redirect(url_for(".opt_outs"))
     search = (request.args.get("q") or "").strip()
-    before = request.args.get("before", type=int)
+    before = request.args.get("before", type=parse_id)
     entries = list_opt_outs(g.merchant, search=search, before_id=before, limit=OPT_OUT_PAGE + 1)
     return render_template("members/opt_outs.html", form=form, entries=entries[:OPT_OUT_PAGE], search=search,
                            next_before=entries[OPT_OUT_PAGE - 1].id if len(entries) > OPT_OUT_PAGE else None)

@@ -181,3 +181,27 @@ def test_a_manager_downloads_an_events_door_list_for_excel(open_page, make_staff
     assert download.suggested_filename.startswith(f"app-{app.id}-") and download.suggested_filename.endswith(".csv")
     lines = download.path().read_text(encoding="gb18030").splitlines()
     assert lines[0] == "手机,姓名,名额,状态,报名时间,提醒时间" and lines[1].startswith("+8613900139000,张三,2,已确认,")
+
+
+def test_on_a_phone_a_reply_text_counts_its_characters_and_sms_while_typed(open_page, make_staff, merchant):
+    """With the signature 【小王烧烤】 (6 characters), 64 Chinese characters are one SMS and 65 two; over 5
+    SMS the counter turns to a warning, and the server refuses the text with the same limit."""
+    page = open_page(viewport=PHONE)
+    sign_in(page, make_staff("manager"))
+    page.goto("/keywords/replies#stop")
+    box = page.locator("#stop textarea")
+    counter = page.locator("#stop .sms-counter")
+    box.fill("")                                        # empty: the default text is what goes out
+    assert "个字，1 条短信" in counter.text_content()
+    box.fill("长" * 64)
+    assert counter.text_content() == "70 个字，1 条短信（含签名，最多 5 条）"
+    box.fill("长" * 65)
+    assert counter.text_content().startswith("71 个字，2 条短信")
+    assert "over" not in counter.get_attribute("class")
+    box.fill("长" * 330)
+    assert counter.text_content().startswith("336 个字，6 条短信")
+    assert "over" in counter.get_attribute("class")
+    assert no_sideways_scrolling(page)
+    screenshot(page, "reply-text-counter-phone")
+    page.click("#stop button[value=save]")
+    assert "最多 5 条短信" in page.locator("#stop .error").text_content()

@@ -323,3 +323,17 @@ def test_the_upload_page_offers_a_first_line_that_is_a_member(client, login, db)
                         content_type="multipart/form-data")
     assert taken.status_code == 302
     assert db.session.scalar(sa.select(MemberImport.total_lines)) == 1
+
+
+def test_a_line_with_a_nul_fails_alone_and_is_in_the_error_report(client, login, db, merchant):
+    """PostgreSQL text refuses NUL: such a line failed its whole batch there (so the whole file)."""
+    data = "手机,姓名,备注\n13800138000,张\x00三,\n13800138001,李四,靠\x1b窗\n13800138002,王五,常客\n".encode()
+    job = _import(db, merchant, data, mapping={"0": "msisdn", "1": "name", "2": "custom"})
+    assert (job.status, job.imported, job.failed) == (ImportStatus.DONE, 1, 2)
+    assert set(_errors(db, job)) == {2, 3} and "control character" in _errors(db, job)[2]
+    assert db.session.scalars(sa.select(Member.name)).all() == ["王五"]
+    login("manager")
+    report = client.get(f"/members/import/{job.id}/errors.csv").get_data().decode("utf-8-sig")
+    reasons = _errors(db, job)
+    assert list(csv.reader(io.StringIO(report)))[1:] == [["2", reasons[2], "13800138000", "张\ufffd三", ""],
+                                                       ["3", reasons[3], "13800138001", "李四", "靠\ufffd窗"]]

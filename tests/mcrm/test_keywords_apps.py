@@ -305,6 +305,13 @@ def test_a_table_with_a_ragged_row_is_refused_with_its_line(make_app):
         services.upload_info_table(app, "a,b\n1,2\n3\n".encode())
 
 
+def test_a_table_with_a_control_character_is_refused_with_its_line(make_app, db):
+    """A NUL failed the upload on PostgreSQL only (a 500); now it is refused alike on both."""
+    app = make_app(kind="info", words=["CX"], activate=False)
+    with pytest.raises(ValidationError, match="Row 3.*U\\+0000"):
+        services.upload_info_table(app, "订单号,状态\nA1,好了\nA\x002,制作中\n".encode())
+
+
 # -- event sign-up --------------------------------------------------------------------------------
 
 def test_event_sign_up_confirms_until_full_then_waiting_list(make_app, phone, db):

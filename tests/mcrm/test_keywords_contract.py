@@ -238,6 +238,17 @@ def test_help_lists_the_merchants_keywords(phone, word):
         assert keyword in reply
 
 
+@pytest.mark.parametrize("signature", ["小王烧烤", "上海黄浦小王烧烤烤肉总店"])
+def test_the_default_help_reply_fits_one_sms_with_the_signature(phone, merchant, db, signature):
+    """It listed the built-ins as 'ZC 注册会员 / JF 查积分 / ...': 2 SMS on every help answer."""
+    from mcrm.messaging.store import count_parts
+    merchant.signature = f"【{signature}】"
+    db.session.commit()
+    [reply] = phone.text("BZ")
+    assert reply == "回复ZC注册，JF积分，TD退订，DY订阅，YJ建议，TS投诉，BY表扬"
+    assert count_parts(merchant.signature + reply).parts == 1
+
+
 def test_help_uses_the_merchants_own_keywords(phone, merchant, db):
     from mcrm.keywords.services import set_builtin_keywords
     set_builtin_keywords(merchant, "points", ["CX积分", "JF"])

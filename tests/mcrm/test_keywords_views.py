@@ -445,3 +445,36 @@ def test_a_draft_app_is_deleted_after_the_manager_confirms(client, login, mercha
                     follow_redirects=True)
     assert "App 草稿 deleted." in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(KeywordApp)) == 0
+
+
+def test_a_reply_text_over_five_sms_is_refused_on_the_form_and_the_limit_counted_live(client, login, merchant, db):
+    """An 18,000-character reply was saved, and every text it answered failed (over 255 parts)."""
+    from mcrm.keywords.texts import MAX_TEXT_CHARS, MAX_TEXT_PARTS
+    login("manager")
+    room = MAX_TEXT_CHARS - len(merchant.signature)  # 5 UCS-2 parts with the signature: 335 characters
+    response = post(client, "/keywords/replies", {"reply_id": "stop", "template": "长" * (room + 1),
+                                                  "action": "save"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "With the signature this text is 6 SMS long; a text may take at most 5 SMS (335 Chinese characters)" in page
+    assert not (merchant.texts or {}).get("replies")
+    response = post(client, "/keywords/replies", {"reply_id": "stop", "template": "长" * room, "action": "save"})
+    assert response.status_code == 302
+    db.session.refresh(merchant)
+    assert merchant.texts["replies"]["stop"] == "长" * room
+    page = client.get("/keywords/replies").get_data(as_text=True)
+    assert f'data-sms-signature="{merchant.signature}" data-sms-most="{MAX_TEXT_PARTS}"' in page
+    script = client.get("/static/sms-counter.js")
+    script.close()
+    assert "sms-counter.js" in page and script.status_code == 200
+
+
+def test_an_apps_reply_over_five_sms_is_refused_under_its_box(client, login, db):
+    login("manager")
+    post(client, "/keywords/apps/new", {"kind": "autoreply", "name": "周末特惠"})
+    app = db.session.scalar(sa.select(KeywordApp))
+    response = post(client, f"/keywords/apps/{app.id}/replies", {"reply": "Hi " * 300})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and '<div class="error">With the signature this text is 14 SMS long' in page
+    assert 'data-sms-most="5"' in client.get(f"/keywords/apps/{app.id}/replies").get_data(as_text=True)
+    assert db.session.scalar(sa.select(KeywordApp.replies)) == {}

@@ -1,6 +1,6 @@
 """The pure reader and matcher of inbound texts, and reply templates."""
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from mcrm.keywords.rules import (MAX_TEXT_LENGTH, KeywordTable, Outcome, TemplateError, check_template, find_conflicts,
                                  fold, parse_text, render_template, split_words, template_fields)
@@ -98,8 +98,20 @@ def test_template_check_names_the_unknown_placeholder_and_the_allowed_ones():
     assert template_fields("{a}{{b}}{c}") == ["a", "c"]
 
 
+@pytest.mark.parametrize("text,keyword,args", [
+    ("ZC \x1b张三\x00 0315", "zc", ("张三", "0315")),
+    ("\x07JF \x7f谢谢", "jf", ("谢谢",)),
+    ("\x1b :", ":", ()),
+])
+def test_control_codes_are_dropped(text, keyword, args):
+    parsed = parse_text(text)
+    assert (parsed.outcome, parsed.keyword, parsed.args) == (Outcome.TEXT, keyword, args)
+    assert not any(ord(ch) < 0x20 and not ch.isspace() for ch in parsed.text)
+
+
 @settings(max_examples=500, deadline=None)
 @given(st.text(max_size=1000))
+@example("\x1b :")  # once read as a text with an empty keyword
 def test_any_text_is_read_without_error(text):
     parsed = parse_text(text)
     assert parsed.outcome in (Outcome.TEXT, Outcome.EMPTY, Outcome.TOO_LONG, Outcome.GARBLED)

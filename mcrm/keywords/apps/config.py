@@ -4,6 +4,7 @@ import io
 from datetime import datetime
 
 from mcrm.core.errors import ValidationError
+from mcrm.core.text import CONTROL_CHARS
 from mcrm.keywords.models import AppKind, KeywordApp
 
 
@@ -95,6 +96,10 @@ def read_info_csv(data: bytes) -> tuple[list[str], list[dict]]:
             continue
     else:
         raise ValidationError("The file is neither UTF-8 nor GBK text")
+    if control := CONTROL_CHARS.search(text):  # a damaged file; PostgreSQL cannot even store a NUL
+        raise ValidationError(
+            "Row %(row)s holds a control character (U+%(code)s); remove it and upload again",
+            row=text.count("\n", 0, control.start()) + 1, code=f"{ord(control.group()):04X}")
     rows = list(csv.reader(io.StringIO(text)))
     if len(rows) < 2:
         raise ValidationError("The table needs a header row and at least one row")

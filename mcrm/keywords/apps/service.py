@@ -6,19 +6,28 @@ from mcrm.keywords import texts
 from mcrm.keywords.context import Context, per_transaction
 from mcrm.surveys import services as surveys
 
-#: what help calls each built-in in the SMS (consumers read Chinese)
-HELP_LABELS = {"join": "注册会员", "points": "查积分", "stop": "退订", "start": "订阅", "suggestion": "提建议",
-               "complaint": "投诉", "praise": "表扬", "survey": "参加调查"}
+#: what help calls each built-in in the SMS (consumers read Chinese); short, so that the default
+#: help reply with every built-in fits one SMS (70 characters with the signature)
+HELP_LABELS = {"join": "注册", "points": "积分", "stop": "退订", "start": "订阅", "suggestion": "建议",
+               "complaint": "投诉", "praise": "表扬", "survey": "调查"}
 
 
 def help_keywords(merchant, custom_apps) -> str:
-    """``ZC 注册会员 / JF 查积分 / ...``: each built-in's first keyword, then the active wizard apps."""
+    """``ZC注册，JF积分，...``: each built-in's first keyword, then the active wizard apps."""
     keywords = texts.builtin_keywords(merchant)
     survey = per_transaction(("survey", merchant.id), lambda: surveys.has_active_survey(merchant))
-    entries = [f"{keywords[app][0]} {label}" for app, label in HELP_LABELS.items()
+    entries = [_entry(keywords[app][0], label) for app, label in HELP_LABELS.items()
                if keywords.get(app) and (app != "survey" or survey)]
-    entries += [f"{app.keywords[0]} {app.name}" for app in custom_apps if app.keywords]
-    return " / ".join(entries)
+    entries += [_entry(app.keywords[0], app.name) for app in custom_apps if app.keywords]
+    return "，".join(entries)
+
+
+def _entry(keyword: str, label: str) -> str:
+    """``ZC注册``; a keyword that is its label already (``积分``) stands alone, and a space keeps a
+    keyword ending in a letter apart from a label starting with one (``TP New dishes``)."""
+    if keyword == label:
+        return keyword
+    return f"{keyword} {label}" if keyword[-1:].isascii() and label[:1].isascii() else keyword + label
 
 
 def help_app(ctx: Context, *, custom_apps=()) -> None:

@@ -1,0 +1,29 @@
+"""URL parts of the console."""
+from werkzeug.routing import IntegerConverter
+
+#: the largest id any table holds (a signed 64-bit integer, SQLite's and PostgreSQL's bigint)
+MAX_ID = 2 ** 63 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in a route: a number too big for any id matches no route (404), where it would
+    otherwise reach the query and fail there (SQLite cannot even bind it)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def parse_id(text: str) -> int:
+    """An id from a query string (``request.args.get("before", type=parse_id)``): a ValueError, so
+    None, for anything that is no id, however many digits it has."""
+    value = int(text)
+    if not 0 < value <= MAX_ID:
+        raise ValueError(text)
+    return value
+
+
+def id_or_none(value: int | None) -> int | None:
+    """A WTForms filter for an IntegerField that holds an id: one no row can have reads as none
+    (NumberRange cannot even compare a number this big)."""
+    return value if value is None or 0 < value <= MAX_ID else None
