@@ -57,7 +57,7 @@ def test_a_manager_asks_a_code_for_the_owner_and_never_sees_it(app, db, open_pag
 
     login_page.fill("input[name=code]", "000000" if code != "000000" else "111111")
     login_page.click("form.form button[type=submit]")
-    assert login_page.locator(".flash.error").is_visible()
+    login_page.locator(".flash.error").wait_for(state="visible")  # the refusal's page, not the form's
     assert login_page.url.endswith("/login/code/verify")  # still signed out
     login_page.fill("input[name=code]", code)  # the owner, with their phone, signs in
     login_page.click("form.form button[type=submit]")

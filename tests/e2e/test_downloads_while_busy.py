@@ -32,7 +32,8 @@ MEMBERS = 2500
 def seed_members(db, merchant, total: int) -> None:
     rows = [(line, [f"1390000{n:04d}", f"会员{n}"]) for line, n in enumerate(range(total), start=2)]
     csv_io.import_batch(merchant, rows, mapping={"0": "msisdn", "1": "name"}, headers=["手机", "姓名"],
-                        region="CN", actor=SYSTEM, now=datetime.now(timezone.utc), source_label="test")
+                        region="CN", actor=SYSTEM, now=datetime.now(timezone.utc), source_label="test",
+                        seen={})
     db.session.commit()
 
 
