@@ -22,17 +22,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import sqlalchemy as sa  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
+import sqlalchemy as sa
+from flask_migrate import upgrade
 
-from bench.members import NOW, seed  # noqa: E402
-from mcrm import create_app  # noqa: E402
-from mcrm.extensions import db  # noqa: E402
-from mcrm.members.models import Member  # noqa: E402
-from mcrm.merchants.services import create_merchant  # noqa: E402
-from mcrm.points import rules  # noqa: E402
-from mcrm.points.services import _earned_since, refresh_all_tiers, refresh_tier  # noqa: E402
-from mcrm.settings import Settings  # noqa: E402
+from bench.members import NOW, seed
+from mcrm import create_app
+from mcrm.extensions import db
+from mcrm.members.models import Member
+from mcrm.merchants.services import create_merchant
+from mcrm.points import rules
+from mcrm.points.services import _earned_since, refresh_all_tiers, refresh_tier
+from mcrm.settings import Settings
 
 LATER = NOW + timedelta(days=365)
 
@@ -63,7 +63,8 @@ def timed(work) -> tuple[float, float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
