@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mcrm.core.models import IdMixin, TimestampMixin
 from mcrm.extensions import db
 
-#: SMS-CONTRACT.md defaults: tier name and the score it starts at, lowest first
+#: docs/points.md defaults: tier name and the score it starts at, lowest first
 DEFAULT_TIERS = [["普通", 0], ["银卡", 1000], ["金卡", 2000], ["白金卡", 3000], ["钻石卡", 4000]]
 #: years of membership and the tier-score bonus they give
 DEFAULT_TENURE_BONUS = [[1, 100], [3, 200], [10, 300]]

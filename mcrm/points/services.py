@@ -248,7 +248,7 @@ def _earned_last_year(member: Member, *, now: datetime) -> int:
 
 
 def tier_score(member: Member, merchant: Merchant, *, now: datetime, earned: int | None = None) -> int:
-    """Points earned in the last 12 months plus the tenure bonus (SMS-CONTRACT.md)."""
+    """Points earned in the last 12 months plus the tenure bonus (docs/points.md)."""
     if earned is None:
         earned = _earned_last_year(member, now=now)
     return _score(earned, member.joined_at, merchant, now)
