@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 PEER   := tests/smsc_peer/node_modules/.installed-stamp
 export MCRM_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: run test test-pg test-pg-local translations system-deps install peer bench clean
+.PHONY: run test test-pg test-pg-local lint translations system-deps install peer bench clean
 
 ## Set up, migrate, load the demo and serve the whole service on http://127.0.0.1:5000
 run: install
@@ -26,6 +26,12 @@ test-pg: install peer
 ## The suite against a throwaway PostgreSQL server started for the run (needs the postgresql package)
 test-pg-local: install peer
 	sh scripts/with-postgres.sh $(MAKE) --no-print-directory test-pg
+
+## Lint (ruff, settings in pyproject.toml) and type-check the gateway (mypy --strict)
+LINT_PATHS := sms_gateway tests/sms_gateway bench wsgi.py
+lint: install
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/mypy --strict sms_gateway
 
 ## Extract UI strings into the catalog, merge them into the Chinese translation, compile it.
 ## Domain errors are shown as _(error.message), so their literal messages are extracted too.

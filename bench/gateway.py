@@ -22,7 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +105,7 @@ def gateway_run(peer: SmscPeer, total: int, window: int, batch: int) -> dict:
     with app.app_context():
         upgrade()
         merchant = create_merchant(name="小王烧烤", sub_code="01", signature="小王烧烤")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for n in range(total):
             enqueue_sms(merchant, msisdn="+86139%08d" % n, body=TEXT[6:], kind="transactional", now=now)
             if n % 1000 == 999:

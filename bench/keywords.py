@@ -51,7 +51,8 @@ def mo_mix(rng: random.Random, members: int, counter):
     if roll < 0.40:
         return member, rng.choice(["JF", "积分", "jf", "ＪＦ"])
     if roll < 0.60:
-        return f"+86199{next(counter):08d}", f"ZC {rng.choice(['张三', '李四', '王五'])} 1990{rng.randint(1, 12):02d}15"
+        name = rng.choice(["张三", "李四", "王五"])
+        return f"+86199{next(counter):08d}", f"ZC {name} 1990{rng.randint(1, 12):02d}15"
     if roll < 0.67:
         return member, rng.choice(["TD", "退订", "STOP"])
     if roll < 0.72:
@@ -88,15 +89,17 @@ def floor_run(database: str, merchant_id: int, batch: int) -> tuple[float, float
     for first in range(0, len(mos), batch):
         connection.execute("BEGIN IMMEDIATE")
         for inbound_id, sender, text in mos[first:first + batch]:
-            member = connection.execute("SELECT id, name, points_balance FROM members WHERE merchant_id = ? "
-                                        "AND msisdn = ? AND deleted_at IS NULL", (merchant_id, sender)).fetchone()
+            member = connection.execute(
+                "SELECT id, name, points_balance FROM members WHERE merchant_id = ? "
+                "AND msisdn = ? AND deleted_at IS NULL", (merchant_id, sender)).fetchone()
             connection.execute("UPDATE inbound_messages SET claim_id = 'floor' WHERE id = ?", (inbound_id,))
             body = f"{member[1]}您好，当前积分{member[2]}。" if member else f"回复：{text}"
             connection.execute(
-                "INSERT INTO outbound_messages (merchant_id, member_id, msisdn, body, text, kind, parts, status, "
-                "attempts, idempotency_key, created_at) VALUES (?, ?, ?, ?, ?, 'transactional', 1, 'queued', 0, "
-                "?, ?)", (merchant_id, member[0] if member else None, sender, body, "【小王烧烤】" + body,
-                          f"floor:{inbound_id}", NOW.isoformat(sep=" ")))
+                "INSERT INTO outbound_messages (merchant_id, member_id, msisdn, body, text, kind, parts, "
+                "status, attempts, idempotency_key, created_at) "
+                "VALUES (?, ?, ?, ?, ?, 'transactional', 1, 'queued', 0, ?, ?)",
+                (merchant_id, member[0] if member else None, sender, body, "【小王烧烤】" + body,
+                 f"floor:{inbound_id}", NOW.isoformat(sep=" ")))
         connection.execute("COMMIT")
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     connection.execute("DELETE FROM outbound_messages WHERE idempotency_key LIKE 'floor:%'")
@@ -115,7 +118,8 @@ def run(args) -> None:
         with app.app_context():
             upgrade()
             merchant = create_merchant(name="小王烧烤", sub_code="01", signature="小王烧烤")
-            create_staff(merchant, username="bench", password="bench-pass-2026", role="clerk", msisdn=STAFF_PHONE)
+            create_staff(merchant, username="bench", password="bench-pass-2026", role="clerk",
+                         msisdn=STAFF_PHONE)
             db.session.commit()
             started = time.perf_counter()
             seed(merchant, 0, args.members, rng)
@@ -127,7 +131,8 @@ def run(args) -> None:
             db.session.commit()  # the session holds no transaction while the floor writes
             floor, floor_cpu = floor_run(f"{folder}/bench.sqlite3", merchant_id, args.batch)
             print(f"floor (same MOs by hand with sqlite3: member read, claim, one reply insert): "
-                  f"{args.mos / floor:,.0f} MO/s, CPU {floor_cpu / args.mos * 1000:.2f} ms per MO", flush=True)
+                  f"{args.mos / floor:,.0f} MO/s, CPU {floor_cpu / args.mos * 1000:.2f} ms per MO",
+                  flush=True)
             profiler = cProfile.Profile() if args.profile else None
             started, cpu = time.perf_counter(), time.process_time()
             if profiler:
@@ -138,13 +143,15 @@ def run(args) -> None:
                 profiler.disable()
                 profiler.dump_stats(args.profile)
             elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-            failed = db.session.scalar(sa.select(sa.func.count()).where(InboundMessage.status == InboundStatus.FAILED))
+            failed = db.session.scalar(sa.select(sa.func.count())
+                                       .where(InboundMessage.status == InboundStatus.FAILED))
             replies = db.session.scalar(sa.select(sa.func.count()).select_from(OutboundMessage))
             print(f"throughput: {args.mos:,} MO in {elapsed:.2f} s = {args.mos / elapsed:,.0f} MO/s "
                   f"(batches of {args.batch}; {replies:,} replies queued, {failed} failed); "
-                  f"CPU {cpu / args.mos * 1000:.2f} ms per MO = {args.mos / cpu:,.0f} MO/s of one core", flush=True)
-            print(f"engine / floor: {floor / elapsed:.0%} of the floor's MO/s, {cpu / floor_cpu:.1f} times its "
-                  f"CPU per MO", flush=True)
+                  f"CPU {cpu / args.mos * 1000:.2f} ms per MO = {args.mos / cpu:,.0f} MO/s of one core",
+                  flush=True)
+            print(f"engine / floor: {floor / elapsed:.0%} of the floor's MO/s, "
+                  f"{cpu / floor_cpu:.1f} times its CPU per MO", flush=True)
 
             latencies, cpus = [], []
             for _ in range(args.latency_mos):

@@ -4,8 +4,8 @@ change of tier rules, which runs it inside the request), on SQLite.
     .venv/bin/python bench/tiers.py [--members 100000] [--runs 3]
 
 Seeds ``--members`` members with 1 to 3 ledger entries each (``bench/members.py``'s seeder) and scores
-them as the monthly job would have (not timed), then, a year later so scores move: the baseline, the one-member rule applied to every member as ORM
-objects (``refresh_tier``, what ``refresh_all_tiers`` did before it read plain rows), rolled back; then
+them as the monthly job would have (not timed), then, a year later so scores move: the baseline,
+the one-member rule applied to every member as ORM objects (``refresh_tier``, what ``refresh_all_tiers`` did before it read plain rows), rolled back; then
 ``refresh_all_tiers``, rolled back. Prints wall and CPU seconds, members per second, and the ratio;
 both must find the same number of tier changes.
 """
@@ -22,16 +22,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import sqlalchemy as sa  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
+import sqlalchemy as sa
+from flask_migrate import upgrade
 
-from bench.members import NOW, seed  # noqa: E402
-from mcrm import create_app  # noqa: E402
-from mcrm.extensions import db  # noqa: E402
-from mcrm.members.models import Member  # noqa: E402
-from mcrm.merchants.services import create_merchant  # noqa: E402
-from mcrm.points.services import _spend_between, refresh_all_tiers, refresh_tier, tier_rule  # noqa: E402
-from mcrm.settings import Settings  # noqa: E402
+from bench.members import NOW, seed
+from mcrm import create_app
+from mcrm.extensions import db
+from mcrm.members.models import Member
+from mcrm.merchants.services import create_merchant
+from mcrm.points.services import _spend_between, refresh_all_tiers, refresh_tier, tier_rule
+from mcrm.settings import Settings
 
 LATER = NOW + timedelta(days=365)
 
@@ -63,7 +63,8 @@ def timed(work) -> tuple[float, float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()

@@ -2,15 +2,17 @@
 
 Imports only the standard library and smpplib. It talks to storage through the
 :class:`MessageStore` protocol (``sms_gateway.store``); ``InMemoryMessageStore`` implements it
-without a database. See ``worker.py`` for running it and ``config.py`` for the ``SMPP_*`` settings.
+without a database. ``gateway.py`` runs a transport (``session.py``: SMPP, ``sandbox.py``: no SMSC,
+both on the thread and wake pipe of ``worker.py``); ``config.py`` holds the ``SMPP_*`` settings.
 """
 from .config import GatewayConfig, GatewayConfigError
 from .encoding import (MessageTooLongError, SmsPart, SmsShape, count_parts, decode_payload, is_gsm7,
                        parse_receipt, split)
+from .gateway import Gateway, make_transport, run_forever
 from .memory import InMemoryMessageStore
 from .store import (DeliveryReceipt, InboundSms, MessageStatus, MessageStore, OutboundSms, PartResult,
                     SubmitError)
-from .worker import Gateway, make_transport, mask_msisdn, run_forever
+from .worker import mask_msisdn
 
 __all__ = [
     "GatewayConfig", "GatewayConfigError", "Gateway", "make_transport", "run_forever",

@@ -47,8 +47,9 @@ Booleans are not used; numbers must parse and be in range. Unknown ``SMPP_*`` va
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = ["GatewayConfig", "GatewayConfigError", "TRANSPORTS", "BIND_MODES"]
 
@@ -148,7 +149,7 @@ class GatewayConfig:
             raise bad("worker_id", "1..64 characters")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str], prefix: str = "SMPP_", **overrides: Any) -> "GatewayConfig":
+    def from_env(cls, environ: Mapping[str, str], prefix: str = "SMPP_", **overrides: Any) -> GatewayConfig:
         """Build from environment variables ``<prefix><FIELD>``; ``overrides`` win over the env."""
         values: dict[str, Any] = {}
         for f in fields(cls):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
 
 __all__ = [
     "GSM7", "UCS2", "DC_GSM7", "DC_ASCII", "DC_LATIN1", "DC_UCS2", "ESM_UDHI",
@@ -248,7 +247,7 @@ def parse_udh(short_message: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
     return ies, bytes(short_message[end:])
 
 
-def concat_info(ies: list[tuple[int, bytes]]) -> Optional[ConcatInfo]:
+def concat_info(ies: list[tuple[int, bytes]]) -> ConcatInfo | None:
     """Concatenation IE (0x00: 8-bit ref, 0x08: 16-bit ref) from a parsed UDH, if any."""
     for iei, data in ies:
         if iei == 0x00 and len(data) == 3 and data[1] > 0 and 1 <= data[2] <= data[1]:
@@ -274,18 +273,18 @@ _RECEIPT_RE = re.compile(r"(?i)(?:^|\s)(id|sub|dlvrd|submit date|done date|stat|
 class ReceiptFields:
     """Fields of a delivery receipt; any of them may be missing (None)."""
 
-    message_id: Optional[str]
-    stat: Optional[str]
-    err: Optional[str]
-    sub: Optional[str] = None
-    dlvrd: Optional[str] = None
-    submit_date: Optional[str] = None
-    done_date: Optional[str] = None
-    text: Optional[str] = None
+    message_id: str | None
+    stat: str | None
+    err: str | None
+    sub: str | None = None
+    dlvrd: str | None = None
+    submit_date: str | None = None
+    done_date: str | None = None
+    text: str | None = None
 
 
-def parse_receipt(text: str, receipted_message_id: Optional[str] = None,
-                  message_state: Optional[int] = None) -> ReceiptFields:
+def parse_receipt(text: str, receipted_message_id: str | None = None,
+                  message_state: int | None = None) -> ReceiptFields:
     """Parse ``id:… sub:… dlvrd:… submit date:… done date:… stat:DELIVRD err:000 text:…``.
 
     Keys are case-insensitive and may be missing or reordered. The TLVs win over the text when both are

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Callable, Optional, Sequence
+from datetime import UTC, datetime
 
 from .store import (DeliveryReceipt, InboundPart, InboundSms, MessageStatus, OutboundSms, OutboxId,
                     PartResult, SubmitError, join_parts)
@@ -29,7 +29,7 @@ class StoredPart:
     total_parts: int
     sequence_number: int
     smsc_message_id: str
-    receipt: Optional[DeliveryReceipt] = None
+    receipt: DeliveryReceipt | None = None
 
 
 @dataclass
@@ -37,7 +37,7 @@ class _PartGroup:
     """The parts of one concatenated MO; ``completed_at`` is set once it was stored as a message."""
 
     parts: dict[int, InboundPart] = field(default_factory=dict)
-    completed_at: Optional[datetime] = None
+    completed_at: datetime | None = None
 
 
 @dataclass
@@ -45,19 +45,19 @@ class StoredMessage:
     id: OutboxId
     sms: OutboundSms
     status: str = MessageStatus.QUEUED
-    claim_id: Optional[str] = None
+    claim_id: str | None = None
     attempts: int = 0
-    retry_at: Optional[datetime] = None
-    command_status: Optional[int] = None
-    error: Optional[str] = None
-    submitted_at: Optional[datetime] = None
+    retry_at: datetime | None = None
+    command_status: int | None = None
+    error: str | None = None
+    submitted_at: datetime | None = None
     parts: dict[int, StoredPart] = field(default_factory=dict)
     total_parts: int = 0
     claims: int = 0
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class InMemoryMessageStore:
@@ -73,14 +73,14 @@ class InMemoryMessageStore:
         self._by_smsc_id: dict[str, tuple[OutboxId, int]] = {}
         self._orphans: dict[str, DeliveryReceipt] = {}
         self._inbound: list[InboundSms] = []
-        self._part_groups: dict[tuple, _PartGroup] = {}
+        self._part_groups: dict[tuple[str, str, int, int], _PartGroup] = {}
         self.fail_inbound = False
         self.calls: dict[str, int] = {}
-        self.on_enqueue: Optional[Callable[[], None]] = None
+        self.on_enqueue: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ host side
     def add_outbound(self, destination_addr: str, text: str, source_addr: str = "10657",
-                     want_receipt: bool = True, id: Optional[OutboxId] = None) -> OutboxId:
+                     want_receipt: bool = True, id: OutboxId | None = None) -> OutboxId:
         """Queue one MT message and return its id."""
         with self._lock:
             msg_id = id if id is not None else next(self._ids)
@@ -140,7 +140,7 @@ class InMemoryMessageStore:
     def claim_outbound(self, worker_id: str, limit: int, now: datetime) -> list[OutboundSms]:
         with self._lock:
             self._count("claim_outbound")
-            out = []
+            out: list[OutboundSms] = []
             for msg_id in list(self._queued):
                 if len(out) >= limit:
                     break
@@ -231,9 +231,8 @@ class InMemoryMessageStore:
             if self.fail_inbound:
                 raise StoreUnavailableError("inbound storage unavailable")
             group = self._part_groups.get(part.key)
-            old = group.parts.get(part.index) if group is not None else None
-            if old is not None:
-                if group.completed_at is None or old.payload == part.payload:
+            if group is not None and part.index in group.parts:
+                if group.completed_at is None or group.parts[part.index].payload == part.payload:
                     return                                  # a resend after a lost ack
                 group = None                                # a new message reusing the reference
             if group is None:

@@ -16,7 +16,7 @@ hands to another gateway process, or one that follows a crash of this one, is st
 from __future__ import annotations
 
 import collections
-from typing import Callable, Hashable
+from collections.abc import Callable, Hashable
 
 __all__ = ["RedeliveryGuard"]
 
@@ -28,7 +28,7 @@ class RedeliveryGuard:
         self.clock = clock
         self._acked: collections.deque[tuple[float, Hashable]] = collections.deque()   # (when, key)
         self._until: collections.deque[tuple[float, Hashable]] = collections.deque()   # (expiry, key)
-        self._in_doubt: collections.Counter = collections.Counter()
+        self._in_doubt: collections.Counter[Hashable] = collections.Counter()
 
     def acknowledged(self, key: Hashable) -> None:
         """An MO was stored and ESME_ROK is going out on the current link."""

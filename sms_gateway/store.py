@@ -21,16 +21,17 @@ or any part with a failed final receipt). A transient error puts it back to QUEU
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Optional, Protocol, Sequence, Union, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from .encoding import RECEIPT_FINAL_FAILURES, decode_payload
 
 __all__ = ["OutboxId", "OutboundSms", "PartResult", "SubmitError", "DeliveryReceipt", "InboundSms",
            "InboundPart", "join_parts", "MessageStore", "MessageStatus"]
 
-OutboxId = Union[int, str]
+OutboxId = int | str
 
 
 class MessageStatus:
@@ -64,7 +65,7 @@ class OutboundSms:
     text: str
     want_receipt: bool = True
     attempts: int = 0
-    accepted_parts: frozenset = frozenset()
+    accepted_parts: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class SubmitError:
     command_status: int
     reason: str
     attempts: int
-    retry_at: Optional[datetime] = None
+    retry_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -107,12 +108,12 @@ class DeliveryReceipt:
 
     smsc_message_id: str
     stat: str
-    err: Optional[str]
+    err: str | None
     received_at: datetime
     source_addr: str = ""
     destination_addr: str = ""
-    submit_date: Optional[str] = None
-    done_date: Optional[str] = None
+    submit_date: str | None = None
+    done_date: str | None = None
 
     @property
     def delivered(self) -> bool:

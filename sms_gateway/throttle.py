@@ -6,7 +6,7 @@ which is how the worker backs off after the SMSC says ESME_RTHROTTLED.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 __all__ = ["TokenBucket"]
 
@@ -19,7 +19,7 @@ class TokenBucket:
     partly reject.
     """
 
-    def __init__(self, rate: float, clock: Callable[[], float], burst: Optional[float] = None) -> None:
+    def __init__(self, rate: float, clock: Callable[[], float], burst: float | None = None) -> None:
         if rate < 0:
             raise ValueError("rate must be >= 0")
         self.rate = float(rate)

@@ -1,71 +1,28 @@
-"""The gateway worker: ``Gateway(config, store)`` runs the configured transport.
+"""What both transports share: the worker thread, its stop flag and wake pipe, and the store calls
+that must behave the same whether an SMSC is there or not.
 
-Transports (``SMPP_TRANSPORT``):
-
-* ``smpp`` — :class:`SmppWorker`, an ESME on smpplib. One thread owns the socket(s) and loops on
-  ``select([sockets, wake-pipe], timeout)``: readable → read and dispatch every PDU; then flush
-  results to the store in batches; claim up to ``SMPP_BATCH_SIZE`` when its queue runs low; submit
-  while the window (``SMPP_WINDOW``) has room and the token bucket (``SMPP_TPS``) allows; enquire_link
-  when idle. Lost links and failed binds reconnect with capped exponential backoff. ``stop()``
-  stops claiming, lets the window drain, unbinds and disconnects.
-* ``sandbox`` — :class:`SandboxWorker`, the embedded default: claims from the store and "delivers"
-  each part at once with a synthetic DELIVRD receipt, so the service runs without an SMSC; MOs can be
-  injected with ``inject_mo``.
-
-Host app::
-
-    gateway = Gateway(GatewayConfig.from_env(os.environ), store)
-    gateway.start()          # background thread "sms-gateway" (or gateway.run() to block)
-    gateway.wake()           # optional: new MT queued, do not wait for SMPP_POLL_SECS
-    gateway.stop(timeout=30) # finish the window, unbind, join
-
-or ``run_forever(config, store)`` in a dedicated process: SIGTERM/SIGINT → stop.
+A worker owns one thread. Other threads and signal handlers talk to it only through ``wake()`` and
+``request_stop()``, which write one byte to a socket pair the loop selects on, so the loop never
+sleeps past a new message or a stop request and nothing else needs a lock.
 """
 from __future__ import annotations
 
 import collections
 import logging
-import queue
 import select
-import signal
 import socket
 import threading
 import time
-import zlib
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Optional
+from collections.abc import Callable
+from datetime import UTC, datetime
 
-from smpplib import consts
-
-from . import encoding
-from .client import BindError, GatewayClient, SessionLostError, status_name
+from .backoff import Backoff
 from .config import GatewayConfig
-from .redelivery import RedeliveryGuard
-from .store import (DeliveryReceipt, InboundPart, InboundSms, MessageStore, OutboundSms, PartResult,
-                    SubmitError)
-from .throttle import TokenBucket
+from .store import InboundSms, MessageStore
 
-__all__ = ["Gateway", "SmppWorker", "SandboxWorker", "make_transport", "run_forever", "mask_msisdn",
-           "TRANSIENT_STATUSES"]
+__all__ = ["Worker", "mask_msisdn", "utcnow"]
 
 logger = logging.getLogger(__name__)
-
-ESME_ROK = consts.SMPP_ESME_ROK
-ESME_RX_T_APPN = consts.SMPP_ESME_RX_T_APPN
-#: submit_sm_resp statuses that are worth another try later; anything else fails the message.
-TRANSIENT_STATUSES = frozenset({
-    consts.SMPP_ESME_RTHROTTLED,      # 0x58
-    consts.SMPP_ESME_RMSGQFUL,        # 0x14
-    consts.SMPP_ESME_RSYSERR,         # 0x08
-    consts.SMPP_ESME_RSUBMITFAIL,     # 0x45
-    consts.SMPP_ESME_RX_T_APPN,       # 0x64
-    consts.SMPP_ESME_RUNKNOWNERR,     # 0xFF
-    consts.SMPP_ESME_RINVBNDSTS,      # 0x04 (the SMSC lost our bind: rebind and retry)
-})
-#: Flow-control statuses: the SMSC is busy, not the message's fault; pause all submits, no attempt counted.
-FLOW_CONTROL_STATUSES = frozenset({consts.SMPP_ESME_RTHROTTLED, consts.SMPP_ESME_RMSGQFUL})
-#: how often, at most, the store is asked to expire waiting MO parts (a query, not every loop turn)
-_EXPIRY_INTERVAL_SECS = 5.0
 
 
 def mask_msisdn(addr: str) -> str:
@@ -77,51 +34,28 @@ def mask_msisdn(addr: str) -> str:
     return addr[:-8] + "****" + addr[-4:] if len(addr) > 8 else addr[:2] + "****" + addr[-2:]
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
-def _bad_address(addr: str, name: str) -> Optional[str]:
-    """Why ``addr`` cannot go in a submit_sm (SMPP addresses: up to 20 ASCII characters), or None."""
-    if not addr:
-        return "%s is empty (local check)" % name
-    if len(addr) > 20:
-        return "%s longer than 20 characters (local check)" % name
-    if not (addr.isascii() and addr.isprintable()) or " " in addr:    # 0x21..0x7E only
-        return "%s is not printable ASCII (local check)" % name
-    return None
-
-
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bytes):
-        return value.decode("latin-1")
-    return str(value)
-
-
-# =============================================================================== base
-
-
-class _Worker:
-    """Stop flag, wake pipe and thread handling shared by both transports."""
+class Worker:
+    """Stop flag, wake pipe and thread handling shared by both transports; ``_run`` is the loop."""
 
     thread_name = "sms-gateway"
 
     def __init__(self, config: GatewayConfig, store: MessageStore,
                  clock: Callable[[], float] = time.monotonic,
-                 wallclock: Callable[[], datetime] = _utcnow) -> None:
+                 wallclock: Callable[[], datetime] = utcnow) -> None:
         self.config = config
         self.store = store
         self.clock = clock
         self.wallclock = wallclock
         self._stop_requested = False
-        self._wake_r: Optional[socket.socket] = None
-        self._wake_w: Optional[socket.socket] = None
-        self._wake_lock = threading.Lock()
-        self._thread: Optional[threading.Thread] = None
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
+        self._thread: threading.Thread | None = None
         self.running = threading.Event()
-        self.stats: collections.Counter = collections.Counter()
+        self.stats: collections.Counter[str] = collections.Counter()
 
     # -- control (thread-safe, signal-safe)
     def request_stop(self) -> None:
@@ -136,11 +70,7 @@ class _Worker:
             try:
                 w.send(b"x")
             except OSError:
-                pass
-
-    @property
-    def stopping(self) -> bool:
-        return self._stop_requested
+                pass            # the pipe is full: the loop is already due to wake up
 
     def start(self) -> threading.Thread:
         """Run in a daemon thread; returns it."""
@@ -150,7 +80,7 @@ class _Worker:
         self._thread.start()
         return self._thread
 
-    def stop(self, timeout: Optional[float] = 30.0) -> bool:
+    def stop(self, timeout: float | None = 30.0) -> bool:
         """Request a graceful stop and, if started with ``start()``, wait for the thread.
         Returns True when the worker has finished."""
         self.request_stop()
@@ -160,6 +90,7 @@ class _Worker:
         return not self.running.is_set()
 
     def run(self) -> None:
+        """The loop, in the calling thread, until a stop is requested."""
         self._open_wake()
         self.running.set()
         try:
@@ -171,6 +102,10 @@ class _Worker:
     def _run(self) -> None:
         raise NotImplementedError
 
+    def inject_mo(self, source_addr: str, destination_addr: str, text: str) -> None:
+        raise RuntimeError("inject_mo needs SMPP_TRANSPORT=sandbox (use the SMSC to send MOs)")
+
+    # -- waiting
     def _open_wake(self) -> None:
         r, w = socket.socketpair()
         r.setblocking(False)
@@ -184,46 +119,54 @@ class _Worker:
             if s is not None:
                 s.close()
 
+    def _wake_socket(self) -> socket.socket:
+        """The end of the wake pipe the loop selects on (open while ``run()`` runs)."""
+        if self._wake_r is None:
+            raise RuntimeError("the worker is not running")
+        return self._wake_r
+
     def _drain_wake(self) -> None:
         try:
-            while self._wake_r.recv(4096):
+            while self._wake_socket().recv(4096):
                 pass
         except (BlockingIOError, OSError):
-            pass
+            pass                # empty: every wake-up so far is consumed
 
     def _sleep(self, seconds: float) -> None:
         """Wait up to ``seconds``, returning early on wake/stop."""
         if seconds <= 0 or self._stop_requested:
             return
-        readable, _, _ = select.select([self._wake_r], [], [], seconds)
+        readable, _, _ = select.select([self._wake_socket()], [], [], seconds)
         if readable:
             self._drain_wake()
 
+    def _backoff(self) -> Backoff:
+        """A fresh reconnect back-off (SMPP_RECONNECT_MIN_SECS doubling up to _MAX_SECS)."""
+        return Backoff(self.config.reconnect_min_secs, self.config.reconnect_max_secs)
+
+    # -- store calls shared by both transports
     def _release_at_start(self) -> bool:
         """release_claims(worker_id) before anything else, retrying while the store is down.
         Returns False if a stop came first."""
-        delay = self.config.reconnect_min_secs
+        backoff = self._backoff()
         while not self._stop_requested:
             try:
                 released = self.store.release_claims(self.config.worker_id)
-            except Exception:  # noqa: BLE001 - the database may still be starting
+            except Exception:  # the database may still be starting
+                delay = backoff.next_delay()
                 logger.exception("release_claims failed at start; retrying in %.1fs", delay)
                 self._sleep(delay)
-                delay = min(delay * 2, self.config.reconnect_max_secs)
                 continue
             if released:
                 logger.info("released %d stale claim(s) of %s", released, self.config.worker_id)
             return True
         return False
 
-    def inject_mo(self, source_addr: str, destination_addr: str, text: str) -> None:
-        raise RuntimeError("inject_mo needs SMPP_TRANSPORT=sandbox (use the SMSC to send MOs)")
-
-    # -- store calls shared by both transports
     def _save_inbound(self, sms: InboundSms) -> bool:
+        """Store one MO; False when the store refused it (the caller answers so it comes again)."""
         try:
             self.store.save_inbound(sms)
-        except Exception:  # noqa: BLE001 - "raising means not stored"; the SMSC will retry
+        except Exception:  # "raising means not stored"; the SMSC will retry
             logger.exception("save_inbound failed for MO from %s", mask_msisdn(sms.source_addr))
             self.stats["mo_store_errors"] += 1
             return False
@@ -231,770 +174,3 @@ class _Worker:
         logger.info("MO from %s to %s stored (%d part(s), dc %d)", mask_msisdn(sms.source_addr),
                     sms.destination_addr, sms.parts, sms.data_coding)
         return True
-
-
-# =============================================================================== sandbox
-
-
-class SandboxWorker(_Worker):
-    """No SMSC: claims MT and marks every part accepted and delivered at once."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._mo: "queue.Queue[InboundSms]" = queue.Queue()
-        self._ids = 0
-
-    def inject_mo(self, source_addr: str, destination_addr: str, text: str) -> None:
-        """Queue an MO as if a handset had sent it; the worker thread stores it."""
-        shape = encoding.count_parts(text)
-        self._mo.put(InboundSms(source_addr=source_addr, destination_addr=destination_addr, text=text,
-                                data_coding=shape.data_coding, received_at=self.wallclock(),
-                                parts=shape.parts))
-        self.wake()
-
-    def _run(self) -> None:
-        cfg = self.config
-        if not self._release_at_start():
-            return
-        logger.info("sandbox gateway started (no SMSC; MT is delivered instantly)")
-        while not self._stop_requested:
-            try:
-                busy = self._turn()
-            except Exception:  # noqa: BLE001 - store trouble: claims stay SENDING, released at stop/start
-                logger.exception("sandbox turn failed")
-                self.stats["store_errors"] += 1
-                busy = False
-            if not busy:
-                self._sleep(cfg.poll_secs)
-        try:
-            self._turn_inbound()
-            self.store.release_claims(cfg.worker_id)
-        except Exception:  # noqa: BLE001
-            logger.exception("sandbox shutdown could not reach the store")
-        logger.info("sandbox gateway stopped")
-
-    def _turn_inbound(self) -> None:
-        while True:
-            try:
-                sms = self._mo.get_nowait()
-            except queue.Empty:
-                return
-            if not self._save_inbound(sms):
-                self._mo.put(sms)
-                return
-
-    def _turn(self) -> bool:
-        self._turn_inbound()
-        cfg = self.config
-        now = self.wallclock()
-        claimed = self.store.claim_outbound(cfg.worker_id, cfg.batch_size, now)
-        if not claimed:
-            return False
-        parts: list[PartResult] = []
-        submitted = []
-        failed = []
-        receipts = []
-        for sms in claimed:
-            try:
-                pieces = encoding.split(sms.text)
-            except encoding.MessageTooLongError as exc:
-                failed.append(SubmitError(sms.id, 0, str(exc), sms.attempts + 1))
-                continue
-            for piece in pieces:
-                self._ids += 1
-                mid = "sbx%08x" % self._ids
-                parts.append(PartResult(sms.id, piece.part_index, piece.total_parts, self._ids, mid))
-                if sms.want_receipt:
-                    receipts.append(DeliveryReceipt(mid, "DELIVRD", "000", now,
-                                                    source_addr=sms.destination_addr,
-                                                    destination_addr=sms.source_addr))
-            submitted.append(sms.id)
-        if parts:
-            self.store.record_parts(parts)
-        if submitted:
-            self.store.mark_submitted(submitted, now)
-        if failed:
-            self.store.mark_failed(failed)
-        if receipts:
-            self.store.save_receipts(receipts)
-        self.stats["submitted"] += len(submitted)
-        self.stats["parts"] += len(parts)
-        return len(claimed) >= cfg.batch_size
-
-
-# =============================================================================== smpp
-
-
-class _Outgoing:
-    """A claimed MT message while its parts are being submitted."""
-
-    __slots__ = ("sms", "parts", "todo", "next_part", "acked", "done")
-
-    def __init__(self, sms: OutboundSms, parts: list[encoding.SmsPart]) -> None:
-        self.sms = sms
-        self.parts = parts
-        # a retry sends only what the SMSC has not accepted yet (the same reference joins them)
-        self.todo = [i for i, part in enumerate(parts) if part.part_index not in sms.accepted_parts]
-        self.next_part = 0          # index into todo of the next part to send
-        self.acked = len(parts) - len(self.todo)
-        self.done = False           # resolved (submitted, retried or failed): ignore late responses
-
-
-def concat_ref(outbox_id) -> int:
-    """The 8-bit concatenation reference of a message's parts: from its id, so that every attempt
-    uses the same one and a handset joins parts sent in different attempts."""
-    if isinstance(outbox_id, int):
-        return outbox_id & 0xFF
-    return zlib.crc32(str(outbox_id).encode()) & 0xFF
-
-
-class _Session:
-    """One bound smpplib client and its per-turn output buffer."""
-
-    __slots__ = ("client", "role", "out", "last_rx", "last_tx", "enquire_seq", "enquire_sent",
-                 "unbind_seq", "unbind_sent", "unbound")
-
-    def __init__(self, client: GatewayClient, role: str, now: float) -> None:
-        self.client = client
-        self.role = role              # "trx", "tx" or "rx"
-        self.out: list = []
-        self.last_rx = now
-        self.last_tx = now
-        self.enquire_seq: Optional[int] = None
-        self.enquire_sent = 0.0
-        self.unbind_seq: Optional[int] = None
-        self.unbind_sent = 0.0
-        self.unbound = False
-
-    @property
-    def transmits(self) -> bool:
-        return self.role in ("trx", "tx")
-
-
-class _SmscUnbound(Exception):
-    """The SMSC sent unbind: we answered, now reconnect."""
-
-
-class SmppWorker(_Worker):
-    """The ESME: see the module docstring for the loop."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        cfg = self.config
-        self.bucket = TokenBucket(cfg.tps, self.clock)
-        self._queue: "collections.deque[_Outgoing]" = collections.deque()   # claimed, parts left to send
-        self._inflight: dict[int, tuple[_Outgoing, int, float]] = {}         # seq -> (msg, part idx, sent)
-        self._sessions: list[_Session] = []
-        self._tx: Optional[_Session] = None
-        self._next_expiry = 0.0
-        # results waiting for the store (flushed once per loop turn, in this order)
-        self._parts: list[PartResult] = []
-        self._submitted: list = []
-        self._retry: list[SubmitError] = []
-        self._failed: list[SubmitError] = []
-        self._receipts: list[tuple[DeliveryReceipt, _Session, int]] = []
-        self._next_claim = 0.0
-        self._store_ok_at = 0.0
-        self._early: list = []
-        self._read_at = self.wallclock()     # when the PDUs being dispatched were read
-        self.bound = threading.Event()
-        self.connects = 0
-        # a dead link goes unnoticed for up to an idle interval plus the enquire_link's timeout
-        self._redelivery = RedeliveryGuard(cfg.enquire_link_secs + cfg.response_timeout_secs,
-                                           cfg.mo_redelivery_secs, self.clock)
-
-    # ------------------------------------------------------------------ outer loop
-    def _run(self) -> None:
-        cfg = self.config
-        if not self._release_at_start():
-            return
-        backoff = cfg.reconnect_min_secs
-        try:
-            while not self._stop_requested:
-                try:
-                    self._connect()
-                except BindError as exc:
-                    logger.error("bind to %s:%s failed: %s; retrying in %.1fs", cfg.host, cfg.port, exc, backoff)
-                    self.stats["bind_failures"] += 1
-                    self._disconnect()
-                    self._sleep(backoff)
-                    backoff = min(backoff * 2, cfg.reconnect_max_secs)
-                    continue
-                except Exception as exc:  # noqa: BLE001 - OSError, or a bug: never let the thread die
-                    log = logger.warning if isinstance(exc, OSError) else logger.exception
-                    log("cannot reach SMSC %s:%s: %s; retrying in %.1fs", cfg.host, cfg.port, exc, backoff)
-                    self.stats["connect_failures"] += 1
-                    self._disconnect()
-                    self._sleep(backoff)
-                    backoff = min(backoff * 2, cfg.reconnect_max_secs)
-                    continue
-                backoff = cfg.reconnect_min_secs
-                try:
-                    self._session_loop()
-                except _SmscUnbound:
-                    logger.warning("SMSC unbound us; reconnecting")
-                    self.stats["smsc_unbinds"] += 1
-                except OSError as exc:
-                    logger.warning("SMPP link lost: %s", exc)
-                    self.stats["link_lost"] += 1
-                    self._redelivery.link_lost()
-                except Exception:  # noqa: BLE001 - a bug must not kill the gateway: reconnect
-                    logger.exception("unexpected error in the SMPP session; reconnecting")
-                    self.stats["errors"] += 1
-                    self._redelivery.link_lost()
-                finally:
-                    self._disconnect()
-                    self._requeue_inflight("connection lost")
-                    self._flush_store(force=True)
-                    self._release_local()
-                if not self._stop_requested:
-                    self._sleep(backoff)
-                    backoff = min(backoff * 2, cfg.reconnect_max_secs)
-        finally:
-            self._disconnect()
-            self._requeue_inflight("shutdown")
-            self._queue.clear()
-            self._flush_store(force=True)
-            try:
-                self.store.release_claims(cfg.worker_id)
-            except Exception:  # noqa: BLE001
-                logger.exception("release_claims failed at shutdown")
-            logger.info("SMPP gateway stopped")
-
-    def _connect(self) -> None:
-        cfg = self.config
-        now = self.clock()
-        roles = ["transceiver"] if cfg.bind == "trx" else ["transmitter", "receiver"]
-        sessions = []
-        try:
-            for mode in roles:
-                role = {"transceiver": "trx", "transmitter": "tx", "receiver": "rx"}[mode]
-                client = GatewayClient(cfg.host, cfg.port, timeout=cfg.response_timeout_secs, name=role)
-                session = _Session(client, role, now)
-                sessions.append(session)
-                client.open()
-                early = client.bind(mode, cfg.system_id, cfg.password, cfg.system_type)
-                logger.info("bound %s to %s:%s as %s", mode, cfg.host, cfg.port, cfg.system_id)
-                self._sessions.append(session)
-                self._early.extend((session, pdu) for pdu in early)
-        except BaseException:
-            for s in sessions:
-                if s not in self._sessions:
-                    s.client.close()
-            raise
-        self._tx = next(s for s in self._sessions if s.transmits)
-        self.connects += 1
-        self.bound.set()
-
-    def _disconnect(self) -> None:
-        self.bound.clear()
-        self._early = []
-        for s in self._sessions:
-            s.client.close()
-        self._sessions = []
-        self._tx = None
-
-    # ------------------------------------------------------------------ session loop
-    def _session_loop(self) -> None:
-        cfg = self.config
-        unbinding = False
-        stop_deadline = None
-        # PDUs read while waiting for bind_resp (smpplib's bind() would have taken the first of them
-        # for the response): handle them like any other traffic
-        early, self._early = self._early, []
-        self._read_at = self.wallclock()
-        for s, pdu in early:
-            self._dispatch(s, pdu)
-        self._flush_store()
-        self._flush_output()
-        while True:
-            now = self.clock()
-            if self._stop_requested and not unbinding:
-                if stop_deadline is None:
-                    stop_deadline = now + cfg.response_timeout_secs
-                    self._drop_unstarted()
-                if (not self._inflight and not self._queue) or now >= stop_deadline:
-                    unbinding = True
-                    stop_deadline = now + cfg.response_timeout_secs
-                    for s in self._sessions:
-                        pdu = s.client.make("unbind")
-                        s.unbind_seq, s.unbind_sent = pdu.sequence, now
-                        s.out.append(pdu)
-                    self._flush_output()
-            if unbinding and (all(s.unbound for s in self._sessions) or now >= stop_deadline):
-                self._flush_store(force=True)
-                return
-
-            timeout = self._select_timeout(now, unbinding)
-            fds = [s.client for s in self._sessions if not s.unbound]
-            fds.append(self._wake_r)
-            readable, _, _ = select.select(fds, [], [], timeout)
-            now = self.clock()
-            self._read_at = self.wallclock()
-            for s in self._sessions:
-                if not s.unbound and s.client in readable:
-                    s.last_rx = now
-                    for pdu in s.client.read_available():
-                        self._dispatch(s, pdu)
-            if self._wake_r in readable:
-                self._drain_wake()
-            self._flush_store()
-            self._check_timeouts(now)
-            if not unbinding:
-                if not self._stop_requested:
-                    self._claim(now)
-                self._submit(now)
-                self._keepalive(now)
-            self._expire_parts(now)
-            self._flush_output()
-
-    def _select_timeout(self, now: float, unbinding: bool) -> float:
-        cfg = self.config
-        t = cfg.poll_secs
-        if unbinding:
-            return min(t, 0.05)
-        if self._queue and self._tx is not None and len(self._inflight) < cfg.window:
-            t = min(t, self.bucket.wait_time())
-        if not self._stop_requested and len(self._queue) <= cfg.batch_size // 2:
-            t = min(t, max(self._next_claim, self._store_ok_at) - now)
-        if self._inflight:
-            first = next(iter(self._inflight.values()))
-            t = min(t, first[2] + cfg.response_timeout_secs - now)
-        return max(t, 0.0)
-
-    # ------------------------------------------------------------------ dispatch
-    def _dispatch(self, s: _Session, pdu) -> None:
-        command = pdu.command
-        if command == "submit_sm_resp" or command == "generic_nack":
-            self._on_submit_resp(pdu)
-        elif command == "deliver_sm":
-            self._on_deliver_sm(s, pdu)
-        elif command == "enquire_link":
-            s.out.append(s.client.response_to(pdu))
-        elif command == "enquire_link_resp":
-            if pdu.sequence == s.enquire_seq:
-                s.enquire_seq = None
-        elif command == "unbind":
-            # smpplib would only log this; answer and drop the session so we rebind
-            s.out.append(s.client.response_to(pdu))
-            self._flush_output()
-            raise _SmscUnbound()
-        elif command == "unbind_resp":
-            s.unbound = True
-        elif command == "alert_notification":
-            logger.debug("%s: alert_notification ignored", s.role)
-        elif getattr(pdu, "unparsed", False) or not pdu.is_response():
-            logger.warning("%s: unsupported %s (id 0x%08X), answering generic_nack", s.role,
-                           command or "PDU", getattr(pdu, "command_id", 0))
-            if not pdu.is_response():
-                s.out.append(s.client.generic_nack(pdu.sequence))
-        else:
-            logger.debug("%s: ignoring %s", s.role, command)
-
-    def _on_submit_resp(self, pdu) -> None:
-        entry = self._inflight.pop(pdu.sequence, None)
-        if entry is None:
-            logger.debug("late or unknown %s seq %d", pdu.command, pdu.sequence)
-            return
-        msg, idx, _sent = entry
-        status = pdu.status
-        if pdu.command == "submit_sm_resp" and status == ESME_ROK:
-            message_id = _text(pdu.message_id)
-            part = msg.parts[idx]
-            # recorded even when another part already failed the message: its retry skips this part
-            self._parts.append(PartResult(msg.sms.id, part.part_index, part.total_parts,
-                                          pdu.sequence, message_id))
-            if msg.done:
-                return
-            msg.acked += 1
-            if msg.acked == len(msg.parts):
-                msg.done = True
-                self._submitted.append(msg.sms.id)
-                self.stats["submitted"] += 1
-            return
-        if msg.done:
-            return
-        if status == ESME_ROK:                      # generic_nack with status 0: nonsense, retry
-            status = consts.SMPP_ESME_RSYSERR
-        self._resolve_error(msg, status, status_name(status))
-
-    def _resolve_error(self, msg: _Outgoing, status: int, reason: str) -> None:
-        cfg = self.config
-        msg.done = True
-        sms = msg.sms
-        if status in FLOW_CONTROL_STATUSES:
-            self.bucket.pause(cfg.throttle_pause_secs)
-            self.stats["throttled"] += 1
-            attempts = sms.attempts                   # the SMSC was busy: not the message's fault
-            retry_at = self.wallclock() + timedelta(seconds=cfg.throttle_pause_secs)
-            self._retry.append(SubmitError(sms.id, status, reason, attempts, retry_at))
-            return
-        attempts = sms.attempts + 1
-        if (status in TRANSIENT_STATUSES or status == 0) and attempts < cfg.max_attempts:
-            delay = min(cfg.retry_delay_secs * (2 ** (attempts - 1)), cfg.retry_max_secs)
-            if status == 0:
-                delay = 0                           # connection lost / shutdown: send again at once
-            self._retry.append(SubmitError(sms.id, status, reason, attempts,
-                                           self.wallclock() + timedelta(seconds=delay)))
-            self.stats["retried"] += 1
-            logger.info("MT %s to %s: %s, retry %d/%d in %.0fs", sms.id, mask_msisdn(sms.destination_addr),
-                        reason, attempts, cfg.max_attempts, delay)
-        else:
-            self._failed.append(SubmitError(sms.id, status, reason, attempts, None))
-            self.stats["failed"] += 1
-            logger.warning("MT %s to %s failed: %s (attempt %d)", sms.id,
-                           mask_msisdn(sms.destination_addr), reason, attempts)
-
-    def _on_deliver_sm(self, s: _Session, pdu) -> None:
-        if getattr(pdu, "unparsed", False):
-            s.out.append(s.client.response_to(pdu, ESME_RX_T_APPN))
-            return
-        esm = pdu.esm_class or 0
-        if esm & 0x3C in (0x04, 0x08, 0x20):       # SMSC receipt, SME ack, intermediate notification
-            self._on_receipt(s, pdu)
-        else:
-            self._on_mo(s, pdu)
-
-    def _on_receipt(self, s: _Session, pdu) -> None:
-        raw = pdu.short_message or getattr(pdu, "message_payload", None) or b""
-        text = raw.decode("utf-16-be", "replace") if pdu.data_coding == 8 else raw.decode("latin-1")
-        state = pdu.message_state if isinstance(pdu.message_state, int) else None
-        fields_ = encoding.parse_receipt(text, _text(pdu.receipted_message_id) or None, state)
-        if not fields_.message_id or not fields_.stat:
-            logger.warning("%s: receipt without id or stat, acknowledged and dropped", s.role)
-            s.out.append(s.client.response_to(pdu))
-            return
-        receipt = DeliveryReceipt(smsc_message_id=fields_.message_id, stat=fields_.stat, err=fields_.err,
-                                  received_at=self._read_at, source_addr=_text(pdu.source_addr),
-                                  destination_addr=_text(pdu.destination_addr),
-                                  submit_date=fields_.submit_date, done_date=fields_.done_date)
-        self._receipts.append((receipt, s, pdu.sequence))
-        self.stats["receipts"] += 1
-
-    def _on_mo(self, s: _Session, pdu) -> None:
-        payload = pdu.short_message or b""
-        if not payload and getattr(pdu, "message_payload", None):
-            payload = pdu.message_payload
-        dc = pdu.data_coding or 0
-        esm = pdu.esm_class or 0
-        info = None
-        if esm & encoding.ESM_UDHI:
-            ies, payload = encoding.parse_udh(payload)
-            info = encoding.concat_info(ies)
-        if info is None and isinstance(pdu.sar_msg_ref_num, int) and pdu.sar_total_segments:
-            seq = pdu.sar_segment_seqnum or 0
-            if 1 <= seq <= pdu.sar_total_segments:
-                info = encoding.ConcatInfo(pdu.sar_msg_ref_num, pdu.sar_total_segments, seq, 16)
-        src = _text(pdu.source_addr)
-        if pdu.source_addr_ton == 1 and src and not src.startswith("+"):
-            src = "+" + src
-        dst = _text(pdu.destination_addr)
-        if info is not None and info.total > 1:
-            # stored before it is acknowledged: SMSCs send the next part only after this resp, and a
-            # crash before the last part must not lose the acknowledged ones
-            part = InboundPart(src, dst, info.ref, info.total, info.seq, dc, payload, self.wallclock())
-            try:
-                self.store.save_inbound_part(part)
-            except Exception:  # noqa: BLE001 - "raising means not stored"; the SMSC resends the part
-                logger.exception("save_inbound_part failed for MO part %d/%d from %s", info.seq, info.total,
-                                 mask_msisdn(src))
-                self.stats["mo_store_errors"] += 1
-                s.out.append(s.client.response_to(pdu, ESME_RX_T_APPN))
-                return
-            self.stats["mo_parts_saved"] += 1
-            s.out.append(s.client.response_to(pdu))
-            return
-        key = (src, dst, dc, payload)
-        if self._redelivery.is_redelivery(key):
-            self.stats["mo_redelivered"] += 1
-            logger.info("MO from %s to %s came again after a lost link: acknowledged, not stored twice",
-                        mask_msisdn(src), dst)
-            s.out.append(s.client.response_to(pdu))
-            return
-        sms = InboundSms(src, dst, encoding.decode_payload(payload, dc), dc, self.wallclock(), 1, payload, True)
-        ok = self._save_inbound(sms)
-        if ok:
-            self._redelivery.acknowledged(key)
-        s.out.append(s.client.response_to(pdu, ESME_ROK if ok else ESME_RX_T_APPN))
-
-    def _expire_parts(self, now: float) -> None:
-        """Every few seconds (and at start): the store keeps concatenated MOs whose missing parts did
-        not arrive within SMPP_MO_REASSEMBLY_SECS as incomplete messages."""
-        if now < self._next_expiry:
-            return
-        deadline = self.config.mo_reassembly_secs
-        self._next_expiry = now + min(deadline, _EXPIRY_INTERVAL_SECS)
-        try:
-            stored = self.store.expire_inbound_parts(self.wallclock() - timedelta(seconds=deadline))
-        except Exception:  # noqa: BLE001 - the parts stay stored: try again next time
-            logger.exception("expire_inbound_parts failed")
-            self.stats["store_errors"] += 1
-            return
-        if stored:
-            logger.warning("%d incomplete concatenated MO(s) stored with the parts that arrived", stored)
-            self.stats["mo_incomplete"] += stored
-
-    # ------------------------------------------------------------------ store batches
-    def _flush_store(self, force: bool = False) -> None:
-        """Write this turn's results in one call per kind: parts before receipts, always."""
-        now = self.clock()
-        if not force and now < self._store_ok_at:
-            return
-        try:
-            if self._parts:
-                self.store.record_parts(self._parts)
-                self._parts = []
-            if self._submitted:
-                self.store.mark_submitted(self._submitted, self.wallclock())
-                self._submitted = []
-            if self._retry:
-                self.store.mark_retry(self._retry)
-                self._retry = []
-            if self._failed:
-                self.store.mark_failed(self._failed)
-                self._failed = []
-        except Exception:  # noqa: BLE001 - keep the results and try again in a second
-            logger.exception("store unavailable; results kept for retry")
-            self._store_ok_at = now + 1.0
-            self.stats["store_errors"] += 1
-            self._ack_receipts(ESME_RX_T_APPN)
-            return
-        if self._receipts:
-            try:
-                self.store.save_receipts([r for r, _s, _q in self._receipts])
-            except Exception:  # noqa: BLE001 - the SMSC will deliver these receipts again
-                logger.exception("save_receipts failed; answering ESME_RX_T_APPN")
-                self.stats["store_errors"] += 1
-                self._ack_receipts(ESME_RX_T_APPN)
-                return
-            self._ack_receipts(ESME_ROK)
-
-    def _ack_receipts(self, status: int) -> None:
-        for _r, s, seq in self._receipts:
-            if s.client.connected:
-                s.out.append(s.client.response("deliver_sm_resp", seq, status))
-        self._receipts = []
-
-    # ------------------------------------------------------------------ sending
-    def _drop_unstarted(self) -> None:
-        """At stop: messages not begun stay claimed and are released at the end; begun ones finish."""
-        kept = collections.deque(m for m in self._queue if m.next_part > 0 and not m.done)
-        self._queue = kept
-
-    def _claim(self, now: float) -> None:
-        cfg = self.config
-        if now < self._next_claim or now < self._store_ok_at:
-            return
-        if len(self._queue) > cfg.batch_size // 2:
-            return
-        limit = cfg.batch_size - len(self._queue)
-        try:
-            claimed = self.store.claim_outbound(cfg.worker_id, limit, self.wallclock())
-        except Exception:  # noqa: BLE001
-            logger.exception("claim_outbound failed")
-            self._store_ok_at = now + 1.0
-            return
-        self._next_claim = now if len(claimed) >= limit else now + cfg.poll_secs
-        for sms in claimed:
-            bad = _bad_address(sms.source_addr, "source_addr") or _bad_address(
-                sms.destination_addr[1:] if sms.destination_addr.startswith("+") else sms.destination_addr,
-                "destination_addr")
-            if bad:
-                status = consts.SMPP_ESME_RINVSRCADR if bad.startswith("source") else consts.SMPP_ESME_RINVDSTADR
-                logger.warning("MT %s refused before sending: %s", sms.id, bad)
-                self._failed.append(SubmitError(sms.id, status, bad, sms.attempts + 1, None))
-                continue
-            try:
-                parts = encoding.split(sms.text, concat_ref(sms.id))
-            except encoding.MessageTooLongError as exc:
-                self._failed.append(SubmitError(sms.id, 0, "too long: %s" % exc, sms.attempts + 1, None))
-                continue
-            msg = _Outgoing(sms, parts)
-            if msg.todo:
-                self._queue.append(msg)
-            else:                   # every part was accepted before its submission could be recorded
-                self._submitted.append(sms.id)
-                self.stats["submitted"] += 1
-
-    def _submit(self, now: float) -> None:
-        s = self._tx
-        if s is None:
-            return
-        cfg = self.config
-        window = cfg.window
-        inflight = self._inflight
-        queue_ = self._queue
-        make = s.client.make
-        encode = s.client.encode
-        out = s.out
-        while queue_ and len(inflight) < window:
-            msg = queue_[0]
-            if msg.done:
-                queue_.popleft()
-                continue
-            if not self.bucket.take():
-                break
-            sms = msg.sms
-            idx = msg.todo[msg.next_part]
-            part = msg.parts[idx]
-            dest = sms.destination_addr[1:] if sms.destination_addr.startswith("+") else sms.destination_addr
-            pdu = make("submit_sm", service_type="", source_addr_ton=cfg.source_ton,
-                       source_addr_npi=cfg.source_npi, source_addr=sms.source_addr,
-                       dest_addr_ton=cfg.dest_ton, dest_addr_npi=cfg.dest_npi, destination_addr=dest,
-                       esm_class=part.esm_class, data_coding=part.data_coding,
-                       registered_delivery=1 if sms.want_receipt else 0, short_message=part.short_message)
-            try:
-                raw = encode(pdu)
-            except Exception:  # noqa: BLE001 - a message smpplib cannot encode must not block the queue
-                logger.exception("MT %s: cannot build submit_sm; failing it", sms.id)
-                msg.done = True
-                self._failed.append(SubmitError(sms.id, 0, "cannot encode submit_sm", sms.attempts + 1, None))
-                queue_.popleft()
-                continue
-            out.append(raw)
-            inflight[pdu.sequence] = (msg, idx, now)
-            msg.next_part += 1
-            if msg.next_part >= len(msg.todo):
-                queue_.popleft()
-        if out:
-            s.last_tx = now
-
-    def _release_local(self) -> None:
-        """While the link is down, claimed-but-unsent messages go back to the store so another gateway
-        process can send them (everything else of ours was flushed just before)."""
-        if not self._queue or self._parts or self._submitted or self._retry or self._failed:
-            return
-        try:
-            released = self.store.release_claims(self.config.worker_id)
-        except Exception:  # noqa: BLE001 - keep them locally and send after the reconnect
-            logger.exception("release_claims failed; keeping %d claimed message(s)", len(self._queue))
-            return
-        logger.info("link down: released %d claimed message(s)", released)
-        self._queue.clear()
-        self._next_claim = 0.0
-
-    def _check_timeouts(self, now: float) -> None:
-        cfg = self.config
-        limit = now - cfg.response_timeout_secs
-        while self._inflight:
-            seq, (msg, _idx, sent) = next(iter(self._inflight.items()))
-            if sent > limit:
-                break
-            del self._inflight[seq]
-            if not msg.done:
-                self.stats["response_timeouts"] += 1
-                self._resolve_error(msg, 0, "response timeout")
-                if self._tx is not None and self._tx.enquire_seq is None:
-                    self._send_enquire(self._tx, now)     # is the link still alive?
-        for s in self._sessions:
-            if s.enquire_seq is not None and now - s.enquire_sent > cfg.response_timeout_secs:
-                raise SessionLostError("%s: no enquire_link_resp within %.1fs" % (s.role, cfg.response_timeout_secs))
-
-    def _keepalive(self, now: float) -> None:
-        idle = self.config.enquire_link_secs
-        for s in self._sessions:
-            if s.enquire_seq is None and now - max(s.last_rx, s.last_tx) >= idle:
-                self._send_enquire(s, now)
-
-    def _send_enquire(self, s: _Session, now: float) -> None:
-        pdu = s.client.make("enquire_link")
-        s.enquire_seq, s.enquire_sent = pdu.sequence, now
-        s.out.append(pdu)
-
-    def _flush_output(self) -> None:
-        for s in self._sessions:
-            if s.out:
-                pdus, s.out = s.out, []
-                encode = s.client.encode
-                s.client.send_bytes(b"".join(p if isinstance(p, bytes) else encode(p) for p in pdus))
-                s.last_tx = self.clock()
-
-    def _requeue_inflight(self, reason: str) -> None:
-        """After a lost link: messages with parts in flight are sent again (their parts that were not
-        accepted; at most the window is duplicated). Unstarted ones stay in the local queue."""
-        seen = set()
-        for msg, _idx, _sent in self._inflight.values():
-            if not msg.done and id(msg) not in seen:
-                seen.add(id(msg))
-                self._resolve_error(msg, 0, reason)
-        self._inflight.clear()
-        for msg in list(self._queue):
-            if msg.next_part > 0 and not msg.done:     # partly sent, none in flight: send the rest again
-                self._resolve_error(msg, 0, reason)
-        self._queue = collections.deque(m for m in self._queue if not m.done)
-        # receipts read but not yet stored: the SMSC will resend them (we never acked)
-        self._receipts = []
-        for s in self._sessions:
-            s.out = []
-
-
-# =============================================================================== facade
-
-
-def make_transport(config: GatewayConfig, store: MessageStore, **kwargs) -> _Worker:
-    """The worker for ``config.transport`` (``smpp`` or ``sandbox``)."""
-    if config.transport == "smpp":
-        return SmppWorker(config, store, **kwargs)
-    if config.transport == "sandbox":
-        return SandboxWorker(config, store, **kwargs)
-    raise ValueError("unknown transport %r" % config.transport)
-
-
-class Gateway:
-    """Public facade: ``Gateway(config, store)`` picks the transport by ``config.transport``.
-
-    ``run()`` blocks in the calling thread; ``start()`` runs it in a daemon thread; ``stop()``
-    finishes the window, unbinds and (for ``start()``) joins; ``wake()`` skips the poll delay.
-    """
-
-    def __init__(self, config: GatewayConfig, store: MessageStore, **kwargs) -> None:
-        self.config = config
-        self.store = store
-        self.worker = make_transport(config, store, **kwargs)
-
-    def run(self) -> None:
-        self.worker.run()
-
-    def start(self) -> threading.Thread:
-        return self.worker.start()
-
-    def stop(self, timeout: Optional[float] = 30.0) -> bool:
-        return self.worker.stop(timeout)
-
-    def request_stop(self) -> None:
-        self.worker.request_stop()
-
-    def wake(self) -> None:
-        self.worker.wake()
-
-    def inject_mo(self, source_addr: str, destination_addr: str, text: str) -> None:
-        """Sandbox only: pretend a handset sent ``text``."""
-        self.worker.inject_mo(source_addr, destination_addr, text)
-
-    @property
-    def stats(self) -> collections.Counter:
-        return self.worker.stats
-
-    @property
-    def running(self) -> bool:
-        return self.worker.running.is_set()
-
-
-def run_forever(config: GatewayConfig, store: MessageStore) -> None:
-    """Run the gateway in this (main) thread until SIGTERM or SIGINT, then stop gracefully."""
-    gateway = Gateway(config, store)
-    previous = {}
-
-    def _on_signal(signum, _frame):
-        logger.info("signal %d: stopping gateway", signum)
-        gateway.request_stop()
-
-    if threading.current_thread() is threading.main_thread():    # signals can only be set there
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            previous[sig] = signal.signal(sig, _on_signal)
-    try:
-        logger.info("gateway starting: %s", config.describe())
-        gateway.run()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -1,6 +1,6 @@
 """Reading an inbound text and picking its app; reply templates. Pure: no db, no flask, no clock.
 
-SMS-CONTRACT.md "Reading an inbound text": case-insensitive, full-width counts as half-width,
+docs/keywords.md "Reading a text": case-insensitive, full-width counts as half-width,
 leading and trailing spaces and punctuation ignored, words separated by space , ， # + : ：,
 the first word picks the keyword.
 """

@@ -1,6 +1,6 @@
 """The keyword engine: one stored MO in, its app run, its replies queued as transactional SMS.
 
-Order (SMS-CONTRACT.md): STOP words win over everything; then staff commands from staff phones;
+Order (docs/keywords.md): STOP words win over everything; then staff commands from staff phones;
 then an extension that routes to one app; then the first word's keyword; then an open survey takes
 the text as an answer; anything else gets the merchant's choice (help, feedback or nothing).
 """

@@ -1,4 +1,4 @@
-"""Built-in keywords and reply texts: the Chinese defaults of SMS-CONTRACT.md and per-merchant overrides.
+"""Built-in keywords and reply texts: the Chinese defaults of docs/keywords.md and per-merchant overrides.
 
 Overrides live in ``Merchant.texts``: ``{"keywords": {"join": ["ZC", ...]}, "replies": {"points": "..."},
 "unknown": "help" | "feedback" | "nothing", "unknown_per_hour": 3}``. Anything not overridden falls back to the default here.
@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from mcrm.keywords.rules import TemplateError, check_template, fold
 from mcrm.messaging.store import count_parts
 
-#: built-in app → default keywords (Chinese first, English aliases after), SMS-CONTRACT.md
+#: built-in app → default keywords (Chinese first, English aliases after), docs/keywords.md
 DEFAULT_KEYWORDS = {
     "join": ["ZC", "注册", "JOIN"],
     "points": ["JF", "积分", "POINTS"],

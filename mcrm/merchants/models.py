@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mcrm.core.models import IdMixin, TimestampMixin
 from mcrm.extensions import db
 
-#: the operator's tiers for new merchants (existing ones keep theirs): name and starting score, lowest first
+#: docs/points.md: the operator's tiers for new merchants (existing ones keep theirs): name and starting score, lowest first
 DEFAULT_TIERS = [["贵宾卡", 0], ["银卡", 1000], ["金卡", 2000], ["白金卡", 3000], ["钻石卡", 4000]]
 #: years of membership and the tier-score bonus they give
 DEFAULT_TENURE_BONUS = [[1, 100], [3, 200], [10, 300]]

@@ -335,7 +335,7 @@ def _window_spend(member: Member, merchant: Merchant, *, now: datetime, purchase
 
 def tier_score(member: Member, merchant: Merchant, *, now: datetime, spend=None) -> rules.TierScore:
     """Yuan spent in the merchant's window (the previous calendar year, or the last 12 months)
-    plus the tenure bonus. ``spend`` saves the query when the caller knows it."""
+    plus the tenure bonus (docs/points.md). ``spend`` saves the query when the caller knows it."""
     if spend is None:
         spend = _window_spend(member, merchant, now=now)
     return tier_rule(merchant).score(spend, member.joined_at, now)

@@ -19,7 +19,7 @@ class Survey(IdMixin, TimestampMixin, db.Model):
     #: the first text a texter gets (the opening question)
     intro: Mapped[str] = mapped_column(sa.String(500))
     is_active: Mapped[bool] = mapped_column(default=False)
-    #: an unanswered session closes after this many hours (SMS-CONTRACT.md: 24)
+    #: an unanswered session closes after this many hours (docs/keywords.md: 24)
     timeout_hours: Mapped[int] = mapped_column(default=24)
 
 

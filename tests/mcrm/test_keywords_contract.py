@@ -1,4 +1,4 @@
-"""SMS-CONTRACT.md, row by row: texts through the real inbox, keyword engine and outbox."""
+"""docs/keywords.md, row by row: texts through the real inbox, keyword engine and outbox."""
 from datetime import date, timedelta
 
 import pytest

@@ -4,7 +4,8 @@ import pytest
 from sms_gateway import GatewayConfig, GatewayConfigError
 from sms_gateway import config as config_module
 
-SMPP_ENV = {"SMPP_TRANSPORT": "smpp", "SMPP_HOST": "127.0.0.1", "SMPP_SYSTEM_ID": "mcrm", "SMPP_PASSWORD": "pw"}
+SMPP_ENV = {"SMPP_TRANSPORT": "smpp", "SMPP_HOST": "127.0.0.1", "SMPP_SYSTEM_ID": "mcrm",
+            "SMPP_PASSWORD": "pw"}
 
 
 def test_defaults_are_the_documented_ones():
@@ -19,7 +20,8 @@ def test_from_env_reads_and_types_every_variable():
                SMPP_SOURCE_TON="5", SMPP_WORKER_ID="gw-2", SMPP_SYSTEM_TYPE="CMT")
     c = GatewayConfig.from_env(env)
     assert (c.port, c.bind, c.tps, c.window, c.batch_size, c.enquire_link_secs, c.reconnect_max_secs,
-            c.source_ton, c.worker_id, c.system_type) == (2776, "tx+rx", 2.5, 100, 200, 15.0, 30.0, 5, "gw-2", "CMT")
+            c.source_ton, c.worker_id, c.system_type) == (
+        2776, "tx+rx", 2.5, 100, 200, 15.0, 30.0, 5, "gw-2", "CMT")
 
 
 def test_custom_prefix():

@@ -1,5 +1,5 @@
 """The sandbox transport (the embedded default) and the Gateway facade."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -37,7 +37,8 @@ def test_sandbox_mo_injection_reaches_the_store(sandbox, store):
     sandbox.inject_mo("+8613800138000", "1065712345", "积分")
     wait_until(store.inbound, message="MO stored")
     (mo,) = store.inbound()
-    assert (mo.source_addr, mo.destination_addr, mo.text, mo.data_coding) == ("+8613800138000", "1065712345", "积分", 8)
+    assert (mo.source_addr, mo.destination_addr, mo.text, mo.data_coding) == (
+        "+8613800138000", "1065712345", "积分", 8)
 
 
 def test_sandbox_keeps_an_mo_the_store_refused_and_saves_it_later(sandbox, store):
@@ -51,7 +52,7 @@ def test_sandbox_keeps_an_mo_the_store_refused_and_saves_it_later(sandbox, store
 
 def test_sandbox_releases_stale_claims_on_start(store):
     mid = store.add_outbound("+8613800138000", "left over")
-    store.claim_outbound("gateway", 10, datetime.now(timezone.utc))    # a crashed run's claim
+    store.claim_outbound("gateway", 10, datetime.now(UTC))    # a crashed run's claim
     assert store.get(mid).status == MessageStatus.SENDING
     gateway = Gateway(GatewayConfig(), store)
     gateway.start()

@@ -1,9 +1,10 @@
 """The SMPP worker against the node SMSC peer (tests/smsc_peer), with the in-memory store."""
 import threading
+from datetime import UTC, datetime
 
 import pytest
 
-from sms_gateway import InMemoryMessageStore, MessageStatus
+from sms_gateway import InMemoryMessageStore, MessageStatus, PartResult, SubmitError
 from tests.smsc_peer import wait_until
 
 MSISDN = "+8613800138000"
@@ -36,7 +37,8 @@ def test_long_chinese_message_goes_as_udh_parts_that_reassemble(smsc, make_gatew
     assert len(refs) == 1
     assert sorted(s["concat"]["n"] for s in subs) == list(range(1, total + 1))
     for s in subs:
-        assert (s["data_coding"], s["esm_class"] & 0x40, s["concat"]["total"], s["concat"]["bits"]) == (8, 0x40, total, 8)
+        assert (s["data_coding"], s["esm_class"] & 0x40, s["concat"]["total"], s["concat"]["bits"]) == (
+            8, 0x40, total, 8)
         assert s["sm_length"] <= 140
         assert (s["destination_addr"], s["dest_addr_ton"], s["dest_addr_npi"]) == (MSISDN[1:], 1, 1)
         assert s["source_addr"] == "106571234501" and s["registered_delivery"] == 1
@@ -151,10 +153,8 @@ def _parts_sent(smsc) -> list[tuple[int, int]]:
 
 def test_a_retried_long_message_sends_only_the_parts_not_accepted_under_the_same_reference(smsc, make_gateway,
                                                                                          store):
-    from datetime import datetime, timezone
-    from sms_gateway import PartResult, SubmitError
     sms_id = store.add_outbound(MSISDN, CHINESE)                  # three UCS-2 parts
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     [claimed] = store.claim_outbound("an earlier gateway", 1, now)   # whose part 2 was throttled
     store.record_parts([PartResult(sms_id, 1, 3, 7, "earlier-1")])
     store.mark_retry([SubmitError(sms_id, 0x58, "ESME_RTHROTTLED", 0, now)])
@@ -284,7 +284,8 @@ def test_tx_rx_binds_two_sessions_and_still_gets_receipts_and_mo(smsc, make_gate
 def test_enquire_link_keeps_an_idle_link_alive(smsc, make_gateway):
     gateway = make_gateway(smsc, enquire_link_secs=0.1)
     wait_until(gateway.worker.bound.is_set, message="bound")
-    wait_until(lambda: gateway.worker.stats["link_lost"] == 0 and _enquires(gateway) >= 3, message="enquire_links")
+    wait_until(lambda: gateway.worker.stats["link_lost"] == 0 and _enquires(gateway) >= 3,
+               message="enquire_links")
     assert gateway.worker.connects == 1
 
 
@@ -293,7 +294,8 @@ def _enquires(gateway):
     return session.client.sequence if session else 0
 
 
-@pytest.mark.parametrize("source, destination", [("商店", MSISDN), ("10657", "+86138001380001234567890"), ("10657", "")])
+@pytest.mark.parametrize("source, destination",
+                         [("商店", MSISDN), ("10657", "+86138001380001234567890"), ("10657", "")])
 def test_an_address_smpp_cannot_carry_fails_that_message_only(smsc, make_gateway, store, source, destination):
     bad = store.add_outbound(destination, "hello", source_addr=source)
     good = store.add_outbound(MSISDN, "fine")

@@ -1,9 +1,9 @@
 """InMemoryMessageStore: the MessageStore contract the SQL adapter must also meet."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sms_gateway import DeliveryReceipt, InMemoryMessageStore, MessageStore, PartResult, SubmitError
 
-NOW = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 
 
 def receipt(mid, stat="DELIVRD"):

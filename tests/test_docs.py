@@ -1,0 +1,37 @@
+"""The project's own documentation: every page the code, tests and README cite exists, and every
+link between the pages lands on a page and heading that exist."""
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CITING = [ROOT / "README.md", *(ROOT / "docs").glob("*.md")] + [
+    path for folder in ("mcrm", "sms_gateway", "tests", "bench") for path in (ROOT / folder).rglob("*.py")]
+LINK = re.compile(r"\]\(([^)#\s]+\.md)(?:#([^)\s]+))?\)")
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's anchors for the page's headings: lower case, punctuation dropped, spaces as hyphens."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(encoding="utf-8"), flags=re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_every_cited_docs_page_exists():
+    for path in CITING:
+        for page in re.findall(r"\bdocs/[\w-]+\.md", path.read_text(encoding="utf-8")):
+            assert (ROOT / page).is_file(), f"{path.relative_to(ROOT)} cites {page}, which does not exist"
+
+
+def test_links_between_pages_land_on_a_page_and_heading():
+    for path in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
+        for target, anchor in LINK.findall(path.read_text(encoding="utf-8")):
+            page = (path.parent / target).resolve()
+            assert page.is_file(), f"{path.relative_to(ROOT)} links to missing {target}"
+            assert not anchor or anchor in _anchors(page), \
+                f"{path.relative_to(ROOT)}: no #{anchor} in {target}"
+
+
+def test_nothing_cites_a_rules_file_users_do_not_have():
+    for path in CITING:
+        if path == Path(__file__).resolve():
+            continue
+        assert "SMS-CONTRACT" not in path.read_text(encoding="utf-8"), f"{path.relative_to(ROOT)} cites it"
