@@ -74,7 +74,8 @@ def seed(merchant, start: int, stop: int, rng: random.Random) -> None:
         balance, spend, last_visit = 100, 0, None
         # every row names the same columns: one executemany inserts the columns of its first row only
         entries.append(dict(merchant_id=merchant_id, member_id=member_id, kind="gift", points=100,
-                            balance_after=100, amount=None, reason="注册礼", actor="system", created_at=joined,
+                            balance_after=100, amount=None, reason="注册礼", actor="system",
+                            created_at=joined,
                             expires_at=rules.add_months(joined, 12)))
         for _visit in range(rng.choice((0, 1, 1, 2))):
             amount = rng.choice((38, 58, 88, 128, 168, 236, 388, 520, 888, 1288))

@@ -5,8 +5,9 @@ change of tier rules, which runs it inside the request), on SQLite.
 
 Seeds ``--members`` members with 1 to 3 ledger entries each (``bench/members.py``'s seeder) and scores
 them as the monthly job would have (not timed), then, a year later so scores move: the baseline,
-the one-member rule applied to every member as ORM objects (``refresh_tier``, what ``refresh_all_tiers`` did before it read plain rows), rolled back; then
-``refresh_all_tiers``, rolled back. Prints wall and CPU seconds, members per second, and the ratio;
+the one-member rule applied to every member as ORM objects (``refresh_tier``, what
+``refresh_all_tiers`` did before it read plain rows), rolled back; then ``refresh_all_tiers``, rolled
+back. Prints wall and CPU seconds, members per second, and the ratio;
 both must find the same number of tier changes.
 """
 from __future__ import annotations
