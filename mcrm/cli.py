@@ -102,6 +102,8 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     # the start-up check reads the revision through Alembic, which narrates that at INFO
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # APScheduler narrates every firing (the lease's every few seconds); mcrm.jobs logs each run
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def _start(run, *args) -> None:
