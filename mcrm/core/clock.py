@@ -1,7 +1,7 @@
 """The one place that reads the wall clock; services take ``now`` as an argument instead.
 
 Long-lived objects (the scheduler) take a ``Clock``, a function returning the current aware time:
-``now_utc`` in production, a ``ManualClock`` in tests and replays, so time is injected, never patched.
+``now_utc`` in production, a ``ManualClock`` in tests, so time is injected, never patched.
 """
 from datetime import datetime, timedelta, timezone
 from typing import Callable

@@ -45,6 +45,7 @@ class LeaderScheduler:
         self._leader_until: datetime | None = None
         #: one run of a job at a time in this process (its scheduled run and a catch-up could meet)
         self._running = {job_id: threading.Lock() for job_id in self.jobs}
+        # misfire_grace_time=None: a run fired late (a busy or suspended machine) still runs, once
         for job in self.jobs.values():
             scheduler.add_job(self._run, job.trigger, args=[job.id, RunKind.SCHEDULED], id=job.id,
                               name=job.id, replace_existing=True, coalesce=True, max_instances=1,

@@ -115,7 +115,10 @@ def _last_completed(jobs: dict[str, Job]) -> dict[str, datetime]:
     """Each job's latest ``scheduled_for`` among its completed runs."""
     rows = db.session.execute(
         sa.select(JobRun.job_id, sa.func.max(JobRun.scheduled_for))
-        .where(JobRun.job_id.in_(list(jobs)), JobRun.status.in_(_COMPLETED)).group_by(JobRun.job_id))
+        .where(JobRun.job_id.in_(list(jobs)), JobRun.status.in_(_COMPLETED),
+               # a manual run for a later moment than it ran at covers nothing that has passed
+               sa.or_(JobRun.kind != RunKind.MANUAL, JobRun.scheduled_for <= JobRun.started_at))
+        .group_by(JobRun.job_id))
     return {job_id: last for job_id, last in rows}
 
 

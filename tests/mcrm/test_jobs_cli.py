@@ -71,3 +71,14 @@ def test_jobs_list_shows_each_trigger_last_run_result_and_next_run(runner, db):
     acting = runner.invoke(args=["jobs", "list"]).output.splitlines()
     assert acting[0].startswith("Scheduler: web-1:4242:abcdef acts (since ")
     assert "now (due " in next(line for line in acting if line.startswith("refresh_tiers "))
+
+
+def test_a_manual_run_for_a_later_day_does_not_hide_a_missed_run(runner, db):
+    from mcrm.jobs.schedule import load_jobs
+    from mcrm.jobs.services import list_missed_jobs
+    now = datetime.now(timezone.utc)
+    assert runner.invoke(args=["jobs", "run", "refresh_tiers"]).exit_code == 0
+    assert "refresh_tiers" not in [job.id for job, _due in list_missed_jobs(load_jobs(), now=now)]
+    future = (now + timedelta(days=90)).isoformat()
+    assert runner.invoke(args=["jobs", "run", "expire_points", "--now", future]).exit_code == 0
+    assert "expire_points" in [job.id for job, _due in list_missed_jobs(load_jobs(), now=now)]

@@ -86,3 +86,24 @@ def test_one_scheduler_process_acts_and_another_takes_over_when_it_is_killed(set
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_mcrm_run_acts_as_the_scheduler_beside_the_web_and_hands_over_on_sigterm(settings, db, tmp_path):
+    from tests.mcrm.test_startup import free_port
+    env = mcrm_environ(tmp_path, DATABASE_URL=settings.database_url, SECRET_KEY=settings.secret_key,
+                       MCRM_PORT=str(free_port()))
+    log = tmp_path / "run.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen([str(MCRM), "run"], env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: holder_pid(db) == process.pid, timeout=30, message="mcrm run to lead")
+        wait_until(lambda: len(completed_runs(db)) == 4, timeout=30, message="its catch-up")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        assert holder_pid(db) is None
+        assert "Traceback" not in log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
