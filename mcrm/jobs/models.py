@@ -5,7 +5,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mcrm.core.models import IdMixin, UTCDateTime
+from mcrm.core.models import IdMixin, UTCDateTime, enum_type
 from mcrm.extensions import db
 
 
@@ -22,12 +22,6 @@ class RunStatus(str, enum.Enum):
     INTERRUPTED = "interrupted"    # its scheduler died mid-run (the next leader runs it again)
 
 
-def _enum(cls):
-    """Plain VARCHAR of the values, identical on SQLite and PostgreSQL."""
-    return sa.Enum(cls, native_enum=False, create_constraint=False, length=16,
-                   values_callable=lambda e: [m.value for m in e], validate_strings=True)
-
-
 class JobRun(IdMixin, db.Model):
     __tablename__ = "job_runs"
     __table_args__ = (
@@ -36,12 +30,12 @@ class JobRun(IdMixin, db.Model):
     )
 
     job_id: Mapped[str] = mapped_column(sa.String(100))
-    kind: Mapped[RunKind] = mapped_column(_enum(RunKind))
+    kind: Mapped[RunKind] = mapped_column(enum_type(RunKind))
     #: the time the run stands for, which the job got as ``now``: its due time, or a manual run's ``--now``
     scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    status: Mapped[RunStatus] = mapped_column(_enum(RunStatus))
+    status: Mapped[RunStatus] = mapped_column(enum_type(RunStatus))
     #: what the job returned (a count)
     result: Mapped[str | None] = mapped_column(sa.String(100))
     #: one line on a failure: the exception's type and first line, never bodies or parameters
