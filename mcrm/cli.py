@@ -1,14 +1,20 @@
-"""The ``mcrm`` command: run | gateway | scheduler | db | merchant | staff | demo."""
+"""The ``mcrm`` command: run | gateway | scheduler | jobs | db | merchant | staff | demo.
+
+A refused input (a rule of the domain, a malformed option) exits with status 2 and one clear line.
+"""
 import logging
+import re
 import sys
-from datetime import datetime
+from datetime import datetime, time, tzinfo
 
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
+from mcrm.core.clock import DEFAULT_TIMEZONE
 from mcrm.core.errors import DomainError
 from mcrm.extensions import db
+from mcrm.jobs.definitions import TIMEZONE
 from mcrm.settings import SettingsError
 
 
@@ -37,11 +43,49 @@ def register_cli(app) -> None:
     app.cli.add_command(run_command)
     app.cli.add_command(gateway_command)
     app.cli.add_command(scheduler_command)
+    app.cli.add_command(jobs_group)
+
+
+class RefusedError(click.ClickException):
+    """The input was refused: exit status 2, as for a malformed option."""
+    exit_code = 2
 
 
 def _fail(error: DomainError):
     db.session.rollback()
-    raise click.ClickException(error.message)
+    raise RefusedError(error.message)
+
+
+class IsoTime(click.ParamType):
+    """An ISO 8601 time (``2026-03-01T03:00+08:00``, or a date); one without an offset is in ``zone``."""
+    name = "ISO-TIME"
+
+    def __init__(self, zone: tzinfo):
+        self.zone = zone
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, datetime):
+            return value
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time like 2026-03-01T03:00+08:00", param, ctx)
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=self.zone)
+
+
+class TimeWindow(click.ParamType):
+    """``HH:MM-HH:MM`` as two times."""
+    name = "HH:MM-HH:MM"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", value)
+        try:
+            start_h, start_m, end_h, end_m = map(int, match.groups())
+            return time(start_h, start_m), time(end_h, end_m)
+        except (AttributeError, ValueError):
+            self.fail(f"{value!r} is not a window like 08:00-21:00", param, ctx)
 
 
 class _ServerTimeFormatter(logging.Formatter):
@@ -58,6 +102,8 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     # the start-up check reads the revision through Alembic, which narrates that at INFO
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # APScheduler narrates every firing (the lease's every few seconds); mcrm.jobs logs each run
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def _start(run, *args) -> None:
@@ -98,21 +144,21 @@ def gateway_command():
 @click.command("scheduler")
 @with_appcontext
 def scheduler_command():
-    """Run the periodic jobs (only one such process per installation)."""
+    """Run the periodic jobs until SIGTERM. Several may run: one acts, another takes over if it dies."""
     from mcrm.workers import run_scheduler
     _start(run_scheduler)
 
 
 @click.group("merchant")
 def merchant_group():
-    """Create, list and renumber merchants."""
+    """Create, list, update and renumber merchants."""
 
 
 @merchant_group.command("create")
 @click.option("--name", required=True)
 @click.option("--sub-code", required=True, help="digits after the access number")
 @click.option("--signature", required=True, help="e.g. 【小王烧烤】")
-@click.option("--timezone", default="Asia/Shanghai", show_default=True)
+@click.option("--timezone", default=DEFAULT_TIMEZONE, show_default=True)
 @with_appcontext
 def merchant_create(name, sub_code, signature, timezone):
     from mcrm.merchants.services import create_merchant, service_number
@@ -145,10 +191,40 @@ def merchant_set_sub_code(sub_code, new_sub_code):
 @merchant_group.command("list")
 @with_appcontext
 def merchant_list():
+    """One line per merchant: id, sub-code, signature, name, sending window, daily cap, time zone."""
     import sqlalchemy as sa
     from mcrm.merchants.models import Merchant
     for merchant in db.session.scalars(sa.select(Merchant).order_by(Merchant.id)):
-        click.echo(f"{merchant.id}\t{merchant.sub_code}\t{merchant.signature}\t{merchant.name}")
+        window = f"{merchant.send_window_start:%H:%M}-{merchant.send_window_end:%H:%M}"
+        click.echo("\t".join([str(merchant.id), merchant.sub_code, merchant.signature, merchant.name, window,
+                              f"cap {merchant.frequency_cap_per_day}/day", merchant.timezone]))
+
+
+@merchant_group.command("update")
+@click.option("--sub-code", required=True, help="the merchant's sub-code")
+@click.option("--window", type=TimeWindow(), default=None,
+              help="local hours marketing SMS may go out, e.g. 08:00-21:00")
+@click.option("--cap", type=int, default=None, help="most marketing SMS one member gets per day")
+@click.option("--signature", default=None, help="e.g. 【小王烧烤】")
+@with_appcontext
+def merchant_update(sub_code, window, cap, signature):
+    """Change a merchant's sending rules, with the checks of the console's settings page."""
+    from mcrm.merchants.services import get_merchant_by_sub_code, update_rules
+    rules = {"frequency_cap_per_day": cap, "signature": signature}
+    if window is not None:
+        rules["send_window_start"], rules["send_window_end"] = window
+    rules = {key: value for key, value in rules.items() if value is not None}
+    if not rules:
+        raise click.UsageError("nothing to change: give --window, --cap or --signature")
+    try:
+        merchant = get_merchant_by_sub_code(sub_code)
+        update_rules(merchant, **rules)
+    except DomainError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"Merchant {merchant.name} ({merchant.sub_code}) updated: marketing SMS "
+               f"{merchant.send_window_start:%H:%M}-{merchant.send_window_end:%H:%M}, at most "
+               f"{merchant.frequency_cap_per_day} per member a day, signature {merchant.signature}")
 
 
 @click.group("staff")
@@ -186,3 +262,76 @@ def demo_command(members):
     result = load_demo(member_count=members)
     db.session.commit()
     click.echo(result.summary())
+
+
+@click.group("jobs")
+def jobs_group():
+    """The periodic jobs: what ran, what runs next, and running one now."""
+
+
+def _local(moment: datetime | None) -> str:
+    return moment.astimezone(TIMEZONE).isoformat(timespec="seconds") if moment else "-"
+
+
+@jobs_group.command("list")
+@with_appcontext
+def jobs_list():
+    """Each job's trigger, last run and its result, and next run (times in the scheduler's zone)."""
+    from mcrm.core.clock import now_utc
+    from mcrm.jobs.models import RunKind, RunStatus
+    from mcrm.jobs.schedule import load_jobs
+    from mcrm.jobs.services import find_lease, list_job_states
+    now = now_utc()
+    lease = find_lease()
+    acting = lease is not None and lease.expires_at > now
+    if lease is None:
+        click.echo("Scheduler: none has run yet")
+    elif acting:
+        click.echo(f"Scheduler: {lease.holder} acts (since {_local(lease.acquired_at)}, "
+                   f"lease until {_local(lease.expires_at)})")
+    else:
+        click.echo(f"Scheduler: none acts (the last one, {lease.holder}, let its lease go at "
+                   f"{_local(lease.expires_at)})")
+    rows = [("JOB", "TRIGGER", "LAST RUN", "RESULT", "NEXT RUN")]
+    for state in list_job_states(load_jobs(), now=now):
+        run = state.last_run
+        last, result = "never", "-"
+        if run is not None:
+            last = _local(run.started_at)
+            if run.kind == RunKind.CATCH_UP:
+                last += f" (catch-up for {_local(run.scheduled_for)})"
+            elif run.kind == RunKind.MANUAL:
+                last += f" (manual, for {_local(run.scheduled_for)})"
+            result = {RunStatus.OK: f"ok: {run.result}", RunStatus.FAILED: f"failed: {run.error}"}.get(
+                run.status, run.status.value)
+        following = _local(state.next_due)
+        if state.missed is not None and acting:
+            following = f"now (due {_local(state.missed)})"
+        elif state.missed is not None:
+            following = f"when a scheduler starts (missed {_local(state.missed)}), then {following}"
+        rows.append((state.job.id, state.job.description, last, result, following))
+    widths = [max(len(row[column]) for row in rows) for column in range(4)]
+    for row in rows:
+        click.echo("  ".join([cell.ljust(width) for cell, width in zip(row, widths)] + [row[4]]).rstrip())
+
+
+@jobs_group.command("run")
+@click.argument("name")
+@click.option("--now", "at", type=IsoTime(TIMEZONE), default=None,
+              help=f"the moment the job runs for, to replay a day (without an offset: in {TIMEZONE})  "
+                   "[default: now]")
+@with_appcontext
+def jobs_run(name, at):
+    """Run the job NAME once, now, whatever any scheduler does, and record the run."""
+    from mcrm.core.clock import now_utc
+    from mcrm.jobs.models import RunKind, RunStatus
+    from mcrm.jobs.runner import run_job
+    from mcrm.jobs.schedule import load_jobs
+    jobs = load_jobs()
+    if name not in jobs:
+        raise RefusedError(f"no job named {name!r}; the jobs are {', '.join(jobs)}")
+    run = run_job(jobs[name], now=at or now_utc(), kind=RunKind.MANUAL)
+    if run.status == RunStatus.FAILED:
+        raise click.ClickException(f"job {name} for {_local(run.scheduled_for)} failed: {run.error}")
+    click.echo(f"job {name} for {_local(run.scheduled_for)}: ok ({run.result}) in "
+               f"{(run.finished_at - run.started_at).total_seconds():.1f}s")

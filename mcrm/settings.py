@@ -39,6 +39,9 @@ Every variable, its default and meaning:
                            ``127.0.0.1`` and ``5000``.
 ``MCRM_WEB_THREADS``       Threads of the embedded web server. Default ``8``.
 ``MCRM_SCHEDULER``         ``true``/``false``: run the job scheduler inside ``mcrm run``. Default true.
+``MCRM_SCHEDULER_LEASE_SECS`` Seconds the acting scheduler's lease lasts (it renews it every third):
+                           when it dies, another scheduler takes over within about this long.
+                           Default ``30`` (2 to 3600). Keep the servers' clocks in sync (NTP).
 ``MCRM_GATEWAY``           ``true``/``false``: run the SMS gateway inside ``mcrm run``. Default true.
 =========================  ==================================================================
 
@@ -111,6 +114,7 @@ class Settings:
     trusted_proxies: int = 0
     web_threads: int = 8
     run_scheduler: bool = True
+    scheduler_lease_secs: int = 30
     run_gateway: bool = True
 
     @classmethod
@@ -140,6 +144,8 @@ class Settings:
             trusted_proxies=parse_int("MCRM_TRUSTED_PROXIES", get("MCRM_TRUSTED_PROXIES", "0"), maximum=5),
             web_threads=parse_int("MCRM_WEB_THREADS", get("MCRM_WEB_THREADS", "8"), minimum=1, maximum=256),
             run_scheduler=parse_bool("MCRM_SCHEDULER", get("MCRM_SCHEDULER", "true")),
+            scheduler_lease_secs=parse_int("MCRM_SCHEDULER_LEASE_SECS", get("MCRM_SCHEDULER_LEASE_SECS", "30"),
+                                           minimum=2, maximum=3600),
             run_gateway=parse_bool("MCRM_GATEWAY", get("MCRM_GATEWAY", "true")),
         )
         return settings.with_defaults()

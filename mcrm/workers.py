@@ -1,6 +1,4 @@
 """Process entry points: the composition root of web, scheduler and gateway."""
-import functools
-import importlib
 import logging
 import os
 import signal
@@ -9,14 +7,14 @@ import threading
 
 import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from sms_gateway import Gateway, GatewayConfig, GatewayConfigError, run_forever
 
 from mcrm.core.clock import now_utc
 from mcrm.extensions import db, limiter
-from mcrm.jobs.definitions import JOBS
+from mcrm.jobs.definitions import TIMEZONE
+from mcrm.jobs.scheduler import LeaderScheduler
 from mcrm.messaging.services import release_stale_claims
 from mcrm.messaging.store import SqlMessageStore
 from mcrm.settings import SettingsError
@@ -56,45 +54,29 @@ def check_database(app: Flask) -> None:
                        f"code's {', '.join(sorted(heads))}: run `mcrm db upgrade`")
 
 
-def resolve(func_ref: str):
-    module_name, _, attr = func_ref.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
+def make_scheduler(app: Flask, kind=BackgroundScheduler) -> LeaderScheduler:
+    """The periodic jobs on an APScheduler of ``kind``, acting while they hold the lease."""
+    settings = app.extensions["mcrm_settings"]
+    return LeaderScheduler(app, kind(timezone=TIMEZONE), lease_seconds=settings.scheduler_lease_secs)
 
 
-def _in_app_context(app: Flask, func):
-    @functools.wraps(func)
-    def run():
-        with app.app_context():
-            return func()
-    return run
-
-
-def add_jobs(scheduler: BaseScheduler, app: Flask) -> None:
-    for definition in JOBS:
-        options = dict(definition)
-        job_id, func, trigger = options.pop("id"), resolve(options.pop("func")), options.pop("trigger")
-        scheduler.add_job(_in_app_context(app, func), trigger, id=job_id, replace_existing=True,
-                          coalesce=True, max_instances=1, misfire_grace_time=3600, **options)
-
-
-def start_background_scheduler(app: Flask) -> BackgroundScheduler:
-    scheduler = BackgroundScheduler(timezone="Asia/Shanghai")
-    add_jobs(scheduler, app)
-    scheduler.start()
-    logger.info("scheduler started with %s jobs", len(JOBS))
-    return scheduler
+def start_background_scheduler(app: Flask) -> LeaderScheduler:
+    """The scheduler as a background thread of ``mcrm run``."""
+    background = make_scheduler(app)
+    background.start()
+    return background
 
 
 def run_scheduler(app: Flask) -> None:
-    """``mcrm scheduler``: the one scheduler process when web and gateway run as separate processes.
-
-    Run exactly one: APScheduler keeps no shared job store between processes.
-    """
+    """``mcrm scheduler``: the scheduler as its own process, until SIGTERM/SIGINT, which lets a running
+    job finish and gives the lease to the next scheduler at once. Run one or several: one acts."""
     check_database(app)
-    scheduler = BlockingScheduler(timezone="Asia/Shanghai")
-    add_jobs(scheduler, app)
-    logger.info("scheduler running with %s jobs", len(JOBS))
-    scheduler.start()
+    blocking = make_scheduler(app, BlockingScheduler)
+    _stop_on_sigterm()
+    try:
+        blocking.start()
+    finally:
+        blocking.stop()
 
 
 def start_inbound_loop(app: Flask, stop: threading.Event, idle_wait: float = 0.2) -> threading.Thread:
@@ -195,7 +177,7 @@ def run_all_in_one(app: Flask, host: str, port: int) -> None:
     check_ratelimit_storage(app)
     server = listen(app, host, port)
     _stop_on_sigterm()
-    scheduler = start_background_scheduler(app) if settings.run_scheduler else None
+    background = start_background_scheduler(app) if settings.run_scheduler else None
     gateway = start_gateway(app, config) if config is not None else None
     stop_inbound = threading.Event()
     start_inbound_loop(app, stop_inbound)
@@ -208,5 +190,5 @@ def run_all_in_one(app: Flask, host: str, port: int) -> None:
         if gateway is not None:
             gateway.stop(timeout=30)
         stop_inbound.set()
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
+        if background is not None:
+            background.stop()

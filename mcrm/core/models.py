@@ -29,6 +29,12 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.replace(tzinfo=timezone.utc)
 
 
+def enum_type(cls) -> sa.Enum:
+    """A str Enum stored as plain VARCHAR of its values, identical on SQLite and PostgreSQL."""
+    return sa.Enum(cls, native_enum=False, create_constraint=False, length=16,
+                   values_callable=lambda e: [m.value for m in e], validate_strings=True)
+
+
 class IdMixin:
     id: Mapped[int] = mapped_column(primary_key=True)
 

@@ -1,4 +1,15 @@
-"""The single list of periodic jobs (times in Asia/Shanghai, the merchants' default zone)."""
+"""The single list of periodic jobs. Each job function takes ``now`` (keyword) and returns a count.
+
+Cron times are in ``TIMEZONE``, the merchants' default zone; a job that acts at a merchant's local
+hour computes it in that merchant's own zone. Intervals are counted from midnight of 1 January 2000
+in that zone, so every scheduler process puts a five-minute job on the same :00, :05, :10 …
+"""
+from zoneinfo import ZoneInfo
+
+from mcrm.core.clock import DEFAULT_TIMEZONE
+
+#: the zone every scheduler reads the triggers below in (the one place it is set)
+TIMEZONE = ZoneInfo(DEFAULT_TIMEZONE)
 
 JOBS = [
     {"id": "expire_points", "func": "mcrm.jobs.tasks:expire_points",

@@ -1,5 +1,10 @@
-"""Job functions: run inside an app context, call one service per merchant, commit. Idempotent."""
+"""Job functions: run inside an app context, call one service per merchant, commit. Idempotent.
+
+Each periodic job takes ``now``, the moment it runs for (its due time, or ``mcrm jobs run --now``),
+so that a missed day can be replayed; it never reads the clock itself.
+"""
 import logging
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -14,34 +19,34 @@ def _active_merchants() -> list[Merchant]:
     return db.session.scalars(sa.select(Merchant).where(Merchant.is_active.is_(True)).order_by(Merchant.id)).all()
 
 
-def _for_each_merchant(service, counted: str) -> int:
-    """Run ``service(merchant, now=...)`` for every active merchant, committing after each one."""
+def _for_each_merchant(service, counted: str, now: datetime) -> int:
+    """Run ``service(merchant, now=now)`` for every active merchant, committing after each one."""
     total = 0
     for merchant in _active_merchants():
-        count = service(merchant, now=now_utc())
+        count = service(merchant, now=now)
         db.session.commit()
         total += count
         logger.info("%s: %s for merchant %s", counted, count, merchant.id)
     return total
 
 
-def expire_points() -> int:
+def expire_points(*, now: datetime) -> int:
     """Daily: lapse points past their expiry, first in, first out."""
     from mcrm.points.services import expire_due_points
-    return _for_each_merchant(expire_due_points, "members whose points expired")
+    return _for_each_merchant(expire_due_points, "members whose points expired", now)
 
 
-def refresh_tiers() -> int:
+def refresh_tiers(*, now: datetime) -> int:
     """Monthly: re-evaluate every member's tier (tenure bonuses, points earned more than 12 months ago)."""
     from mcrm.points.services import refresh_all_tiers
-    return _for_each_merchant(refresh_all_tiers, "members who changed tier")
+    return _for_each_merchant(refresh_all_tiers, "members who changed tier", now)
 
 
-def release_stale_sms_claims() -> int:
+def release_stale_sms_claims(*, now: datetime) -> int:
     """Every few minutes: give back messages claimed by a gateway worker that died and never
     came back under its own worker id (a restarted one releases its claims itself)."""
     from mcrm.messaging.services import release_stale_claims
-    released = release_stale_claims(now_utc())
+    released = release_stale_claims(now)
     db.session.commit()
     return released
 
@@ -114,7 +119,7 @@ def _answer_each_alone(claimed: list, clock) -> None:
                 pass  # the lease ran out and another worker answers it
 
 
-def remind_event_signups() -> int:
+def remind_event_signups(*, now: datetime) -> int:
     """Every few minutes: text confirmed sign-ups of events about to start (once each)."""
     from mcrm.keywords.services import send_event_reminders
-    return _for_each_merchant(send_event_reminders, "event reminders sent")
+    return _for_each_merchant(send_event_reminders, "event reminders sent", now)

@@ -7,7 +7,7 @@ from wtforms import (BooleanField, DecimalField, FieldList, Form, FormField, Int
                      SelectField, StringField, TimeField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from mcrm.merchants.models import ExpiryPolicy, TierBasis
+from mcrm.merchants.models import MAX_FREQUENCY_CAP, ExpiryPolicy, TierBasis
 
 #: blank rows offered after the saved tiers and tenure bonuses, to add more
 SPARE_ROWS = 2
@@ -36,7 +36,7 @@ class MerchantSettingsForm(FlaskForm):
     send_window_end = TimeField(_l("Marketing SMS until"), validators=[InputRequired()])
     frequency_cap_per_day = IntegerField(
         _l("Marketing SMS per member per day, at most"),
-        validators=[InputRequired(), NumberRange(min=1, max=20)])
+        validators=[InputRequired(), NumberRange(min=1, max=MAX_FREQUENCY_CAP)])
     unsubscribe_hint = StringField(_l("Unsubscribe hint"), validators=[DataRequired(), Length(max=30)],
                                    description=_l("Appended to marketing SMS, like 回T退订."))
     points_per_yuan = DecimalField(_l("Points per yuan spent"), places=2,

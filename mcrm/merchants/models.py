@@ -5,6 +5,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from mcrm.core.clock import DEFAULT_TIMEZONE
 from mcrm.core.models import IdMixin, TimestampMixin
 from mcrm.extensions import db
 
@@ -12,6 +13,8 @@ from mcrm.extensions import db
 DEFAULT_TIERS = [["贵宾卡", 0], ["银卡", 1000], ["金卡", 2000], ["白金卡", 3000], ["钻石卡", 4000]]
 #: years of membership and the tier-score bonus they give
 DEFAULT_TENURE_BONUS = [[1, 100], [3, 200], [10, 300]]
+#: the most marketing SMS a merchant may let one member get per day
+MAX_FREQUENCY_CAP = 20
 
 
 class ExpiryPolicy:
@@ -36,7 +39,7 @@ class Merchant(IdMixin, TimestampMixin, db.Model):
     sub_code: Mapped[str] = mapped_column(sa.String(10), unique=True)
     #: prefix of every MT, e.g. 【小王烧烤】
     signature: Mapped[str] = mapped_column(sa.String(30))
-    timezone: Mapped[str] = mapped_column(sa.String(50), default="Asia/Shanghai")
+    timezone: Mapped[str] = mapped_column(sa.String(50), default=DEFAULT_TIMEZONE)
     locale: Mapped[str] = mapped_column(sa.String(5), default="zh")
     #: marketing SMS only go out between these local times
     send_window_start: Mapped[time] = mapped_column(sa.Time, default=time(8, 0))

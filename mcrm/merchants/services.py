@@ -5,12 +5,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 
+from mcrm.core.clock import DEFAULT_TIMEZONE
 from mcrm.core.errors import ConflictError, NotFoundError, ValidationError
 from mcrm.extensions import db
-from mcrm.merchants.models import ExpiryPolicy, Merchant, TierBasis
+from mcrm.merchants.models import MAX_FREQUENCY_CAP, ExpiryPolicy, Merchant, TierBasis
 
 
-def create_merchant(*, name: str, sub_code: str, signature: str, timezone: str = "Asia/Shanghai",
+def create_merchant(*, name: str, sub_code: str, signature: str, timezone: str = DEFAULT_TIMEZONE,
                     **rules) -> Merchant:
     name = (name or "").strip()
     if not name:
@@ -75,7 +76,7 @@ def update_rules(merchant: Merchant, **rules) -> None:
     checks = {
         "points_per_yuan": lambda v: float(v) >= 0,
         "join_gift_points": lambda v: int(v) >= 0,
-        "frequency_cap_per_day": lambda v: int(v) >= 1,
+        "frequency_cap_per_day": lambda v: 1 <= int(v) <= MAX_FREQUENCY_CAP,
         "points_expiry_policy": lambda v: v in ExpiryPolicy.ALL,
         "points_expiry_months": lambda v: 1 <= int(v) <= 120,
         "points_cycle_end_month": lambda v: 1 <= int(v) <= 12,
@@ -102,6 +103,9 @@ def update_rules(merchant: Merchant, **rules) -> None:
             ok = checks[key](value)
         except (TypeError, ValueError):
             ok = False
+        if not ok and key == "frequency_cap_per_day":
+            raise ValidationError("A member may get 1 to %(maximum)s marketing SMS a day, not %(value)s",
+                                  maximum=MAX_FREQUENCY_CAP, value=value)
         if not ok:
             raise ValidationError("Invalid value for %(key)s: %(value)r", key=key, value=value)
         if key == "signature":

@@ -2,8 +2,8 @@ from datetime import timedelta
 
 from mcrm.jobs import tasks
 from mcrm.jobs.definitions import JOBS
+from mcrm.jobs.schedule import resolve
 from mcrm.points.services import Actor, record_purchase
-from mcrm.workers import resolve
 
 
 def test_job_ids_are_unique_and_every_function_imports():
@@ -20,8 +20,8 @@ def test_expire_points_job_runs_for_every_merchant_and_twice_is_harmless(db, mak
         member = make_member(merchant=merchant)
         record_purchase(member, merchant, 10, actor=Actor("t"), now=clock.now_utc() - timedelta(days=800))
     db.session.commit()
-    assert tasks.expire_points() == 2
-    assert tasks.expire_points() == 0
+    assert tasks.expire_points(now=clock.now_utc()) == 2
+    assert tasks.expire_points(now=clock.now_utc()) == 0
 
 
 def test_stale_gateway_claims_are_given_back_by_the_job(db, merchant, now):
@@ -32,6 +32,6 @@ def test_stale_gateway_claims_are_given_back_by_the_job(db, merchant, now):
     message.status = MessageStatus.SENDING
     message.claim_id, message.claimed_at = "dead-worker", datetime.now(timezone.utc) - timedelta(hours=2)
     db.session.commit()
-    assert tasks.release_stale_sms_claims() == 1
+    assert tasks.release_stale_sms_claims(now=datetime.now(timezone.utc)) == 1
     assert db.session.get(OutboundMessage, message.id).status == MessageStatus.QUEUED
-    assert tasks.release_stale_sms_claims() == 0
+    assert tasks.release_stale_sms_claims(now=datetime.now(timezone.utc)) == 0
