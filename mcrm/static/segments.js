@@ -185,7 +185,7 @@
     }
     var items = el("div", {"class": "items"});
     (data.items || []).forEach(function (item) {
-      items.appendChild(item.op ? groupNode(item, false) : conditionNode(item));
+      items.appendChild(Array.isArray(item.items) ? groupNode(item, false) : conditionNode(item));
     });
     var addCondition = el("button", {type: "button", "class": "button secondary seg-add-condition",
                                      text: T.add_condition});
@@ -245,7 +245,7 @@
   root.addEventListener("input", changed);
   var initial;
   try { initial = JSON.parse(field.value || "{}"); } catch (e) { initial = {}; }
-  if (!initial.op) initial = {op: "and", items: initial.type ? [initial] : []};
+  if (!Array.isArray(initial.items)) initial = {op: "and", items: initial.type ? [initial] : []};
   root.appendChild(groupNode(initial, true));
   changed();
 })();
