@@ -63,21 +63,17 @@ class Param:
         return cleaner(self, value)
 
 
-def _fail(param: Param, message: str = "%(param)s is not valid", **details):
-    raise ValidationError(message, param=param.name, **details)
-
-
 def _clean_int(param: Param, value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        _fail(param, "%(param)s must be a whole number")
+        raise ValidationError("%(param)s must be a whole number", param=param.name)
     try:
         number = int(str(value).strip())
     except ValueError:
-        _fail(param, "%(param)s must be a whole number")
+        raise ValidationError("%(param)s must be a whole number", param=param.name)
     if param.minimum is not None and number < param.minimum:
-        _fail(param, "%(param)s must be at least %(minimum)s", minimum=param.minimum)
+        raise ValidationError("%(param)s must be at least %(minimum)s", param=param.name, minimum=param.minimum)
     if param.maximum is not None and number > param.maximum:
-        _fail(param, "%(param)s must be at most %(maximum)s", maximum=param.maximum)
+        raise ValidationError("%(param)s must be at most %(maximum)s", param=param.name, maximum=param.maximum)
     return number
 
 
@@ -85,15 +81,15 @@ def _clean_money(param: Param, value) -> str:
     try:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        _fail(param, "%(param)s must be an amount in yuan")
+        raise ValidationError("%(param)s must be an amount in yuan", param=param.name)
     if not amount.is_finite() or amount < 0 or amount > Decimal("100000000") or amount.as_tuple().exponent < -2:
-        _fail(param, "%(param)s must be an amount in yuan")
+        raise ValidationError("%(param)s must be an amount in yuan", param=param.name)
     return str(amount.quantize(Decimal("0.01")))
 
 
 def _clean_text(param: Param, value) -> str:
     if not isinstance(value, str) or not value.strip() or len(value.strip()) > 64:
-        _fail(param, "%(param)s must be a text of 1 to 64 characters")
+        raise ValidationError("%(param)s must be a text of 1 to 64 characters", param=param.name)
     return value.strip()
 
 
@@ -101,13 +97,13 @@ def _clean_texts(param: Param, value) -> list[str]:
     if isinstance(value, str):
         value = value.replace("，", ",").replace(",", " ").split()
     if not isinstance(value, list) or not value or len(value) > 50:
-        _fail(param, "%(param)s needs at least one value")
+        raise ValidationError("%(param)s needs at least one value", param=param.name)
     return sorted({_clean_text(param, item) for item in value})
 
 
 def _clean_choice(param: Param, value) -> str:
     if value not in [choice for choice, _label in param.choices]:
-        _fail(param, "%(param)s must be one of %(choices)s",
+        raise ValidationError("%(param)s must be one of %(choices)s", param=param.name,
               choices=", ".join(choice for choice, _label in param.choices))
     return value
 
@@ -116,7 +112,7 @@ def _clean_choices(param: Param, value) -> list:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value or len(value) > 50:
-        _fail(param, "%(param)s needs at least one value")
+        raise ValidationError("%(param)s needs at least one value", param=param.name)
     if not param.choices:  # an open list (tiers): any short text
         return sorted({_clean_text(param, item) for item in value})
     return sorted({_clean_choice(param, item) for item in value})
@@ -126,7 +122,7 @@ def _clean_date(param: Param, value) -> str:
     try:
         return date.fromisoformat(str(value).strip()).isoformat()
     except ValueError:
-        _fail(param, "%(param)s must be a date (YYYY-MM-DD)")
+        raise ValidationError("%(param)s must be a date (YYYY-MM-DD)", param=param.name)
 
 
 def _clean_bool(param: Param, value) -> bool:
@@ -136,23 +132,23 @@ def _clean_bool(param: Param, value) -> bool:
         return True
     if value in ("no", "false", "0", 0):
         return False
-    _fail(param, "%(param)s must be yes or no")
+    raise ValidationError("%(param)s must be yes or no", param=param.name)
 
 
 def _clean_period(param: Param, value) -> dict:
     if not isinstance(value, dict) or not value:
-        _fail(param, "%(param)s must be the last N days or a range of dates")
+        raise ValidationError("%(param)s must be the last N days or a range of dates", param=param.name)
     if "days" in value:
         if set(value) != {"days"}:
-            _fail(param, "%(param)s must be the last N days or a range of dates")
+            raise ValidationError("%(param)s must be the last N days or a range of dates", param=param.name)
         return {"days": _clean_int(Param(param.name, "int", param.label, minimum=1, maximum=3660), value["days"])}
     if not set(value) <= {"from", "to"}:
-        _fail(param, "%(param)s must be the last N days or a range of dates")
+        raise ValidationError("%(param)s must be the last N days or a range of dates", param=param.name)
     period = {end: _clean_date(param, value[end]) for end in ("from", "to") if value.get(end)}
     if not period:
-        _fail(param, "%(param)s must be the last N days or a range of dates")
+        raise ValidationError("%(param)s must be the last N days or a range of dates", param=param.name)
     if len(period) == 2 and period["from"] > period["to"]:
-        _fail(param, "%(param)s starts after it ends")
+        raise ValidationError("%(param)s starts after it ends", param=param.name)
     return period
 
 
