@@ -95,11 +95,12 @@ def register_blueprints(app: Flask) -> None:
     from mcrm.merchants.views import bp as merchants_bp
     from mcrm.messaging.views import bp as messaging_bp
     from mcrm.points.views import bp as points_bp
+    from mcrm.segments.views import bp as segments_bp
 
     app.url_map.converters["int"] = IdConverter  # before any rule is added
     app.request_class = ConsoleRequest
     for blueprint in (auth_bp, login_codes_bp, staff_bp, merchants_bp, dashboard_bp, members_bp, points_bp,
-                      messaging_bp, keywords_bp):
+                      messaging_bp, keywords_bp, segments_bp):
         app.register_blueprint(blueprint)
 
     _db_events.wrap_read_only_requests(app)

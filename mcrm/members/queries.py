@@ -57,6 +57,14 @@ _MEMBER_NO = re.compile(r"(?:(?:no\.?|#|会员号|会员编号|编号)\s*(\d{1,1
 
 
 @dataclass(frozen=True)
+class Scope:
+    """Members picked by a feature above this one (a saved segment): its name for the page and one
+    SELECT of their ids, which the list's query takes as a subquery."""
+    label: str
+    member_ids: sa.Select
+
+
+@dataclass(frozen=True)
 class MemberFilter:
     """What the staff asked for; every field optional."""
     q: str = ""
@@ -66,6 +74,7 @@ class MemberFilter:
     opted_out: str = ""
     birthday_month: int | None = None
     sort: str = "newest"
+    scope: Scope | None = None
 
     def __post_init__(self):
         if self.sort not in SORTS:
@@ -128,6 +137,8 @@ def _where(merchant: Merchant, filters: MemberFilter, *, narrow: bool = False) -
         clauses.append(Member.opted_out == (filters.opted_out == "yes"))
     if filters.birthday_month:
         clauses.append(Member.birthday_month == filters.birthday_month)
+    if filters.scope is not None:
+        clauses.append(Member.id.in_(filters.scope.member_ids))
     if filters.tag:
         if narrow:  # few tagged members: look them up from the tag index
             clauses.append(Member.id.in_(sa.select(MemberTag.member_id).where(
@@ -151,6 +162,8 @@ def _is_narrow(merchant: Merchant, filters: MemberFilter) -> bool:
                                                      MemberTag.tag == filters.tag))
     equalities = {"tier": filters.tier, "birthday_month": filters.birthday_month,
                   "opted_out": {"yes": True, "no": False}.get(filters.opted_out)}
+    if filters.scope is not None:
+        probes.append(filters.scope.member_ids)
     for name, value in equalities.items():
         if value not in (None, ""):
             probes.append(sa.select(sa.literal(1)).select_from(Member).where(

@@ -5,6 +5,8 @@ redemptions (points views), as a cashier does; managers and owners do everything
 and points.
 """
 import threading
+from dataclasses import replace
+from typing import Callable
 
 from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request,
                    url_for)
@@ -18,7 +20,7 @@ from mcrm.auth.access import get_owned_or_404, role_required
 from mcrm.auth.models import Role, Staff
 from mcrm.core import csv_out
 from mcrm.core.clock import now_utc
-from mcrm.core.errors import ConflictError, DomainError, ValidationError
+from mcrm.core.errors import ConflictError, DomainError, NotFoundError, ValidationError
 from mcrm.core.urls import parse_id
 from mcrm.extensions import db
 from mcrm.formatting import local_datetime
@@ -27,7 +29,7 @@ from mcrm.members.forms import (GENDER_CHOICES, IMPORT_FIELD_LABELS, ImportUploa
                                 MemberFilterForm, MemberForm, OptOutForm, format_custom_fields)
 from mcrm.members.models import ImportStatus, Member, MemberImport, Source
 from mcrm.merchants.models import Merchant
-from mcrm.members.queries import list_members
+from mcrm.members.queries import Scope, list_members
 from mcrm.members.services import (Consent, Welcome, delete_member, enrol_member, list_opt_outs, member_birthday,
                                    opt_in, opt_out, opt_out_number, update_member, welcome_members)
 from mcrm.points.forms import AdjustForm, PurchaseForm, RedeemForm
@@ -50,11 +52,28 @@ def _filter_form() -> MemberFilterForm:
     return MemberFilterForm(request.args, tiers=[name for name, _threshold in g.merchant.tier_thresholds])
 
 
+#: query argument → resolve(merchant, value, now) giving the Scope it names (NotFoundError: 404).
+#: Features above members register here (segments: ``?segment=ID``), so this list never imports them
+LIST_SCOPES: dict[str, Callable[[Merchant, str, object], Scope]] = {}
+
+
+def _filters():
+    """The filters of the list and its export, narrowed to a registered scope when the URL names one."""
+    filters = _filter_form().to_filter()
+    for arg, resolve in LIST_SCOPES.items():
+        if request.args.get(arg):
+            try:
+                filters = replace(filters, scope=resolve(g.merchant, request.args[arg], now_utc()))
+            except NotFoundError:
+                abort(404)
+    return filters
+
+
 @bp.route("/")
 @login_required
 def index():
     form = _filter_form()
-    filters = form.to_filter()
+    filters = _filters()
     try:
         page = list_members(g.merchant, filters, after=request.args.get("after"),
                             before=request.args.get("before"),
@@ -227,7 +246,7 @@ def _export_labels() -> csv_io.ExportLabels:
 @role_required(Role.MANAGER)
 def export():
     encoding = csv_out.requested_encoding()
-    filters = _filter_form().to_filter()
+    filters = _filters()
     chunks = csv_io.export_csv(g.merchant, filters, labels=_export_labels(), encoding=encoding,
                                local_time=local_datetime)
     return csv_out.download(chunks, filename=f"members-{now_utc():%Y%m%d}.csv", charset=encoding)

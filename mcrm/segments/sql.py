@@ -1,0 +1,68 @@
+"""A normalized segment definition as one SQL boolean over ``members``, and the lists the builder offers.
+
+Every condition's ``where`` returns an expression that is true or false (never NULL) for each
+member, built from indexed columns or uncorrelated ``IN (SELECT ...)`` subqueries that the
+database runs once per query: the whole segment stays one statement, whatever its shape.
+"""
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from mcrm.segments import rules
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a condition's SQL may depend on besides its params: the merchant, the moment, its zone."""
+    merchant_id: int
+    now: datetime
+    zone: ZoneInfo
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(self.zone).date()
+
+    def local_midnight(self, day: date) -> datetime:
+        return datetime.combine(day, time(0), tzinfo=self.zone)
+
+    def period_bounds(self, period: dict | None) -> tuple[datetime | None, datetime | None]:
+        """[start, end) of a period param as aware datetimes, either open (None)."""
+        if not period:
+            return None, None
+        if "days" in period:
+            return self.now - timedelta(days=period["days"]), None
+        start = self.local_midnight(date.fromisoformat(period["from"])) if "from" in period else None
+        end = self.local_midnight(date.fromisoformat(period["to"]) + timedelta(days=1)) if "to" in period else None
+        return start, end
+
+    def in_period(self, column, period: dict | None) -> list:
+        """Where-clauses keeping ``column`` (an aware timestamp) inside the period."""
+        start, end = self.period_bounds(period)
+        return ([column >= start] if start else []) + ([column < end] if end else [])
+
+
+def compile_where(definition: dict, context: Context,
+                  vocabulary: rules.Vocabulary = rules.VOCABULARY) -> sa.ColumnElement[bool]:
+    """The boolean a member row must satisfy to be in the (normalized) segment."""
+    parts = [vocabulary.get(item["type"]).where({k: v for k, v in item.items() if k != "type"}, context)
+             if "type" in item else compile_where(item, context, vocabulary) for item in definition["items"]]
+    if definition["op"] == "and":
+        return sa.and_(sa.true(), *parts)
+    if definition["op"] == "or":
+        return sa.or_(*parts)
+    return sa.not_(sa.or_(*parts))
+
+
+# -- lists the builder offers ---------------------------------------------------------------------
+
+#: source name → function(merchant_id) giving [(value, label)]: tiers, tags, keyword apps, ...
+SOURCES: dict[str, Callable[[int], list[tuple]]] = {}
+
+
+def register_source(name: str, options: Callable[[int], list[tuple]]) -> None:
+    if name in SOURCES:
+        raise ValueError(f"segment source {name!r} is registered twice")
+    SOURCES[name] = options
