@@ -244,7 +244,10 @@ _VOIDS = sa.orm.aliased(PointsEntry)
 _SPEND = sa.select(PointsEntry.member_id, sa.func.coalesce(sa.func.sum(PointsEntry.amount), 0)).where(
     PointsEntry.member_id.in_(sa.bindparam("member_ids", expanding=True)), PointsEntry.kind == EntryKind.EARN,
     PointsEntry.created_at >= sa.bindparam("since"), PointsEntry.created_at < sa.bindparam("until"),
-    PointsEntry.voids_entry_id.is_(None), ~sa.exists().where(_VOIDS.voids_entry_id == PointsEntry.id)
+    # coalesce: "voids_entry_id IS NULL" alone led SQLite to walk the void link's unique index over
+    # nearly every entry instead of the member's entries (a purchase took 7 ms at 20,000 members)
+    sa.func.coalesce(PointsEntry.voids_entry_id, 0) == 0,
+    ~sa.exists().where(_VOIDS.voids_entry_id == PointsEntry.id)
 ).group_by(PointsEntry.member_id)
 
 
