@@ -65,7 +65,8 @@ def _database(url: str | None) -> tuple[str, Path]:
 
 def run(args) -> None:
     url, folder = _database(args.database_url)
-    settings = Settings(env="test", instance_path=str(folder), database_url=url, secret_key="b" * 40).with_defaults()
+    settings = Settings(env="test", instance_path=str(folder), database_url=url,
+                        secret_key="b" * 40).with_defaults()
     app = create_app(settings)
     rng = random.Random(2026)
     with app.app_context():
@@ -80,8 +81,8 @@ def run(args) -> None:
         else:
             db.session.execute(sa.text("ANALYZE"))
             db.session.commit()
-        print(f"{db.engine.dialect.name}: seeded {args.members:,} members in {time.perf_counter() - start:.0f} s",
-              flush=True)
+        seconds = time.perf_counter() - start
+        print(f"{db.engine.dialect.name}: seeded {args.members:,} members in {seconds:.0f} s", flush=True)
         merchant_id = db.session.get(Merchant, merchant.id).id
         print(f"{'segment':76} {'p50':>7} {'p95':>7} {'members':>9}")
         for name, definition in SEGMENTS.items():
@@ -101,7 +102,8 @@ def run(args) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--database-url", default=os.environ.get("MCRM_BENCH_DATABASE_URL")
