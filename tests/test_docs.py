@@ -30,8 +30,13 @@ def test_links_between_pages_land_on_a_page_and_heading():
                 f"{path.relative_to(ROOT)}: no #{anchor} in {target}"
 
 
+#: the name of the rules file that lived outside the repository (written in two pieces so this
+#: test, which has to name it, is not itself a citation)
+RETIRED_RULES_FILE = "SMS-" + "CONTRACT"
+
+
 def test_nothing_cites_a_rules_file_users_do_not_have():
     for path in CITING:
         if path == Path(__file__).resolve():
             continue
-        assert "SMS-CONTRACT" not in path.read_text(encoding="utf-8"), f"{path.relative_to(ROOT)} cites it"
+        assert RETIRED_RULES_FILE not in path.read_text(encoding="utf-8"), f"{path.relative_to(ROOT)} cites it"

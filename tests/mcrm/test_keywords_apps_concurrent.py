@@ -1,7 +1,6 @@
 """Keyword apps under parallel texts and clicks on PostgreSQL: a coupon is redeemed once, a code goes to
 one number, and an event never books more seats than it has (the read-then-write race of two
 transactions that each see the other's seat as free)."""
-import threading
 from datetime import datetime, timezone
 
 import pytest
@@ -13,6 +12,7 @@ from mcrm.keywords.apps.custom import add_pool_codes, redeem_coupon
 from mcrm.keywords.models import CouponCode, EventSignup, KeywordApp, SignupStatus
 from mcrm.keywords import services
 from mcrm.merchants.models import Merchant
+from tests.concurrency import run_together
 from tests.mcrm.keywords_support import switched_on_app
 
 PARALLEL = 12  # below the pool's 15 connections: every thread holds one while it waits at the barrier
@@ -22,30 +22,13 @@ def at_once(app, merchant, work) -> list:
     """Run ``work(merchant, n)`` in PARALLEL threads released together, each in its own app context
     (so its own session and connection) and committing its own transaction; returns the results."""
     merchant_id = merchant.id
-    _db.session.remove()
-    start = threading.Barrier(PARALLEL)
-    results, failures = [None] * PARALLEL, []
 
     def run(n):
-        with app.app_context():
-            try:
-                own = _db.session.get(Merchant, merchant_id)
-                start.wait(timeout=30)
-                results[n] = work(own, n)
-                _db.session.commit()
-            except Exception as error:  # noqa: BLE001  surfaced below: an assertion in a thread is lost
-                failures.append(error)
-            finally:
-                _db.session.remove()
+        result = work(_db.session.get(Merchant, merchant_id), n)
+        _db.session.commit()
+        return result
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(PARALLEL)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not failures
-    assert not any(thread.is_alive() for thread in threads)
-    return results
+    return run_together(app, run, PARALLEL)
 
 
 def texter(n: int) -> str:

@@ -1,5 +1,4 @@
 """Voiding a purchase or a redemption, and the purchase limits a merchant sets (services, real database)."""
-import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -12,6 +11,7 @@ from mcrm.merchants.models import TierBasis
 from mcrm.points import services
 from mcrm.points.models import EntryKind, PointsEntry
 from mcrm.points.services import Actor
+from tests.concurrency import run_together
 
 MANAGER = Actor("店长")
 CLERK = Actor("收银员")
@@ -165,37 +165,22 @@ def test_two_managers_voiding_the_same_purchase_at_once_void_it_once(app, db, me
     purchase_id = services.record_purchase(member, merchant, 300, actor=CLERK, now=now).id
     member_id, merchant_id = member.id, merchant.id
     db.session.commit()
-    db.session.remove()
-    start = threading.Barrier(2)
-    outcomes, failures = [], []
 
-    def manager():
-        with app.app_context():  # its own session and connection
-            from mcrm.merchants.models import Merchant
-            try:
-                # both start together; on SQLite the second then waits for the first's write lock,
-                # on PostgreSQL both pass the first check and the unique link settles it
-                start.wait(timeout=30)
-                entry = db.session.get(PointsEntry, purchase_id)
-                shop = db.session.get(Merchant, merchant_id)
-                try:
-                    services.void_entry(entry, shop, reason="并发撤销", actor=MANAGER, now=now)
-                    db.session.commit()
-                    outcomes.append("voided")
-                except ConflictError:
-                    db.session.rollback()
-                    outcomes.append("refused")
-            except Exception as error:  # surfaced below: an assertion in a thread would be lost
-                failures.append(error)
-            finally:
-                db.session.remove()
+    def manager(_n):
+        # both start together; on SQLite the second then waits for the first's write lock,
+        # on PostgreSQL both pass the first check and the unique link settles it
+        from mcrm.merchants.models import Merchant
+        entry = db.session.get(PointsEntry, purchase_id)
+        try:
+            services.void_entry(entry, db.session.get(Merchant, merchant_id), reason="并发撤销", actor=MANAGER,
+                                now=now)
+            db.session.commit()
+            return "voided"
+        except ConflictError:
+            db.session.rollback()
+            return "refused"
 
-    threads = [threading.Thread(target=manager) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not failures
+    outcomes = run_together(app, manager, 2)
     assert sorted(outcomes) == ["refused", "voided"]
     balance = db.session.scalar(sa.select(Member.points_balance).where(Member.id == member_id))
     assert balance == 1000 == ledger_sum(db, db.session.get(Member, member_id))
