@@ -27,7 +27,7 @@ def test_wrong_password_keeps_the_login_page_with_an_error(open_page, make_staff
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", "not-the-password")
     page.click("form.form button[type=submit]")
-    assert page.locator(".flash.error").is_visible()
+    page.locator(".flash.error").wait_for(state="visible")  # the answer's page, not the form's
     assert "/login" in page.url
 
 
