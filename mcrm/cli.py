@@ -312,7 +312,7 @@ def jobs_list():
         rows.append((state.job.id, state.job.description, last, result, following))
     widths = [max(len(row[column]) for row in rows) for column in range(4)]
     for row in rows:
-        click.echo("  ".join([cell.ljust(width) for cell, width in zip(row, widths)] + [row[4]]).rstrip())
+        click.echo("  ".join([cell.ljust(width) for cell, width in zip(row, widths, strict=False)] + [row[4]]).rstrip())
 
 
 @jobs_group.command("run")

@@ -132,7 +132,7 @@ def _keyword_apps(merchant: Merchant, rng: random.Random, numbers: list[str], no
     rng.shuffle(texts)
     senders = rng.sample(numbers, min(len(texts), len(numbers)))                     # one text a member
     moments = sorted(now - timedelta(minutes=rng.randint(10, 4320)) for _ in senders)  # stored in time order
-    for text, msisdn, moment in zip(texts, senders, moments):
+    for text, msisdn, moment in zip(texts, senders, moments, strict=False):
         _text_in(merchant, msisdn, text, moment)
     from mcrm.keywords.models import CouponCode
     issued = db.session.scalars(sa.select(CouponCode).where(CouponCode.app_id == apps[1].id)

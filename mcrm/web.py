@@ -10,7 +10,7 @@ from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wsgi import ClosingIterator
 
-from mcrm import db as _db_events  # noqa: F401  (registers the SQLite pragmas)
+from mcrm import db as _db_events  # registers the SQLite pragmas
 from mcrm.core.msisdn import mask_msisdn
 from mcrm.core.text import strip_controls
 from mcrm.core.urls import IdConverter

@@ -89,7 +89,7 @@ def start_inbound_loop(app: Flask, stop: threading.Event, idle_wait: float = 0.2
             with app.app_context():
                 try:
                     claimed = process_inbound_sms(worker_id)
-                except Exception:  # noqa: BLE001  a lost database must not end the loop
+                except Exception:  # a lost database must not end the loop
                     logger.exception("inbound processing failed; retrying")
                     claimed = 0
             if not claimed:

@@ -79,7 +79,7 @@ def process_inbound_sms(worker_id: str = "jobs", limit: int = 50, now=None) -> i
         db.session.flush()  # any error shows here, not in the commit
     except Exception as error:  # noqa: BLE001  the batch is answered again, one MO at a time
         db.session.rollback()
-        for inbound, values in zip(claimed, as_claimed):
+        for inbound, values in zip(claimed, as_claimed, strict=True):
             vars(inbound).update(values)
         logger.info("a batch of %d MOs %s: answering it again one MO at a time", len(claimed),
                     "met a concurrent insert" if isinstance(error, IntegrityError) else "had a failing MO")
@@ -111,7 +111,7 @@ def _answer_each_alone(claimed: list, clock) -> None:
                 # once): run it again, it now sees that row and answers "already a member"
                 logger.info("MO %s met a concurrent insert: answering it again", inbound.id)
                 answer(inbound)
-        except Exception as error:  # noqa: BLE001  one bad MO must not stop the others
+        except Exception as error:  # one bad MO must not stop the others
             logger.exception("MO %s failed", inbound.id)
             try:
                 mark_inbound_failed(inbound, now=clock(), error=f"{type(error).__name__}: {error}")

@@ -468,7 +468,7 @@ def upload_info_table(app: KeywordApp, data: bytes) -> int:
         raise ConflictError("The first column (%(column)s) has the same code twice", column=header[0])
     db.session.execute(sa.delete(InfoRow).where(InfoRow.app_id == app.id))
     db.session.execute(sa.insert(InfoRow), [{"app_id": app.id, "lookup": lookup, "values": record}
-                                            for lookup, record in zip(lookups, records)])
+                                            for lookup, record in zip(lookups, records, strict=True)])
     app.config = {**(app.config or {}), "columns": header, "rows": len(records)}
     db.session.flush()
     return len(records)

@@ -3,7 +3,7 @@ outbox → gateway → SMSC, with the ``mcrm run`` inbound loop answering as it 
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 import sqlalchemy as sa
@@ -67,7 +67,7 @@ def test_stop_confirms_and_a_later_marketing_sms_never_reaches_the_phone(db, mer
     [confirmation] = texts_to(smsc, CONSUMER, 1)
     assert "退订" in confirmation
     message = enqueue_sms(merchant, msisdn="+" + CONSUMER, body="周末八折", kind="marketing",
-                          now=datetime(2026, 11, 22, 4, 0, tzinfo=timezone.utc))
+                          now=datetime(2026, 11, 22, 4, 0, tzinfo=UTC))
     assert message.status == MessageStatus.SUPPRESSED
     db.session.commit()  # and nothing read after it: SQLite's write lock stays free for the gateway
     smsc.mo(CONSUMER, SERVICE_NUMBER, "JF")  # a later reply still arrives, and the marketing one never does

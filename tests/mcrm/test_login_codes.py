@@ -141,7 +141,7 @@ def test_a_code_asked_for_the_owner_never_shows_to_a_manager(app, client, login,
     urls = ["/messages/", f"/messages/{message.id}", "/messages/simulator?msisdn=%2B8613600136000",
             "/messages/simulator/thread?msisdn=13600136000"]
     pages = [client.get(url).get_data(as_text=True) for url in urls]
-    for url, page in zip(urls, pages):
+    for url, page in zip(urls, pages, strict=True):
         assert "验证码******" in page and not re.search(r"验证码\d", page), url
 
     [(to, text)] = sent_to_phones(app, now)  # the phone still gets the real code

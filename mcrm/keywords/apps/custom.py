@@ -7,7 +7,7 @@ Each kind declares its reply texts (default and placeholders) in ``REPLIES`` and
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, UTC
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -113,7 +113,7 @@ def coupon_expiry(now: datetime, days: int, zone: str) -> datetime:
     """When a coupon issued ``now`` and good for ``days`` stops working: at the end of the merchant's
     local day ``days`` after today, so it is good through the whole of the date its SMS names."""
     last_day = now.astimezone(ZoneInfo(zone)).date() + timedelta(days=days)
-    return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
+    return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
 def last_valid_moment(expires_at: datetime | None) -> datetime | None:
