@@ -1,5 +1,6 @@
 """Issue 11's "one place each", pinned with AST scans: a rule written twice drifts apart."""
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,3 +74,18 @@ def test_every_post_handler_saves_through_the_helper():
             if not _calls(function) & (helpers | {"saving"}):
                 missing.append(where)
     assert not missing, f"POST handlers that save without mcrm.core.saving.saving(): {missing}"
+
+
+def test_one_function_masks_a_phone_number():
+    """mcrm.core.msisdn holds the rule; everything else calls mask_msisdn or mask_numbers."""
+    found = []
+    for path in MCRM.rglob("*.py"):
+        where = str(path.relative_to(ROOT))
+        if where == "mcrm/core/msisdn.py":
+            continue
+        source = path.read_text(encoding="utf-8")
+        found += [f"{where}:{node.name}" for node in ast.walk(ast.parse(source))
+                  if isinstance(node, ast.FunctionDef) and node.name.startswith("mask")]
+        if '"****"' in source or re.search(r"msisdn\[:?-?\d", source):  # msisdn[:4], msisdn[-4:]
+            found.append(f"{where} masks by hand")
+    assert not found, found

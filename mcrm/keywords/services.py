@@ -175,7 +175,7 @@ def handle_inbound_sms(inbound: InboundMessage, *, now: datetime) -> list:
     try:
         msisdn = normalize_msisdn(inbound.msisdn)
     except ValidationError:
-        logger.info("MO %s from %s is no phone number: not answered", inbound.id, inbound.msisdn[:4])
+        logger.info("MO %s from %s is no phone number: not answered", inbound.id, mask_msisdn(inbound.msisdn))
         return []
     replies = answer_text(merchant, msisdn=msisdn, text=inbound.text, now=now, extension=inbound.extension or "",
                           destination=inbound.destination_addr, inbound_id=inbound.id,
