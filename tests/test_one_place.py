@@ -89,3 +89,20 @@ def test_one_function_masks_a_phone_number():
         if '"****"' in source or re.search(r"msisdn\[:?-?\d", source):  # msisdn[:4], msisdn[-4:]
             found.append(f"{where} masks by hand")
     assert not found, found
+
+
+def test_one_registry_of_member_fields():
+    """Replies, wizard apps, the preview and docs/keywords.md all name the registry's fields."""
+    from mcrm.keywords import texts, views
+    from mcrm.keywords.apps import custom
+    from mcrm.keywords.fields import MEMBER_FIELDS
+    documented = re.findall(r"^\| `\{(\w+)\}` \|", (ROOT / "docs" / "keywords.md").read_text(encoding="utf-8"),
+                            flags=re.M)
+    assert tuple(documented) == MEMBER_FIELDS
+    assert set(MEMBER_FIELDS) <= set(views.SAMPLE_VALUES)
+    assert texts.DEFAULT_REPLIES["points"][1][:len(MEMBER_FIELDS)] == MEMBER_FIELDS
+    assert custom.LIMIT_REPLY[1][:len(MEMBER_FIELDS)] == MEMBER_FIELDS
+    # nowhere else spells the list out
+    spelled = [str(p.relative_to(ROOT)) for p in MCRM.rglob("*.py")
+               if '"name", "points", "tier"' in p.read_text(encoding="utf-8")]
+    assert spelled == [], spelled

@@ -504,7 +504,7 @@ def send_event_reminders(merchant: Merchant, *, now: datetime) -> int:
     job that runs twice sends nothing twice. Returns how many reminders were queued.
     """
     from mcrm.keywords.apps.custom import event_when, reply_default
-    from mcrm.keywords.context import member_values
+    from mcrm.keywords.fields import member_values
     from mcrm.keywords.models import AppKind, EventSignup, SignupStatus
     from mcrm.keywords.rules import render_template
     from mcrm.members.models import Member

@@ -14,7 +14,7 @@ from mcrm.core.errors import DomainError
 from mcrm.core.msisdn import normalize_msisdn
 from mcrm.core.saving import saving
 from mcrm.formatting import local_datetime
-from mcrm.keywords import forms, records, services, texts
+from mcrm.keywords import fields, forms, records, services, texts
 from mcrm.keywords.apps import custom
 from mcrm.keywords.models import AppKind, AppStatus, KeywordApp
 from mcrm.keywords.rules import TemplateError, render_template as render_reply, split_words
@@ -27,8 +27,8 @@ bp = Blueprint("keywords", __name__, url_prefix="/keywords")
 STEPS = [("keywords.app_keywords", _l("Keywords")), ("keywords.app_replies", _l("Replies")),
          ("keywords.app_settings", _l("Limits and settings")), ("keywords.app_try", _l("Test and switch on"))]
 
-#: what the reply preview fills placeholders with
-SAMPLE_VALUES = {"name": "张三", "points": 1280, "tier": "银卡", "expiring_points": 200, "member_no": "00000042",
+#: what the reply preview fills placeholders with: the member fields' samples, then the replies' own
+SAMPLE_VALUES = {**fields.SAMPLES,
                  "gift_points": 100, "ticket_no": "000123", "kind": "建议", "msisdn": "+8613800138000",
                  "amount": "88", "earned": 88, "redeemed": 500, "error": "余额不足", "code": "AB12CD34",
                  "expires": "2026-12-31", "option": "红烧肉", "options": "1.红烧肉 2.糖醋鱼", "keyword": "TP",

@@ -16,11 +16,11 @@ from sqlalchemy.exc import IntegrityError
 from mcrm.core.errors import ConflictError, DomainError, NotFoundError, ValidationError
 from mcrm.extensions import db
 from mcrm.keywords.context import Context
+from mcrm.keywords.fields import MEMBER_FIELDS
 from mcrm.keywords.models import (AppKind, CouponCode, EventSignup, InfoRow, KeywordApp, KeywordUse, PollVote,
                                   SignupStatus)
 from mcrm.keywords.rules import fold, to_half_width
 
-MEMBER_FIELDS = ("name", "points", "tier", "expiring_points", "member_no", "shop")
 #: unambiguous characters for generated coupon codes (no 0/O, 1/I/L)
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 LIMIT_REPLY = ("您已达到参与次数上限，感谢支持！", MEMBER_FIELDS + ("limit",))
