@@ -13,13 +13,14 @@ import sqlalchemy as sa
 
 from mcrm.core.errors import ValidationError
 from mcrm.core.msisdn import mask_msisdn, normalize_msisdn
+from mcrm.core.text import fold
 from mcrm.extensions import db
 from mcrm.keywords import actions, texts
 from mcrm.keywords.apps.custom import list_live_apps
 from mcrm.keywords.apps.staff import find_staff, run_command
 from mcrm.keywords.context import Context, Reply, per_transaction
 from mcrm.keywords.models import KeywordApp
-from mcrm.keywords.rules import KeywordTable, Outcome, ParsedText, fold, parse_text
+from mcrm.keywords.rules import KeywordTable, Outcome, ParsedText, parse_text
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.models import InboundMessage, OutboundMessage
 from mcrm.messaging.services import enqueue_sms

@@ -10,6 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from mcrm.core.errors import ConflictError, NotFoundError, ValidationError
+from mcrm.core.text import fold, to_half_width
 from mcrm.extensions import db
 from mcrm.keywords import texts
 from mcrm.keywords.apps.config import check_ready, clean_config, read_info_csv
@@ -20,8 +21,8 @@ from mcrm.keywords.engine import answer_text
 from mcrm.keywords.models import (AppKind, AppStatus, CouponCode, EventSignup, InfoRow, KeywordApp,
                                   KeywordUse, KeywordWord)
 from mcrm.keywords.records import iter_records
-from mcrm.keywords.rules import (TemplateError, check_template, find_conflicts, fold, parse_text, render_template,
-                                 template_fields, to_half_width)
+from mcrm.keywords.rules import (TemplateError, check_template, find_conflicts, parse_text, render_template,
+                                 template_fields)
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.services import enqueue_sms
 

@@ -14,11 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from mcrm.core.errors import ConflictError, DomainError, NotFoundError, ValidationError
+from mcrm.core.text import fold, to_half_width
 from mcrm.extensions import db
 from mcrm.keywords.context import Context, member_values, per_transaction
 from mcrm.keywords.models import (AppKind, AppStatus, CouponCode, EventSignup, InfoRow, KeywordApp, KeywordUse,
                                   PollVote, SignupStatus)
-from mcrm.keywords.rules import fold, render_template, to_half_width
+from mcrm.keywords.rules import render_template
 from mcrm.members.models import Member
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.services import enqueue_sms
