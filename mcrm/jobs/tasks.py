@@ -8,6 +8,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from mcrm.core.clock import now_utc
 from mcrm.core.errors import ConflictError
@@ -15,11 +16,14 @@ from mcrm.extensions import db
 from mcrm.keywords.apps.custom import send_event_reminders
 from mcrm.keywords.engine import handle_inbound_sms
 from mcrm.merchants.models import Merchant
-from mcrm.messaging.services import (claim_inbound, mark_inbound_batch_done, mark_inbound_done, mark_inbound_failed,
-                                     release_stale_claims)
+from mcrm.messaging.models import InboundMessage
+from mcrm.messaging.services import (claim_inbound, mark_inbound_batch_done, mark_inbound_done,
+                                     mark_inbound_failed, release_stale_claims)
 from mcrm.points.services import expire_due_points, refresh_all_tiers
 
 logger = logging.getLogger(__name__)
+
+_INBOUND_COLUMNS = [column.key for column in sa.inspect(InboundMessage).column_attrs]
 
 
 def _active_merchants() -> list[Merchant]:
@@ -71,7 +75,7 @@ def process_inbound_sms(worker_id: str = "jobs", limit: int = 50, now=None) -> i
     db.session.commit()
     # the rows as claimed: a rolled-back batch puts them back (they are detached, so the rollback
     # does not, and they would still show the DONE marks it took away)
-    as_claimed = [dict(vars(inbound)) for inbound in claimed]
+    as_claimed = [{key: getattr(inbound, key) for key in _INBOUND_COLUMNS} for inbound in claimed]
     try:
         for inbound in claimed:
             handle_inbound_sms(inbound, now=clock())
@@ -80,7 +84,8 @@ def process_inbound_sms(worker_id: str = "jobs", limit: int = 50, now=None) -> i
     except Exception as error:  # noqa: BLE001  the batch is answered again, one MO at a time
         db.session.rollback()
         for inbound, values in zip(claimed, as_claimed):
-            vars(inbound).update(values)
+            for key, value in values.items():
+                set_committed_value(inbound, key, value)
         logger.info("a batch of %d MOs %s: answering it again one MO at a time", len(claimed),
                     "met a concurrent insert" if isinstance(error, IntegrityError) else "had a failing MO")
         _answer_each_alone(claimed, clock)
