@@ -115,4 +115,3 @@ def find_member(merchant: Merchant, msisdn: str) -> Member | None:
     """The live member of ``merchant`` with this number, or None."""
     return find_member_by_msisdn(merchant, msisdn)
 
-

@@ -337,7 +337,7 @@ def test_a_sign_up_over_the_seats_one_text_may_book_says_the_limit_and_books_not
 
 
 def test_confirmed_sign_ups_are_reminded_once_before_the_event(make_app, merchant, phone, db, now):
-    from mcrm.keywords.services import send_event_reminders
+    from mcrm.keywords.apps.custom import send_event_reminders
     from mcrm.messaging.models import OutboundMessage
     starts = now + timedelta(hours=30)
     make_app(kind="event", words=["BM"], capacity=1, event_at=starts, remind_hours=24)

@@ -10,7 +10,7 @@ from mcrm.core.errors import ConflictError
 from mcrm.extensions import db as _db
 from mcrm.keywords.apps.custom import add_pool_codes, redeem_coupon
 from mcrm.keywords.models import CouponCode, EventSignup, KeywordApp, SignupStatus
-from mcrm.keywords import services
+from mcrm.keywords import engine, services
 from mcrm.merchants.models import Merchant
 from tests.concurrency import run_together
 from tests.mcrm.keywords_support import switched_on_app
@@ -36,7 +36,7 @@ def texter(n: int) -> str:
 
 
 def text(merchant, n, body, now):
-    return [reply.body for reply in services.answer_text(merchant, msisdn=texter(n), text=body, now=now)]
+    return [reply.body for reply in engine.answer_text(merchant, msisdn=texter(n), text=body, now=now)]
 
 
 @pytest.mark.postgres

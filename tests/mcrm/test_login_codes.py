@@ -151,7 +151,7 @@ def test_a_code_asked_for_the_owner_never_shows_to_a_manager(app, client, login,
 
 
 def test_a_code_sms_is_held_for_the_gateway_until_the_smsc_takes_it_or_it_fails(app, staff, db, now):
-    from mcrm.auth.login_codes import send_login_code
+    from mcrm.keywords.apps.staff import send_login_code
     from sms_gateway import SubmitError
     send_login_code(staff, now=now)
     send_login_code(staff, now=now)
@@ -186,7 +186,7 @@ def test_the_keyword_wizards_test_panel_shows_a_dl_code_masked(make_staff, merch
 def test_the_migration_masks_codes_in_login_code_sms_sent_before_it(staff, db, now):
     from flask_migrate import downgrade, upgrade
 
-    from mcrm.auth.login_codes import send_login_code
+    from mcrm.keywords.apps.staff import send_login_code
     from mcrm.messaging.services import enqueue_sms
     send_login_code(staff, now=now)
     other = enqueue_sms(staff.merchant, msisdn=STAFF_PHONE, body="订单123456已发货", kind="transactional",

@@ -14,12 +14,16 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from mcrm.core.errors import ConflictError, DomainError, NotFoundError, ValidationError
+from mcrm.core.text import fold, to_half_width
 from mcrm.extensions import db
-from mcrm.keywords.context import Context
-from mcrm.keywords.fields import MEMBER_FIELDS
-from mcrm.keywords.models import (AppKind, CouponCode, EventSignup, InfoRow, KeywordApp, KeywordUse, PollVote,
-                                  SignupStatus)
-from mcrm.keywords.rules import fold, to_half_width
+from mcrm.keywords.context import Context, per_transaction
+from mcrm.keywords.fields import MEMBER_FIELDS, member_values
+from mcrm.keywords.models import (AppKind, AppStatus, CouponCode, EventSignup, InfoRow, KeywordApp, KeywordUse,
+                                  PollVote, SignupStatus)
+from mcrm.keywords.rules import render_template
+from mcrm.members.models import Member
+from mcrm.merchants.models import Merchant
+from mcrm.messaging.services import enqueue_sms
 
 #: unambiguous characters for generated coupon codes (no 0/O, 1/I/L)
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -98,6 +102,23 @@ def run(app: KeywordApp, ctx: Context) -> None:
         db.session.execute(sa.update(KeywordApp).where(KeywordApp.id == app.id)
                            .values(uses=KeywordApp.uses + 1), execution_options={"synchronize_session": False})
         db.session.flush()
+
+
+def list_live_apps(merchant: Merchant, *, now: datetime) -> list[KeywordApp]:
+    """Wizard apps that answer right now: active and inside their date range."""
+    minute = now.replace(second=0, microsecond=0)
+    return list(per_transaction(("apps", merchant.id, minute), lambda: _query_live_apps(merchant, now=now)))
+
+
+#: built once: with one MO per transaction, building it cost as much as running it
+_LIVE_APPS = sa.select(KeywordApp).where(
+    KeywordApp.merchant_id == sa.bindparam("merchant_id"), KeywordApp.status == AppStatus.ACTIVE,
+    sa.or_(KeywordApp.starts_at.is_(None), KeywordApp.starts_at <= sa.bindparam("now")),
+    sa.or_(KeywordApp.ends_at.is_(None), KeywordApp.ends_at > sa.bindparam("now"))).order_by(KeywordApp.id)
+
+
+def _query_live_apps(merchant: Merchant, *, now: datetime) -> list[KeywordApp]:
+    return db.session.scalars(_LIVE_APPS, {"merchant_id": merchant.id, "now": now}).all()
 
 
 # -- auto-reply ---------------------------------------------------------------------------------
@@ -434,6 +455,39 @@ def cancel_signup(app: KeywordApp, signup: EventSignup, *, now: datetime) -> lis
         db.session.refresh(candidate)
         promoted.append(candidate)
     return promoted
+
+
+def send_event_reminders(merchant: Merchant, *, now: datetime) -> int:
+    """Queue the reminder to every confirmed sign-up of events starting within their reminder window.
+
+    Each sign-up is reminded once (``reminded_at``, and the outbox key ``event-reminder:<id>``), so a
+    job that runs twice sends nothing twice. Returns how many reminders were queued.
+    """
+    sent = 0
+    for app in list_live_apps(merchant, now=now):
+        config = app.config or {}
+        if app.kind != AppKind.EVENT or not config.get("event_at") or not config.get("remind_hours"):
+            continue
+        starts = datetime.fromisoformat(config["event_at"])
+        if not starts - timedelta(hours=int(config["remind_hours"])) <= now < starts:
+            continue
+        template = app.replies.get("reminder") or reply_default(app.kind, "reminder")
+        signups = db.session.scalars(sa.select(EventSignup).where(
+            EventSignup.app_id == app.id, EventSignup.status == SignupStatus.CONFIRMED,
+            EventSignup.reminded_at.is_(None))).all()
+        for signup in signups:
+            member = db.session.get(Member, signup.member_id) if signup.member_id else None
+            values = {"shop": merchant.name, "event": app.name, "when": event_when(app, merchant)}
+            if member is not None and member.deleted_at is None:
+                values.update(member_values(member, now=now))
+            else:
+                member = None
+            enqueue_sms(merchant, msisdn=signup.msisdn, body=render_template(template, values), kind="transactional",
+                        now=now, member=member, idempotency_key=f"event-reminder:{signup.id}")
+            signup.reminded_at = now
+            sent += 1
+    db.session.flush()
+    return sent
 
 
 KINDS = {
