@@ -106,3 +106,31 @@ def test_one_registry_of_member_fields():
     spelled = [str(p.relative_to(ROOT)) for p in MCRM.rglob("*.py")
                if '"name", "points", "tier"' in p.read_text(encoding="utf-8")]
     assert spelled == [], spelled
+
+
+def _string_constants(cls: ast.ClassDef) -> list[str]:
+    return [target.id for node in cls.body if isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+            for target in node.targets if isinstance(target, ast.Name) and target.id.isupper()]
+
+
+def test_status_values_are_str_enums():
+    """A set of named string values (statuses, kinds, roles) is a StrEnum, never a class of constants."""
+    found = []
+    for path in MCRM.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and len(_string_constants(node)) >= 2:
+                bases = {ast.unparse(base) for base in node.bases}
+                if not bases & {"StrEnum", "enum.StrEnum"}:
+                    found.append(f"{path.relative_to(ROOT)}:{node.name}({', '.join(sorted(bases))})")
+    assert not found, found
+
+
+def test_mcrm_has_one_message_status():
+    """sms_gateway keeps its own statuses (it imports nothing of mcrm); mcrm names only its own."""
+    for path in MCRM.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sms_gateway"):
+                assert "MessageStatus" not in {alias.name for alias in node.names}, path
+            if isinstance(node, ast.ClassDef) and node.name == "MessageStatus":
+                assert path == MCRM / "messaging" / "models.py", path

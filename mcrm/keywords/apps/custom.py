@@ -7,6 +7,7 @@ Each kind declares its reply texts (default and placeholders) in ``REPLIES`` and
 from __future__ import annotations
 
 import secrets
+from enum import StrEnum
 from datetime import date, datetime, time, timedelta, UTC
 from zoneinfo import ZoneInfo
 
@@ -110,7 +111,7 @@ def list_live_apps(merchant: Merchant, *, now: datetime) -> list[KeywordApp]:
     return list(per_transaction(("apps", merchant.id, minute), lambda: _query_live_apps(merchant, now=now)))
 
 
-#: built once: with one MO per transaction, building it cost as much as running it
+#: built once: with one MO per transaction, building it costs as much as running it
 _LIVE_APPS = sa.select(KeywordApp).where(
     KeywordApp.merchant_id == sa.bindparam("merchant_id"), KeywordApp.status == AppStatus.ACTIVE,
     sa.or_(KeywordApp.starts_at.is_(None), KeywordApp.starts_at <= sa.bindparam("now")),
@@ -244,7 +245,7 @@ def find_issued_coupon(merchant, code: str) -> CouponCode | None:
     return coupon_row if coupon_row is not None and coupon_row.msisdn is not None else None
 
 
-class CouponState:
+class CouponState(StrEnum):
     """Where an issued coupon stands: the one verdict the counter page shows."""
     VALID = "valid"
     REDEEMED = "redeemed"
