@@ -10,7 +10,7 @@ from mcrm.core.models import IdMixin, UTCDateTime
 from mcrm.extensions import db
 
 
-class MessageStatus(str, enum.Enum):
+class MessageStatus(enum.StrEnum):
     QUEUED = "queued"          # waiting for a gateway (maybe until ``not_before`` or ``retry_at``)
     SENDING = "sending"        # claimed by a gateway worker
     SUBMITTED = "submitted"    # every part accepted by the SMSC
@@ -20,12 +20,12 @@ class MessageStatus(str, enum.Enum):
     SUPPRESSED = "suppressed"  # never sent: opted out, frequency cap, duplicate occasion
 
 
-class MessageKind(str, enum.Enum):
+class MessageKind(enum.StrEnum):
     MARKETING = "marketing"
     TRANSACTIONAL = "transactional"
 
 
-class InboundStatus(str, enum.Enum):
+class InboundStatus(enum.StrEnum):
     NEW = "new"                # stored, waiting for the keyword engine
     PROCESSING = "processing"  # claimed by a keyword worker
     DONE = "done"

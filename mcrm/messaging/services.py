@@ -4,6 +4,7 @@
 takes it from there. Inbound rows are written by the gateway and consumed by the keyword engine with
 ``claim_inbound`` / ``mark_inbound_done`` / ``mark_inbound_failed``.
 """
+from enum import StrEnum
 import logging
 import re
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_LEASE = timedelta(minutes=10)
 
 
-class SuppressReason:
+class SuppressReason(StrEnum):
     OPTED_OUT = "opted out"
     FREQUENCY_CAP = "frequency cap"
     DUPLICATE_OCCASION = "duplicate occasion"
