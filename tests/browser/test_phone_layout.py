@@ -135,6 +135,7 @@ def test_a_conversation_in_the_message_log_on_a_phone(open_page, db, make_staff,
     sign_in(page, manager)
     page.goto("/messages/")
     page.click("a[href='/messages/numbers/+8613800138000'] >> nth=0")
+    page.locator(".bubble").nth(5).wait_for()     # the click answers with the thread's page
     assert page.locator(".bubble").count() == 6
     assert_bubbles_side_by_side(page, ".bubble.mine", ".bubble.theirs")   # the shop's texts on the right
     no_sideways_scrolling(page)
