@@ -48,7 +48,7 @@ COUPON_FIELDS = ("coupon", "coupon_expires")
 REPLY_DAYS = 3
 #: members queued per transaction: large enough that a query per rule is cheap per member, small
 #: enough that a batch commits in well under a second
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000
 MAX_NAME = 60
 #: statuses of a message still waiting to go (for a paused run: held)
 _WAITING = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.HELD)

@@ -46,7 +46,7 @@ class Suppressed(NamedTuple):
 Recipient = tuple[int | None, str, bool]
 #: numbers per IN (...) list of the set-based rules: a campaign's batch, well under every
 #: database's parameter limit (SQLite 32,766, PostgreSQL 65,535)
-_IN_CHUNK = 2000
+_IN_CHUNK = 5000
 
 
 # ------------------------------------------------------------------------------------------ outbox
