@@ -387,7 +387,7 @@ def send_test(campaign_or_body, *, merchant: Merchant, actor: Staff, now: dateti
         check_template(body, FIELDS)
     to = msisdn or actor.msisdn
     if not to:
-        raise ValidationError("Add your mobile number to your profile to get a test SMS")
+        raise ValidationError("Your account has no mobile number: the owner adds it on the Staff page")
     member = find_member_by_msisdn(merchant, to)
     values = {"shop": merchant.name}
     values.update(member_values(member, now=now) if member is not None else
