@@ -43,8 +43,8 @@ def test_dispatch_run_twice_queues_each_member_once(db, merchant, make_member, l
     assert db.session.scalar(sa.select(sa.func.count()).select_from(CampaignRun)) == 1
 
 
-def test_two_dispatchers_racing_start_one_run_and_queue_each_member_once(app, db, merchant, make_member, launch,
-                                                                         now):
+def test_two_dispatchers_racing_start_one_run_and_queue_each_member_once(app, db, merchant, make_member,
+                                                                         launch, now):
     for n in range(30):
         make_member(msisdn=f"138000000{n:02d}")
     campaign_id = launch().id
@@ -137,7 +137,8 @@ def test_a_one_off_campaign_is_done_when_every_message_is_final(db, merchant, ma
     assert (report.targeted, report.delivered, report.processed) == (1, 1, 1)
 
 
-def test_a_daily_campaign_sends_again_the_next_day_and_skips_missed_days(db, merchant, make_member, launch, now):
+def test_a_daily_campaign_sends_again_the_next_day_and_skips_missed_days(db, merchant, make_member, launch,
+                                                                         now):
     make_member(msisdn="13800000001")
     first = now + timedelta(hours=1)                                   # 13:00 in Shanghai
     campaign = launch(send_at=first, recurrence="daily")
