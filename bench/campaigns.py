@@ -59,12 +59,17 @@ class RssSampler(threading.Thread):
 
     def __init__(self):
         super().__init__(daemon=True)
-        self.peak, self.running = rss_mb(), True
+        self.peak, self.running, self.samples = rss_mb(), True, []
 
     def run(self):
         while self.running:
-            self.peak = max(self.peak, rss_mb())
+            self.samples.append(rss_mb())
+            self.peak = max(self.peak, self.samples[-1])
             time.sleep(0.02)
+
+    def at(self, fraction: float) -> float:
+        """RSS that far into the phase (0.5: half-way), to tell a plateau from a climb."""
+        return self.samples[min(len(self.samples) - 1, int(len(self.samples) * fraction))]
 
     def stop(self) -> float:
         self.running = False
@@ -139,7 +144,8 @@ def queue_everyone(merchant_id: int) -> None:
     print(f"queued {queued:,} messages ({rows:,} rows, {suppressed:,} suppressed: opted out) "
           f"in {seconds:.1f} s "
           f"(launch and preview {launched - start:.1f} s): {queued / seconds:,.0f} messages/s; "
-          f"RSS before {rss_before:.0f} MB, peak {peak:.0f} MB, after {rss_mb():.0f} MB", flush=True)
+          f"RSS before {rss_before:.0f} MB, peak {peak:.0f} MB, after {rss_mb():.0f} MB; at 10/50/90% of the "
+          f"time {sampler.at(0.1):.0f}/{sampler.at(0.5):.0f}/{sampler.at(0.9):.0f} MB", flush=True)
     raw = raw_insert(merchant.id, min(queued, 100_000))
     print(f"raw INSERT of such rows into the same outbox (the driver's executemany, 2,000 a transaction, "
           f"nothing else): {raw:,.0f} rows/s; the campaign queued at {queued / seconds / raw:.0%} of that",

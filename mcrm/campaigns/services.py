@@ -345,6 +345,11 @@ def _preview(merchant: Merchant, body: str, definition: dict, coupon_app: Keywor
     shape = count_parts(text)
     available = coupons_left(coupon_app) if coupon_app is not None else None
     problems: list[DomainError] = []
+    if body:
+        try:
+            _check_body(body, coupon_app)
+        except ValidationError as error:     # {coupon} without a coupon app, or the reverse
+            problems.append(error)
     if recipients - opted_out <= 0:
         problems.append(ValidationError("Nobody in the segment can get marketing SMS"))
     if shape.parts > MAX_TEXT_PARTS:

@@ -98,3 +98,16 @@ def test_the_report_counts_redemptions_and_the_spend_of_redeemers(db, merchant, 
     db.session.commit()
     report = services.campaign_report(campaign, now=later)
     assert (report.coupons_issued, report.coupons_redeemed, report.redeemed_spend) == (2, 1, "120.00")
+
+
+def test_preview_names_a_coupon_field_without_a_coupon_app_and_the_reverse(db, merchant, make_member,
+                                                                           coupon_app, now):
+    make_member(msisdn="13800000001")
+    app = coupon_app(codes=["AAA1"])
+    without = services.preview(merchant, body="券码{coupon}", now=now)
+    assert [p.message for p in without.problems] == ["Choose a coupon app to use {coupon} in the text"]
+    unused = services.preview(merchant, body="您好", coupon_app_id=app.id, now=now)
+    assert [p.message for p in unused.problems] == [
+        "Put {coupon} in the text: every recipient gets a code of the coupon app"]
+    fine = services.preview(merchant, body="券码{coupon}", coupon_app_id=app.id, now=now)
+    assert fine.problems == [] and fine.longest_values == {"coupon": "AAA1"}
