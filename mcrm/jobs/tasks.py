@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
+from mcrm.campaigns.services import dispatch_due
 from mcrm.core.clock import now_utc
 from mcrm.core.errors import ConflictError
 from mcrm.extensions import db
@@ -122,3 +123,9 @@ def _answer_each_alone(claimed: list, clock) -> None:
 def remind_event_signups(*, now: datetime) -> int:
     """Every few minutes: text confirmed sign-ups of events about to start (once each)."""
     return _for_each_merchant(send_event_reminders, "event reminders sent", now)
+
+
+def dispatch_campaigns(*, now: datetime) -> int:
+    """Every minute: start the campaign runs that are due, queue their members in batches (each
+    committed: a run stopped half-way goes on from its last batch), finish the runs that are sent."""
+    return dispatch_due(now=now)

@@ -17,12 +17,24 @@ class MessageStatus(enum.StrEnum):
     DELIVERED = "delivered"    # every part has a DELIVRD receipt
     FAILED = "failed"          # refused by the SMSC, too many attempts, or a failed receipt
     EXPIRED = "expired"        # a part's receipt said EXPIRED
-    SUPPRESSED = "suppressed"  # never sent: opted out, frequency cap, duplicate occasion
+    SUPPRESSED = "suppressed"  # never sent: opted out, frequency cap, duplicate occasion, cancelled
+    HELD = "held"              # queued, but its campaign is paused: no gateway claims it until resumed
 
 
 class MessageKind(enum.StrEnum):
     MARKETING = "marketing"
     TRANSACTIONAL = "transactional"
+
+
+class SuppressReason(enum.StrEnum):
+    """Why a marketing message was kept in the outbox as suppressed (the console shows it as is)."""
+    OPTED_OUT = "opted out"
+    FREQUENCY_CAP = "frequency cap"
+    DUPLICATE_OCCASION = "duplicate occasion"
+    INVALID_NUMBER = "invalid number"
+    TOO_LONG = "too long"
+    #: its campaign was cancelled before a gateway took it
+    CANCELLED = "cancelled"
 
 
 class InboundStatus(enum.StrEnum):
@@ -47,6 +59,8 @@ class OutboundMessage(IdMixin, db.Model):
         # the console log, the phone simulator, frequency caps and occasions
         sa.Index("ix_outbound_messages_merchant_msisdn", "merchant_id", "msisdn", "id"),
         sa.Index("ix_outbound_messages_merchant_created", "merchant_id", "created_at"),
+        # a campaign run's report, pause, resume and cancel: its messages by status
+        sa.Index("ix_outbound_messages_occasion_status", "occasion", "status"),
     )
 
     merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"))

@@ -4,11 +4,13 @@
 takes it from there. Inbound rows are written by the gateway and consumed by the keyword engine with
 ``claim_inbound`` / ``mark_inbound_done`` / ``mark_inbound_failed``.
 """
-from enum import StrEnum
 import logging
 import re
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -24,7 +26,8 @@ from mcrm.members.models import Member
 from mcrm.members.services import on_opt_out_list
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.models import (InboundMessage, InboundStatus, MessageKind, MessageStatus,
-                                   OutboundMessage)
+                                   OutboundMessage, SuppressReason)
+from mcrm.messaging.rules import is_sendable_msisdn, is_single_part, next_window_start
 from mcrm.messaging.store import MAX_PARTS, claim_update, count_parts
 
 logger = logging.getLogger(__name__)
@@ -33,10 +36,17 @@ logger = logging.getLogger(__name__)
 DEFAULT_LEASE = timedelta(minutes=10)
 
 
-class SuppressReason(StrEnum):
-    OPTED_OUT = "opted out"
-    FREQUENCY_CAP = "frequency cap"
-    DUPLICATE_OCCASION = "duplicate occasion"
+class Suppressed(NamedTuple):
+    """What a batch's ``render`` returns instead of a body when the caller itself suppresses a
+    message (a campaign whose coupon pool ran dry)."""
+    reason: str
+
+
+#: (member id or None, E.164 number, opted out?): what the marketing rules need of a recipient
+Recipient = tuple[int | None, str, bool]
+#: numbers per IN (...) list of the set-based rules: a campaign's batch, well under every
+#: database's parameter limit (SQLite 32,766, PostgreSQL 65,535)
+_IN_CHUNK = 5000
 
 
 # ------------------------------------------------------------------------------------------ outbox
@@ -161,13 +171,8 @@ def _find_by_idempotency_key(merchant: Merchant, key: str) -> OutboundMessage | 
 
 def next_send_time(merchant: Merchant, now: datetime) -> datetime:
     """``now`` if it is inside the merchant's sending window (local time), else the next window start."""
-    zone = ZoneInfo(merchant.timezone)
-    local = now.astimezone(zone)
-    start, end = merchant.send_window_start, merchant.send_window_end
-    if start <= local.time() < end:
-        return now
-    day = local.date() if local.time() < start else local.date() + timedelta(days=1)
-    return datetime.combine(day, start, tzinfo=zone).astimezone(now.tzinfo)
+    return next_window_start(ZoneInfo(merchant.timezone), merchant.send_window_start,
+                             merchant.send_window_end, now)
 
 
 def _local_day_bounds(merchant: Merchant, moment: datetime) -> tuple[datetime, datetime]:
@@ -180,23 +185,113 @@ def _local_day_bounds(merchant: Merchant, moment: datetime) -> tuple[datetime, d
 
 def _suppress_reason(merchant: Merchant, msisdn: str, member: Member | None, occasion: str | None,
                      send_at: datetime) -> str | None:
-    if member.opted_out if member is not None else on_opt_out_list(merchant, msisdn):
-        return SuppressReason.OPTED_OUT
-    counted = sa.and_(OutboundMessage.merchant_id == merchant.id, OutboundMessage.msisdn == msisdn,
+    opted_out = member.opted_out if member is not None else on_opt_out_list(merchant, msisdn)
+    recipient = (member.id if member is not None else None, msisdn, opted_out)
+    return marketing_suppressions(merchant, [recipient], occasion=occasion, send_at=send_at)[0]
+
+
+def marketing_suppressions(merchant: Merchant, recipients: Sequence[Recipient], *, occasion: str | None,
+                           send_at: datetime) -> list[str | None]:
+    """Why each recipient's marketing message going out at ``send_at`` must be suppressed, or None
+    when it may go: the rules of docs/sending.md, in this order: opted out, invalid number,
+    duplicate occasion, frequency cap. The one definition of those rules, for one message
+    (``enqueue_sms``) and for a batch (``enqueue_marketing_batch``): one query per rule and chunk
+    of numbers, never one per recipient."""
+    reasons: list[str | None] = [
+        SuppressReason.OPTED_OUT if opted_out else None if is_sendable_msisdn(msisdn)
+        else SuppressReason.INVALID_NUMBER for _member_id, msisdn, opted_out in recipients]
+    counted = sa.and_(OutboundMessage.merchant_id == merchant.id,
                       OutboundMessage.kind == MessageKind.MARKETING,
                       OutboundMessage.status != MessageStatus.SUPPRESSED)
-    if occasion is not None and db.session.scalar(
-            sa.select(OutboundMessage.id).where(counted, OutboundMessage.occasion == occasion).limit(1)):
-        return SuppressReason.DUPLICATE_OCCASION
-    # the cap counts the messages that go out on the same local day as this one would
+    # the cap counts the messages that go out on the same local day as these would
     day_start, day_end = _local_day_bounds(merchant, send_at)
     sent_at = sa.func.coalesce(OutboundMessage.not_before, OutboundMessage.created_at)
-    same_day = db.session.scalar(sa.select(sa.func.count()).where(
-        counted, OutboundMessage.created_at >= day_start - timedelta(days=1),   # keeps the index range short
-        sent_at >= day_start, sent_at < day_end))
-    if same_day >= merchant.frequency_cap_per_day:
-        return SuppressReason.FREQUENCY_CAP
-    return None
+    # (the first bound keeps the index range short)
+    same_day = sa.and_(OutboundMessage.created_at >= day_start - timedelta(days=1),
+                       sent_at >= day_start, sent_at < day_end)
+    of_occasion = OutboundMessage.occasion == occasion if occasion is not None else sa.false()
+    # one grouped query per chunk answers both rules: this occasion's messages and the day's
+    taken_or_today = sa.select(
+        OutboundMessage.msisdn, sa.func.sum(sa.case((of_occasion, 1), else_=0)),
+        sa.func.sum(sa.case((same_day, 1), else_=0)),
+    ).where(counted, sa.or_(of_occasion, same_day)).group_by(OutboundMessage.msisdn)
+    open_numbers = [recipients[i][1] for i, reason in enumerate(reasons) if reason is None]
+    taken: set[str] = set()
+    sent_today: dict[str, int] = {}
+    for start in range(0, len(open_numbers), _IN_CHUNK):
+        chunk = open_numbers[start:start + _IN_CHUNK]
+        for msisdn, of_this_occasion, today in db.session.execute(
+                taken_or_today.where(OutboundMessage.msisdn.in_(chunk))):
+            if of_this_occasion:
+                taken.add(msisdn)
+            sent_today[msisdn] = today
+    cap = merchant.frequency_cap_per_day
+    for i, reason in enumerate(reasons):
+        if reason is None:
+            msisdn = recipients[i][1]
+            if msisdn in taken:
+                reasons[i] = SuppressReason.DUPLICATE_OCCASION
+            elif sent_today.get(msisdn, 0) >= cap:
+                reasons[i] = SuppressReason.FREQUENCY_CAP
+    return reasons
+
+
+def enqueue_marketing_batch(merchant: Merchant, recipients: Sequence[Recipient], keys: Sequence[str],
+                            render: Callable[[Sequence[Recipient], list[bool]], list], *, now: datetime,
+                            occasion: str) -> Counter:
+    """Put one marketing MT per recipient in the outbox, set-based: the rules of
+    ``marketing_suppressions`` for all of them at once, then one executemany INSERT. Flushes.
+
+    ``keys`` are the rows' idempotency keys: a key already in the outbox inserts nothing (ON
+    CONFLICT DO NOTHING), so a batch run twice, or by two processes at once, leaves one row per key.
+    ``render(recipients, kept)`` returns each recipient's body (``kept[i]`` says whether its message
+    will go, so that the caller hands out coupons only to those), or ``Suppressed(reason)``.
+    Returns counts by outcome: ``queued`` and each suppression reason (rows attempted, whether or
+    not a key was already there).
+    """
+    send_at = next_send_time(merchant, now)
+    not_before = send_at if send_at > now else None
+    reasons = marketing_suppressions(merchant, recipients, occasion=occasion, send_at=send_at)
+    bodies = render(recipients, [reason is None for reason in reasons])
+    signature, hint = merchant.signature, merchant.unsubscribe_hint
+    outcome: Counter = Counter()
+    connection = db.session.connection()
+    to_db = _BATCH_TIME.bind_processor(connection.dialect)
+    created_at, waits_until = to_db(now), to_db(not_before)
+    queued, suppressed = MessageStatus.QUEUED.value, MessageStatus.SUPPRESSED.value
+    marketing = MessageKind.MARKETING.value
+    rows = []
+    for (member_id, msisdn, _opted_out), key, reason, body in zip(recipients, keys, reasons, bodies,
+                                                                  strict=True):
+        if body.__class__ is Suppressed:
+            reason, body = reason or body.reason, ""
+        text = signature + body + hint
+        parts = 1 if is_single_part(text) else count_parts(text).parts
+        if reason is None and parts > MAX_PARTS:
+            reason = SuppressReason.TOO_LONG
+        rows.append((merchant.id, member_id, msisdn, body, text, marketing, parts,
+                     suppressed if reason else queued, reason, None if reason else waits_until, 0, key,
+                     occasion, created_at))
+        outcome[reason or "queued"] += 1
+    if rows:
+        db.session.flush()
+        connection.exec_driver_sql(_batch_insert_sql(connection.dialect), rows)
+    return outcome
+
+
+#: the columns a batch inserts, in the order of its rows (the others start empty)
+_BATCH_COLUMNS = ("merchant_id", "member_id", "msisdn", "body", "text", "kind", "parts", "status",
+                  "suppressed_reason", "not_before", "attempts", "idempotency_key", "occasion", "created_at")
+_BATCH_TIME = OutboundMessage.__table__.c.created_at.type
+
+
+def _batch_insert_sql(dialect) -> str:
+    """The batch's INSERT for the driver itself: a campaign's rows skip SQLAlchemy's per-row
+    parameter processing (its values are plain already: times converted once per batch), which
+    cost as much as the database's own work. ON CONFLICT on the key as in ``_insert_outbound``."""
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    return (f"INSERT INTO {OutboundMessage.__tablename__} ({', '.join(_BATCH_COLUMNS)}) "
+            f"VALUES ({', '.join([mark] * len(_BATCH_COLUMNS))}) ON CONFLICT (idempotency_key) DO NOTHING")
 
 
 def release_stale_claims(now: datetime, lease: timedelta = DEFAULT_LEASE) -> int:
