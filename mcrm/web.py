@@ -89,6 +89,7 @@ def register_blueprints(app: Flask) -> None:
     from mcrm.auth.login_code_views import bp as login_codes_bp
     from mcrm.auth.staff_views import bp as staff_bp
     from mcrm.auth.views import bp as auth_bp
+    from mcrm.campaigns.views import bp as campaigns_bp
     from mcrm.dashboard.views import bp as dashboard_bp
     from mcrm.keywords.views import bp as keywords_bp
     from mcrm.members.views import bp as members_bp
@@ -100,7 +101,7 @@ def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter  # before any rule is added
     app.request_class = ConsoleRequest
     for blueprint in (auth_bp, login_codes_bp, staff_bp, merchants_bp, dashboard_bp, members_bp, points_bp,
-                      messaging_bp, keywords_bp, segments_bp):
+                      messaging_bp, keywords_bp, segments_bp, campaigns_bp):
         app.register_blueprint(blueprint)
 
     _db_events.wrap_read_only_requests(app)

@@ -1,0 +1,79 @@
+"""The campaign composer's form, and the words for the codes a campaign and its report store."""
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateTimeLocalField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from mcrm.campaigns.models import CampaignStatus, Recurrence
+
+STATUS_LABELS = {
+    CampaignStatus.DRAFT: _l("draft"), CampaignStatus.SCHEDULED: _l("scheduled"),
+    CampaignStatus.SENDING: _l("sending"), CampaignStatus.PAUSED: _l("paused"),
+    CampaignStatus.DONE: _l("done"), CampaignStatus.CANCELLED: _l("cancelled"),
+}
+#: the badge colour of each status in the list and on the campaign page
+STATUS_BADGES = {CampaignStatus.SENDING: "warn", CampaignStatus.PAUSED: "warn", CampaignStatus.DONE: "good",
+                 CampaignStatus.CANCELLED: "bad"}
+#: why a recipient got no message, as the report counts them (an unknown reason shows as stored)
+SUPPRESS_LABELS = {"opted out": _l("opted out"), "frequency cap": _l("frequency cap"),
+                   "invalid number": _l("invalid number"), "duplicate occasion": _l("already sent this occasion"),
+                   "cancelled": _l("cancelled"), "no coupon left": _l("no coupon left")}
+#: what the composer's buttons insert, in the order the service lists its fields
+FIELD_LABELS = {"name": _l("Name"), "points": _l("Points"), "tier": _l("Tier"),
+                "expiring_points": _l("Expiring points"), "member_no": _l("Member number"), "shop": _l("Shop"),
+                "coupon": _l("Coupon code"), "coupon_expires": _l("Coupon expiry")}
+
+AUDIENCE_ALL, AUDIENCE_SEGMENT, AUDIENCE_BUILD = "all", "segment", "build"
+SCHEDULE_NOW, SCHEDULE_AT, SCHEDULE_REPEAT = "now", "at", "repeat"
+REPEAT_LABELS = {Recurrence.DAILY: _l("every day"), Recurrence.WEEKLY: _l("every week"),
+                 Recurrence.MONTHLY: _l("every month")}
+
+
+def _optional_id(value):
+    return int(value) if value not in (None, "", "None") and str(value).isdigit() else None
+
+
+class CampaignForm(FlaskForm):
+    name = StringField(_l("Campaign name"), validators=[DataRequired(), Length(max=60)],
+                       render_kw={"placeholder": _l("for example: 五月会员日"), "autocomplete": "off"})
+    audience = RadioField(_l("Send to"), default=AUDIENCE_ALL,
+                          choices=[(AUDIENCE_ALL, _l("All members")), (AUDIENCE_SEGMENT, _l("A saved segment")),
+                                   (AUDIENCE_BUILD, _l("Members matching conditions I set here"))])
+    segment_id = SelectField(_l("Segment"), coerce=_optional_id, validate_choice=False)
+    definition = HiddenField(default='{"op": "and", "items": []}')
+    body = TextAreaField(_l("Text"), validators=[DataRequired(), Length(max=1000)],
+                         render_kw={"rows": 5},
+                         description=_l("The signature goes before it and the unsubscribe hint after it."))
+    coupon_app_id = SelectField(_l("Coupon app"), coerce=_optional_id, validate_choice=False,
+                                description=_l("Every recipient gets a code of their own in {coupon}."))
+    schedule = RadioField(_l("When"), default=SCHEDULE_NOW,
+                          choices=[(SCHEDULE_NOW, _l("Now")), (SCHEDULE_AT, _l("At a date and time")),
+                                   (SCHEDULE_REPEAT, _l("Again and again"))])
+    send_at = DateTimeLocalField(_l("Date and time"), validators=[Optional()])
+    recurrence = SelectField(_l("Repeat"), default=Recurrence.DAILY.value,
+                             choices=[(r.value, label) for r, label in REPEAT_LABELS.items()])
+
+    def __init__(self, *args, segments=(), coupon_apps=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.segment_id.choices = [("", _l("Choose a segment"))] + [(s.id, s.name) for s in segments]
+        self.coupon_app_id.choices = [("", _l("No coupon"))] + [(a.id, a.name) for a in coupon_apps]
+
+    def validate_segment_id(self, field):
+        if self.audience.data == AUDIENCE_SEGMENT and field.data is None:
+            raise ValidationError(_l("Choose a segment"))
+
+    def validate_send_at(self, field):
+        if self.schedule.data != SCHEDULE_NOW and field.data is None:
+            raise ValidationError(_l("Choose the date and time"))
+
+    def send_at_utc(self, zone: ZoneInfo) -> datetime | None:
+        """The moment asked for, read as the merchant's local time (None: now)."""
+        if self.schedule.data == SCHEDULE_NOW or self.send_at.data is None:
+            return None
+        return self.send_at.data.replace(tzinfo=zone)
+
+    def chosen_recurrence(self) -> str:
+        return self.recurrence.data if self.schedule.data == SCHEDULE_REPEAT else Recurrence.ONCE.value
