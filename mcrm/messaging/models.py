@@ -17,7 +17,8 @@ class MessageStatus(str, enum.Enum):
     DELIVERED = "delivered"    # every part has a DELIVRD receipt
     FAILED = "failed"          # refused by the SMSC, too many attempts, or a failed receipt
     EXPIRED = "expired"        # a part's receipt said EXPIRED
-    SUPPRESSED = "suppressed"  # never sent: opted out, frequency cap, duplicate occasion
+    SUPPRESSED = "suppressed"  # never sent: opted out, frequency cap, duplicate occasion, cancelled
+    HELD = "held"              # queued, but its campaign is paused: no gateway claims it until resumed
 
 
 class MessageKind(str, enum.Enum):
@@ -47,6 +48,8 @@ class OutboundMessage(IdMixin, db.Model):
         # the console log, the phone simulator, frequency caps and occasions
         sa.Index("ix_outbound_messages_merchant_msisdn", "merchant_id", "msisdn", "id"),
         sa.Index("ix_outbound_messages_merchant_created", "merchant_id", "created_at"),
+        # a campaign run's report, pause, resume and cancel: its messages by status
+        sa.Index("ix_outbound_messages_occasion_status", "occasion", "status"),
     )
 
     merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"))
