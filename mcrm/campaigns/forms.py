@@ -4,7 +4,8 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (DateTimeLocalField, HiddenField, RadioField, SelectChoice, SelectField, StringField,
+                     TextAreaField)
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from mcrm.campaigns.models import CampaignStatus, Recurrence
@@ -40,8 +41,9 @@ class CampaignForm(FlaskForm):
     name = StringField(_l("Campaign name"), validators=[DataRequired(), Length(max=60)],
                        render_kw={"placeholder": _l("for example: 五月会员日"), "autocomplete": "off"})
     audience = RadioField(_l("Send to"), default=AUDIENCE_ALL,
-                          choices=[(AUDIENCE_ALL, _l("All members")), (AUDIENCE_SEGMENT, _l("A saved segment")),
-                                   (AUDIENCE_BUILD, _l("Members matching conditions I set here"))])
+                          choices=[SelectChoice(AUDIENCE_ALL, _l("All members")),
+                                   SelectChoice(AUDIENCE_SEGMENT, _l("A saved segment")),
+                                   SelectChoice(AUDIENCE_BUILD, _l("Members matching conditions I set here"))])
     segment_id = SelectField(_l("Segment"), coerce=_optional_id, validate_choice=False)
     definition = HiddenField(default='{"op": "and", "items": []}')
     body = TextAreaField(_l("Text"), validators=[DataRequired(), Length(max=1000)],
@@ -50,24 +52,30 @@ class CampaignForm(FlaskForm):
     coupon_app_id = SelectField(_l("Coupon app"), coerce=_optional_id, validate_choice=False,
                                 description=_l("Every recipient gets a code of their own in {coupon}."))
     schedule = RadioField(_l("When"), default=SCHEDULE_NOW,
-                          choices=[(SCHEDULE_NOW, _l("Now")), (SCHEDULE_AT, _l("At a date and time")),
-                                   (SCHEDULE_REPEAT, _l("Again and again"))])
+                          choices=[SelectChoice(SCHEDULE_NOW, _l("Now")), SelectChoice(SCHEDULE_AT, _l("At a date and time")),
+                                   SelectChoice(SCHEDULE_REPEAT, _l("Again and again"))])
     send_at = DateTimeLocalField(_l("Date and time"), validators=[Optional()])
     recurrence = SelectField(_l("Repeat"), default=Recurrence.DAILY.value,
-                             choices=[(r.value, label) for r, label in REPEAT_LABELS.items()])
+                             choices=[SelectChoice(r.value, label) for r, label in REPEAT_LABELS.items()])
 
     def __init__(self, *args, segments=(), coupon_apps=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.segment_id.choices = [("", _l("Choose a segment"))] + [(s.id, s.name) for s in segments]
-        self.coupon_app_id.choices = [("", _l("No coupon"))] + [(a.id, a.name) for a in coupon_apps]
+        self.segment_id.choices = [SelectChoice("", _l("Choose a segment"))] + [SelectChoice(s.id, s.name)
+                                                                                 for s in segments]
+        self.coupon_app_id.choices = [SelectChoice("", _l("No coupon"))] + [SelectChoice(a.id, a.name)
+                                                                           for a in coupon_apps]
 
     def validate_segment_id(self, field):
         if self.audience.data == AUDIENCE_SEGMENT and field.data is None:
             raise ValidationError(_l("Choose a segment"))
 
-    def validate_send_at(self, field):
-        if self.schedule.data != SCHEDULE_NOW and field.data is None:
-            raise ValidationError(_l("Choose the date and time"))
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        # Optional() ends send_at's own checks when it is empty, so whether it is needed is asked here
+        if self.schedule.data != SCHEDULE_NOW and self.send_at.data is None and not self.send_at.errors:
+            self.send_at.errors = [_l("Choose the date and time")]
+            valid = False
+        return valid
 
     def send_at_utc(self, zone: ZoneInfo) -> datetime | None:
         """The moment asked for, read as the merchant's local time (None: now)."""
