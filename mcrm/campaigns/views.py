@@ -203,6 +203,26 @@ def launch(campaign_id: int):
     return redirect(url_for(".detail", campaign_id=campaign.id))
 
 
+@bp.route("/<int:campaign_id>/copy", methods=["POST"])
+@role_required(Role.MANAGER)
+def copy(campaign_id: int):
+    """A new draft with the text, audience and coupon app of a campaign, to send again or adapt."""
+    campaign = _get_or_404(campaign_id)
+    audience = {"segment_id": campaign.segment_id} if campaign.segment_id else {"segment": campaign.segment_definition}
+    try:
+        draft = services.create_campaign(g.merchant, name=campaign.name, body=campaign.body,
+                                         coupon_app_id=campaign.coupon_app_id, actor=current_user, now=now_utc(),
+                                         **audience)
+    except DomainError as error:     # the saved segment or coupon app it used is gone
+        db.session.rollback()
+        flash(error.translated(), "error")
+        return redirect(url_for(".detail", campaign_id=campaign.id))
+    db.session.commit()
+    flash(_("A new draft with the text and audience of %(name)s: change what you need, then send it.",
+            name=campaign.name), "success")
+    return redirect(url_for(".edit", campaign_id=draft.id))
+
+
 @bp.route("/<int:campaign_id>/delete", methods=["POST"])
 @role_required(Role.MANAGER)
 def delete(campaign_id: int):

@@ -223,7 +223,8 @@ def test_pause_resume_and_cancel_need_the_csrf_token_and_show_the_right_controls
     client.post(f"/campaigns/{campaign.id}/cancel", data={"csrf_token": token})
     assert db_status(campaign) is CampaignStatus.CANCELLED
     page = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
-    assert "data-action" not in page and "data-progress-url" not in page     # over: no controls, no polling
+    assert re.findall(r'data-action="(\w+)"', page) == ["copy"]          # over: only a copy, no polling
+    assert "data-progress-url" not in page
     again = client.post(f"/campaigns/{campaign.id}/cancel", data={"csrf_token": token}, follow_redirects=True)
     assert again.status_code == 200 and 'class="flash error"' in again.get_data(as_text=True)
 
@@ -246,3 +247,19 @@ def test_progress_and_report_count_what_the_dispatch_queued_and_the_gateway_deli
         "queued", "submitted", "failed", "suppressed", "suppressed_by_reason", "replies", "live"}
     page = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
     assert 'data-figure="delivered" data-value="1"' in page
+
+
+def test_a_finished_campaign_is_copied_into_a_new_draft_with_its_text_and_audience(client, login, make_member,
+                                                                                  make_campaign, db):
+    make_member()
+    old = make_campaign(body="{name}您好，老活动再来一次", segment={"type": "tier", "tiers": ["金卡"]}, launch=True)
+    login("manager")
+    token = csrf_token(client, f"/campaigns/{old.id}")
+    client.post(f"/campaigns/{old.id}/cancel", data={"csrf_token": token})
+    response = client.post(f"/campaigns/{old.id}/copy", data={"csrf_token": token})
+    draft = db.session.scalars(sa.select(Campaign).order_by(Campaign.id.desc())).first()
+    assert response.headers["Location"].endswith(f"/campaigns/{draft.id}/edit") and draft.id != old.id
+    assert (draft.status, draft.body, draft.segment_definition) == (CampaignStatus.DRAFT, old.body,
+                                                                    old.segment_definition)
+    page = client.get(f"/campaigns/{draft.id}/edit").get_data(as_text=True)
+    assert "老活动再来一次" in page and re.search(r'<input checked[^>]* name="audience" [^>]*value="build"', page)
