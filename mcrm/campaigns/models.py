@@ -96,6 +96,8 @@ class CampaignRun(IdMixin, db.Model):
     #: the highest member id put in the outbox so far: a restarted enqueue goes on after it
     last_member_id: Mapped[int] = mapped_column(default=0)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: texts from its recipients until then count as replies to it
+    replies_until: Mapped[datetime] = mapped_column(UTCDateTime)
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -108,3 +110,28 @@ class CampaignRun(IdMixin, db.Model):
 
     def __repr__(self):
         return f"<CampaignRun {self.id} {self.status.value}>"
+
+
+class CampaignRecipient(db.Model):
+    """The members a run selected when it started, kept until it has queued them all: the batches
+    walk this list, so the segment's query runs once per run, and members who join the segment
+    while it is being queued wait for the next occasion."""
+
+    __tablename__ = "campaign_recipients"
+
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign_runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    member_id: Mapped[int] = mapped_column(primary_key=True)
+
+
+class CampaignCoupon(db.Model):
+    """The coupon a run handed a member: one per member and run (the key), issued in the same
+    transaction as the member's message, so a resumed or repeated batch never issues a second."""
+
+    __tablename__ = "campaign_coupons"
+    __table_args__ = (sa.UniqueConstraint("coupon_id", name="uq_campaign_coupons_coupon"),)
+
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("campaign_runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    member_id: Mapped[int] = mapped_column(primary_key=True)
+    coupon_id: Mapped[int] = mapped_column(sa.ForeignKey("coupon_codes.id", ondelete="CASCADE"))

@@ -26,6 +26,17 @@ class MessageKind(str, enum.Enum):
     TRANSACTIONAL = "transactional"
 
 
+class SuppressReason:
+    """Why a marketing message was kept in the outbox as suppressed (the console shows it as is)."""
+    OPTED_OUT = "opted out"
+    FREQUENCY_CAP = "frequency cap"
+    DUPLICATE_OCCASION = "duplicate occasion"
+    INVALID_NUMBER = "invalid number"
+    TOO_LONG = "too long"
+    #: its campaign was cancelled before a gateway took it
+    CANCELLED = "cancelled"
+
+
 class InboundStatus(str, enum.Enum):
     NEW = "new"                # stored, waiting for the keyword engine
     PROCESSING = "processing"  # claimed by a keyword worker

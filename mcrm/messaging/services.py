@@ -6,8 +6,11 @@ takes it from there. Inbound rows are written by the gateway and consumed by the
 """
 import logging
 import re
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -23,7 +26,8 @@ from mcrm.members.models import Member
 from mcrm.members.services import on_opt_out_list
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.models import (InboundMessage, InboundStatus, MessageKind, MessageStatus,
-                                   OutboundMessage)
+                                   OutboundMessage, SuppressReason)
+from mcrm.messaging.rules import is_sendable_msisdn, is_single_part, next_window_start
 from mcrm.messaging.store import MAX_PARTS, claim_update, count_parts
 
 logger = logging.getLogger(__name__)
@@ -32,10 +36,16 @@ logger = logging.getLogger(__name__)
 DEFAULT_LEASE = timedelta(minutes=10)
 
 
-class SuppressReason:
-    OPTED_OUT = "opted out"
-    FREQUENCY_CAP = "frequency cap"
-    DUPLICATE_OCCASION = "duplicate occasion"
+class Suppressed(NamedTuple):
+    """What a batch's ``render`` returns instead of a body when the caller itself suppresses a
+    message (a campaign whose coupon pool ran dry)."""
+    reason: str
+
+
+#: (member id or None, E.164 number, opted out?): what the marketing rules need of a recipient
+Recipient = tuple[int | None, str, bool]
+#: numbers per IN (...) list of the set-based rules: well under every database's parameter limit
+_IN_CHUNK = 900
 
 
 # ------------------------------------------------------------------------------------------ outbox
@@ -129,19 +139,20 @@ def _on_air(merchant: Merchant, body: str, kind: MessageKind) -> str:
     return text + merchant.unsubscribe_hint if kind is MessageKind.MARKETING else text
 
 
-_INSERTS: dict[str, sa.Insert] = {}
+_INSERTS: dict[tuple[str, bool], sa.Insert] = {}
 
 
-def _insert_outbound() -> sa.Insert:
-    """``INSERT ... ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`` for this database
-    (SQLite and PostgreSQL both have it): no id back means the key is taken."""
+def _insert_outbound(returning: bool = True) -> sa.Insert:
+    """``INSERT ... ON CONFLICT (idempotency_key) DO NOTHING [RETURNING id]`` for this database
+    (SQLite and PostgreSQL both have it): no id back means the key is taken. Without RETURNING it
+    runs as a plain executemany, the fastest way in for a batch."""
     dialect = db.session.get_bind().dialect.name
-    if dialect not in _INSERTS:
+    if (dialect, returning) not in _INSERTS:
         table = OutboundMessage.__table__
         insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect](table)
-        _INSERTS[dialect] = insert.on_conflict_do_nothing(index_elements=[table.c.idempotency_key]) \
-            .returning(table.c.id)
-    return _INSERTS[dialect]
+        insert = insert.on_conflict_do_nothing(index_elements=[table.c.idempotency_key])
+        _INSERTS[dialect, returning] = insert.returning(table.c.id) if returning else insert
+    return _INSERTS[dialect, returning]
 
 
 def _check_kind(kind) -> MessageKind:
@@ -160,13 +171,8 @@ def _find_by_idempotency_key(merchant: Merchant, key: str) -> OutboundMessage | 
 
 def next_send_time(merchant: Merchant, now: datetime) -> datetime:
     """``now`` if it is inside the merchant's sending window (local time), else the next window start."""
-    zone = ZoneInfo(merchant.timezone)
-    local = now.astimezone(zone)
-    start, end = merchant.send_window_start, merchant.send_window_end
-    if start <= local.time() < end:
-        return now
-    day = local.date() if local.time() < start else local.date() + timedelta(days=1)
-    return datetime.combine(day, start, tzinfo=zone).astimezone(now.tzinfo)
+    return next_window_start(ZoneInfo(merchant.timezone), merchant.send_window_start,
+                             merchant.send_window_end, now)
 
 
 def _local_day_bounds(merchant: Merchant, moment: datetime) -> tuple[datetime, datetime]:
@@ -179,23 +185,91 @@ def _local_day_bounds(merchant: Merchant, moment: datetime) -> tuple[datetime, d
 
 def _suppress_reason(merchant: Merchant, msisdn: str, member: Member | None, occasion: str | None,
                      send_at: datetime) -> str | None:
-    if member.opted_out if member is not None else on_opt_out_list(merchant, msisdn):
-        return SuppressReason.OPTED_OUT
-    counted = sa.and_(OutboundMessage.merchant_id == merchant.id, OutboundMessage.msisdn == msisdn,
+    opted_out = member.opted_out if member is not None else on_opt_out_list(merchant, msisdn)
+    recipient = (member.id if member is not None else None, msisdn, opted_out)
+    return marketing_suppressions(merchant, [recipient], occasion=occasion, send_at=send_at)[0]
+
+
+def marketing_suppressions(merchant: Merchant, recipients: Sequence[Recipient], *, occasion: str | None,
+                           send_at: datetime) -> list[str | None]:
+    """Why each recipient's marketing message going out at ``send_at`` must be suppressed, or None
+    when it may go: the rules of docs/sending.md, in this order: opted out, invalid number,
+    duplicate occasion, frequency cap. The one definition of those rules, for one message
+    (``enqueue_sms``) and for a batch (``enqueue_marketing_batch``): one query per rule and chunk
+    of numbers, never one per recipient."""
+    reasons: list[str | None] = [
+        SuppressReason.OPTED_OUT if opted_out else None if is_sendable_msisdn(msisdn)
+        else SuppressReason.INVALID_NUMBER for _member_id, msisdn, opted_out in recipients]
+    counted = sa.and_(OutboundMessage.merchant_id == merchant.id,
                       OutboundMessage.kind == MessageKind.MARKETING,
                       OutboundMessage.status != MessageStatus.SUPPRESSED)
-    if occasion is not None and db.session.scalar(
-            sa.select(OutboundMessage.id).where(counted, OutboundMessage.occasion == occasion).limit(1)):
-        return SuppressReason.DUPLICATE_OCCASION
-    # the cap counts the messages that go out on the same local day as this one would
+    # the cap counts the messages that go out on the same local day as these would
     day_start, day_end = _local_day_bounds(merchant, send_at)
     sent_at = sa.func.coalesce(OutboundMessage.not_before, OutboundMessage.created_at)
-    same_day = db.session.scalar(sa.select(sa.func.count()).where(
-        counted, OutboundMessage.created_at >= day_start - timedelta(days=1),   # keeps the index range short
-        sent_at >= day_start, sent_at < day_end))
-    if same_day >= merchant.frequency_cap_per_day:
-        return SuppressReason.FREQUENCY_CAP
-    return None
+    # (the first bound keeps the index range short)
+    same_day = sa.and_(OutboundMessage.created_at >= day_start - timedelta(days=1),
+                       sent_at >= day_start, sent_at < day_end)
+    open_numbers = [recipients[i][1] for i, reason in enumerate(reasons) if reason is None]
+    taken: set[str] = set()
+    sent_today: dict[str, int] = {}
+    for start in range(0, len(open_numbers), _IN_CHUNK):
+        chunk = open_numbers[start:start + _IN_CHUNK]
+        if occasion is not None:
+            taken.update(db.session.scalars(sa.select(OutboundMessage.msisdn).where(
+                counted, OutboundMessage.occasion == occasion, OutboundMessage.msisdn.in_(chunk))))
+        sent_today.update(db.session.execute(
+            sa.select(OutboundMessage.msisdn, sa.func.count())
+            .where(counted, OutboundMessage.msisdn.in_(chunk), same_day)
+            .group_by(OutboundMessage.msisdn)).all())
+    cap = merchant.frequency_cap_per_day
+    for i, reason in enumerate(reasons):
+        if reason is None:
+            msisdn = recipients[i][1]
+            if msisdn in taken:
+                reasons[i] = SuppressReason.DUPLICATE_OCCASION
+            elif sent_today.get(msisdn, 0) >= cap:
+                reasons[i] = SuppressReason.FREQUENCY_CAP
+    return reasons
+
+
+def enqueue_marketing_batch(merchant: Merchant, recipients: Sequence[Recipient], keys: Sequence[str],
+                            render: Callable[[Sequence[Recipient], list[bool]], list], *, now: datetime,
+                            occasion: str) -> Counter:
+    """Put one marketing MT per recipient in the outbox, set-based: the rules of
+    ``marketing_suppressions`` for all of them at once, then one executemany INSERT. Flushes.
+
+    ``keys`` are the rows' idempotency keys: a key already in the outbox inserts nothing (ON
+    CONFLICT DO NOTHING), so a batch run twice, or by two processes at once, leaves one row per key.
+    ``render(recipients, kept)`` returns each recipient's body (``kept[i]`` says whether its message
+    will go, so that the caller hands out coupons only to those), or ``Suppressed(reason)``.
+    Returns counts by outcome: ``queued`` and each suppression reason (rows attempted, whether or
+    not a key was already there).
+    """
+    send_at = next_send_time(merchant, now)
+    not_before = send_at if send_at > now else None
+    reasons = marketing_suppressions(merchant, recipients, occasion=occasion, send_at=send_at)
+    bodies = render(recipients, [reason is None for reason in reasons])
+    signature, hint = merchant.signature, merchant.unsubscribe_hint
+    outcome: Counter = Counter()
+    rows = []
+    for (member_id, msisdn, _opted_out), key, reason, body in zip(recipients, keys, reasons, bodies,
+                                                                  strict=True):
+        if isinstance(body, Suppressed):
+            reason, body = reason or body.reason, ""
+        text = signature + body + hint
+        parts = 1 if is_single_part(text) else count_parts(text).parts
+        if reason is None and parts > MAX_PARTS:
+            reason = SuppressReason.TOO_LONG
+        rows.append(dict(_OUTBOUND_EMPTY, merchant_id=merchant.id, member_id=member_id, msisdn=msisdn,
+                         body=body, text=text, kind=MessageKind.MARKETING, parts=parts,
+                         status=MessageStatus.SUPPRESSED if reason else MessageStatus.QUEUED,
+                         suppressed_reason=reason, not_before=None if reason else not_before, attempts=0,
+                         idempotency_key=key, occasion=occasion, created_at=now))
+        outcome[reason or "queued"] += 1
+    if rows:
+        db.session.flush()
+        db.session.connection().execute(_insert_outbound(returning=False), rows)
+    return outcome
 
 
 def release_stale_claims(now: datetime, lease: timedelta = DEFAULT_LEASE) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import Flask
@@ -26,9 +27,12 @@ from sms_gateway.store import InboundPart, join_parts
 
 from mcrm.core.clock import now_utc
 from mcrm.extensions import db
+from mcrm.members.models import Member, OptOut
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.models import InboundPart as InboundPartRow
-from mcrm.messaging.models import MessageStatus, OutboundMessage, OutboundPart, PendingReceipt
+from mcrm.messaging.models import (MessageKind, MessageStatus, OutboundMessage, OutboundPart, PendingReceipt,
+                                   SuppressReason)
+from mcrm.messaging.rules import next_window_start
 
 __all__ = ["SqlMessageStore", "claim_update", "count_parts", "SmsShape", "MAX_PARTS", "InboundSms"]
 
@@ -109,8 +113,24 @@ class SqlMessageStore:
         self._claim = claim_update(_MESSAGES, due, sa.bindparam("limit"), dialect,
                                    status=MessageStatus.SENDING, claim_id=sa.bindparam("worker_id"),
                                    claimed_at=now, source_addr=sa.func.coalesce(m.source_addr, service_number)
-                                   ).returning(m.id, m.source_addr, m.msisdn, m.attempts,
+                                   ).returning(m.id, m.source_addr, m.msisdn, m.attempts, m.kind, m.merchant_id,
                                                sa.func.coalesce(m.secret_text, m.text).label("text"))
+        # the marketing rules hold again at the claim: a number that opted out since it was queued
+        # gets nothing, and a message claimed after its window closed waits for the next one
+        opted_out = sa.or_(
+            sa.exists().where(Member.id == m.member_id, Member.opted_out.is_(True)),
+            sa.and_(m.member_id.is_(None),
+                    sa.exists().where(OptOut.merchant_id == m.merchant_id, OptOut.msisdn == m.msisdn)))
+        self._suppress_opted_out = (
+            _MESSAGES.update().where(m.id.in_(ids), m.status == MessageStatus.SENDING, opted_out)
+            .values(status=MessageStatus.SUPPRESSED, suppressed_reason=SuppressReason.OPTED_OUT, claim_id=None,
+                    claimed_at=None, secret_text=None).returning(m.id))
+        self._windows = sa.select(Merchant.id, Merchant.timezone, Merchant.send_window_start,
+                                  Merchant.send_window_end).where(Merchant.id.in_(ids))
+        self._wait_for_window = (_MESSAGES.update()
+                                 .where(m.id.in_(ids), m.status == MessageStatus.SENDING)
+                                 .values(status=MessageStatus.QUEUED, claim_id=None, claimed_at=None,
+                                         not_before=sa.bindparam("not_before", type_=m.not_before.type)))
         self._accepted_parts = sa.select(p.message_id, p.part_index).where(p.message_id.in_(ids))
         insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_PARTS)
         # a retried message records its parts again: the latest submit wins
@@ -166,6 +186,8 @@ class SqlMessageStore:
     def claim_outbound(self, worker_id: str, limit: int, now: datetime) -> list[OutboundSms]:
         with self.engine.begin() as conn:
             rows = conn.execute(self._claim, {"worker_id": worker_id, "limit": limit, "now": now}).all()
+            if any(r.kind == MessageKind.MARKETING for r in rows):
+                rows = self._recheck_marketing(conn, rows, now)
             accepted: dict[int, set[int]] = {}
             for chunk in _chunks([r.id for r in rows]):  # parts of a retried message the SMSC has
                 for message_id, part_index in conn.execute(self._accepted_parts, {"ids": chunk}):
@@ -173,6 +195,27 @@ class SqlMessageStore:
         rows.sort(key=lambda r: r.id)
         return [OutboundSms(r.id, r.source_addr, r.msisdn, r.text, True, r.attempts,
                             frozenset(accepted.get(r.id, ()))) for r in rows]
+
+    def _recheck_marketing(self, conn: sa.Connection, rows: list, now: datetime) -> list:
+        """The claimed rows that may go now: marketing to a number opted out since it was queued is
+        suppressed, and marketing outside its merchant's window goes back to the queue until the
+        window opens (both in the claim's transaction, so no other worker sees them claimed)."""
+        marketing = [r for r in rows if r.kind == MessageKind.MARKETING]
+        dropped = set(conn.execute(self._suppress_opted_out, {"ids": [r.id for r in marketing]}).scalars())
+        opens = {}
+        for merchant_id, zone, start, end in conn.execute(
+                self._windows, {"ids": sorted({r.merchant_id for r in marketing})}):
+            opens[merchant_id] = next_window_start(ZoneInfo(zone), start, end, now)
+        waiting: dict[datetime, list[int]] = {}
+        for r in marketing:
+            if r.id not in dropped and opens[r.merchant_id] > now:
+                waiting.setdefault(opens[r.merchant_id], []).append(r.id)
+        for not_before, ids in waiting.items():
+            conn.execute(self._wait_for_window, {"ids": ids, "not_before": not_before})
+            dropped.update(ids)
+        if dropped:
+            logger.info("claim: %d marketing message(s) opted out or outside the window since queued", len(dropped))
+        return [r for r in rows if r.id not in dropped]
 
     # -------------------------------------------------------------------------------- results
     def record_parts(self, parts: Sequence[PartResult]) -> None:

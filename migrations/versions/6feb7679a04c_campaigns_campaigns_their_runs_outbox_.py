@@ -2,7 +2,7 @@
 
 Revision ID: 6feb7679a04c
 Revises: 9577c2530793
-Create Date: 2026-12-06 10:09:07.562517
+Create Date: 2026-12-06 10:16:01.121245
 
 """
 from alembic import op
@@ -55,6 +55,7 @@ def upgrade():
     sa.Column('targeted', sa.Integer(), nullable=False),
     sa.Column('last_member_id', sa.Integer(), nullable=False),
     sa.Column('started_at', mcrm.core.models.UTCDateTime(), nullable=False),
+    sa.Column('replies_until', mcrm.core.models.UTCDateTime(), nullable=False),
     sa.Column('enqueued_at', mcrm.core.models.UTCDateTime(), nullable=True),
     sa.Column('finished_at', mcrm.core.models.UTCDateTime(), nullable=True),
     sa.Column('id', sa.Integer(), nullable=False),
@@ -67,6 +68,21 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_campaign_runs_campaign_id'), ['campaign_id'], unique=False)
         batch_op.create_index('ix_campaign_runs_status', ['status', 'id'], unique=False)
 
+    op.create_table('campaign_coupons',
+    sa.Column('run_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('coupon_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['coupon_id'], ['coupon_codes.id'], name=op.f('fk_campaign_coupons_coupon_id_coupon_codes'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['run_id'], ['campaign_runs.id'], name=op.f('fk_campaign_coupons_run_id_campaign_runs'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('run_id', 'member_id', name=op.f('pk_campaign_coupons')),
+    sa.UniqueConstraint('coupon_id', name='uq_campaign_coupons_coupon')
+    )
+    op.create_table('campaign_recipients',
+    sa.Column('run_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['run_id'], ['campaign_runs.id'], name=op.f('fk_campaign_recipients_run_id_campaign_runs'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('run_id', 'member_id', name=op.f('pk_campaign_recipients'))
+    )
     with op.batch_alter_table('outbound_messages', schema=None) as batch_op:
         batch_op.create_index('ix_outbound_messages_occasion_status', ['occasion', 'status'], unique=False)
 
@@ -78,6 +94,8 @@ def downgrade():
     with op.batch_alter_table('outbound_messages', schema=None) as batch_op:
         batch_op.drop_index('ix_outbound_messages_occasion_status')
 
+    op.drop_table('campaign_recipients')
+    op.drop_table('campaign_coupons')
     with op.batch_alter_table('campaign_runs', schema=None) as batch_op:
         batch_op.drop_index('ix_campaign_runs_status')
         batch_op.drop_index(batch_op.f('ix_campaign_runs_campaign_id'))

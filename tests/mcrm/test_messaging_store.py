@@ -75,7 +75,11 @@ def test_claim_waits_for_not_before_and_retry_at_and_skips_suppressed(app, db, m
     assert claimed.id == deferred and status_of(db, suppressed).status is MessageStatus.SUPPRESSED
     store.mark_retry([SubmitError(deferred, 0x58, "ESME_RTHROTTLED", 0, night + timedelta(days=1, minutes=1))])
     assert store.claim_outbound("w1", 10, night + timedelta(days=1)) == []
-    assert len(store.claim_outbound("w1", 10, night + timedelta(days=1, minutes=2))) == 1
+    # the retry falls outside the window again (22:02): a marketing message waits for it to open
+    assert store.claim_outbound("w1", 10, night + timedelta(days=1, minutes=2)) == []
+    row = status_of(db, deferred)
+    assert row.status is MessageStatus.QUEUED and row.not_before == night + timedelta(days=1, hours=10)
+    assert len(store.claim_outbound("w1", 10, row.not_before)) == 1
 
 
 def test_all_parts_delivered_makes_the_message_delivered(app, db, merchant, now):
@@ -201,3 +205,25 @@ def test_sandbox_gateway_delivers_the_outbox_and_stores_mos(app, db, merchant, n
         assert gateway.stop(10)
     row = status_of(db, ids[-1])
     assert row.submitted_at is not None and row.delivered_at is not None and len(row.part_rows) == 1
+
+
+def test_claim_suppresses_marketing_to_a_number_that_opted_out_after_it_was_queued(app, db, merchant, make_member,
+                                                                                  now):
+    from mcrm.members.services import opt_out
+    member = make_member(msisdn="+8613900000000")
+    [marketing, transactional] = queue(db, merchant, now, kind="marketing") + queue(db, merchant, now)
+    opt_out(db.session.get(type(member), member.id), now=now)
+    db.session.commit()
+    claimed = SqlMessageStore(app).claim_outbound("w1", 10, now)
+    assert [m.id for m in claimed] == [transactional]          # an answer of their own still goes
+    row = status_of(db, marketing)
+    assert (row.status, row.suppressed_reason, row.claim_id) == (MessageStatus.SUPPRESSED, "opted out", None)
+
+
+def test_claim_suppresses_marketing_to_a_non_member_on_the_opt_out_list(app, db, merchant, now):
+    from mcrm.members.models import OptOut
+    [marketing] = queue(db, merchant, now, kind="marketing")
+    db.session.add(OptOut(merchant_id=merchant.id, msisdn="+8613900000000", opted_out_at=now, channel="sms"))
+    db.session.commit()
+    assert SqlMessageStore(app).claim_outbound("w1", 10, now) == []
+    assert status_of(db, marketing).status is MessageStatus.SUPPRESSED

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime, time, timedelta, timezone
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -188,6 +189,89 @@ def _generate(app, msisdn, member_id, now, expires_at) -> str | None:
         except IntegrityError:
             continue  # 31^8 codes: a clash is rare, another draw fixes it
         return code
+    raise ConflictError("Could not draw a unique coupon code")
+
+
+def coupons_left(app: KeywordApp) -> int | None:
+    """Codes the app can still issue: free codes in the pool, or the stock not yet taken (None: no limit)."""
+    if app.config.get("source") == "pool":
+        return db.session.scalar(sa.select(sa.func.count()).where(CouponCode.app_id == app.id,
+                                                                  CouponCode.msisdn.is_(None)))
+    stock = app.config.get("stock")
+    return None if stock is None else max(0, int(stock) - app.taken)
+
+
+class IssuedCoupon(NamedTuple):
+    id: int
+    code: str
+    expires_at: datetime
+
+
+def issue_coupons(app: KeywordApp, holders: list[tuple[int | None, str]], *, now: datetime,
+                  zone: str) -> list[IssuedCoupon | None]:
+    """One new code per (member id, msisdn) holder, set-based (a campaign's batch), as ``coupon``
+    issues one to a texter: from the pool in order, or generated within the stock, good for the
+    app's days in the merchant's ``zone``. A holder the pool or stock cannot serve gets None.
+    Flushes; the codes count in the app's ``taken``."""
+    if not holders:
+        return []
+    expires_at = coupon_expiry(now, int(app.config.get("valid_days") or 30), zone)
+    if app.config.get("source") == "pool":
+        issued = _issue_from_pool(app, holders, now, expires_at)
+    else:
+        issued = _issue_generated(app, holders, now, expires_at)
+    return issued + [None] * (len(holders) - len(issued))
+
+
+_CODES = CouponCode.__table__
+
+
+def _issue_from_pool(app, holders, now, expires_at) -> list[IssuedCoupon]:
+    free = db.session.execute(sa.select(_CODES.c.id, _CODES.c.code).where(
+        _CODES.c.app_id == app.id, _CODES.c.msisdn.is_(None)).order_by(_CODES.c.id).limit(len(holders))).all()
+    if not free:
+        return []
+    pairs = list(zip(free, holders, strict=False))
+    db.session.execute(
+        _CODES.update().where(_CODES.c.id == sa.bindparam("b_id"), _CODES.c.msisdn.is_(None))
+        .values(msisdn=sa.bindparam("b_msisdn"), member_id=sa.bindparam("b_member"), issued_at=now,
+                expires_at=expires_at),
+        [{"b_id": code_id, "b_msisdn": msisdn, "b_member": member_id}
+         for (code_id, _code), (member_id, msisdn) in pairs])
+    # a texter may have taken one of them in the meantime: the holders from the first lost code on
+    # get none from this call (the caller's next batch tries again)
+    owner = dict(db.session.execute(sa.select(_CODES.c.id, _CODES.c.msisdn).where(
+        _CODES.c.id.in_([code_id for code_id, _code in free]))).all())
+    issued = []
+    for (code_id, code), (_member_id, msisdn) in pairs:
+        if owner.get(code_id) != msisdn:
+            break
+        issued.append(IssuedCoupon(code_id, code, expires_at))
+    _count_taken(app, len(issued), limit=None)
+    return issued
+
+
+def _issue_generated(app, holders, now, expires_at) -> list[IssuedCoupon]:
+    stock = app.config.get("stock")
+    wanted = len(holders)
+    while wanted and not _count_taken(app, wanted, limit=None if stock is None else int(stock)):
+        db.session.refresh(app, ["taken"])     # another issue came first: take what is left
+        wanted = max(0, min(wanted, int(stock) - app.taken))
+    if not wanted:
+        return []
+    prefix = str(app.config.get("prefix") or "").upper()
+    insert = _CODES.insert().returning(_CODES.c.id, _CODES.c.code, sort_by_parameter_order=True)
+    for _attempt in range(5):
+        rows = [{"merchant_id": app.merchant_id, "app_id": app.id, "msisdn": msisdn, "member_id": member_id,
+                 "issued_at": now, "expires_at": expires_at, "redeemed_at": None, "redeemed_by": None,
+                 "code": prefix + "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))}
+                for member_id, msisdn in holders[:wanted]]
+        try:
+            with db.session.begin_nested():
+                inserted = db.session.connection().execute(insert, rows).all()
+        except IntegrityError:
+            continue  # 31^8 codes: a clash is rare, another draw fixes it
+        return [IssuedCoupon(code_id, code, expires_at) for code_id, code in inserted]
     raise ConflictError("Could not draw a unique coupon code")
 
 
