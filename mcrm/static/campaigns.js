@@ -132,7 +132,9 @@
     if (test) test.addEventListener("click", function () {
       test.disabled = true;
       result.textContent = T.sending;
-      post(form.dataset.testUrl, {body: body.value}).then(function (answer) {
+      post(form.dataset.testUrl, {
+        body: body.value, coupon_app_id: coupon && coupon.value ? Number(coupon.value) : null
+      }).then(function (answer) {
         result.textContent = answer.error || answer.message;
         result.className = answer.error ? "error" : "ok";
         test.disabled = false;

@@ -191,7 +191,7 @@ def test_the_test_send_goes_to_the_staff_members_own_phone_only(client, login, m
     login(staff=without)
     token = csrf_token(client, "/campaigns/new")
     refused = post_json(client, "/campaigns/test", {"body": "{name}您好"}, token)
-    assert refused.status_code == 400 and "no phone number" in refused.get_json()["error"]
+    assert refused.status_code == 400 and "mobile number" in refused.get_json()["error"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboundMessage)) == 0
 
     client.post("/logout", data={"csrf_token": token})
@@ -251,7 +251,8 @@ def test_progress_and_report_count_what_the_dispatch_queued_and_the_gateway_deli
 
 def test_a_finished_campaign_is_copied_into_a_new_draft_with_its_text_and_audience(client, login, make_member,
                                                                                   make_campaign, db):
-    make_member()
+    make_member().tier = "金卡"
+    db.session.commit()
     old = make_campaign(body="{name}您好，老活动再来一次", segment={"type": "tier", "tiers": ["金卡"]}, launch=True)
     login("manager")
     token = csrf_token(client, f"/campaigns/{old.id}")
