@@ -20,11 +20,13 @@ STATUS_BADGES = {CampaignStatus.SENDING: "warn", CampaignStatus.PAUSED: "warn", 
                  CampaignStatus.CANCELLED: "bad"}
 #: why a recipient got no message, as the report counts them (an unknown reason shows as stored)
 SUPPRESS_LABELS = {"opted out": _l("opted out"), "frequency cap": _l("frequency cap"),
-                   "invalid number": _l("invalid number"), "duplicate occasion": _l("already sent this occasion"),
+                   "invalid number": _l("invalid number"),
+                   "duplicate occasion": _l("already sent this occasion"),
                    "cancelled": _l("cancelled"), "no coupon left": _l("no coupon left")}
 #: what the composer's buttons insert, in the order the service lists its fields
 FIELD_LABELS = {"name": _l("Name"), "points": _l("Points"), "tier": _l("Tier"),
-                "expiring_points": _l("Expiring points"), "member_no": _l("Member number"), "shop": _l("Shop"),
+                "expiring_points": _l("Expiring points"), "member_no": _l("Member number"),
+                "shop": _l("Shop"),
                 "coupon": _l("Coupon code"), "coupon_expires": _l("Coupon expiry")}
 
 AUDIENCE_ALL, AUDIENCE_SEGMENT, AUDIENCE_BUILD = "all", "segment", "build"
@@ -43,7 +45,8 @@ class CampaignForm(FlaskForm):
     audience = RadioField(_l("Send to"), default=AUDIENCE_ALL,
                           choices=[SelectChoice(AUDIENCE_ALL, _l("All members")),
                                    SelectChoice(AUDIENCE_SEGMENT, _l("A saved segment")),
-                                   SelectChoice(AUDIENCE_BUILD, _l("Members matching conditions I set here"))])
+                                   SelectChoice(AUDIENCE_BUILD,
+                                                _l("Members matching conditions I set here"))])
     segment_id = SelectField(_l("Segment"), coerce=_optional_id, validate_choice=False)
     definition = HiddenField(default='{"op": "and", "items": []}')
     body = TextAreaField(_l("Text"), validators=[DataRequired(), Length(max=1000)],
@@ -52,7 +55,8 @@ class CampaignForm(FlaskForm):
     coupon_app_id = SelectField(_l("Coupon app"), coerce=_optional_id, validate_choice=False,
                                 description=_l("Every recipient gets a code of their own in {coupon}."))
     schedule = RadioField(_l("When"), default=SCHEDULE_NOW,
-                          choices=[SelectChoice(SCHEDULE_NOW, _l("Now")), SelectChoice(SCHEDULE_AT, _l("At a date and time")),
+                          choices=[SelectChoice(SCHEDULE_NOW, _l("Now")),
+                                   SelectChoice(SCHEDULE_AT, _l("At a date and time")),
                                    SelectChoice(SCHEDULE_REPEAT, _l("Again and again"))])
     send_at = DateTimeLocalField(_l("Date and time"), validators=[Optional()])
     recurrence = SelectField(_l("Repeat"), default=Recurrence.DAILY.value,

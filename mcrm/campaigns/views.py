@@ -29,15 +29,17 @@ LIVE = frozenset({CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStat
 #: the controls each status offers, in the order the page shows them
 CONTROLS = {CampaignStatus.SCHEDULED: ("pause", "cancel"), CampaignStatus.SENDING: ("pause", "cancel"),
             CampaignStatus.PAUSED: ("resume", "cancel")}
-_ACTIONS = {"pause": (services.pause_campaign, _l("Campaign %(name)s paused: nothing more goes out until you resume it.")),
-            "resume": (services.resume_campaign, _l("Campaign %(name)s resumed.")),
-            "cancel": (services.cancel_campaign, _l("Campaign %(name)s cancelled: what had not gone out yet never will."))}
+_ACTIONS = {
+    "pause": (services.pause_campaign, _l("Campaign %(name)s paused: nothing goes out until you resume it.")),
+    "resume": (services.resume_campaign, _l("Campaign %(name)s resumed.")),
+    "cancel": (services.cancel_campaign, _l("Campaign %(name)s cancelled: what was not sent never will be.")),
+}
 
 
 @bp.context_processor
 def _labels():
-    return {"status_labels": STATUS_LABELS, "status_badges": STATUS_BADGES, "suppress_labels": SUPPRESS_LABELS,
-            "repeat_labels": REPEAT_LABELS, "field_labels": FIELD_LABELS}
+    return {"status_labels": STATUS_LABELS, "status_badges": STATUS_BADGES,
+            "suppress_labels": SUPPRESS_LABELS, "repeat_labels": REPEAT_LABELS, "field_labels": FIELD_LABELS}
 
 
 def _get_or_404(campaign_id: int):
@@ -70,7 +72,8 @@ def _form(campaign=None) -> CampaignForm:
         form.definition.data = json.dumps(campaign.segment_definition, ensure_ascii=False)
         form.schedule.data = (SCHEDULE_REPEAT if campaign.recurrence is not Recurrence.ONCE else
                               SCHEDULE_AT if campaign.send_at else SCHEDULE_NOW)
-        form.send_at.data = campaign.send_at.astimezone(_zone()).replace(tzinfo=None) if campaign.send_at else None
+        form.send_at.data = (campaign.send_at.astimezone(_zone()).replace(tzinfo=None) if campaign.send_at
+                             else None)
         form.recurrence.data = (campaign.recurrence.value if campaign.recurrence is not Recurrence.ONCE
                                 else Recurrence.DAILY.value)
     return form
@@ -91,7 +94,8 @@ def _audience(audience: str, segment_id, definition) -> dict:
 def edit(campaign_id: int | None = None):
     campaign = _get_or_404(campaign_id) if campaign_id else None
     if campaign is not None and campaign.status is not CampaignStatus.DRAFT:
-        flash(_("A campaign that was sent or scheduled cannot change; copy it into a new one instead."), "warning")
+        flash(_("A campaign that was sent or scheduled cannot change; copy it into a new one instead."),
+              "warning")
         return redirect(url_for(".detail", campaign_id=campaign.id))
     form = _form(campaign)
     if form.validate_on_submit():
@@ -102,7 +106,9 @@ def edit(campaign_id: int | None = None):
             if campaign is None:
                 campaign = services.create_campaign(g.merchant, actor=current_user, now=now_utc(), **fields)
             else:
-                services.update_campaign(campaign, now=now_utc(), **{"segment": None, "segment_id": None, **fields})
+                # the audience not chosen any more is cleared
+                services.update_campaign(campaign, now=now_utc(),
+                                         **{"segment": None, "segment_id": None, **fields})
         except DomainError as error:
             db.session.rollback()
             form.form_errors.append(error.translated())
@@ -137,7 +143,8 @@ def preview():
     """The composer's live figures: recipients, the longest text and its SMS parts, parts in all,
     coupons left, and what would stop the campaign from going out."""
     asked = _json_body()
-    audience = _audience(asked.get("audience"), _optional_id(asked.get("segment_id")), asked.get("definition"))
+    audience = _audience(asked.get("audience"), _optional_id(asked.get("segment_id")),
+                         asked.get("definition"))
     try:
         figures = services.preview(g.merchant, body=str(asked.get("body") or ""), now=now_utc(),
                                    coupon_app_id=_optional_id(asked.get("coupon_app_id")), **audience)
@@ -158,8 +165,8 @@ def test_send():
     """Queue the text, as it stands in the composer, once to the signed-in staff's own phone."""
     asked = _json_body()
     try:
-        services.send_test(str(asked.get("body") or ""), merchant=g.merchant, actor=current_user, now=now_utc(),
-                           coupon_app_id=_optional_id(asked.get("coupon_app_id")))
+        services.send_test(str(asked.get("body") or ""), merchant=g.merchant, actor=current_user,
+                           now=now_utc(), coupon_app_id=_optional_id(asked.get("coupon_app_id")))
     except DomainError as error:
         db.session.rollback()
         return jsonify(error=error.translated()), 400
@@ -176,7 +183,8 @@ def confirm(campaign_id: int):
         return redirect(url_for(".detail", campaign_id=campaign.id))
     figures = services.preview_campaign(campaign, now=now_utc())
     return render_template("campaigns/confirm.html", campaign=campaign, figures=figures,
-                           problems=[_problem(p) for p in figures.problems], audience=_audience_words(campaign),
+                           problems=[_problem(p) for p in figures.problems],
+                           audience=_audience_words(campaign),
                            coupon_names={app.id: app.name for app in services.list_coupon_apps(g.merchant)})
 
 
@@ -197,8 +205,11 @@ def launch(campaign_id: int):
         flash(error.translated(), "error")
         return redirect(url_for(".confirm", campaign_id=campaign.id))
     db.session.commit()
-    flash(_("Campaign %(name)s scheduled.", name=campaign.name) if campaign.send_at else
-          _("Campaign %(name)s is on its way: sending starts within a minute.", name=campaign.name), "success")
+    if campaign.send_at:
+        flash(_("Campaign %(name)s scheduled.", name=campaign.name), "success")
+    else:
+        flash(_("Campaign %(name)s is on its way: sending starts within a minute.", name=campaign.name),
+              "success")
     return redirect(url_for(".detail", campaign_id=campaign.id))
 
 
@@ -207,11 +218,12 @@ def launch(campaign_id: int):
 def copy(campaign_id: int):
     """A new draft with the text, audience and coupon app of a campaign, to send again or adapt."""
     campaign = _get_or_404(campaign_id)
-    audience = {"segment_id": campaign.segment_id} if campaign.segment_id else {"segment": campaign.segment_definition}
+    audience = ({"segment_id": campaign.segment_id} if campaign.segment_id
+                else {"segment": campaign.segment_definition})
     try:
         draft = services.create_campaign(g.merchant, name=campaign.name, body=campaign.body,
-                                         coupon_app_id=campaign.coupon_app_id, actor=current_user, now=now_utc(),
-                                         **audience)
+                                         coupon_app_id=campaign.coupon_app_id, actor=current_user,
+                                         now=now_utc(), **audience)
     except DomainError as error:     # the saved segment or coupon app it used is gone
         db.session.rollback()
         flash(error.translated(), "error")
@@ -245,7 +257,8 @@ def detail(campaign_id: int):
     campaign = _get_or_404(campaign_id)
     now = now_utc()
     return render_template("campaigns/detail.html", campaign=campaign, live=campaign.status in LIVE,
-                           report=services.campaign_report(campaign, now=now), controls=CONTROLS.get(campaign.status, ()),
+                           report=services.campaign_report(campaign, now=now),
+                           controls=CONTROLS.get(campaign.status, ()),
                            runs=[(run, services.run_report(run, now=now)) for run in campaign.runs],
                            audience=_audience_words(campaign))
 

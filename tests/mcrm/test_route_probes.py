@@ -45,7 +45,8 @@ def world(db, merchant, make_member, make_staff, phone, now):  # noqa: F811
                                data="手机,姓名\n13900139000,李四\n".encode())
     campaign = create_campaign(merchant, name="会员日", body="{name}您好，会员日8折", now=now)
     db.session.commit()
-    ids = {"member_id": member.id, "campaign_id": campaign.id, "staff_id": clerk.id, "app_id": event.id, "job_id": job.id,
+    ids = {"member_id": member.id, "staff_id": clerk.id, "app_id": event.id, "job_id": job.id,
+           "campaign_id": campaign.id,
            "signup_id": db.session.scalar(sa.select(EventSignup.id)),
            "message_id": db.session.scalar(sa.select(OutboundMessage.id))}
     db.session.rollback()
