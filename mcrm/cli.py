@@ -1,4 +1,4 @@
-"""The ``mcrm`` command: run | gateway | scheduler | jobs | db | merchant | staff | demo.
+"""The ``mcrm`` command: run | gateway | scheduler | jobs | db | merchant | staff | demo | campaign.
 
 A refused input (a rule of the domain, a malformed option) exits with status 2 and one clear line.
 """
@@ -6,15 +6,18 @@ import logging
 import re
 import sys
 from datetime import datetime, time, tzinfo
+from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
-from mcrm.core.clock import DEFAULT_TIMEZONE
+from mcrm.campaigns import services as campaigns
+from mcrm.core.clock import DEFAULT_TIMEZONE, now_utc
 from mcrm.core.errors import DomainError
 from mcrm.extensions import db
 from mcrm.jobs.definitions import TIMEZONE
+from mcrm.merchants.services import get_merchant_by_sub_code
 from mcrm.settings import SettingsError
 
 
@@ -44,6 +47,7 @@ def register_cli(app) -> None:
     app.cli.add_command(gateway_command)
     app.cli.add_command(scheduler_command)
     app.cli.add_command(jobs_group)
+    app.cli.add_command(campaign_group)
 
 
 class RefusedError(click.ClickException):
@@ -335,3 +339,134 @@ def jobs_run(name, at):
         raise click.ClickException(f"job {name} for {_local(run.scheduled_for)} failed: {run.error}")
     click.echo(f"job {name} for {_local(run.scheduled_for)}: ok ({run.result}) in "
                f"{(run.finished_at - run.started_at).total_seconds():.1f}s")
+
+
+@click.group("campaign")
+def campaign_group():
+    """Marketing campaigns: create and launch, list, pause, resume, cancel, report."""
+
+
+def _merchant_option(command):
+    return click.option("--merchant", "sub_code", required=True, help="the merchant's sub-code")(command)
+
+
+def _campaign_of(sub_code: str, campaign_id: int):
+    merchant = get_merchant_by_sub_code(sub_code)
+    return merchant, campaigns.get_campaign(merchant, campaign_id)
+
+
+@campaign_group.command("create")
+@_merchant_option
+@click.option("--name", required=True)
+@click.option("--text", "body", required=True, help="the text, with fields such as {name} and {points}")
+@click.option("--segment", default=None, help="a segment definition as JSON  [default: every member]")
+@click.option("--segment-id", type=int, default=None, help="a saved segment instead of --segment")
+@click.option("--at", "send_at", type=IsoTime(None), default=None,
+              help="when to send, ISO 8601 (without an offset: in the merchant's zone)  [default: now]")
+@click.option("--every", "recurrence", type=click.Choice(["daily", "weekly", "monthly"]), default=None,
+              help="send again at the same local time every day, week or month")
+@click.option("--coupon-app", "coupon_app_id", type=int, default=None,
+              help="a coupon app: every recipient gets a code of it in {coupon}")
+@click.option("--draft", is_flag=True, help="save it without launching it")
+@with_appcontext
+def campaign_create(sub_code, name, body, segment, segment_id, send_at, recurrence, coupon_app_id, draft):
+    """Create a campaign and launch it, with the console's checks; the scheduler sends it."""
+    now = now_utc()
+    try:
+        merchant = get_merchant_by_sub_code(sub_code)
+        if send_at is not None and send_at.tzinfo is None:
+            send_at = send_at.replace(tzinfo=ZoneInfo(merchant.timezone))
+        campaign = campaigns.create_campaign(
+            merchant, name=name, body=body, segment=segment, segment_id=segment_id, send_at=send_at,
+            recurrence=recurrence or "once", coupon_app_id=coupon_app_id, actor_label="cli", now=now)
+        figures = campaigns.preview_campaign(campaign, now=now)
+        if not draft:
+            campaigns.launch_campaign(campaign, now=now)
+    except DomainError as error:
+        _fail(error)
+    db.session.commit()
+    when = "draft" if draft else f"scheduled for {_in_zone(campaign.scheduled_at, merchant)}"
+    click.echo(f"Campaign {campaign.id} {campaign.name}: {when}; {figures.sendable} recipients "
+               f"({figures.opted_out} opted out left out), at most {figures.parts} SMS each, "
+               f"{figures.total_parts} in all")
+
+
+def _in_zone(moment, merchant) -> str:
+    return moment.astimezone(ZoneInfo(merchant.timezone)).isoformat(timespec="minutes") if moment else "-"
+
+
+@campaign_group.command("list")
+@_merchant_option
+@with_appcontext
+def campaign_list(sub_code):
+    """One line per campaign, newest first: id, status, next send, processed/targeted, delivered, name."""
+    try:
+        merchant = get_merchant_by_sub_code(sub_code)
+    except DomainError as error:
+        _fail(error)
+    found = campaigns.list_campaigns(merchant)
+    reports = campaigns.campaign_reports(found, now=now_utc())
+    for campaign in found:
+        report = reports[campaign.id]
+        click.echo("\t".join([str(campaign.id), campaign.status.value, _in_zone(campaign.scheduled_at, merchant),
+                              f"{report.processed}/{report.targeted}", f"delivered {report.delivered}",
+                              campaign.name]))
+
+
+def _change(action, sub_code, campaign_id, verb):
+    try:
+        _merchant, campaign = _campaign_of(sub_code, campaign_id)
+        action(campaign, now=now_utc())
+    except DomainError as error:
+        _fail(error)
+    db.session.commit()
+    click.echo(f"Campaign {campaign.id} {verb}: now {campaign.status.value}")
+
+
+@campaign_group.command("pause")
+@_merchant_option
+@click.argument("campaign_id", type=int)
+@with_appcontext
+def campaign_pause(sub_code, campaign_id):
+    """Pause a campaign: its queued messages wait until it is resumed."""
+    _change(campaigns.pause_campaign, sub_code, campaign_id, "paused")
+
+
+@campaign_group.command("resume")
+@_merchant_option
+@click.argument("campaign_id", type=int)
+@with_appcontext
+def campaign_resume(sub_code, campaign_id):
+    """Resume a paused campaign."""
+    _change(campaigns.resume_campaign, sub_code, campaign_id, "resumed")
+
+
+@campaign_group.command("cancel")
+@_merchant_option
+@click.argument("campaign_id", type=int)
+@with_appcontext
+def campaign_cancel(sub_code, campaign_id):
+    """Cancel a campaign for good: what no gateway has taken yet is not sent."""
+    _change(campaigns.cancel_campaign, sub_code, campaign_id, "cancelled")
+
+
+@campaign_group.command("report")
+@_merchant_option
+@click.argument("campaign_id", type=int)
+@with_appcontext
+def campaign_report(sub_code, campaign_id):
+    """A campaign's figures, summed over its runs."""
+    try:
+        _merchant, campaign = _campaign_of(sub_code, campaign_id)
+    except DomainError as error:
+        _fail(error)
+    report = campaigns.campaign_report(campaign, now=now_utc())
+    click.echo(f"Campaign {campaign.id} {campaign.name}: {campaign.status.value}, {len(campaign.runs)} run(s)")
+    for label, value in [("targeted", report.targeted), ("queued", report.queued),
+                         ("submitted", report.submitted), ("delivered", report.delivered),
+                         ("failed", report.failed), ("suppressed", report.suppressed_total),
+                         *((f"  {reason}", count) for reason, count in sorted(report.suppressed.items())),
+                         ("replies", report.replies), ("coupons issued", report.coupons_issued),
+                         ("coupons redeemed", report.coupons_redeemed),
+                         ("spend of redeemers", report.redeemed_spend)]:
+        click.echo(f"{label:<20}{value}")

@@ -18,6 +18,10 @@ JOBS = [
      "trigger": "cron", "day": 1, "hour": 3, "minute": 0},
     {"id": "remind_event_signups", "func": "mcrm.jobs.tasks:remind_event_signups",
      "trigger": "interval", "minutes": 10},
+    # campaign send times live in the database: this picks up what is due and resumes what a
+    # stopped process left half-queued
+    {"id": "dispatch_campaigns", "func": "mcrm.jobs.tasks:dispatch_campaigns",
+     "trigger": "interval", "minutes": 1},
     {"id": "release_stale_sms_claims", "func": "mcrm.jobs.tasks:release_stale_sms_claims",
      "trigger": "interval", "minutes": 5},
 ]

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from mcrm.campaigns.services import dispatch_due
 from mcrm.core.clock import now_utc
 from mcrm.extensions import db
 from mcrm.merchants.models import Merchant
@@ -123,3 +124,9 @@ def remind_event_signups(*, now: datetime) -> int:
     """Every few minutes: text confirmed sign-ups of events about to start (once each)."""
     from mcrm.keywords.services import send_event_reminders
     return _for_each_merchant(send_event_reminders, "event reminders sent", now)
+
+
+def dispatch_campaigns(*, now: datetime) -> int:
+    """Every minute: start the campaign runs that are due, queue their members in batches (each
+    committed: a run stopped half-way goes on from its last batch), finish the runs that are sent."""
+    return dispatch_due(now=now)
