@@ -7,9 +7,9 @@ from datetime import time
 import pytest
 import sqlalchemy as sa
 
-from mcrm.campaigns import services
 from mcrm.campaigns.models import Campaign
 from mcrm.core.clock import now_utc
+from mcrm.jobs.tasks import dispatch_campaigns
 from mcrm.messaging.models import MessageStatus, OutboundMessage
 from mcrm.messaging.store import SqlMessageStore
 from sms_gateway import Gateway, GatewayConfig
@@ -110,12 +110,10 @@ def test_on_a_phone_a_manager_builds_an_audience_composes_sends_and_watches_it_d
     gateway = Gateway(GatewayConfig(transport="sandbox", poll_secs=0.02, batch_size=50), SqlMessageStore(app))
     gateway.start()
     try:
-        services.dispatch_due(now=now_utc(), merchant_id=merchant.id)
-        db.session.commit()
+        dispatch_campaigns(now=now_utc())
         page.wait_for_selector("[data-status=sending], [data-status=done]")
         wait_until(lambda: delivered(db, campaign_id) == 2, timeout=10, message="both recipients delivered")
-        services.dispatch_due(now=now_utc(), merchant_id=merchant.id)   # the next minute's run settles it
-        db.session.commit()
+        dispatch_campaigns(now=now_utc())        # the next minute's run settles it
         release_database()
         page.wait_for_selector("[data-status=done]")
     finally:
