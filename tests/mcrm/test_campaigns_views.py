@@ -274,3 +274,32 @@ def test_a_finished_campaign_is_copied_into_a_new_draft_with_its_text_and_audien
     page = client.get(f"/campaigns/{draft.id}/edit").get_data(as_text=True)
     assert "老活动再来一次" in page
     assert re.search(r'<input checked[^>]* name="audience" [^>]*value="build"', page)
+
+
+def test_a_short_coupon_pool_shows_in_the_composer_and_the_confirmation_refuses_to_send(
+        client, login, make_member, merchant, db):
+    from mcrm.keywords.apps.custom import add_pool_codes
+    from mcrm.keywords.services import create_keyword_app, set_app_config
+    app = create_keyword_app(merchant, kind="coupon", name="八折券")
+    set_app_config(app, source="pool", valid_days=7)
+    add_pool_codes(app, ["AAA1", "AAA2"])
+    for _ in range(3):
+        make_member()
+    login("manager")
+    assert "八折券" in client.get("/campaigns/new").get_data(as_text=True)
+    token = csrf_token(client, "/campaigns/new")
+    answer = post_json(client, "/campaigns/preview", {"body": "券码{coupon}", "audience": "all",
+                                                      "coupon_app_id": app.id}, token).get_json()
+    assert answer["coupons_available"] == 2
+    assert answer["problems"] == ["The coupon app has 2 codes left for 3 recipients: add codes first"]
+    response = client.post("/campaigns/new", data={"csrf_token": token, "name": "发券", "audience": "all",
+                                                   "body": "券码{coupon}", "schedule": "now",
+                                                   "coupon_app_id": str(app.id)})
+    campaign = db.session.scalar(sa.select(Campaign))
+    confirm = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "2 codes left for 3 recipients" in confirm
+    assert re.search(r'<button type="submit" class="primary" disabled>', confirm)
+    refused = client.post(f"/campaigns/{campaign.id}/launch", data={"csrf_token": token},
+                          follow_redirects=True)
+    assert "2 codes left for 3 recipients" in refused.get_data(as_text=True)
+    assert db_status(campaign) is CampaignStatus.DRAFT
