@@ -58,7 +58,9 @@ class CampaignForm(FlaskForm):
                           choices=[SelectChoice(SCHEDULE_NOW, _l("Now")),
                                    SelectChoice(SCHEDULE_AT, _l("At a date and time")),
                                    SelectChoice(SCHEDULE_REPEAT, _l("Again and again"))])
-    send_at = DateTimeLocalField(_l("Date and time"), validators=[Optional()])
+    #: the browser's own form of the value first: an edited draft shows its time in the picker
+    send_at = DateTimeLocalField(_l("Date and time"), validators=[Optional()],
+                                 format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"])
     recurrence = SelectField(_l("Repeat"), default=Recurrence.DAILY.value,
                              choices=[SelectChoice(r.value, label) for r, label in REPEAT_LABELS.items()])
 

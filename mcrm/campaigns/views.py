@@ -64,19 +64,26 @@ def index():
 # -- composing ------------------------------------------------------------------------------------
 
 def _form(campaign=None) -> CampaignForm:
-    form = CampaignForm(segments=segments.list_segments(g.merchant.id),
-                        coupon_apps=services.list_coupon_apps(g.merchant), obj=campaign)
-    if request.method == "GET" and campaign is not None:
-        form.audience.data = (AUDIENCE_SEGMENT if campaign.segment_id else
-                              AUDIENCE_BUILD if campaign.segment_definition.get("items") else AUDIENCE_ALL)
-        form.definition.data = json.dumps(campaign.segment_definition, ensure_ascii=False)
-        form.schedule.data = (SCHEDULE_REPEAT if campaign.recurrence is not Recurrence.ONCE else
-                              SCHEDULE_AT if campaign.send_at else SCHEDULE_NOW)
-        form.send_at.data = (campaign.send_at.astimezone(_zone()).replace(tzinfo=None) if campaign.send_at
-                             else None)
-        form.recurrence.data = (campaign.recurrence.value if campaign.recurrence is not Recurrence.ONCE
-                                else Recurrence.DAILY.value)
-    return form
+    """The composer, holding the draft's values when it opens; a post holds only what was posted (a
+    field left out keeps no stale value of the draft)."""
+    shown = campaign if request.method == "GET" else None
+    return CampaignForm(segments=segments.list_segments(g.merchant.id),
+                        coupon_apps=services.list_coupon_apps(g.merchant), data=_draft_values(shown))
+
+
+def _draft_values(campaign) -> dict | None:
+    if campaign is None:
+        return None
+    once = campaign.recurrence is Recurrence.ONCE
+    return {"name": campaign.name, "body": campaign.body, "segment_id": campaign.segment_id,
+            "coupon_app_id": campaign.coupon_app_id,
+            "audience": (AUDIENCE_SEGMENT if campaign.segment_id else
+                         AUDIENCE_BUILD if campaign.segment_definition.get("items") else AUDIENCE_ALL),
+            "definition": json.dumps(campaign.segment_definition, ensure_ascii=False),
+            "schedule": (SCHEDULE_REPEAT if not once else SCHEDULE_AT if campaign.send_at else SCHEDULE_NOW),
+            "send_at": (campaign.send_at.astimezone(_zone()).replace(tzinfo=None) if campaign.send_at
+                        else None),
+            "recurrence": Recurrence.DAILY.value if once else campaign.recurrence.value}
 
 
 def _audience(audience: str, segment_id, definition) -> dict:

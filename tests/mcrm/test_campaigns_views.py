@@ -303,3 +303,25 @@ def test_a_short_coupon_pool_shows_in_the_composer_and_the_confirmation_refuses_
                           follow_redirects=True)
     assert "2 codes left for 3 recipients" in refused.get_data(as_text=True)
     assert db_status(campaign) is CampaignStatus.DRAFT
+
+
+def test_editing_a_draft_shows_what_it_holds_and_replaces_its_audience(client, login, make_member, merchant,
+                                                                       make_campaign, db, now):
+    from mcrm.segments.services import save_segment
+    make_member().tier = "金卡"
+    segment = save_segment(merchant.id, name="金卡会员", definition=GOLD, now=now)
+    db.session.commit()
+    draft = make_campaign(name="草稿", segment_id=segment.id, send_at=datetime(2030, 5, 1, 2, 0, tzinfo=UTC))
+    login("manager")
+    page = client.get(f"/campaigns/{draft.id}/edit").get_data(as_text=True)
+    assert re.search(r'<input checked[^>]* name="audience" [^>]*value="segment"', page)
+    assert re.search(r'<input checked[^>]* name="schedule" [^>]*value="at"', page)
+    assert 'value="2030-05-01T10:00"' in page        # 02:00 UTC in Shanghai, as the picker reads it
+    response = client.post(f"/campaigns/{draft.id}/edit", data={
+        "csrf_token": csrf_token(client, "/campaigns/new"), "name": "草稿", "audience": "all",
+        "segment_id": str(segment.id), "body": "大家好", "schedule": "now"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    db.session.expire_all()
+    draft = db.session.get(Campaign, draft.id)
+    assert (draft.segment_id, draft.segment_definition.get("items"), draft.send_at, draft.body) == (
+        None, [], None, "大家好")
