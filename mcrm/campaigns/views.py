@@ -123,7 +123,7 @@ def edit(campaign_id: int | None = None):
             db.session.commit()
             return redirect(url_for(".confirm", campaign_id=campaign.id))
     return render_template("campaigns/edit.html", form=form, campaign=campaign,
-                           fields=services.FIELDS, sender=_test_phone(),
+                           fields=services.FIELDS, sender=_test_phone(), most_parts=services.MAX_TEXT_PARTS,
                            vocabulary=segments.builder_vocabulary(g.merchant.id))
 
 

@@ -70,6 +70,7 @@
       counter.textContent = fmt(T.counter, {chars: shape.chars, parts: shape.parts});
       counter.dataset.chars = shape.chars;
       counter.dataset.parts = shape.parts;
+      counter.classList.toggle("over", shape.parts > Number(counter.dataset.most));
       longestText.textContent = text;
       partsEach.textContent = shape.parts;
       if (reachable !== null) {

@@ -86,6 +86,13 @@ def test_on_a_phone_a_manager_builds_an_audience_composes_sends_and_watches_it_d
     page.wait_for_function("document.getElementById('campaign-counter').dataset.parts === '2'")
     assert counter(page) == ("71", "2")
     page.wait_for_function("document.getElementById('campaign-total-parts').dataset.total === '4'")
+    typed = page.input_value("textarea[name=body]")
+    page.fill("textarea[name=body]", typed * 6)                 # over 5 SMS: longer than a campaign may be
+    assert "over" in page.get_attribute("#campaign-counter", "class")
+    page.wait_for_selector("#campaign-problems li")
+    page.fill("textarea[name=body]", typed)
+    page.wait_for_selector("#campaign-problems li", state="detached")
+    assert "over" not in page.get_attribute("#campaign-counter", "class")
 
     page.click("#test-send")
     page.wait_for_selector("#test-result.ok")
