@@ -67,8 +67,18 @@ def _form(campaign=None) -> CampaignForm:
     """The composer, holding the draft's values when it opens; a post holds only what was posted (a
     field left out keeps no stale value of the draft)."""
     shown = campaign if request.method == "GET" else None
-    return CampaignForm(segments=segments.list_segments(g.merchant.id),
-                        coupon_apps=services.list_coupon_apps(g.merchant), data=_draft_values(shown))
+    saved = segments.list_segments(g.merchant.id)
+    values = _draft_values(shown)
+    if values is None and request.method == "GET":
+        values = _segment_preset(request.args.get("segment", ""), saved)
+    return CampaignForm(segments=saved, coupon_apps=services.list_coupon_apps(g.merchant), data=values)
+
+
+def _segment_preset(asked: str, saved: list) -> dict | None:
+    """``/campaigns/new?segment=ID`` (the Segments page's link): that saved segment already chosen.
+    An id that is not one of the merchant's segments chooses nothing."""
+    chosen = next((s for s in saved if str(s.id) == asked), None)
+    return {"audience": AUDIENCE_SEGMENT, "segment_id": chosen.id} if chosen else None
 
 
 def _draft_values(campaign) -> dict | None:

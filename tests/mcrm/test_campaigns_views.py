@@ -325,3 +325,19 @@ def test_editing_a_draft_shows_what_it_holds_and_replaces_its_audience(client, l
     draft = db.session.get(Campaign, draft.id)
     assert (draft.segment_id, draft.segment_definition.get("items"), draft.send_at, draft.body) == (
         None, [], None, "大家好")
+
+
+def test_a_segments_send_link_opens_the_composer_with_that_segment_chosen(
+        client, login, merchant, make_merchant, db, now):
+    from mcrm.segments.services import save_segment
+    mine = save_segment(merchant.id, name="金卡会员", definition=GOLD, now=now)
+    theirs = save_segment(make_merchant().id, name="别家分组", definition=GOLD, now=now)
+    db.session.commit()
+    login("manager")
+    assert f'href="/campaigns/new?segment={mine.id}"' in client.get("/segments/").get_data(as_text=True)
+    page = client.get(f"/campaigns/new?segment={mine.id}").get_data(as_text=True)
+    assert re.search(r'<input checked[^>]* name="audience" [^>]*value="segment"', page)
+    assert re.search(rf'<option selected value="{mine.id}">金卡会员</option>', page)
+    other = client.get(f"/campaigns/new?segment={theirs.id}").get_data(as_text=True)
+    assert "别家分组" not in other and f'value="{theirs.id}"' not in other
+    assert re.search(r'<input checked[^>]* name="audience" [^>]*value="all"', other)

@@ -19,7 +19,7 @@ HUGE = 2 ** 70
 ROLES = ("owner", "manager", "clerk")
 #: every query parameter a console page reads
 QUERY_NAMES = ("q", "after", "before", "tier", "tag", "opted_out", "birthday_month", "sort", "status", "kind",
-               "msisdn", "day", "code", "encoding", "next", "extension")
+               "msisdn", "day", "code", "encoding", "next", "extension", "segment")
 #: routes that end the session they are posted in: probed last
 SIGNING_OUT = ("auth.logout", "staff.sign_out_my_other_sessions")
 
