@@ -165,12 +165,16 @@ def preview():
     try:
         figures = services.preview(g.merchant, body=str(asked.get("body") or ""), now=now_utc(),
                                    coupon_app_id=_optional_id(asked.get("coupon_app_id")), **audience)
+        saved = audience.get("segment_id")
+        words = _audience_words(segments.get_segment(g.merchant.id, saved).definition if saved
+                                else audience.get("segment"))
     except DomainError as error:
         return jsonify(error=error.translated()), 400
     finally:
         db.session.rollback()  # it only read: free SQLite's write lock for the dispatch job at once
-    return jsonify(recipients=figures.recipients, opted_out=figures.opted_out, chars=figures.chars,
-                   parts=figures.parts, total_parts=figures.total_parts, longest_text=figures.longest_text,
+    return jsonify(audience=words, recipients=figures.recipients, opted_out=figures.opted_out,
+                   chars=figures.chars, parts=figures.parts, total_parts=figures.total_parts,
+                   longest_text=figures.longest_text,
                    longest_values={k: str(v) for k, v in figures.longest_values.items()},
                    coupons_available=figures.coupons_available,
                    problems=[_problem(p) for p in figures.problems])
@@ -201,14 +205,14 @@ def confirm(campaign_id: int):
     figures = services.preview_campaign(campaign, now=now_utc())
     return render_template("campaigns/confirm.html", campaign=campaign, figures=figures,
                            problems=[_problem(p) for p in figures.problems],
-                           audience=_audience_words(campaign),
+                           audience=_audience_words(campaign.segment_definition),
                            coupon_names={app.id: app.name for app in services.list_coupon_apps(g.merchant)})
 
 
-def _audience_words(campaign) -> str:
-    if not campaign.segment_definition.get("items"):
-        return _("All members")
-    return segments.describe(g.merchant.id, campaign.segment_definition)
+def _audience_words(definition) -> str:
+    """The audience in plain words (``金卡 且 5月生日``); no conditions (None) is every member."""
+    normalized = segments.check_definition(g.merchant.id, definition)
+    return segments.describe(g.merchant.id, normalized) if normalized["items"] else _("All members")
 
 
 @bp.route("/<int:campaign_id>/launch", methods=["POST"])
@@ -277,7 +281,7 @@ def detail(campaign_id: int):
                            report=services.campaign_report(campaign, now=now),
                            controls=CONTROLS.get(campaign.status, ()),
                            runs=[(run, services.run_report(run, now=now)) for run in campaign.runs],
-                           audience=_audience_words(campaign))
+                           audience=_audience_words(campaign.segment_definition))
 
 
 @bp.route("/<int:campaign_id>/progress")

@@ -36,6 +36,7 @@
     var counter = document.getElementById("campaign-counter");
     var longestText = document.getElementById("campaign-longest");
     var recipients = document.getElementById("campaign-recipients");
+    var audienceWords = document.getElementById("campaign-audience");
     var optedOut = document.getElementById("campaign-opted-out");
     var partsEach = document.getElementById("campaign-parts");
     var totalParts = document.getElementById("campaign-total-parts");
@@ -94,6 +95,7 @@
         }
         longest = answer.longest_values;
         reachable = answer.recipients - answer.opted_out;
+        audienceWords.textContent = answer.audience;
         recipients.textContent = answer.recipients.toLocaleString();
         recipients.dataset.count = answer.recipients;
         optedOut.textContent = answer.opted_out ? fmt(T.opted_out, {count: answer.opted_out}) : "";

@@ -101,7 +101,7 @@ def test_the_preview_needs_the_csrf_token_and_counts_parts_with_signature_hint_a
     assert refused.status_code == 400 and b"recipients" not in refused.data
     token = csrf_token(client, "/campaigns/new")
     answer = post_json(client, "/campaigns/preview", body, token).get_json()
-    assert (answer["recipients"], answer["opted_out"]) == (3, 1)
+    assert (answer["recipients"], answer["opted_out"], answer["audience"]) == (3, 1, "All members")
     assert answer["longest_values"]["name"] == "欧阳娜娜丽莎"
     expected = merchant.signature + "欧阳娜娜丽莎您好" + merchant.unsubscribe_hint
     assert answer["longest_text"] == expected
@@ -137,6 +137,10 @@ def test_a_manager_composes_for_a_segment_at_a_local_time_and_confirms(client, l
         member.tier = "金卡"
     segment = save_segment(merchant.id, name="金卡会员", definition=GOLD, now=now)
     db.session.commit()
+    answer = post_json(client, "/campaigns/preview", {"body": "hi", "audience": "segment",
+                                                      "segment_id": segment.id},
+                       csrf_token(client, "/campaigns/new")).get_json()
+    assert (answer["recipients"], answer["audience"]) == (3, "Tier 金卡")
     page = client.get("/campaigns/new").get_data(as_text=True)
     assert "金卡会员" in page and 'data-field="name"' in page and 'data-field="coupon"' in page
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).astimezone(
