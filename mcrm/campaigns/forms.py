@@ -22,7 +22,8 @@ STATUS_BADGES = {CampaignStatus.SENDING: "warn", CampaignStatus.PAUSED: "warn", 
 SUPPRESS_LABELS = {"opted out": _l("opted out"), "frequency cap": _l("frequency cap"),
                    "invalid number": _l("invalid number"),
                    "duplicate occasion": _l("already sent this occasion"),
-                   "cancelled": _l("cancelled"), "no coupon left": _l("no coupon left")}
+                   "too long": _l("text too long"), "cancelled": _l("cancelled"),
+                   "no coupon left": _l("no coupon left")}
 #: what the composer's buttons insert, in the order the service lists its fields
 FIELD_LABELS = {"name": _l("Name"), "points": _l("Points"), "tier": _l("Tier"),
                 "expiring_points": _l("Expiring points"), "member_no": _l("Member number"),

@@ -25,7 +25,7 @@ from mcrm.extensions import db
 from mcrm.keywords.apps.custom import coupon_expiry, coupons_left, issue_coupons, last_valid_day
 from mcrm.keywords.context import member_values
 from mcrm.keywords.models import AppKind, AppStatus, CouponCode, KeywordApp
-from mcrm.keywords.rules import check_template, render_template, template_fields
+from mcrm.keywords.rules import check_template, compile_template, render_template, template_fields
 from mcrm.keywords.texts import MAX_TEXT_PARTS
 from mcrm.members.models import Member
 from mcrm.members.services import find_member_by_msisdn
@@ -48,7 +48,7 @@ COUPON_FIELDS = ("coupon", "coupon_expires")
 REPLY_DAYS = 3
 #: members queued per transaction: large enough that a query per rule is cheap per member, small
 #: enough that a batch commits in well under a second
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000
 MAX_NAME = 60
 #: statuses of a message still waiting to go (for a paused run: held)
 _WAITING = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.HELD)
@@ -387,7 +387,7 @@ def send_test(campaign_or_body, *, merchant: Merchant, actor: Staff, now: dateti
         check_template(body, FIELDS)
     to = msisdn or actor.msisdn
     if not to:
-        raise ValidationError("Add your mobile number to your profile to get a test SMS")
+        raise ValidationError("Your account has no mobile number: the owner adds it on the Staff page")
     member = find_member_by_msisdn(merchant, to)
     values = {"shop": merchant.name}
     values.update(member_values(member, now=now) if member is not None else
@@ -500,8 +500,8 @@ def enqueue_batch(run_id: int, *, now: datetime, batch_size: int = BATCH_SIZE) -
     run = db.session.get(CampaignRun, run_id, populate_existing=True)
     if run is None or run.status is not RunStatus.ENQUEUING:
         return None
-    rows = db.session.execute(_BATCH, {"run_id": run.id, "after": run.last_member_id,
-                                       "limit": batch_size}).all()
+    rows = db.session.connection().execute(_BATCH, {"run_id": run.id, "after": run.last_member_id,
+                                                    "limit": batch_size}).all()
     if not rows:
         run.status, run.enqueued_at = RunStatus.SENDING, now
         db.session.execute(sa.delete(CampaignRecipient).where(CampaignRecipient.run_id == run.id))
@@ -516,7 +516,9 @@ def enqueue_batch(run_id: int, *, now: datetime, batch_size: int = BATCH_SIZE) -
     campaign = db.session.get(Campaign, run.campaign_id)
     merchant = db.session.get(Merchant, run.merchant_id)
     recipients = [(row.id, row.msisdn, row.opted_out) for row in rows]
-    keys = [f"camp:{run.id}:{row.id}" for row in rows]
+    # the member's id zero-padded: a run's keys then sort in the order they are inserted, so the
+    # unique index grows at its end instead of splitting pages all over
+    keys = [f"camp:{run.id}:{row.id:010d}" for row in rows]
     render = _renderer(campaign, merchant, run, rows, now)
     outcome = enqueue_marketing_batch(merchant, recipients, keys, render, now=now, occasion=run.occasion)
     return sum(outcome.values())
@@ -540,7 +542,7 @@ def _renderer(campaign: Campaign, merchant: Merchant, run: CampaignRun, rows: li
                 db.session.execute(sa.insert(CampaignCoupon), [
                     {"run_id": run.id, "member_id": member_id, "coupon_id": coupon.id}
                     for member_id, coupon in coupons.items()])
-        shop, body = merchant.name, campaign.body
+        shop, fill = merchant.name, compile_template(campaign.body)
         bodies: list = []
         for row, keep in zip(rows, kept, strict=True):
             values = member_values(_Row(row.id, row.name, row.points_balance, row.tier), now=now,
@@ -554,7 +556,7 @@ def _renderer(campaign: Campaign, merchant: Merchant, run: CampaignRun, rows: li
                 if coupon is not None:
                     values["coupon"] = coupon.code
                     values["coupon_expires"] = last_valid_day(coupon.expires_at, merchant.timezone).isoformat()
-            bodies.append(render_template(body, values))
+            bodies.append(fill(values))
         return bodies
     return render
 

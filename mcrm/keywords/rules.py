@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mcrm.core.errors import ValidationError
@@ -219,13 +220,38 @@ def render_template(template: str, values: dict) -> str:
     Only plain names are substituted (no attribute or index access as ``str.format`` allows), so a
     template can never reach into an object.
     """
-    def fill(match: re.Match) -> str:
-        value = values.get(match.group(1))
-        return "" if value is None else str(value)
+    return compile_template(template)(values)
 
-    parts = (template or "").split("{{")
-    rendered = []
-    for part in parts:
-        pieces = part.split("}}")
-        rendered.append("}".join(_PLACEHOLDER.sub(fill, piece) for piece in pieces))
-    return "{".join(rendered)
+
+def compile_template(template: str) -> Callable[[dict], str]:
+    """``render_template`` in two steps: the template parsed once, then filled as often as needed
+    (a campaign fills one text per member). ``{{`` and ``}}`` stand for literal braces."""
+    #: literal text, or a 1-tuple naming a placeholder
+    pieces: list = []
+    for n, part in enumerate((template or "").split("{{")):
+        if n:
+            pieces.append("{")
+        for m, piece in enumerate(part.split("}}")):
+            if m:
+                pieces.append("}")
+            at = 0
+            for match in _PLACEHOLDER.finditer(piece):
+                pieces.append(piece[at:match.start()])
+                pieces.append((match.group(1),))
+                at = match.end()
+            pieces.append(piece[at:])
+    pieces = [piece for piece in pieces if piece != ""]
+    if all(isinstance(piece, str) for piece in pieces):
+        text = "".join(pieces)
+        return lambda values: text
+
+    def fill(values: dict) -> str:
+        out = []
+        for piece in pieces:
+            if piece.__class__ is str:
+                out.append(piece)
+            else:
+                value = values.get(piece[0])
+                out.append("" if value is None else str(value))
+        return "".join(out)
+    return fill

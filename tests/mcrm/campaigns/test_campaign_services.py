@@ -222,3 +222,9 @@ def test_send_test_goes_to_the_staff_phone_at_once_with_signature_and_hint(db, m
                                  now=now.replace(hour=15))           # 23:00: a test send ignores the window
     assert (message.msisdn, message.status, message.not_before) == ("+8613900000009", Q, None)
     assert message.text == "【小王烧烤】店长您好，小王烧烤周末八折回T退订"
+
+
+def test_send_test_without_a_phone_says_who_adds_one(db, merchant, make_staff, now):
+    staff = make_staff(role="clerk")
+    with pytest.raises(ValidationError, match="the owner adds it on the Staff page"):
+        services.send_test("您好", merchant=merchant, actor=staff, now=now)
