@@ -9,6 +9,7 @@ from wtforms import (DateTimeLocalField, HiddenField, RadioField, SelectChoice, 
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from mcrm.campaigns.models import CampaignStatus, Recurrence
+from mcrm.core.urls import parse_id
 
 STATUS_LABELS = {
     CampaignStatus.DRAFT: _l("draft"), CampaignStatus.SCHEDULED: _l("scheduled"),
@@ -37,7 +38,11 @@ REPEAT_LABELS = {Recurrence.DAILY: _l("every day"), Recurrence.WEEKLY: _l("every
 
 
 def _optional_id(value):
-    return int(value) if value not in (None, "", "None") and str(value).isdigit() else None
+    """A chosen row's id; nothing chosen, or anything no row can have, is None."""
+    try:
+        return parse_id(str(value))
+    except ValueError:
+        return None
 
 
 class CampaignForm(FlaskForm):

@@ -19,6 +19,7 @@ from mcrm.campaigns.models import CampaignStatus, Recurrence
 from mcrm.core.clock import now_utc
 from mcrm.core.errors import DomainError, NotFoundError
 from mcrm.core.msisdn import mask_msisdn
+from mcrm.core.urls import id_or_none
 from mcrm.extensions import db
 from mcrm.segments import services as segments
 
@@ -147,7 +148,8 @@ def _json_body() -> dict:
 
 
 def _optional_id(value) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+    """An id the composer's script sent, or None for anything no row can have."""
+    return id_or_none(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _problem(problem) -> str:

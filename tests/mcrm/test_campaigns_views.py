@@ -125,6 +125,15 @@ def test_the_preview_answers_a_bad_segment_with_its_error(client, login, make_me
     odd = post_json(client, "/campaigns/preview", {"body": ["x"], "audience": 7, "segment_id": "1; drop",
                                                    "coupon_app_id": True}, token)
     assert odd.status_code in (200, 400)
+    for huge in (2 ** 70, -1, 0):           # 2 ** 70 was a 500: SQLite cannot bind it
+        for audience in ("segment", "all"):
+            asked = {"body": "hi", "audience": audience, "segment_id": huge, "coupon_app_id": huge}
+            answer = post_json(client, "/campaigns/preview", asked, token)
+            assert answer.status_code in (200, 400), (huge, audience)
+    typed = client.post("/campaigns/new", data={"csrf_token": token, "name": "x", "audience": "segment",
+                                                "segment_id": str(2 ** 70), "coupon_app_id": str(2 ** 70),
+                                                "body": "hi", "schedule": "now"})
+    assert typed.status_code == 200 and "Choose a segment" in typed.get_data(as_text=True)
 
 
 def test_a_manager_composes_for_a_segment_at_a_local_time_and_confirms(client, login, make_member, merchant,
