@@ -354,3 +354,20 @@ def test_a_segments_send_link_opens_the_composer_with_that_segment_chosen(
     other = client.get(f"/campaigns/new?segment={theirs.id}").get_data(as_text=True)
     assert "别家分组" not in other and f'value="{theirs.id}"' not in other
     assert re.search(r'<input checked[^>]* name="audience" [^>]*value="all"', other)
+
+
+def test_a_recurring_campaign_shows_its_rhythm_and_lists_each_send(client, login, make_member, make_campaign, db,
+                                                                   now):
+    make_member()
+    campaign = make_campaign(recurrence="daily", send_at=now + timedelta(hours=1), launch=True)   # 13:00 local
+    for day in range(2):
+        services.dispatch_due(now=now + timedelta(days=day, hours=1, minutes=1))
+        db.session.execute(sa.update(OutboundMessage).values(status=MessageStatus.DELIVERED))
+        db.session.commit()
+        services.dispatch_due(now=now + timedelta(days=day, hours=1, minutes=2))   # the run is over
+    login("manager")
+    page = client.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert "every day at 13:00" in page and "next: 2026-11-22 13:00" in page
+    runs = re.findall(r'<tr><td data-label="When">([^<]+)</td>', page)
+    assert runs == ["2026-11-21 13:00", "2026-11-20 13:00"]              # newest first
+    assert 'data-figure="delivered" data-value="2"' in page
