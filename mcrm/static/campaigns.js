@@ -52,6 +52,7 @@
     function showChoices() {
       var audience = checked("audience"), schedule = checked("schedule");
       form.querySelectorAll("[data-audience]").forEach(function (n) { n.hidden = n.dataset.audience !== audience; });
+      audienceWords.hidden = audience === "build";  // the builder words its conditions itself
       form.querySelectorAll("[data-schedule]").forEach(function (n) {
         n.hidden = n.dataset.schedule.split(" ").indexOf(schedule) < 0;
       });
