@@ -152,10 +152,6 @@ def _optional_id(value) -> int | None:
     return id_or_none(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _problem(problem) -> str:
-    return problem.translated() if isinstance(problem, DomainError) else _(str(problem))
-
-
 @bp.route("/preview", methods=["POST"])
 @role_required(Role.MANAGER)
 def preview():
@@ -179,7 +175,7 @@ def preview():
                    longest_text=figures.longest_text,
                    longest_values={k: str(v) for k, v in figures.longest_values.items()},
                    coupons_available=figures.coupons_available,
-                   problems=[_problem(p) for p in figures.problems])
+                   problems=[problem.translated() for problem in figures.problems])
 
 
 @bp.route("/test", methods=["POST"])
@@ -206,7 +202,7 @@ def confirm(campaign_id: int):
         return redirect(url_for(".detail", campaign_id=campaign.id))
     figures = services.preview_campaign(campaign, now=now_utc())
     return render_template("campaigns/confirm.html", campaign=campaign, figures=figures,
-                           problems=[_problem(p) for p in figures.problems],
+                           problems=[problem.translated() for problem in figures.problems],
                            audience=_audience_words(campaign.segment_definition),
                            coupon_names={app.id: app.name for app in services.list_coupon_apps(g.merchant)})
 
