@@ -12,9 +12,9 @@ from flask_login import current_user
 from mcrm.auth.access import role_required
 from mcrm.auth.models import Role
 from mcrm.campaigns import services
-from mcrm.campaigns.forms import (AUDIENCE_ALL, AUDIENCE_BUILD, AUDIENCE_SEGMENT, FIELD_LABELS, REPEAT_LABELS,
-                                  SCHEDULE_AT, SCHEDULE_NOW, SCHEDULE_REPEAT, STATUS_BADGES, STATUS_LABELS,
-                                  SUPPRESS_LABELS, CampaignForm)
+from mcrm.campaigns.forms import (AUDIENCE_ALL, AUDIENCE_BUILD, AUDIENCE_SEGMENT, FIELD_LABELS, SCHEDULE_AT,
+                                  SCHEDULE_NOW, SCHEDULE_REPEAT, STATUS_BADGES, STATUS_LABELS, SUPPRESS_LABELS,
+                                  CampaignForm)
 from mcrm.campaigns.models import CampaignStatus, Recurrence
 from mcrm.core.clock import now_utc
 from mcrm.core.errors import DomainError, NotFoundError
@@ -40,7 +40,7 @@ _ACTIONS = {
 @bp.context_processor
 def _labels():
     return {"status_labels": STATUS_LABELS, "status_badges": STATUS_BADGES,
-            "suppress_labels": SUPPRESS_LABELS, "repeat_labels": REPEAT_LABELS, "field_labels": FIELD_LABELS}
+            "suppress_labels": SUPPRESS_LABELS, "field_labels": FIELD_LABELS}
 
 
 def _get_or_404(campaign_id: int):
