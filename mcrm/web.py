@@ -18,6 +18,7 @@ from mcrm.auth.login_code_views import bp as login_codes_bp
 from mcrm.auth.services import find_staff_for_session
 from mcrm.auth.staff_views import bp as staff_bp
 from mcrm.auth.views import bp as auth_bp
+from mcrm.campaigns.views import bp as campaigns_bp
 from mcrm.core.msisdn import mask_numbers
 from mcrm.core.text import strip_controls
 from mcrm.core.urls import IdConverter
@@ -94,11 +95,10 @@ class ConsoleRequest(Request):
 
 
 def register_blueprints(app: Flask) -> None:
-
     app.url_map.converters["int"] = IdConverter  # before any rule is added
     app.request_class = ConsoleRequest
     for blueprint in (auth_bp, login_codes_bp, staff_bp, merchants_bp, dashboard_bp, members_bp, points_bp,
-                      messaging_bp, keywords_bp, segments_bp):
+                      messaging_bp, keywords_bp, segments_bp, campaigns_bp):
         app.register_blueprint(blueprint)
 
     _db_events.wrap_read_only_requests(app)

@@ -12,6 +12,7 @@ from mcrm.core.clock import now_utc
 from mcrm.core.errors import DomainError, NotFoundError
 from mcrm.core.msisdn import mask_msisdn
 from mcrm.core.saving import saving
+from mcrm.core.urls import parse_id
 from mcrm.members.queries import Scope
 from mcrm.members.views import LIST_SCOPES
 from mcrm.segments import services
@@ -84,9 +85,11 @@ def delete(segment_id: int):
 
 def _member_list_scope(merchant, value: str, now) -> Scope:
     """``/members/?segment=ID``: the list shows that saved segment's members, still paged by keyset."""
-    if not value.isdigit():
-        raise NotFoundError("No such segment")
-    segment = services.get_segment(merchant.id, int(value))
+    try:
+        segment_id = parse_id(value)
+    except ValueError:  # no id, or one too big for any column (SQLite cannot even bind it)
+        raise NotFoundError("No such segment") from None
+    segment = services.get_segment(merchant.id, segment_id)
     return Scope(label=segment.name, member_ids=services.member_ids_select(merchant.id, segment.definition, now=now))
 
 
