@@ -25,6 +25,17 @@ class Gender:
     ALL = (FEMALE, MALE, UNKNOWN)
 
 
+#: the condition every list, count and segment query puts on members (deleted ones are kept for history)
+LIVE = sa.text("deleted_at IS NULL")
+
+
+def _live_index(name: str, column: str) -> sa.Index:
+    """(merchant_id, column, id) over live members only. The filters and segments count through it
+    without reading the table: with deleted_at left out of the index, each matching member cost a
+    row lookup (0.25 s for the 108,273 members of one tier at a million members)."""
+    return sa.Index(name, "merchant_id", column, "id", sqlite_where=LIVE, postgresql_where=LIVE)
+
+
 class Member(IdMixin, TimestampMixin, db.Model):
     __tablename__ = "members"
     __table_args__ = (
@@ -34,12 +45,12 @@ class Member(IdMixin, TimestampMixin, db.Model):
         # keyset pagination and filters at 1,000,000 members: every sort key has its own index
         sa.Index("ix_members_merchant_msisdn_rev", "merchant_id", "msisdn_rev"),
         sa.Index("ix_members_merchant_name_key", "merchant_id", "name_key", "id"),
-        sa.Index("ix_members_merchant_points", "merchant_id", "points_balance", "id"),
-        sa.Index("ix_members_merchant_last_visit", "merchant_id", "last_visit_at", "id"),
-        sa.Index("ix_members_merchant_spend", "merchant_id", "total_spend", "id"),
-        sa.Index("ix_members_merchant_tier", "merchant_id", "tier", "id"),
-        sa.Index("ix_members_merchant_birthday_month", "merchant_id", "birthday_month", "id"),
-        sa.Index("ix_members_merchant_opted_out", "merchant_id", "opted_out", "id"),
+        _live_index("ix_members_live_points", "points_balance"),
+        _live_index("ix_members_live_last_visit", "last_visit_at"),
+        _live_index("ix_members_live_spend", "total_spend"),
+        _live_index("ix_members_live_tier", "tier"),
+        _live_index("ix_members_live_birthday_month", "birthday_month"),
+        _live_index("ix_members_live_opted_out", "opted_out"),
     )
 
     merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"))

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from mcrm.members.models import Member
 from mcrm.segments import rules
 
 
@@ -20,6 +21,11 @@ class Context:
     merchant_id: int
     now: datetime
     zone: ZoneInfo
+
+    @property
+    def live(self) -> list[sa.ColumnElement[bool]]:
+        """The merchant's members that are not deleted: the segment's universe."""
+        return [Member.merchant_id == self.merchant_id, Member.deleted_at.is_(None)]
 
     @property
     def today(self) -> date:
@@ -46,14 +52,26 @@ class Context:
 
 def compile_where(definition: dict, context: Context,
                   vocabulary: rules.Vocabulary = rules.VOCABULARY) -> sa.ColumnElement[bool]:
-    """The boolean a member row must satisfy to be in the (normalized) segment."""
+    """The boolean a live member of the merchant (``context.live``) must satisfy to be in the
+    (normalized) segment. Each branch of an OR repeats ``context.live``: SQLite then counts the OR by
+    uniting the branches' index searches (the live-member indexes are partial, so a branch needs
+    both terms to use one) instead of reading every member of the merchant, 0.8 s at a million."""
     parts = [vocabulary.get(item["type"]).where({k: v for k, v in item.items() if k != "type"}, context)
              if "type" in item else compile_where(item, context, vocabulary) for item in definition["items"]]
     if definition["op"] == "and":
         return sa.and_(sa.true(), *parts)
     if definition["op"] == "or":
-        return sa.or_(*parts)
+        return sa.or_(*(sa.and_(*context.live, part) for part in parts))
     return sa.not_(sa.or_(*parts))
+
+
+def segment_where(definition: dict, context: Context,
+                  vocabulary: rules.Vocabulary = rules.VOCABULARY) -> list[sa.ColumnElement[bool]]:
+    """Where-clauses selecting the segment's members from ``members``: its boolean and the live
+    members of the merchant. A top-level OR holds the latter in each branch already; said once more
+    outside, it makes SQLite walk all the merchant's members instead of the branches' indexes."""
+    where = compile_where(definition, context, vocabulary)
+    return [where] if definition["op"] == "or" else [*context.live, where]
 
 
 # -- lists the builder offers ---------------------------------------------------------------------
