@@ -29,11 +29,24 @@ class Gender:
 LIVE = sa.text("deleted_at IS NULL")
 
 
-def _live_index(name: str, column: str) -> sa.Index:
+#: the member columns segments test; see _live_index
+SEGMENT_COLUMNS = ("points_balance", "total_spend", "last_visit_at", "tier", "opted_out", "gender",
+                   "birthday_month", "birthday_is_lunar", "birthday", "birthday_lunar_month",
+                   "birthday_lunar_day")
+
+
+def _live_index(name: str, column: str, *, covering: bool = False) -> sa.Index:
     """(merchant_id, column, id) over live members only. The filters and segments count through it
     without reading the table: with deleted_at left out of the index, each matching member cost a
-    row lookup (0.25 s for the 108,273 members of one tier at a million members)."""
-    return sa.Index(name, "merchant_id", column, "id", sqlite_where=LIVE, postgresql_where=LIVE)
+    row lookup (0.25 s for the 108,273 members of one tier at a million members).
+
+    ``covering``: the other SEGMENT_COLUMNS follow, so a segment that starts from this index tests
+    its other member conditions there too (a lookup per row took 0.6 s of CPU for the 295,508
+    members who spent ¥500). Only for the indexes every purchase rewrites anyway (points, spend,
+    last visit): there the wider entry costs no extra index write.
+    """
+    extra = [c for c in SEGMENT_COLUMNS if c != column] if covering else []
+    return sa.Index(name, "merchant_id", column, "id", *extra, sqlite_where=LIVE, postgresql_where=LIVE)
 
 
 class Member(IdMixin, TimestampMixin, db.Model):
@@ -45,9 +58,9 @@ class Member(IdMixin, TimestampMixin, db.Model):
         # keyset pagination and filters at 1,000,000 members: every sort key has its own index
         sa.Index("ix_members_merchant_msisdn_rev", "merchant_id", "msisdn_rev"),
         sa.Index("ix_members_merchant_name_key", "merchant_id", "name_key", "id"),
-        _live_index("ix_members_live_points", "points_balance"),
-        _live_index("ix_members_live_last_visit", "last_visit_at"),
-        _live_index("ix_members_live_spend", "total_spend"),
+        _live_index("ix_members_live_points", "points_balance", covering=True),
+        _live_index("ix_members_live_last_visit", "last_visit_at", covering=True),
+        _live_index("ix_members_live_spend", "total_spend", covering=True),
         _live_index("ix_members_live_tier", "tier"),
         _live_index("ix_members_live_birthday_month", "birthday_month"),
         _live_index("ix_members_live_opted_out", "opted_out"),

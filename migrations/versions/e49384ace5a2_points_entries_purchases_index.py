@@ -20,7 +20,7 @@ PURCHASE = sa.text("kind = 'earn' AND voids_entry_id IS NULL")
 
 def upgrade():
     op.create_index("ix_points_entries_purchases", "points_entries",
-                    ["merchant_id", "member_id", "created_at", "amount"], unique=False,
+                    ["merchant_id", "member_id", "created_at", "amount", "id"], unique=False,
                     sqlite_where=PURCHASE, postgresql_where=PURCHASE)
 
 

@@ -16,10 +16,10 @@ MILLION = [
     ("member_tags", "ix_member_tags_merchant_tag", "747727 747727 74773 1"),
     ("member_tags", "sqlite_autoindex_member_tags_1", "747727 2 1"),
     ("members", "ix_members_live_birthday_month", "1000000 1000000 76924 1"),
-    ("members", "ix_members_live_last_visit", "1000000 1000000 2 1"),
+    ("members", "ix_members_live_last_visit", "1000000 1000000 2 1 1 1 1 1 1 1 1 1 1 1"),
     ("members", "ix_members_live_opted_out", "1000000 1000000 500000 1"),
-    ("members", "ix_members_live_points", "1000000 1000000 15385 1"),
-    ("members", "ix_members_live_spend", "1000000 1000000 15385 1"),
+    ("members", "ix_members_live_points", "1000000 1000000 15385 1 1 1 1 1 1 1 1 1 1 1"),
+    ("members", "ix_members_live_spend", "1000000 1000000 15385 1 1 1 1 1 1 1 1 1 1 1"),
     ("members", "ix_members_live_tier", "1000000 1000000 200000 1"),
     ("members", "ix_members_merchant_id", "1000000 1000000 1"),
     ("members", "ix_members_merchant_msisdn_rev", "1000000 1000000 1"),
@@ -27,7 +27,7 @@ MILLION = [
     ("members", "sqlite_autoindex_members_1", "1000000 1000000 1"),
     ("points_entries", "ix_points_entries_member", "2001129 3 1"),
     ("points_entries", "ix_points_entries_merchant_created", "2001129 2001129 2"),
-    ("points_entries", "ix_points_entries_purchases", "1001129 1001129 2 1 1"),
+    ("points_entries", "ix_points_entries_purchases", "1001129 1001129 2 1 1 1"),
     ("points_entries", "sqlite_autoindex_points_entries_1", "2001129 2001129"),
     ("points_entries", "sqlite_autoindex_points_entries_2", "2001129 2001129"),
 ]
@@ -35,8 +35,10 @@ MILLION = [
 #: the five shapes of bench/segments.py
 SHAPES = {
     "one value": {"type": "tier", "tiers": ["金卡"]},
-    "and": {"op": "and", "items": [{"type": "tier", "tiers": ["金卡"]}, {"type": "birthday_month", "month": 5}]},
-    "or": {"op": "or", "items": [{"type": "tags", "tags": ["常客"]}, {"type": "last_visit", "op": "within", "days": 30},
+    "and": {"op": "and", "items": [{"type": "tier", "tiers": ["金卡"]},
+                                   {"type": "birthday_month", "month": 5}]},
+    "or": {"op": "or", "items": [{"type": "tags", "tags": ["常客"]},
+                                 {"type": "last_visit", "op": "within", "days": 30},
                                  {"type": "points", "min": 1000}]},
     "aggregate": {"op": "and", "items": [{"type": "visits", "min": 2, "period": {"days": 365}},
                                          {"type": "opted_out", "value": False}]},
@@ -60,10 +62,23 @@ def plan(merchant, now):
     db.session.commit()
 
     def explain(definition) -> list[str]:
-        query = sa.select(sa.func.count()).select_from(Member).where(*_where(merchant.id, definition, now))
-        sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
-        return [row.detail for row in db.session.execute(sa.text("EXPLAIN QUERY PLAN " + sql))]
+        sql = "EXPLAIN QUERY PLAN " + _sql(merchant, definition, now)
+        return [row.detail for row in db.session.execute(sa.text(sql))]
     return explain
+
+
+def _sql(merchant, definition, now) -> str:
+    query = sa.select(sa.func.count()).select_from(Member).where(*_where(merchant.id, definition, now))
+    return str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
+
+
+def _reads_member_rows(merchant, definition, now) -> bool:
+    """Whether the count reads a column from the members table itself rather than from an index
+    (EXPLAIN QUERY PLAN names the index either way; the bytecode shows which cursor is read)."""
+    root = db.session.scalar(sa.text("SELECT rootpage FROM sqlite_schema WHERE name = 'members'"))
+    steps = db.session.execute(sa.text("EXPLAIN " + _sql(merchant, definition, now))).all()
+    cursors = {step.p1 for step in steps if step.opcode == "OpenRead" and step.p2 == root}
+    return any(step.opcode == "Column" and step.p1 in cursors for step in steps)
 
 
 def _walks(lines: list[str]) -> list[str]:
@@ -79,16 +94,27 @@ def test_no_segment_shape_walks_all_members_or_the_whole_ledger(plan, shape):
 
 
 def test_one_value_is_counted_in_its_live_index(plan):
-    assert plan(SHAPES["one value"]) == ["SEARCH members USING INDEX ix_members_live_tier (merchant_id=? AND tier=?)"]
+    assert plan(SHAPES["one value"]) == [
+        "SEARCH members USING INDEX ix_members_live_tier (merchant_id=? AND tier=?)"]
 
 
 def test_an_or_unites_the_searches_of_its_branches(plan):
     lines = plan(SHAPES["or"])
     assert lines[0] == "MULTI-INDEX OR"
-    assert "SEARCH members USING INDEX ix_members_live_last_visit (merchant_id=? AND last_visit_at>?)" in lines
-    assert "SEARCH members USING INDEX ix_members_live_points (merchant_id=? AND points_balance>?)" in lines
+    for index, term in (("last_visit", "last_visit_at>?"), ("points", "points_balance>?")):
+        assert f"SEARCH members USING INDEX ix_members_live_{index} (merchant_id=? AND {term})" in lines
 
 
 def test_visits_in_a_period_are_counted_from_the_purchases_index(plan):
     lines = plan(SHAPES["aggregate"])
     assert "SEARCH points_entries USING INDEX ix_points_entries_purchases (merchant_id=?)" in lines
+
+
+@pytest.mark.parametrize("shape", ["one value", "nested"])
+def test_counts_driven_by_a_live_index_test_the_other_member_conditions_in_it(plan, merchant, now, shape):
+    # nested: the spend index carries last visit and birthday; deleted_at stays out of every branch
+    assert not _reads_member_rows(merchant, SHAPES[shape], now)
+
+
+def test_the_check_sees_a_row_read(plan, merchant, now):
+    assert _reads_member_rows(merchant, SHAPES["and"], now)  # tier is not in the birthday month index
