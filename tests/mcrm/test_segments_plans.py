@@ -110,11 +110,13 @@ def test_visits_in_a_period_are_counted_from_the_purchases_index(plan):
     assert "SEARCH points_entries USING INDEX ix_points_entries_purchases (merchant_id=?)" in lines
 
 
-@pytest.mark.parametrize("shape", ["one value", "nested"])
+@pytest.mark.parametrize("shape", ["one value", "and", "nested"])
 def test_counts_driven_by_a_live_index_test_the_other_member_conditions_in_it(plan, merchant, now, shape):
-    # nested: the spend index carries last visit and birthday; deleted_at stays out of every branch
+    # and: the birthday month index carries the tier; nested: the spend index carries the last visit
+    # and the birthday, and deleted_at stays out of every branch
     assert not _reads_member_rows(merchant, SHAPES[shape], now)
 
 
 def test_the_check_sees_a_row_read(plan, merchant, now):
-    assert _reads_member_rows(merchant, SHAPES["and"], now)  # tier is not in the birthday month index
+    custom = {"type": "custom_field", "name": "城市", "op": "eq", "value": "上海"}  # in no index
+    assert _reads_member_rows(merchant, {"op": "and", "items": [SHAPES["one value"], custom]}, now)
