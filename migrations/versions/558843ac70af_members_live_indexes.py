@@ -1,7 +1,7 @@
 """members: filter and sort indexes hold live members only (WHERE deleted_at IS NULL) and cover segments
 
 Revision ID: 558843ac70af
-Revises: 9577c2530793
+Revises: 6feb7679a04c
 Create Date: 2026-12-06 10:40:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '558843ac70af'
-down_revision = '9577c2530793'
+down_revision = '6feb7679a04c'
 branch_labels = None
 depends_on = None
 
