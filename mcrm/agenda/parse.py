@@ -66,12 +66,12 @@ def _moment(match: re.Match | None, at: time, now: datetime) -> datetime:
         moment = datetime.combine(today + timedelta(days=ahead), at)
         return moment if moment > now else moment + timedelta(weeks=1)
     month, day = int(match["month"]), int(match["day"])
-    candidates = []
-    for year in (today.year, today.year + 1):  # a date gone by this year means next year's
+    # the next such day: this year's, else a later year's (29 February waits for a leap year)
+    for year in range(today.year, today.year + 5):
         try:
-            candidates.append(datetime.combine(date(year, month, day), at))
+            moment = datetime.combine(date(year, month, day), at)
         except ValueError:
             continue
-    if not candidates:
-        raise ValidationError("There is no date %(month)s月%(day)s日", month=month, day=day)
-    return next((moment for moment in candidates if moment > now), candidates[-1])
+        if moment > now:
+            return moment
+    raise ValidationError("There is no date %(month)s月%(day)s日", month=month, day=day)
