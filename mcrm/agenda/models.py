@@ -15,7 +15,7 @@ from mcrm.core.models import IdMixin, TimestampMixin, UTCDateTime, enum_type
 from mcrm.extensions import db
 
 
-class Repeat(str, enum.Enum):
+class Repeat(enum.StrEnum):
     NONE = "none"
     DAILY = "daily"
     WEEKLY = "weekly"
