@@ -67,6 +67,8 @@ LAYERS = (
     ("member import", ("mcrm.members.csv_io",)),
     ("messaging", ("mcrm.messaging",)),
     ("feedback and surveys", ("mcrm.feedback", "mcrm.surveys")),
+    # the keyword engine's staff commands add and confirm items
+    ("agenda", ("mcrm.agenda",)),
     ("keywords", ("mcrm.keywords",)),
     ("segments", ("mcrm.segments",)),
     ("campaigns", ("mcrm.campaigns",)),

@@ -22,6 +22,9 @@ JOBS = [
     # stopped process left half-queued
     {"id": "dispatch_campaigns", "func": "mcrm.jobs.tasks:dispatch_campaigns",
      "trigger": "interval", "minutes": 1},
+    # agenda item times live in the database too: reminders due, and unconfirmed ones to escalate
+    {"id": "send_agenda_reminders", "func": "mcrm.jobs.tasks:send_agenda_reminders",
+     "trigger": "interval", "minutes": 1},
     {"id": "release_stale_sms_claims", "func": "mcrm.jobs.tasks:release_stale_sms_claims",
      "trigger": "interval", "minutes": 5},
 ]

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
+from mcrm.agenda.services import send_due_reminders
 from mcrm.campaigns.services import dispatch_due
 from mcrm.core.clock import now_utc
 from mcrm.core.errors import ConflictError
@@ -123,6 +124,11 @@ def _answer_each_alone(claimed: list, clock) -> None:
 def remind_event_signups(*, now: datetime) -> int:
     """Every few minutes: text confirmed sign-ups of events about to start (once each)."""
     return _for_each_merchant(send_event_reminders, "event reminders sent", now)
+
+
+def send_agenda_reminders(*, now: datetime) -> int:
+    """Every minute: text agenda reminders that are due, and tell owners of unconfirmed ones."""
+    return _for_each_merchant(send_due_reminders, "agenda SMS queued", now)
 
 
 def dispatch_campaigns(*, now: datetime) -> int:
