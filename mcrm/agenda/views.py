@@ -13,8 +13,8 @@ from mcrm.agenda.forms import REPEAT_LABELS, WEEKDAY_LABELS, ItemForm
 from mcrm.auth.access import role_required
 from mcrm.auth.models import Role
 from mcrm.core.clock import now_utc
-from mcrm.core.errors import DomainError, NotFoundError
-from mcrm.extensions import db
+from mcrm.core.errors import NotFoundError
+from mcrm.core.saving import saving
 
 bp = Blueprint("agenda", __name__, url_prefix="/agenda")
 
@@ -88,13 +88,9 @@ def new():
     if request.method == "GET" and request.args.get("day"):
         form.starts_at.data = datetime.combine(_day(), time(9, 0))
     if form.validate_on_submit():
-        try:
+        with saving(errors=form.form_errors) as outcome:
             item = services.create_item(g.merchant, now=now_utc(), actor=current_user, **_fields(form))
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(error.translated())
-        else:
-            db.session.commit()
+        if outcome.ok:
             flash(_("Added %(title)s", title=item.title), "success")
             return redirect(url_for(".day", day=form.starts_at.data.date().isoformat()))
     return render_template("agenda/edit.html", form=form, item=None)
@@ -106,13 +102,9 @@ def edit(item_id: int):
     item = _changeable_or_404(item_id)
     form = _form(item)
     if form.validate_on_submit():
-        try:
+        with saving(errors=form.form_errors) as outcome:
             services.update_item(item, g.merchant, now=now_utc(), **_fields(form))
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(error.translated())
-        else:
-            db.session.commit()
+        if outcome.ok:
             flash(_("Saved %(title)s", title=item.title), "success")
             return redirect(url_for(".day", day=form.starts_at.data.date().isoformat()))
     return render_template("agenda/edit.html", form=form, item=item, reminders=services.list_reminders(item))
@@ -122,7 +114,8 @@ def edit(item_id: int):
 @role_required(Role.CLERK)
 def delete(item_id: int):
     item = _changeable_or_404(item_id)
-    services.delete_item(item, now=now_utc())
-    db.session.commit()
-    flash(_("Deleted %(title)s", title=item.title), "success")
+    with saving() as outcome:
+        services.delete_item(item, now=now_utc())
+    if outcome.ok:
+        flash(_("Deleted %(title)s", title=item.title), "success")
     return redirect(url_for(".day"))
