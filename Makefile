@@ -28,7 +28,7 @@ test-pg-local: install peer
 	sh scripts/with-postgres.sh $(MAKE) --no-print-directory test-pg
 
 ## Lint (ruff, settings in pyproject.toml) and type-check the gateway (mypy --strict)
-LINT_PATHS := sms_gateway tests/sms_gateway bench wsgi.py
+LINT_PATHS := mcrm sms_gateway tests bench wsgi.py
 lint: install
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/mypy --strict sms_gateway

@@ -9,20 +9,30 @@ from datetime import datetime, time, tzinfo
 from zoneinfo import ZoneInfo
 
 import click
+import sqlalchemy as sa
 from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
+from mcrm import create_app
+from mcrm.auth.services import create_staff
 from mcrm.campaigns import services as campaigns
 from mcrm.core.clock import DEFAULT_TIMEZONE, now_utc
 from mcrm.core.errors import DomainError
+from mcrm.demo import load_demo
 from mcrm.extensions import db
 from mcrm.jobs.definitions import TIMEZONE
-from mcrm.merchants.services import get_merchant_by_sub_code
+from mcrm.jobs.models import RunKind, RunStatus
+from mcrm.jobs.runner import run_job
+from mcrm.jobs.schedule import load_jobs
+from mcrm.jobs.services import find_lease, list_job_states
+from mcrm.merchants.models import Merchant
+from mcrm.merchants.services import (change_sub_code, create_merchant, get_merchant_by_sub_code, service_number,
+                                     update_rules)
 from mcrm.settings import SettingsError
+from mcrm.workers import StartupError, run_all_in_one, run_gateway, run_scheduler
 
 
 def _create_app():
-    from mcrm import create_app
     try:
         return create_app()
     except SettingsError as error:
@@ -113,7 +123,6 @@ def configure_logging() -> None:
 def _start(run, *args) -> None:
     """Start a long-running process; what stops it at start is one line on stderr and exit status 2
     (configuration) or 1 (database, port, storage), never a traceback."""
-    from mcrm.workers import StartupError
     configure_logging()
     try:
         run(current_app._get_current_object(), *args)
@@ -132,7 +141,6 @@ def _start(run, *args) -> None:
 @with_appcontext
 def run_command(host, port):
     """Run the whole service in one process: web console, scheduler and gateway."""
-    from mcrm.workers import run_all_in_one
     settings = current_app.extensions["mcrm_settings"]
     _start(run_all_in_one, host or settings.host, port or settings.port)
 
@@ -141,7 +149,6 @@ def run_command(host, port):
 @with_appcontext
 def gateway_command():
     """Run the SMS gateway worker on its own (SMPP_TRANSPORT, SMPP_*) until SIGTERM."""
-    from mcrm.workers import run_gateway
     _start(run_gateway)
 
 
@@ -149,7 +156,6 @@ def gateway_command():
 @with_appcontext
 def scheduler_command():
     """Run the periodic jobs until SIGTERM. Several may run: one acts, another takes over if it dies."""
-    from mcrm.workers import run_scheduler
     _start(run_scheduler)
 
 
@@ -165,7 +171,6 @@ def merchant_group():
 @click.option("--timezone", default=DEFAULT_TIMEZONE, show_default=True)
 @with_appcontext
 def merchant_create(name, sub_code, signature, timezone):
-    from mcrm.merchants.services import create_merchant, service_number
     try:
         merchant = create_merchant(name=name, sub_code=sub_code, signature=signature, timezone=timezone)
     except DomainError as error:
@@ -181,7 +186,6 @@ def merchant_create(name, sub_code, signature, timezone):
 @with_appcontext
 def merchant_set_sub_code(sub_code, new_sub_code):
     """Move a merchant to another sub-code (its service number changes)."""
-    from mcrm.merchants.services import change_sub_code, get_merchant_by_sub_code, service_number
     try:
         merchant = get_merchant_by_sub_code(sub_code)
         change_sub_code(merchant, new_sub_code)
@@ -196,8 +200,6 @@ def merchant_set_sub_code(sub_code, new_sub_code):
 @with_appcontext
 def merchant_list():
     """One line per merchant: id, sub-code, signature, name, sending window, daily cap, time zone."""
-    import sqlalchemy as sa
-    from mcrm.merchants.models import Merchant
     for merchant in db.session.scalars(sa.select(Merchant).order_by(Merchant.id)):
         window = f"{merchant.send_window_start:%H:%M}-{merchant.send_window_end:%H:%M}"
         click.echo("\t".join([str(merchant.id), merchant.sub_code, merchant.signature, merchant.name, window,
@@ -213,7 +215,6 @@ def merchant_list():
 @with_appcontext
 def merchant_update(sub_code, window, cap, signature):
     """Change a merchant's sending rules, with the checks of the console's settings page."""
-    from mcrm.merchants.services import get_merchant_by_sub_code, update_rules
     rules = {"frequency_cap_per_day": cap, "signature": signature}
     if window is not None:
         rules["send_window_start"], rules["send_window_end"] = window
@@ -245,8 +246,6 @@ def staff_group():
 @click.option("--name", "display_name", default="")
 @with_appcontext
 def staff_create(sub_code, username, password, role, msisdn, display_name):
-    from mcrm.auth.services import create_staff
-    from mcrm.merchants.services import get_merchant_by_sub_code
     try:
         merchant = get_merchant_by_sub_code(sub_code)
         staff = create_staff(merchant, username=username, password=password, role=role,
@@ -262,7 +261,6 @@ def staff_create(sub_code, username, password, role, msisdn, display_name):
 @with_appcontext
 def demo_command(members):
     """Load a demo merchant, its staff and members with points history (once)."""
-    from mcrm.demo import load_demo
     result = load_demo(member_count=members)
     db.session.commit()
     click.echo(result.summary())
@@ -281,10 +279,6 @@ def _local(moment: datetime | None) -> str:
 @with_appcontext
 def jobs_list():
     """Each job's trigger, last run and its result, and next run (times in the scheduler's zone)."""
-    from mcrm.core.clock import now_utc
-    from mcrm.jobs.models import RunKind, RunStatus
-    from mcrm.jobs.schedule import load_jobs
-    from mcrm.jobs.services import find_lease, list_job_states
     now = now_utc()
     lease = find_lease()
     acting = lease is not None and lease.expires_at > now
@@ -316,7 +310,7 @@ def jobs_list():
         rows.append((state.job.id, state.job.description, last, result, following))
     widths = [max(len(row[column]) for row in rows) for column in range(4)]
     for row in rows:
-        click.echo("  ".join([cell.ljust(width) for cell, width in zip(row, widths)] + [row[4]]).rstrip())
+        click.echo("  ".join([cell.ljust(width) for cell, width in zip(row, widths, strict=False)] + [row[4]]).rstrip())
 
 
 @jobs_group.command("run")
@@ -327,10 +321,6 @@ def jobs_list():
 @with_appcontext
 def jobs_run(name, at):
     """Run the job NAME once, now, whatever any scheduler does, and record the run."""
-    from mcrm.core.clock import now_utc
-    from mcrm.jobs.models import RunKind, RunStatus
-    from mcrm.jobs.runner import run_job
-    from mcrm.jobs.schedule import load_jobs
     jobs = load_jobs()
     if name not in jobs:
         raise RefusedError(f"no job named {name!r}; the jobs are {', '.join(jobs)}")

@@ -6,15 +6,22 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from flask import current_app
 
 from mcrm.auth.models import Role, Staff
 from mcrm.auth.services import create_staff
 from mcrm.core.clock import now_utc
 from mcrm.extensions import db
-from mcrm.members.models import Gender, Source
+from mcrm.keywords import services as keyword_services
+from mcrm.keywords.apps.custom import redeem_coupon
+from mcrm.keywords.engine import handle_inbound_sms
+from mcrm.keywords.models import CouponCode
+from mcrm.members.models import Gender, Member, Source
 from mcrm.members.services import Consent, enrol_member, opt_out_number
 from mcrm.merchants.models import Merchant
 from mcrm.merchants.services import create_merchant
+from mcrm.messaging.models import InboundStatus
+from mcrm.messaging.services import store_inbound
 from mcrm.points.services import (Actor, SYSTEM, expire_member_points, expiry_rule, grant_points,
                                   record_purchase, redeem_points, refresh_tier)
 
@@ -108,14 +115,11 @@ _ORDERS = "订单号,状态,预计送达\nA1001,已送达,12:10\nA1002,配送中
 
 def _keyword_apps(merchant: Merchant, rng: random.Random, numbers: list[str], now: datetime) -> None:
     """Four wizard apps, switched on, and members' texts answered by the real engine over the last days."""
-    from mcrm.keywords import services
-    from mcrm.keywords.apps.custom import redeem_coupon
-
     def make(kind, name, words, **config):
-        app = services.create_keyword_app(merchant, kind=kind, name=name)
-        services.set_app_keywords(app, merchant, words)
+        app = keyword_services.create_keyword_app(merchant, kind=kind, name=name)
+        keyword_services.set_app_keywords(app, merchant, words)
         if config:
-            services.set_app_config(app, **config)
+            keyword_services.set_app_config(app, **config)
         return app
 
     local = now.astimezone(ZoneInfo(merchant.timezone))
@@ -124,17 +128,16 @@ def _keyword_apps(merchant: Merchant, rng: random.Random, numbers: list[str], no
             make("event", "周年品鉴会", ["BM", "报名"], capacity=30, max_seats=4, remind_hours=24,
                  event_at=(local + timedelta(days=10)).replace(hour=19, minute=0, second=0, microsecond=0)),
             make("info", "外卖订单查询", ["CX", "查询"])]
-    services.upload_info_table(apps[3], _ORDERS.encode())
+    keyword_services.upload_info_table(apps[3], _ORDERS.encode())
     for app in apps:
-        services.activate_keyword_app(app)
+        keyword_services.activate_keyword_app(app)
     texts = ([f"TP {rng.choice('1123')}" for _ in range(45)] + ["QUAN"] * 25
              + [f"BM {rng.choice('11234')}" for _ in range(16)] + [f"CX A100{rng.randint(1, 4)}" for _ in range(6)])
     rng.shuffle(texts)
     senders = rng.sample(numbers, min(len(texts), len(numbers)))                     # one text a member
     moments = sorted(now - timedelta(minutes=rng.randint(10, 4320)) for _ in senders)  # stored in time order
-    for text, msisdn, moment in zip(texts, senders, moments):
+    for text, msisdn, moment in zip(texts, senders, moments, strict=False):
         _text_in(merchant, msisdn, text, moment)
-    from mcrm.keywords.models import CouponCode
     issued = db.session.scalars(sa.select(CouponCode).where(CouponCode.app_id == apps[1].id)
                                 .order_by(CouponCode.issued_at)).all()
     for coupon in issued[:8]:
@@ -151,7 +154,6 @@ def _expire_until(member, lapses: list, until: datetime) -> None:
 
 
 def _member_count(merchant: Merchant) -> int:
-    from mcrm.members.models import Member
     return db.session.scalar(sa.select(sa.func.count()).select_from(Member).where(Member.merchant_id == merchant.id))
 
 
@@ -166,11 +168,6 @@ def _unique_msisdn(rng: random.Random, used: set) -> str:
 def _text_in(merchant: Merchant, msisdn: str, text: str, at: datetime) -> None:
     """An MO stored and answered as the keyword loop does, at ``at``: the inbox and the message log
     show the exchange, and ``mcrm run`` sends the queued replies through the (sandbox) gateway."""
-    from flask import current_app
-
-    from mcrm.keywords.services import handle_inbound_sms
-    from mcrm.messaging.models import InboundStatus
-    from mcrm.messaging.services import store_inbound
     access_number = current_app.extensions["mcrm_settings"].access_number
     inbound = store_inbound(source_addr=msisdn, destination_addr=access_number + merchant.sub_code, text=text,
                             data_coding=8, received_at=at, access_number=access_number)

@@ -55,7 +55,7 @@ import re
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
 
 ENVIRONMENTS = ("development", "test", "production")
 TRANSPORTS = ("sandbox", "smpp")
@@ -118,7 +118,7 @@ class Settings:
     run_gateway: bool = True
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env_vars = os.environ if environ is None else environ
         get = env_vars.get
         env = parse_choice("MCRM_ENV", get("MCRM_ENV", "development"), ENVIRONMENTS)
@@ -150,7 +150,7 @@ class Settings:
         )
         return settings.with_defaults()
 
-    def with_defaults(self) -> "Settings":
+    def with_defaults(self) -> Settings:
         """Fill the embedded defaults that depend on the instance folder."""
         changes = {}
         if not self.database_url:

@@ -4,22 +4,36 @@ import re
 import time
 from urllib.parse import parse_qsl
 
-from flask import Flask, Request, g, has_request_context, render_template, request, session
+from flask import Flask, Request, current_app, g, has_request_context, render_template, request, session
+from flask_babel import get_locale
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wsgi import ClosingIterator
 
-from mcrm import db as _db_events  # noqa: F401  (registers the SQLite pragmas)
+from mcrm import ROOT, formatting
+from mcrm import db as _db_events  # registers the SQLite pragmas on import
+from mcrm import models  # noqa: F401  (every table in the metadata)
+from mcrm.auth.login_code_views import bp as login_codes_bp
+from mcrm.auth.services import find_staff_for_session
+from mcrm.auth.staff_views import bp as staff_bp
+from mcrm.auth.views import bp as auth_bp
 from mcrm.core.msisdn import mask_msisdn
 from mcrm.core.text import strip_controls
 from mcrm.core.urls import IdConverter
+from mcrm.dashboard.views import bp as dashboard_bp
 from mcrm.extensions import babel, csrf, db, limiter, login_manager, migrate
+from mcrm.keywords.views import bp as keywords_bp
+from mcrm.members.views import bp as members_bp
+from mcrm.merchants.views import bp as merchants_bp
+from mcrm.messaging.views import bp as messaging_bp
+from mcrm.points.views import bp as points_bp
+from mcrm.segments.views import bp as segments_bp
 from mcrm.settings import LOCALES, Settings
 
 
 def configure_extensions(app: Flask, settings: Settings) -> None:
-    from mcrm import models  # noqa: F401  (every table in the metadata)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()))
@@ -33,17 +47,13 @@ def configure_extensions(app: Flask, settings: Settings) -> None:
 
     @login_manager.user_loader
     def load_staff(session_id: str):
-        from mcrm.auth.services import find_staff_for_session
         return find_staff_for_session(session_id)
 
-    from flask_babel import get_locale
     app.jinja_env.globals.update(locales=LOCALES, get_locale=get_locale)
-    from mcrm import formatting
     formatting.register(app)
 
 
 def _migrations_dir():
-    from mcrm import ROOT
     return ROOT / "migrations"
 
 
@@ -59,7 +69,6 @@ def _select_locale() -> str:
 
 
 def _default_locale() -> str:
-    from flask import current_app
     return current_app.extensions["mcrm_settings"].default_locale
 
 
@@ -86,16 +95,6 @@ class ConsoleRequest(Request):
 
 
 def register_blueprints(app: Flask) -> None:
-    from mcrm.auth.login_code_views import bp as login_codes_bp
-    from mcrm.auth.staff_views import bp as staff_bp
-    from mcrm.auth.views import bp as auth_bp
-    from mcrm.dashboard.views import bp as dashboard_bp
-    from mcrm.keywords.views import bp as keywords_bp
-    from mcrm.members.views import bp as members_bp
-    from mcrm.merchants.views import bp as merchants_bp
-    from mcrm.messaging.views import bp as messaging_bp
-    from mcrm.points.views import bp as points_bp
-    from mcrm.segments.views import bp as segments_bp
 
     app.url_map.converters["int"] = IdConverter  # before any rule is added
     app.request_class = ConsoleRequest
@@ -118,7 +117,6 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_error_pages(app: Flask) -> None:
-    from flask_wtf.csrf import CSRFError
 
     def page(code):
         def handler(error):

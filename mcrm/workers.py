@@ -15,6 +15,7 @@ from mcrm.core.clock import now_utc
 from mcrm.extensions import db, limiter
 from mcrm.jobs.definitions import TIMEZONE
 from mcrm.jobs.scheduler import LeaderScheduler
+from mcrm.jobs.tasks import process_inbound_sms
 from mcrm.messaging.services import release_stale_claims
 from mcrm.messaging.store import SqlMessageStore
 from mcrm.settings import SettingsError
@@ -81,7 +82,6 @@ def run_scheduler(app: Flask) -> None:
 
 def start_inbound_loop(app: Flask, stop: threading.Event, idle_wait: float = 0.2) -> threading.Thread:
     """A thread answering MOs as they are stored: polls every ``idle_wait`` s while idle."""
-    from mcrm.jobs.tasks import process_inbound_sms
     worker_id = f"{socket.gethostname()}:{os.getpid()}:keywords"
 
     def loop():
@@ -89,7 +89,7 @@ def start_inbound_loop(app: Flask, stop: threading.Event, idle_wait: float = 0.2
             with app.app_context():
                 try:
                     claimed = process_inbound_sms(worker_id)
-                except Exception:  # noqa: BLE001  a lost database must not end the loop
+                except Exception:  # a lost database must not end the loop
                     logger.exception("inbound processing failed; retrying")
                     claimed = 0
             if not claimed:

@@ -10,7 +10,7 @@ import shutil
 import socket
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from itertools import count
 
 import hypothesis
@@ -170,7 +170,7 @@ def runner(app):
 
 @pytest.fixture
 def now():
-    return datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)  # 12:00 in Shanghai
+    return datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
 
 
 def csrf_token(client, url="/login") -> str:

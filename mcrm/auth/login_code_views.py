@@ -8,11 +8,12 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
 from mcrm.auth.login_codes import (MAX_CODES_PER_WINDOW, RATE_WINDOW, TooManyCodesError, find_staff_for_code,
-                                   send_login_code, verify_login_code)
+                                   verify_login_code)
 from mcrm.auth.services import LoginError
 from mcrm.auth.views import _safe_next, sign_in
 from mcrm.core.clock import now_utc
 from mcrm.extensions import db, limiter
+from mcrm.keywords.apps.staff import send_login_code
 
 bp = Blueprint("login_codes", __name__, url_prefix="/login/code")
 

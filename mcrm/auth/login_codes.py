@@ -4,7 +4,7 @@
 per number in ``RATE_WINDOW``; ``MAX_WRONG_TRIES`` wrong codes lock the code (ask for a new one).
 A new code replaces any older live one, so only one code per staff works at a time.
 
-The SMS carrying a code is stored with the code masked (``login_code_bodies``): the message log, a
+The SMS carrying a code is stored with the code masked (``mcrm.keywords.apps.staff.login_code_bodies``): the message log, a
 message's page, the phone simulator and any export show ``******``; the real text is held apart for
 the gateway alone until the SMSC has it (``enqueue_sms(secret_body=...)``). Otherwise anyone who may
 read the message log (a manager) could ask a code for the owner and sign in as them.
@@ -93,26 +93,6 @@ def issue_login_code(staff: Staff, *, now: datetime) -> str:
                              created_at=now, expires_at=now + VALID_FOR))
     db.session.flush()
     return code
-
-
-#: what every page shows in place of a code
-MASK = "*" * CODE_DIGITS
-
-
-def login_code_bodies(merchant, code: str) -> tuple[str, str]:
-    """The merchant's login-code SMS as stored and shown (the code masked), and as the phone gets it."""
-    from mcrm.keywords.rules import render_template
-    from mcrm.keywords.texts import reply_template
-    template = reply_template(merchant, "login_code")
-    return render_template(template, {"code": MASK}), render_template(template, {"code": code})
-
-
-def send_login_code(staff: Staff, *, now: datetime) -> None:
-    """Issue a code and queue it to the staff's phone as a transactional SMS (stored masked)."""
-    from mcrm.messaging.services import enqueue_sms
-    shown, sent = login_code_bodies(staff.merchant, issue_login_code(staff, now=now))
-    enqueue_sms(staff.merchant, msisdn=staff.msisdn, body=shown, secret_body=sent, kind="transactional",
-                now=now)
 
 
 def verify_login_code(staff: Staff, code: str, *, now: datetime) -> None:

@@ -3,8 +3,8 @@
 Long-lived objects (the scheduler) take a ``Clock``, a function returning the current aware time:
 ``now_utc`` in production, a ``ManualClock`` in tests, so time is injected, never patched.
 """
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import datetime, timedelta, UTC
+from collections.abc import Callable
 
 #: the merchants' default zone, and the zone the periodic jobs' times are written in
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -13,7 +13,7 @@ Clock = Callable[[], datetime]
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class ManualClock:
@@ -28,7 +28,7 @@ class ManualClock:
     def set(self, at: datetime) -> None:
         if at.tzinfo is None:
             raise ValueError("naive datetime given; pass an aware datetime")
-        self._now = at.astimezone(timezone.utc)
+        self._now = at.astimezone(UTC)
 
     def advance(self, delta: timedelta) -> datetime:
         self._now += delta

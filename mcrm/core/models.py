@@ -1,5 +1,5 @@
 """Shared column types and model mixins."""
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -21,12 +21,12 @@ class UTCDateTime(sa.types.TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given; pass an aware datetime")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
 
 
 def enum_type(cls) -> sa.Enum:

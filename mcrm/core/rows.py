@@ -22,7 +22,8 @@ def register_inserted(obj) -> None:
     transaction is rolled back. Added as a detached object instead, it would stay after a rollback
     and clash with the next row given its id (SQLite hands out a rolled-back id again).
 
-    ``_register_persistent`` is SQLAlchemy's private step after a flush's INSERT (tested on 2.x:
-    tests/mcrm/test_points_services.py and test_members_services.py fail if it stops doing that)."""
+    ``_register_persistent`` is SQLAlchemy's private step after a flush's INSERT; the public ways (an
+    ORM INSERT … RETURNING, a read back) cost more than the statement here. So setup.cfg pins
+    SQLAlchemy's minor version, and tests/mcrm/test_core_rows.py says when to move the pin."""
     db.session.add(obj)
     db.session()._register_persistent({sa.inspect(obj)})

@@ -5,7 +5,7 @@ No database and no clock reads: the time is an argument, so a test or a replay c
 import importlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from collections.abc import Callable
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger

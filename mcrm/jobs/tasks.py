@@ -7,13 +7,24 @@ import logging
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from mcrm.campaigns.services import dispatch_due
 from mcrm.core.clock import now_utc
+from mcrm.core.errors import ConflictError
 from mcrm.extensions import db
+from mcrm.keywords.apps.custom import send_event_reminders
+from mcrm.keywords.engine import handle_inbound_sms
 from mcrm.merchants.models import Merchant
+from mcrm.messaging.models import InboundMessage
+from mcrm.messaging.services import (claim_inbound, mark_inbound_batch_done, mark_inbound_done,
+                                     mark_inbound_failed, release_stale_claims)
+from mcrm.points.services import expire_due_points, refresh_all_tiers
 
 logger = logging.getLogger(__name__)
+
+_INBOUND_COLUMNS = [column.key for column in sa.inspect(InboundMessage).column_attrs]
 
 
 def _active_merchants() -> list[Merchant]:
@@ -33,20 +44,17 @@ def _for_each_merchant(service, counted: str, now: datetime) -> int:
 
 def expire_points(*, now: datetime) -> int:
     """Daily: lapse points past their expiry, first in, first out."""
-    from mcrm.points.services import expire_due_points
     return _for_each_merchant(expire_due_points, "members whose points expired", now)
 
 
 def refresh_tiers(*, now: datetime) -> int:
     """Monthly: re-evaluate every member's tier (tenure bonuses, points earned more than 12 months ago)."""
-    from mcrm.points.services import refresh_all_tiers
     return _for_each_merchant(refresh_all_tiers, "members who changed tier", now)
 
 
 def release_stale_sms_claims(*, now: datetime) -> int:
     """Every few minutes: give back messages claimed by a gateway worker that died and never
     came back under its own worker id (a restarted one releases its claims itself)."""
-    from mcrm.messaging.services import release_stale_claims
     released = release_stale_claims(now)
     db.session.commit()
     return released
@@ -63,16 +71,12 @@ def process_inbound_sms(worker_id: str = "jobs", limit: int = 50, now=None) -> i
     unanswered, and another worker takes them after the lease, so nothing is lost or answered
     twice. Returns how many were claimed. ``now`` pins the clock (tests, benchmarks).
     """
-    from sqlalchemy.exc import IntegrityError
-
-    from mcrm.keywords.services import handle_inbound_sms
-    from mcrm.messaging.services import claim_inbound, mark_inbound_batch_done
     clock = (lambda: now) if now is not None else now_utc
     claimed = claim_inbound(worker_id, limit, clock())
     db.session.commit()
     # the rows as claimed: a rolled-back batch puts them back (they are detached, so the rollback
     # does not, and they would still show the DONE marks it took away)
-    as_claimed = [dict(vars(inbound)) for inbound in claimed]
+    as_claimed = [{key: getattr(inbound, key) for key in _INBOUND_COLUMNS} for inbound in claimed]
     try:
         for inbound in claimed:
             handle_inbound_sms(inbound, now=clock())
@@ -80,8 +84,9 @@ def process_inbound_sms(worker_id: str = "jobs", limit: int = 50, now=None) -> i
         db.session.flush()  # any error shows here, not in the commit
     except Exception as error:  # noqa: BLE001  the batch is answered again, one MO at a time
         db.session.rollback()
-        for inbound, values in zip(claimed, as_claimed):
-            vars(inbound).update(values)
+        for inbound, values in zip(claimed, as_claimed, strict=True):
+            for key, value in values.items():
+                set_committed_value(inbound, key, value)
         logger.info("a batch of %d MOs %s: answering it again one MO at a time", len(claimed),
                     "met a concurrent insert" if isinstance(error, IntegrityError) else "had a failing MO")
         _answer_each_alone(claimed, clock)
@@ -92,11 +97,6 @@ def process_inbound_sms(worker_id: str = "jobs", limit: int = 50, now=None) -> i
 def _answer_each_alone(claimed: list, clock) -> None:
     """Each MO in its own savepoint: its effects, replies and DONE mark stand or fall together, and
     one that raises is rolled back alone and marked FAILED with the reason."""
-    from sqlalchemy.exc import IntegrityError
-
-    from mcrm.core.errors import ConflictError
-    from mcrm.keywords.services import handle_inbound_sms
-    from mcrm.messaging.services import mark_inbound_done, mark_inbound_failed
 
     def answer(inbound):
         with db.session.begin_nested():
@@ -112,7 +112,7 @@ def _answer_each_alone(claimed: list, clock) -> None:
                 # once): run it again, it now sees that row and answers "already a member"
                 logger.info("MO %s met a concurrent insert: answering it again", inbound.id)
                 answer(inbound)
-        except Exception as error:  # noqa: BLE001  one bad MO must not stop the others
+        except Exception as error:  # one bad MO must not stop the others
             logger.exception("MO %s failed", inbound.id)
             try:
                 mark_inbound_failed(inbound, now=clock(), error=f"{type(error).__name__}: {error}")
@@ -122,7 +122,6 @@ def _answer_each_alone(claimed: list, clock) -> None:
 
 def remind_event_signups(*, now: datetime) -> int:
     """Every few minutes: text confirmed sign-ups of events about to start (once each)."""
-    from mcrm.keywords.services import send_event_reminders
     return _for_each_merchant(send_event_reminders, "event reminders sent", now)
 
 

@@ -10,6 +10,7 @@ from mcrm.keywords.rules import ParsedText, render_template, template_fields
 from mcrm.members.models import Member
 from mcrm.members.services import find_member_by_msisdn
 from mcrm.merchants.models import Merchant
+from mcrm.points.services import expiring_points
 
 
 @dataclass
@@ -119,6 +120,5 @@ def member_values(member: Member, *, now: datetime, need_expiring: bool = True) 
     values = {"name": member.name or "会员", "points": member.points_balance, "tier": member.tier or "",
               "member_no": member.member_no}
     if need_expiring:  # a ledger query: only when the template shows it
-        from mcrm.points.services import expiring_points
         values["expiring_points"] = expiring_points(member, now=now)
     return values

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mcrm.core.errors import ValidationError
-from mcrm.core.text import CONTROL_CHARS
+from mcrm.core.text import CONTROL_CHARS, fold, strip_punct, to_half_width
 
 #: longest text the engine reads; longer ones (a pasted essay, a looping auto-responder) get help
 MAX_TEXT_LENGTH = 700
@@ -27,42 +27,6 @@ class Outcome:
     EMPTY = "empty"
     TOO_LONG = "too_long"
     GARBLED = "garbled"
-
-
-def _is_punct(char: str) -> bool:
-    category = unicodedata.category(char)
-    return category.startswith("P") or category.startswith("S") or category.startswith("Z") \
-        or category in ("Cc", "Cf") or char.isspace()
-
-
-def to_half_width(text: str) -> str:
-    """Full-width letters, digits, punctuation and the ideographic space as their ASCII forms.
-
-    NFKC does exactly this for the full-width block, and leaves Chinese characters alone.
-    """
-    return unicodedata.normalize("NFKC", text)
-
-
-def strip_punct(text: str) -> str:
-    start, end = 0, len(text)
-    while start < end and _is_punct(text[start]):
-        start += 1
-    while end > start and _is_punct(text[end - 1]):
-        end -= 1
-    return text[start:end]
-
-
-def fold(word: str) -> str:
-    """The form keywords are compared in: half-width, case-folded, no edge punctuation.
-
-    A word that is nothing but punctuation (``?``, ``？``) keeps its first character, so it can
-    still be a keyword.
-    """
-    word = to_half_width(word or "").strip()
-    stripped = strip_punct(word)
-    if stripped:
-        return stripped.casefold()
-    return word[:1]
 
 
 @dataclass(frozen=True)

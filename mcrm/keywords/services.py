@@ -1,195 +1,30 @@
-"""The keyword engine: one stored MO in, its app run, its replies queued as transactional SMS.
+"""The merchant's keywords, reply texts and wizard apps, as the console changes them.
 
-Order (docs/keywords.md): STOP words win over everything; then staff commands from staff phones;
-then an extension that routes to one app; then the first word's keyword; then an open survey takes
-the text as an answer; anything else gets the merchant's choice (help, feedback or nothing).
+The engine that answers texts is ``mcrm.keywords.engine``; each wizard kind's own rules are in
+``mcrm.keywords.apps``.
 """
 from __future__ import annotations
 
-import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 
-from mcrm.core.errors import ConflictError, ValidationError
-from mcrm.core.msisdn import mask_msisdn, normalize_msisdn
+from mcrm.core.errors import ConflictError, NotFoundError, ValidationError
+from mcrm.core.text import fold, to_half_width
 from mcrm.extensions import db
-from mcrm.keywords import actions, texts
-from mcrm.keywords.context import Context, Reply, per_transaction
-from mcrm.keywords.models import AppKind, AppStatus, KeywordApp, KeywordWord
-from mcrm.keywords.rules import KeywordTable, Outcome, ParsedText, fold, parse_text
+from mcrm.keywords import texts
+from mcrm.keywords.apps.config import check_ready, clean_config, read_info_csv
+from mcrm.keywords.apps.custom import (MEMBER_FIELDS, REPLIES, cancel_signup, column_placeholders, event_when,
+                                       reply_default, reply_fields, reply_ids, vote_counts)
+from mcrm.keywords.context import Reply
+from mcrm.keywords.engine import answer_text
+from mcrm.keywords.models import (AppKind, AppStatus, CouponCode, EventSignup, InfoRow, KeywordApp,
+                                  KeywordUse, KeywordWord)
+from mcrm.keywords.records import iter_records
+from mcrm.keywords.rules import (TemplateError, check_template, find_conflicts, parse_text, render_template,
+                                 template_fields)
 from mcrm.merchants.models import Merchant
-from mcrm.messaging.models import InboundMessage, OutboundMessage
-from mcrm.surveys.services import find_open_session
-
-logger = logging.getLogger(__name__)
-
-#: SMPP data_coding values whose payload is not text (8-bit binary)
-BINARY_CODINGS = {0x02, 0x04, 0xF6}
-
-#: app references in a keyword table: built-in names, or this prefix and a wizard app's id
-CUSTOM = "app:"
-
-
-def keyword_table(merchant: Merchant, apps: list[KeywordApp]) -> KeywordTable:
-    """Every keyword of the merchant → app: built-ins first, then active wizard apps."""
-    builtins = texts.builtin_keywords(merchant)
-    table = KeywordTable(stop_words=frozenset(fold(w) for w in builtins["stop"]))
-    for app, words in builtins.items():
-        table.add(app, words)
-    for app in apps:
-        table.add(f"{CUSTOM}{app.id}", app.keywords)
-    return table
-
-
-def list_live_apps(merchant: Merchant, *, now: datetime) -> list[KeywordApp]:
-    """Wizard apps that answer right now: active and inside their date range."""
-    minute = now.replace(second=0, microsecond=0)
-    return list(per_transaction(("apps", merchant.id, minute), lambda: _query_live_apps(merchant, now=now)))
-
-
-#: built once: with one MO per transaction, building it cost as much as running it
-_LIVE_APPS = sa.select(KeywordApp).where(
-    KeywordApp.merchant_id == sa.bindparam("merchant_id"), KeywordApp.status == AppStatus.ACTIVE,
-    sa.or_(KeywordApp.starts_at.is_(None), KeywordApp.starts_at <= sa.bindparam("now")),
-    sa.or_(KeywordApp.ends_at.is_(None), KeywordApp.ends_at > sa.bindparam("now"))).order_by(KeywordApp.id)
-
-
-def _query_live_apps(merchant: Merchant, *, now: datetime) -> list[KeywordApp]:
-    return db.session.scalars(_LIVE_APPS, {"merchant_id": merchant.id, "now": now}).all()
-
-
-def answer_text(merchant: Merchant, *, msisdn: str, text: str | None, now: datetime, extension: str = "",
-                destination: str = "", inbound_id: int | None = None, is_binary: bool = False,
-                testing_app: KeywordApp | None = None) -> list[Reply]:
-    """Run the engine on one text and return the replies (nothing is queued): the heart of
-    ``handle_inbound_sms`` and of the wizard's live test panel (where ``testing_app`` answers even
-    while paused). Flushes app effects."""
-    parsed = ParsedText(Outcome.GARBLED) if is_binary else parse_text(text)
-    ctx = Context(merchant=merchant, msisdn=msisdn, parsed=parsed, now=now, destination=destination,
-                  inbound_id=inbound_id)
-    apps = list_live_apps(merchant, now=now)
-    if testing_app is not None and testing_app not in apps:
-        apps.append(testing_app)
-        table = keyword_table(merchant, apps)
-    else:
-        minute = now.replace(second=0, microsecond=0)
-        table = per_transaction(("table", merchant.id, minute), lambda: keyword_table(merchant, apps))
-    if parsed.outcome == Outcome.GARBLED:
-        return []  # a decoding failure or binary data: answering could only confuse
-    if not parsed.is_text:
-        _answer_unrecognised(ctx, "help", apps)  # empty or over-long: tell them what works
-        return ctx.replies
-    if table.is_stop(parsed):
-        actions.run_builtin("stop", ctx, apps=apps)
-        return ctx.replies
-    command = texts.STAFF_COMMANDS.get(parsed.keyword)
-    if command is not None:
-        from mcrm.keywords.apps.staff import find_staff, run_command
-        staff = find_staff(merchant, msisdn)
-        if staff is not None:
-            run_command(ctx, staff, command)
-            return ctx.replies
-    app_ref = _extension_app(merchant, extension, apps)
-    if app_ref is not None:
-        # a text to <service number><extension> is all for that app: no keyword needed
-        whole = ParsedText(Outcome.TEXT, text=parsed.text, keyword=parsed.keyword, first=parsed.first,
-                           args=(parsed.first,) + parsed.args if parsed.first else parsed.args,
-                           rest=parsed.text)
-        ctx.parsed = whole
-        if app_ref == "survey" and (session := find_open_session(merchant, msisdn, now=now)) is not None:
-            actions.run_survey_answer(ctx, session)
-        else:
-            _run(app_ref, ctx, apps)
-        return ctx.replies
-    app_ref, ctx.parsed = table.match(parsed)
-    if app_ref is not None:
-        _run(app_ref, ctx, apps)
-        return ctx.replies
-    session = find_open_session(merchant, msisdn, now=now)
-    if session is not None:
-        actions.run_survey_answer(ctx, session)
-        return ctx.replies
-    unknown = texts.unknown_action(merchant)
-    if unknown == "feedback":
-        _answer_unrecognised(ctx, "suggestion", apps, text=parsed.text)
-    elif unknown == "help":
-        _answer_unrecognised(ctx, "help", apps)
-    return ctx.replies
-
-
-#: the outbox occasion of automatic answers to texts the engine did not understand
-UNRECOGNISED = "unrecognised"
-
-#: the number's latest such answers, newest first, read along the (merchant, msisdn, id) index: a
-#: range on created_at here made SQLite walk every message of the merchant in the last hour instead
-_LATEST_UNRECOGNISED = sa.select(OutboundMessage.created_at).where(
-    OutboundMessage.merchant_id == sa.bindparam("merchant_id"), OutboundMessage.msisdn == sa.bindparam("msisdn"),
-    OutboundMessage.occasion == UNRECOGNISED).order_by(OutboundMessage.id.desc()).limit(sa.bindparam("limit"))
-
-
-def _answer_unrecognised(ctx: Context, app: str, apps: list[KeywordApp], **options) -> None:
-    """Run ``app`` on a text not understood; past the merchant's answers per number and hour, it still
-    runs (a feedback ticket is kept) but says nothing, which ends a loop with an auto-responder."""
-    per_hour = texts.unknown_per_hour(ctx.merchant)
-    since = ctx.now - timedelta(hours=1)
-    latest = db.session.scalars(_LATEST_UNRECOGNISED, {"merchant_id": ctx.merchant.id, "msisdn": ctx.msisdn,
-                                                       "limit": per_hour}).all()
-    answered = sum(1 for created_at in latest if created_at > since)
-    actions.run_builtin(app, ctx, apps=apps, **options)
-    if answered >= per_hour:
-        logger.info("%s had %d answers to unrecognised texts this hour: no more", mask_msisdn(ctx.msisdn), answered)
-        ctx.replies.clear()
-    for reply in ctx.replies:
-        reply.occasion = UNRECOGNISED
-
-
-def _extension_app(merchant: Merchant, extension: str, apps: list[KeywordApp]) -> str | None:
-    if not extension:
-        return None
-    for app in apps:
-        if app.extension and extension == app.extension:
-            return f"{CUSTOM}{app.id}"
-    return texts.extensions(merchant).get(extension)
-
-
-def _run(app_ref: str, ctx: Context, apps: list[KeywordApp]) -> None:
-    if app_ref.startswith(CUSTOM):
-        app_id = int(app_ref[len(CUSTOM):])
-        actions.run_custom(next(a for a in apps if a.id == app_id), ctx)
-    else:
-        actions.run_builtin(app_ref, ctx, apps=apps)
-
-
-def handle_inbound_sms(inbound: InboundMessage, *, now: datetime) -> list:
-    """Answer one claimed MO: run its app and queue the replies in the outbox. Flushes.
-
-    Unrouted MOs and senders that are no phone number get nothing. Each reply carries the key
-    ``mo:<id>:<n>``, so even a re-run of the same MO never queues a reply twice.
-    """
-    from mcrm.messaging.services import enqueue_sms
-    if inbound.merchant_id is None:
-        return []
-    merchant_id = inbound.merchant_id
-    merchant = per_transaction(("merchant", merchant_id), lambda: db.session.get(Merchant, merchant_id))
-    try:
-        msisdn = normalize_msisdn(inbound.msisdn)
-    except ValidationError:
-        logger.info("MO %s from %s is no phone number: not answered", inbound.id, inbound.msisdn[:4])
-        return []
-    replies = answer_text(merchant, msisdn=msisdn, text=inbound.text, now=now, extension=inbound.extension or "",
-                          destination=inbound.destination_addr, inbound_id=inbound.id,
-                          is_binary=inbound.data_coding in BINARY_CODINGS)
-    queued = []
-    for number, reply in enumerate(replies):
-        queued.append(enqueue_sms(merchant, msisdn=reply.msisdn, body=reply.body, kind="transactional", now=now,
-                                  member=reply.member, idempotency_key=f"mo:{inbound.id}:{number}",
-                                  occasion=reply.occasion, secret_body=reply.secret_body))
-    logger.debug("MO %s from %s answered with %d SMS", inbound.id, mask_msisdn(msisdn), len(queued))
-    return queued
-
-
-# -- the merchant's keywords, replies and wizard apps (console) ------------------------------------
+from mcrm.messaging.services import enqueue_sms
 
 MAX_KEYWORD_LENGTH = 20
 
@@ -211,7 +46,6 @@ def _taken_words(merchant: Merchant, *, except_builtin: str | None = None,
 
 def check_keywords(words: list[str], taken: dict[str, tuple[str, object]]) -> list[str]:
     """Each keyword cleaned and checked: length, one word, and not anyone else's."""
-    from mcrm.keywords.rules import find_conflicts, to_half_width
     cleaned = [to_half_width(w).strip() for w in words if w.strip()]
     if not cleaned:
         raise ValidationError("Give at least one keyword")
@@ -320,8 +154,6 @@ def set_app_keywords(app: KeywordApp, merchant: Merchant, words: list[str]) -> N
 
 def set_app_replies(app: KeywordApp, replies: dict[str, str]) -> None:
     """Save the app's reply texts; each must render (placeholders of its kind), empty = default."""
-    from mcrm.keywords.apps.custom import reply_fields, reply_ids
-    from mcrm.keywords.rules import TemplateError, check_template, template_fields
     saved, signature = {}, db.session.get(Merchant, app.merchant_id).signature
     for reply_id in reply_ids(app.kind):
         template = (replies.get(reply_id) or "").strip()
@@ -363,7 +195,6 @@ def set_app_limits(app: KeywordApp, merchant: Merchant, *, per_number_limit: int
 
 def set_app_config(app: KeywordApp, **config) -> None:
     """The kind's own settings, each checked (see ``mcrm.keywords.apps.custom``)."""
-    from mcrm.keywords.apps.config import clean_config
     merged = dict(app.config or {})
     merged.update(clean_config(app.kind, config))
     app.config = merged
@@ -374,7 +205,6 @@ def activate_keyword_app(app: KeywordApp) -> None:
     _refuse_if_ended(app)
     if not app.words and not app.extension:
         raise ValidationError("Give the app a keyword (or an extension) before switching it on")
-    from mcrm.keywords.apps.config import check_ready
     check_ready(app)
     if app.kind == AppKind.COUPON and app.config.get("source") == "pool" and not app_figures(app)["pool_left"]:
         raise ValidationError("Add codes to the pool first: every text would get the 'no coupons left' reply")
@@ -405,7 +235,6 @@ def end_keyword_app(app: KeywordApp, *, now: datetime) -> None:
 
 def can_delete_keyword_app(app: KeywordApp) -> bool:
     """Only an app that never answered a text and holds nothing collected (a draft, a mistake)."""
-    from mcrm.keywords.records import iter_records
     return not app.uses and next(iter_records(app, batch=1), None) is None
 
 
@@ -450,10 +279,6 @@ def upload_info_table(app: KeywordApp, data: bytes) -> int:
     The ``found`` reply may use the columns as placeholders, so a table without a column the reply
     uses is refused (the reply would come out with holes).
     """
-    from mcrm.keywords.apps.config import read_info_csv
-    from mcrm.keywords.apps.custom import MEMBER_FIELDS, REPLIES, column_placeholders
-    from mcrm.keywords.models import InfoRow
-    from mcrm.keywords.rules import template_fields
     if app.kind != AppKind.INFO:
         raise ValidationError("Only info-query apps have a table")
     header, records = read_info_csv(data)
@@ -468,7 +293,7 @@ def upload_info_table(app: KeywordApp, data: bytes) -> int:
         raise ConflictError("The first column (%(column)s) has the same code twice", column=header[0])
     db.session.execute(sa.delete(InfoRow).where(InfoRow.app_id == app.id))
     db.session.execute(sa.insert(InfoRow), [{"app_id": app.id, "lookup": lookup, "values": record}
-                                            for lookup, record in zip(lookups, records)])
+                                            for lookup, record in zip(lookups, records, strict=True)])
     app.config = {**(app.config or {}), "columns": header, "rows": len(records)}
     db.session.flush()
     return len(records)
@@ -476,8 +301,6 @@ def upload_info_table(app: KeywordApp, data: bytes) -> int:
 
 def app_figures(app: KeywordApp) -> dict:
     """What the app's console page shows: usage, and its kind's live figures."""
-    from mcrm.keywords.apps.custom import vote_counts
-    from mcrm.keywords.models import CouponCode, KeywordUse
     figures = {"numbers": db.session.scalar(sa.select(sa.func.count(sa.distinct(KeywordUse.msisdn)))
                                             .where(KeywordUse.app_id == app.id))}
     if app.kind == AppKind.VOTE:
@@ -491,49 +314,9 @@ def app_figures(app: KeywordApp) -> dict:
                            CouponCode.app_id == app.id, CouponCode.msisdn.is_not(None))
                            .order_by(CouponCode.issued_at.desc()).limit(50)).all())
     elif app.kind == AppKind.EVENT:
-        from mcrm.keywords.records import iter_records
         figures["signups"] = list(iter_records(app))  # (sign-up, member name), in the order they came
         figures["seats_taken"] = sum(s.seats for s, _name in figures["signups"] if s.status == "confirmed")
     return figures
-
-
-def send_event_reminders(merchant: Merchant, *, now: datetime) -> int:
-    """Queue the reminder to every confirmed sign-up of events starting within their reminder window.
-
-    Each sign-up is reminded once (``reminded_at``, and the outbox key ``event-reminder:<id>``), so a
-    job that runs twice sends nothing twice. Returns how many reminders were queued.
-    """
-    from mcrm.keywords.apps.custom import event_when, reply_default
-    from mcrm.keywords.context import member_values
-    from mcrm.keywords.models import AppKind, EventSignup, SignupStatus
-    from mcrm.keywords.rules import render_template
-    from mcrm.members.models import Member
-    from mcrm.messaging.services import enqueue_sms
-    sent = 0
-    for app in list_live_apps(merchant, now=now):
-        config = app.config or {}
-        if app.kind != AppKind.EVENT or not config.get("event_at") or not config.get("remind_hours"):
-            continue
-        starts = datetime.fromisoformat(config["event_at"])
-        if not starts - timedelta(hours=int(config["remind_hours"])) <= now < starts:
-            continue
-        template = app.replies.get("reminder") or reply_default(app.kind, "reminder")
-        signups = db.session.scalars(sa.select(EventSignup).where(
-            EventSignup.app_id == app.id, EventSignup.status == SignupStatus.CONFIRMED,
-            EventSignup.reminded_at.is_(None))).all()
-        for signup in signups:
-            member = db.session.get(Member, signup.member_id) if signup.member_id else None
-            values = {"shop": merchant.name, "event": app.name, "when": event_when(app, merchant)}
-            if member is not None and member.deleted_at is None:
-                values.update(member_values(member, now=now))
-            else:
-                member = None
-            enqueue_sms(merchant, msisdn=signup.msisdn, body=render_template(template, values), kind="transactional",
-                        now=now, member=member, idempotency_key=f"event-reminder:{signup.id}")
-            signup.reminded_at = now
-            sent += 1
-    db.session.flush()
-    return sent
 
 
 def cancel_event_signup(app: KeywordApp, signup_id: int, *, now: datetime) -> int:
@@ -542,13 +325,8 @@ def cancel_event_signup(app: KeywordApp, signup_id: int, *, now: datetime) -> in
     Returns how many were confirmed from the waiting list.
     """
     _refuse_if_ended(app)
-    from mcrm.keywords.apps.custom import cancel_signup, event_when, reply_default
-    from mcrm.keywords.models import EventSignup
-    from mcrm.keywords.rules import render_template
-    from mcrm.messaging.services import enqueue_sms
     signup = db.session.get(EventSignup, signup_id)
     if signup is None:
-        from mcrm.core.errors import NotFoundError
         raise NotFoundError("No such sign-up")
     merchant = db.session.get(Merchant, app.merchant_id)
     template = app.replies.get("promoted") or reply_default(app.kind, "promoted")

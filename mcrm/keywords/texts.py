@@ -5,7 +5,8 @@ Overrides live in ``Merchant.texts``: ``{"keywords": {"join": ["ZC", ...]}, "rep
 """
 from flask_babel import lazy_gettext as _l
 
-from mcrm.keywords.rules import TemplateError, check_template, fold
+from mcrm.core.text import fold
+from mcrm.keywords.rules import TemplateError, check_template
 from mcrm.messaging.store import count_parts
 
 #: built-in app → default keywords (Chinese first, English aliases after), docs/keywords.md

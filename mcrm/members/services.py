@@ -56,6 +56,17 @@ def welcome_members(merchant: Merchant, members: list[Member], welcome: Welcome,
             welcomer(merchant, members, welcome, now=now, actor=actor)
 
 
+#: what features above members keep on a member and set when it joins (points: its tier); they
+#: register here (``points.services``), so that members never imports them
+_JOINERS: list = []
+
+
+def on_join(joiner):
+    """Register ``joiner(member, merchant, *, now)``, run as a member joins or comes back; returns it."""
+    _JOINERS.append(joiner)
+    return joiner
+
+
 #: ``member`` of opt_out_number / opt_in_number and ``existing`` of enrol_member when the caller
 #: has not read the number's member
 LOOK_UP = object()
@@ -119,8 +130,8 @@ def prepare_member(merchant: Merchant, msisdn: str, *, now: datetime, source: st
         record_consent(member, consent, now=now)
     if earlier_stop is not None:  # the number said STOP before it joined: that still holds
         member.opted_out, member.opted_out_at = True, earlier_stop
-    from mcrm.points.services import refresh_tier  # points builds on members
-    refresh_tier(member, merchant, now=now)
+    for joiner in _JOINERS:
+        joiner(member, merchant, now=now)
     return member
 
 

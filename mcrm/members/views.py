@@ -6,7 +6,7 @@ and points.
 """
 import threading
 from dataclasses import replace
-from typing import Callable
+from collections.abc import Callable
 
 from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request,
                    url_for)

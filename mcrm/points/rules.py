@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from mcrm.core.errors import ValidationError
@@ -30,7 +30,7 @@ def parse_amount(text) -> Decimal:
     cleaned = str(text).strip().replace(",", "").replace("，", "").lstrip("¥￥").removesuffix("元")
     try:
         amount = Decimal(cleaned)
-    except Exception:
+    except InvalidOperation:
         raise ValidationError("Not an amount: %(text)r", text=text) from None
     if not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -2:
         raise ValidationError("Not an amount: %(text)r", text=text)

@@ -18,6 +18,7 @@ from mcrm.core.rows import register_inserted
 from mcrm.extensions import db
 from mcrm.formatting import money
 from mcrm.members.models import Member
+from mcrm.members.services import on_join
 from mcrm.merchants.models import Merchant
 from mcrm.points import rules
 from mcrm.points.models import IS_CREDIT, EntryKind, PointsEntry
@@ -358,6 +359,7 @@ def tier_score(member: Member, merchant: Merchant, *, now: datetime, spend=None)
     return tier_rule(merchant).score(spend, member.joined_at, now)
 
 
+@on_join  # a member joining (or back from deletion) starts in the tier its score gives
 def refresh_tier(member: Member, merchant: Merchant, *, now: datetime, spend=None) -> bool:
     """Recompute the member's tier; returns True when it changed."""
     score = tier_score(member, merchant, now=now, spend=spend)

@@ -13,7 +13,8 @@ function that translates them.
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from lunardate import LunarDate
 
@@ -69,7 +70,7 @@ def _clean_int(param: Param, value) -> int:
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise ValidationError("%(param)s must be a whole number", param=param.name)
+        raise ValidationError("%(param)s must be a whole number", param=param.name) from None
     if param.minimum is not None and number < param.minimum:
         raise ValidationError("%(param)s must be at least %(minimum)s", param=param.name, minimum=param.minimum)
     if param.maximum is not None and number > param.maximum:
@@ -81,7 +82,7 @@ def _clean_money(param: Param, value) -> str:
     try:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise ValidationError("%(param)s must be an amount in yuan", param=param.name)
+        raise ValidationError("%(param)s must be an amount in yuan", param=param.name) from None
     if not amount.is_finite() or amount < 0 or amount > Decimal("100000000") or amount.as_tuple().exponent < -2:
         raise ValidationError("%(param)s must be an amount in yuan", param=param.name)
     return str(amount.quantize(Decimal("0.01")))
@@ -122,7 +123,7 @@ def _clean_date(param: Param, value) -> str:
     try:
         return date.fromisoformat(str(value).strip()).isoformat()
     except ValueError:
-        raise ValidationError("%(param)s must be a date (YYYY-MM-DD)", param=param.name)
+        raise ValidationError("%(param)s must be a date (YYYY-MM-DD)", param=param.name) from None
 
 
 def _clean_bool(param: Param, value) -> bool:

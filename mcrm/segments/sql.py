@@ -6,7 +6,7 @@ database runs once per query: the whole segment stays one statement, whatever it
 """
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Callable
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa

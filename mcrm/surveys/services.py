@@ -4,8 +4,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from mcrm.core.errors import NotFoundError, ValidationError
+from mcrm.core.text import fold
 from mcrm.extensions import db
-from mcrm.keywords.rules import fold
 from mcrm.members.models import Member
 from mcrm.merchants.models import Merchant
 from mcrm.surveys.models import Survey, SurveyAnswer, SurveySession

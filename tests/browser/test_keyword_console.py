@@ -1,5 +1,5 @@
 """The keyword console on a phone, in Chinese: a manager makes a keyword app in the wizard and tests it."""
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 import sqlalchemy as sa
@@ -74,12 +74,12 @@ def test_on_a_phone_a_manager_makes_a_vote_in_the_wizard_and_tries_it_before_swi
 
 
 def test_on_a_phone_a_sign_up_is_cancelled_only_after_the_manager_confirms(open_page, make_staff, merchant, db,
-                                                                           phone):  # noqa: F811
+                                                                           phone):
     from mcrm.keywords import services
     from mcrm.keywords.models import EventSignup
     app = services.create_keyword_app(merchant, kind="event", name="品鉴会")
     services.set_app_keywords(app, merchant, ["BM"])
-    services.set_app_config(app, capacity=10, event_at=datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc))
+    services.set_app_config(app, capacity=10, event_at=datetime(2026, 12, 1, 11, 0, tzinfo=UTC))
     services.activate_keyword_app(app)
     db.session.commit()
     phone.text("BM 2")
@@ -124,7 +124,7 @@ def test_on_a_phone_a_manager_uploads_an_info_table_and_later_changes_a_limit_wi
 
 
 def test_on_a_phone_a_clerk_looks_up_the_code_a_customer_shows_and_marks_it_redeemed(open_page, make_staff, merchant,
-                                                                                     db, phone):  # noqa: F811
+                                                                                     db, phone):
     from mcrm.keywords.models import CouponCode
     switched_on_app(merchant, "coupon", "满100减20", ["QUAN"], source="generated")
     sms = phone.text("QUAN", now=now_utc())[0]         # the counter redeems by the real clock
@@ -168,7 +168,7 @@ def test_on_a_phone_a_manager_ends_an_app_only_after_confirming(open_page, make_
 
 
 def test_a_manager_downloads_an_events_door_list_for_excel(open_page, make_staff, merchant, db, phone,
-                                                           now):  # noqa: F811
+                                                           now):
     from datetime import timedelta
     from mcrm.members.services import enrol_member
     enrol_member(merchant, msisdn="+8613900139000", now=now, name="张三")

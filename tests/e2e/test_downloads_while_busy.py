@@ -7,7 +7,7 @@ import io
 import logging
 import re
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 import sqlalchemy as sa
@@ -32,7 +32,7 @@ MEMBERS = 2500
 def seed_members(db, merchant, total: int) -> None:
     rows = [(line, [f"1390000{n:04d}", f"会员{n}"]) for line, n in enumerate(range(total), start=2)]
     csv_io.import_batch(merchant, rows, mapping={"0": "msisdn", "1": "name"}, headers=["手机", "姓名"],
-                        region="CN", actor=SYSTEM, now=datetime.now(timezone.utc), source_label="test",
+                        region="CN", actor=SYSTEM, now=datetime.now(UTC), source_label="test",
                         seen={})
     db.session.commit()
 
@@ -90,7 +90,7 @@ def test_writes_go_on_while_a_member_export_streams(app, db, client, merchant, l
         assert response.status_code == 302, response.get_data(as_text=True)
         db.session.rollback()
         with app.app_context():                                        # a job, as the scheduler runs it
-            assert expire_points(now=datetime.now(timezone.utc)) == 0
+            assert expire_points(now=datetime.now(UTC)) == 0
         texts_to(smsc, "8613900139999", 1)
         texts_to(smsc, STAFF_PHONE, 1)
         wait_until(lambda: fresh(db, sa.select(sa.func.count()).select_from(OutboundMessage)
@@ -114,7 +114,7 @@ def _import_error_report(db, merchant, phone):
     job = csv_io.create_import(merchant, staff_id=None, filename="bad.csv", data="手机,姓名\n123,张三\n".encode())
     csv_io.start_import(job, job.mapping)
     db.session.commit()
-    csv_io.run_import(job, merchant, actor=SYSTEM, region="CN", clock=lambda: datetime.now(timezone.utc))
+    csv_io.run_import(job, merchant, actor=SYSTEM, region="CN", clock=lambda: datetime.now(UTC))
     return f"/members/import/{job.id}/errors.csv"
 
 
@@ -139,7 +139,7 @@ def test_a_download_never_holds_up_a_writer(app, db, client, merchant, login, ma
     def write():
         with app.app_context():  # its own session and connection, as another process has
             record_purchase(db.session.get(Member, buyer_id), db.session.get(Merchant, merchant_id), 30,
-                            actor=SYSTEM, now=datetime.now(timezone.utc))
+                            actor=SYSTEM, now=datetime.now(UTC))
             db.session.commit()
         wrote.set()
 

@@ -8,7 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import pytest
@@ -76,7 +76,7 @@ def delivered(db) -> int:
 
 
 def fill_outbox(db, merchant, total: int, body: str = "您好，您的积分已到账") -> list[str]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     numbers = [f"+86139{n:08d}" for n in range(total)]
     for msisdn in numbers:
         enqueue_sms(merchant, msisdn=msisdn, body=body, kind="transactional", now=now)

@@ -16,7 +16,7 @@ def test_demo_balances_hold_no_points_past_the_merchants_expiry(db, now):
     # each lapse is recorded when it happened, before anything later in the member's history
     history = db.session.execute(sa.select(PointsEntry.member_id, PointsEntry.created_at)
                                  .order_by(PointsEntry.member_id, PointsEntry.id)).all()
-    for earlier, later in zip(history, history[1:]):
+    for earlier, later in zip(history, history[1:], strict=False):
         assert earlier.member_id != later.member_id or earlier.created_at <= later.created_at
 
 

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import timedelta, UTC
 
 from mcrm.jobs import tasks
 from mcrm.jobs.definitions import JOBS
@@ -25,13 +25,13 @@ def test_expire_points_job_runs_for_every_merchant_and_twice_is_harmless(db, mak
 
 
 def test_stale_gateway_claims_are_given_back_by_the_job(db, merchant, now):
-    from datetime import timedelta, timezone, datetime
+    from datetime import timedelta, datetime
     from mcrm.messaging.models import MessageStatus, OutboundMessage
     from mcrm.messaging.services import enqueue_sms
     message = enqueue_sms(merchant, msisdn="13800138000", body="取餐提醒", kind="transactional", now=now)
     message.status = MessageStatus.SENDING
-    message.claim_id, message.claimed_at = "dead-worker", datetime.now(timezone.utc) - timedelta(hours=2)
+    message.claim_id, message.claimed_at = "dead-worker", datetime.now(UTC) - timedelta(hours=2)
     db.session.commit()
-    assert tasks.release_stale_sms_claims(now=datetime.now(timezone.utc)) == 1
+    assert tasks.release_stale_sms_claims(now=datetime.now(UTC)) == 1
     assert db.session.get(OutboundMessage, message.id).status == MessageStatus.QUEUED
-    assert tasks.release_stale_sms_claims(now=datetime.now(timezone.utc)) == 0
+    assert tasks.release_stale_sms_claims(now=datetime.now(UTC)) == 0

@@ -1,7 +1,7 @@
 """``mcrm jobs list`` and ``mcrm jobs run NAME [--now ISO-TIME]``: what ran and what runs next, and a
 day replayed on demand with the clock the job is given."""
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from mcrm.jobs.definitions import TIMEZONE
 from mcrm.jobs.models import JobRun, RunKind, RunStatus
@@ -42,7 +42,7 @@ def test_jobs_run_refuses_an_unknown_job_or_time_with_status_2(runner, db):
 
 
 def test_jobs_list_shows_each_trigger_last_run_result_and_next_run(runner, db):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     db.session.add_all([
         JobRun(job_id="expire_points", kind=RunKind.SCHEDULED, scheduled_for=now - timedelta(minutes=1),
                started_at=now, finished_at=now, status=RunStatus.OK, result="12", host="h", pid=1),
@@ -76,7 +76,7 @@ def test_jobs_list_shows_each_trigger_last_run_result_and_next_run(runner, db):
 def test_a_manual_run_for_a_later_day_does_not_hide_a_missed_run(runner, db):
     from mcrm.jobs.schedule import load_jobs
     from mcrm.jobs.services import list_missed_jobs
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert runner.invoke(args=["jobs", "run", "refresh_tiers"]).exit_code == 0
     assert "refresh_tiers" not in [job.id for job, _due in list_missed_jobs(load_jobs(), now=now)]
     future = (now + timedelta(days=90)).isoformat()

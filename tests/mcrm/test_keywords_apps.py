@@ -1,6 +1,6 @@
 """Keyword apps made in the wizard: conflicts, replies, limits, dates, and each kind answering texts."""
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 import sqlalchemy as sa
@@ -167,7 +167,7 @@ def test_generated_coupons_are_unique_limited_per_number_and_by_stock(make_app, 
     second = phone.text("QUAN", msisdn=OTHER)[0]
     assert "领完" in phone.text("QUAN", msisdn="+8613900139002")[0]
     codes = db.session.scalars(sa.select(CouponCode.code).order_by(CouponCode.id)).all()
-    assert len(set(codes)) == 2 and all(code in text for code, text in zip(codes, [first, second]))
+    assert len(set(codes)) == 2 and all(code in text for code, text in zip(codes, [first, second], strict=True))
 
 
 def test_pool_coupons_hand_out_uploaded_codes_in_order_until_empty(make_app, phone, db):
@@ -187,13 +187,13 @@ def test_a_coupon_is_good_through_the_whole_local_day_its_sms_names(make_app, me
     coupon works until that day ends there, not at 23:30 (nor by the UTC date)."""
     from mcrm.keywords.apps.custom import CouponState, coupon_state, last_valid_day
     make_app(kind="coupon", words=["QUAN"], source="generated", valid_days=1)
-    issued_at = datetime(2026, 11, 20, 15, 30, tzinfo=timezone.utc)
+    issued_at = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
     assert "有效期至2026-11-21" in phone.text("QUAN", now=issued_at)[0]
     coupon = db.session.scalar(sa.select(CouponCode))
     assert last_valid_day(coupon.expires_at, merchant.timezone).isoformat() == "2026-11-21"
-    assert coupon_state(coupon, datetime(2026, 11, 21, 15, 59, tzinfo=timezone.utc)) == CouponState.VALID  # 23:59
-    assert coupon_state(coupon, datetime(2026, 11, 21, 16, 0, tzinfo=timezone.utc)) == CouponState.EXPIRED
-    late = datetime(2026, 11, 20, 17, 0, tzinfo=timezone.utc)  # already the 21st in Shanghai
+    assert coupon_state(coupon, datetime(2026, 11, 21, 15, 59, tzinfo=UTC)) == CouponState.VALID  # 23:59
+    assert coupon_state(coupon, datetime(2026, 11, 21, 16, 0, tzinfo=UTC)) == CouponState.EXPIRED
+    late = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)  # already the 21st in Shanghai
     assert "有效期至2026-11-22" in phone.text("QUAN", msisdn=OTHER, now=late)[0]
 
 
@@ -302,7 +302,7 @@ def test_a_table_whose_columns_cannot_be_told_apart_is_refused_by_name(make_app,
 def test_a_table_with_a_ragged_row_is_refused_with_its_line(make_app):
     app = make_app(kind="info", words=["CX"], activate=False)
     with pytest.raises(ValidationError, match="Row 3"):
-        services.upload_info_table(app, "a,b\n1,2\n3\n".encode())
+        services.upload_info_table(app, b"a,b\n1,2\n3\n")
 
 
 def test_a_table_with_a_control_character_is_refused_with_its_line(make_app, db):
@@ -315,7 +315,7 @@ def test_a_table_with_a_control_character_is_refused_with_its_line(make_app, db)
 # -- event sign-up --------------------------------------------------------------------------------
 
 def test_event_sign_up_confirms_until_full_then_waiting_list(make_app, phone, db):
-    make_app(kind="event", words=["BM"], capacity=3, event_at=datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc))
+    make_app(kind="event", words=["BM"], capacity=3, event_at=datetime(2026, 12, 1, 11, 0, tzinfo=UTC))
     assert "报名成功" in phone.text("BM 2")[0] and "12月01日19:00" in phone.text("BM", msisdn=OTHER)[0]
     assert "候补第1位" in phone.text("BM", msisdn="+8613900139002")[0]
     assert "已报名" in phone.text("BM")[0]
@@ -328,7 +328,7 @@ def test_a_sign_up_over_the_seats_one_text_may_book_says_the_limit_and_books_not
                                                                                      max_seats, text, limit):
     """``BM 5`` once booked 4 seats without a word; a party bigger than the hall waited for ever."""
     app = make_app(kind="event", words=["BM"], capacity=capacity, max_seats=max_seats,
-                   event_at=datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc))
+                   event_at=datetime(2026, 12, 1, 11, 0, tzinfo=UTC))
     assert phone.text(text) == [f"抱歉，event app每次最多报名{limit}位，本次未报名。请回复“BM 人数”，人数不超过{limit}。"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(EventSignup)) == 0
     db.session.refresh(app)
@@ -337,7 +337,7 @@ def test_a_sign_up_over_the_seats_one_text_may_book_says_the_limit_and_books_not
 
 
 def test_confirmed_sign_ups_are_reminded_once_before_the_event(make_app, merchant, phone, db, now):
-    from mcrm.keywords.services import send_event_reminders
+    from mcrm.keywords.apps.custom import send_event_reminders
     from mcrm.messaging.models import OutboundMessage
     starts = now + timedelta(hours=30)
     make_app(kind="event", words=["BM"], capacity=1, event_at=starts, remind_hours=24)
@@ -353,7 +353,7 @@ def test_confirmed_sign_ups_are_reminded_once_before_the_event(make_app, merchan
 
 
 def test_a_texter_cancels_their_own_sign_up_and_the_waiting_list_moves_up(make_app, phone, db):
-    make_app(kind="event", words=["BM"], capacity=2, event_at=datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc))
+    make_app(kind="event", words=["BM"], capacity=2, event_at=datetime(2026, 12, 1, 11, 0, tzinfo=UTC))
     assert "BM QX" in phone.text("BM 2")[0]  # the confirmation says how to cancel
     phone.text("BM", msisdn=OTHER)
     exchange = phone.exchange("bm 取消")

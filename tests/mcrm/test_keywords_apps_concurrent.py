@@ -1,7 +1,7 @@
 """Keyword apps under parallel texts and clicks on PostgreSQL: a coupon is redeemed once, a code goes to
 one number, and an event never books more seats than it has (the read-then-write race of two
 transactions that each see the other's seat as free)."""
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from mcrm.core.errors import ConflictError
 from mcrm.extensions import db as _db
 from mcrm.keywords.apps.custom import add_pool_codes, redeem_coupon
 from mcrm.keywords.models import CouponCode, EventSignup, KeywordApp, SignupStatus
-from mcrm.keywords import services
+from mcrm.keywords import engine, services
 from mcrm.merchants.models import Merchant
 from tests.concurrency import run_together
 from tests.mcrm.keywords_support import switched_on_app
@@ -36,7 +36,7 @@ def texter(n: int) -> str:
 
 
 def text(merchant, n, body, now):
-    return [reply.body for reply in services.answer_text(merchant, msisdn=texter(n), text=body, now=now)]
+    return [reply.body for reply in engine.answer_text(merchant, msisdn=texter(n), text=body, now=now)]
 
 
 @pytest.mark.postgres
@@ -62,7 +62,7 @@ def test_twelve_parallel_redeems_of_one_coupon_succeed_exactly_once(app, db, mer
 @pytest.mark.postgres
 def test_parallel_sign_ups_never_book_more_seats_than_the_event_has(app, db, merchant, now):
     event_id = switched_on_app(merchant, "event", "品鉴会", ["BM"], capacity=7, max_seats=2,
-                               event_at=datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc)).id
+                               event_at=datetime(2026, 12, 1, 11, 0, tzinfo=UTC)).id
     replies = at_once(app, merchant, lambda own, n: text(own, n, "BM 2", now))
     confirmed = db.session.scalar(sa.select(sa.func.sum(EventSignup.seats)).where(
         EventSignup.app_id == event_id, EventSignup.status == SignupStatus.CONFIRMED))
@@ -74,7 +74,7 @@ def test_parallel_sign_ups_never_book_more_seats_than_the_event_has(app, db, mer
 @pytest.mark.postgres
 def test_parallel_cancels_and_sign_ups_keep_the_seats_within_capacity(app, db, merchant, now):
     event_id = switched_on_app(merchant, "event", "品鉴会", ["BM"], capacity=4, max_seats=2,
-                               event_at=datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc)).id
+                               event_at=datetime(2026, 12, 1, 11, 0, tzinfo=UTC)).id
     for n in range(PARALLEL // 2):  # two confirmed parties of two, then four waiting
         text(merchant, n, "BM 2", now)
     db.session.commit()

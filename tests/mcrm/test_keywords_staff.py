@@ -108,7 +108,7 @@ def test_staff_phone_texting_a_consumer_keyword_is_answered_as_a_consumer(phone,
 
 
 def test_a_purchase_text_processed_twice_records_once(phone, make_staff, make_member, db):
-    from mcrm.keywords.services import handle_inbound_sms
+    from mcrm.keywords.engine import handle_inbound_sms
     make_staff("clerk", msisdn=STAFF_PHONE)
     member = make_member(msisdn=MEMBER)
     inbound = phone.store("XF 13800138000 50", msisdn=STAFF_PHONE)

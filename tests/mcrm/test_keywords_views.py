@@ -8,6 +8,7 @@ from mcrm.core.clock import now_utc
 from mcrm.keywords.models import KeywordApp
 from tests.conftest import csrf_token
 from tests.mcrm.keywords_support import phone, switched_on_app  # noqa: F401
+from datetime import UTC
 
 
 def post(client, url, data, *, token_from=None, **kwargs):
@@ -175,13 +176,13 @@ def test_a_coupon_look_up_says_why_a_code_cannot_be_redeemed(client, login, merc
 
 
 def test_cancelling_a_sign_up_moves_the_waiting_list_up_in_order_and_texts_them(client, login, merchant, db, phone):
-    from datetime import datetime, timezone
+    from datetime import datetime
     from mcrm.keywords import services
     from mcrm.keywords.models import EventSignup
     from mcrm.messaging.models import OutboundMessage
     app = services.create_keyword_app(merchant, kind="event", name="品鉴会")
     services.set_app_keywords(app, merchant, ["BM"])
-    services.set_app_config(app, capacity=2, event_at=datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc))
+    services.set_app_config(app, capacity=2, event_at=datetime(2026, 12, 1, 11, 0, tzinfo=UTC))
     services.activate_keyword_app(app)
     db.session.commit()
     phone.text("BM 2")                                    # confirmed, 2 seats
@@ -248,11 +249,11 @@ def test_a_wrong_placeholder_in_the_wizard_is_explained_under_its_box_and_the_ty
 
 def test_an_apps_page_asks_before_cancelling_a_sign_up_or_redeeming_and_links_back(client, login, merchant, db,
                                                                                      phone):
-    from datetime import datetime, timezone
+    from datetime import datetime
     from mcrm.keywords import services
     event = services.create_keyword_app(merchant, kind="event", name="品鉴会")
     services.set_app_keywords(event, merchant, ["BM"])
-    services.set_app_config(event, capacity=2, event_at=datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc))
+    services.set_app_config(event, capacity=2, event_at=datetime(2026, 12, 1, 11, 0, tzinfo=UTC))
     services.activate_keyword_app(event)
     coupon = services.create_keyword_app(merchant, kind="coupon", name="券")
     services.set_app_keywords(coupon, merchant, ["QUAN"])

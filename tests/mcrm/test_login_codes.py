@@ -141,7 +141,7 @@ def test_a_code_asked_for_the_owner_never_shows_to_a_manager(app, client, login,
     urls = ["/messages/", f"/messages/{message.id}", "/messages/simulator?msisdn=%2B8613600136000",
             "/messages/simulator/thread?msisdn=13600136000"]
     pages = [client.get(url).get_data(as_text=True) for url in urls]
-    for url, page in zip(urls, pages):
+    for url, page in zip(urls, pages, strict=True):
         assert "验证码******" in page and not re.search(r"验证码\d", page), url
 
     [(to, text)] = sent_to_phones(app, now)  # the phone still gets the real code
@@ -151,7 +151,7 @@ def test_a_code_asked_for_the_owner_never_shows_to_a_manager(app, client, login,
 
 
 def test_a_code_sms_is_held_for_the_gateway_until_the_smsc_takes_it_or_it_fails(app, staff, db, now):
-    from mcrm.auth.login_codes import send_login_code
+    from mcrm.keywords.apps.staff import send_login_code
     from sms_gateway import SubmitError
     send_login_code(staff, now=now)
     send_login_code(staff, now=now)
@@ -186,7 +186,7 @@ def test_the_keyword_wizards_test_panel_shows_a_dl_code_masked(make_staff, merch
 def test_the_migration_masks_codes_in_login_code_sms_sent_before_it(staff, db, now):
     from flask_migrate import downgrade, upgrade
 
-    from mcrm.auth.login_codes import send_login_code
+    from mcrm.keywords.apps.staff import send_login_code
     from mcrm.messaging.services import enqueue_sms
     send_login_code(staff, now=now)
     other = enqueue_sms(staff.merchant, msisdn=STAFF_PHONE, body="订单123456已发货", kind="transactional",

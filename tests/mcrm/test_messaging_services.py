@@ -1,5 +1,5 @@
 """Outbox rules (enqueue_sms), MO routing and the inbox claim used by the keyword engine."""
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 
 import pytest
 import sqlalchemy as sa
@@ -61,7 +61,7 @@ def test_sending_window_follows_the_merchants_time_zone(db, make_merchant):
     london = make_merchant(timezone="Europe/London")
     # 09:00 in Shanghai is 01:00 in London: outside London's window
     message = marketing(london, datetime(2026, 11, 20, 9, 0, tzinfo=SHANGHAI))
-    assert message.not_before == datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
+    assert message.not_before == datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 
 def test_frequency_cap_suppresses_the_second_marketing_sms_of_the_day(db, merchant, now):

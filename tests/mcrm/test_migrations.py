@@ -2,6 +2,7 @@
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from datetime import UTC
 
 
 def test_models_and_migrations_agree(db):
@@ -39,7 +40,7 @@ def test_the_opt_out_list_migration_keeps_the_stop_of_members_deleted_before_it(
 
 def test_the_tier_rule_migration_keeps_tier_names_moves_cycle_end_expiries_and_fills_purchase_amounts(
         db, make_merchant, make_member):
-    from datetime import date, datetime, timezone
+    from datetime import date, datetime
     from decimal import Decimal
     from zoneinfo import ZoneInfo
 
@@ -63,11 +64,11 @@ def test_the_tier_rule_migration_keeps_tier_names_moves_cycle_end_expiries_and_f
     expires = ExpiryRule(policy="cycle_end", cycle_end_month=11, timezone="Asia/Shanghai").expires_at(earned)
 
     def stored(moment):  # naive UTC, as the column holds it
-        return moment.astimezone(timezone.utc).replace(tzinfo=None)
+        return moment.astimezone(UTC).replace(tzinfo=None)
     old_rule = {stored(earned): stored(expires.replace(year=expires.year - 1)),
                 datetime(2024, 10, 1, 4): datetime(2024, 11, 30, 16)}  # lapsed on 1 December 2024, Shanghai
     with db.engine.begin() as connection:
-        for points, (created_at, expires_at) in zip((7, 10), old_rule.items()):  # earn rows with no amount
+        for points, (created_at, expires_at) in zip((7, 10), old_rule.items(), strict=True):  # earn rows with no amount
             connection.execute(sa.text(
                 "INSERT INTO points_entries (merchant_id, member_id, kind, points, balance_after, reason, "
                 "actor, created_at, expires_at) VALUES (:m, :p, 'earn', :n, :n, '', '', :c, :e)").bindparams(

@@ -77,7 +77,7 @@ def test_a_redemption_posted_without_the_reason_field_is_recorded_not_a_server_e
 def test_a_console_purchase_and_redemption_text_the_member_as_xf_and_dh_do(client, login, phone, make_staff,
                                                                           make_member, db):
     make_staff("clerk", msisdn=STAFF_PHONE)
-    by_text = make_member(msisdn="13800138001", name="老王", points=10)
+    make_member(msisdn="13800138001", name="老王", points=10)
     phone.exchange("XF 13800138001 88", msisdn=STAFF_PHONE)
     phone.exchange("DH 13800138001 30", msisdn=STAFF_PHONE)
     login("clerk")

@@ -5,7 +5,6 @@ import pytest
 import sqlalchemy as sa
 
 from mcrm.core.errors import InsufficientPointsError, ValidationError
-from mcrm.members.models import Member
 from mcrm.merchants.models import TierBasis
 from mcrm.points import rules, services
 from mcrm.points.models import EntryKind, PointsEntry
@@ -246,7 +245,7 @@ def test_an_entry_rolled_back_while_still_held_does_not_clash_with_the_next_one(
     gone = services.grant_points(member, merchant, 10, reason="活动", actor=CLERK, now=now)
     savepoint.rollback()
     # on SQLite the next entry gets the rolled-back one's id: the object still held must not clash
-    entry = services.grant_points(member, merchant, 20, reason="活动", actor=CLERK, now=now)
+    services.grant_points(member, merchant, 20, reason="活动", actor=CLERK, now=now)
     db.session.commit()
     assert gone not in db.session
     assert [(e.points, e.balance_after) for e in services.list_entries(member)] == [(20, 20)]

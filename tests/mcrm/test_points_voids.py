@@ -1,5 +1,5 @@
 """Voiding a purchase or a redemption, and the purchase limits a merchant sets (services, real database)."""
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from decimal import Decimal
 
 import pytest
@@ -56,15 +56,15 @@ def test_a_purchase_voided_in_the_next_year_leaves_the_year_it_was_made_in(db, m
     merchant.tier_basis = TierBasis.LAST_YEAR
     member = make_member()
     kept = services.record_purchase(member, merchant, 1200, actor=CLERK,
-                                    now=datetime(2025, 12, 1, 4, tzinfo=timezone.utc))
+                                    now=datetime(2025, 12, 1, 4, tzinfo=UTC))
     wrong = services.record_purchase(member, merchant, 3000, actor=CLERK,
-                                     now=datetime(2025, 12, 20, 4, tzinfo=timezone.utc))
+                                     now=datetime(2025, 12, 20, 4, tzinfo=UTC))
     services.void_entry(wrong, merchant, reason="录错会员", actor=MANAGER,
-                        now=datetime(2026, 1, 5, 4, tzinfo=timezone.utc))
+                        now=datetime(2026, 1, 5, 4, tzinfo=UTC))
     db.session.commit()
     # the 2025 spend is the ¥1,200 kept; 2026 is not lowered by the void of a 2025 purchase
-    assert services.tier_score(member, merchant, now=datetime(2026, 3, 1, 4, tzinfo=timezone.utc)).spend == 1200
-    assert services.tier_score(member, merchant, now=datetime(2027, 3, 1, 4, tzinfo=timezone.utc)).spend == 0
+    assert services.tier_score(member, merchant, now=datetime(2026, 3, 1, 4, tzinfo=UTC)).spend == 1200
+    assert services.tier_score(member, merchant, now=datetime(2027, 3, 1, 4, tzinfo=UTC)).spend == 0
     assert kept.voided_by is None
 
 

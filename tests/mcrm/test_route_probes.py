@@ -2,7 +2,7 @@
 page sends: ids too big for any column, odd query strings, forms posted empty or full of control
 codes. The answer is a page, a redirect, 400, 403 or 404: never a 500 (SQLite and PostgreSQL)."""
 import re
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from html.parser import HTMLParser
 
 import pytest
@@ -29,7 +29,7 @@ def english(client):
 
 
 @pytest.fixture
-def world(db, merchant, make_member, make_staff, phone):  # noqa: F811
+def world(db, merchant, make_member, make_staff, phone):
     """One of everything a console URL can name, so that every page and its forms render."""
     member = make_member(name="张三", points=100)
     clerk = make_staff("clerk")
@@ -37,7 +37,7 @@ def world(db, merchant, make_member, make_staff, phone):  # noqa: F811
     switched_on_app(merchant, "coupon", "满100减20", ["QUAN"], source="generated")
     switched_on_app(merchant, "autoreply", "地址", ["DZ"])
     event = switched_on_app(merchant, "event", "品鉴会", ["BM"], capacity=2,
-                            event_at=datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc))
+                            event_at=datetime(2026, 12, 1, 11, 0, tzinfo=UTC))
     phone.text("BM 1")
     phone.text("QUAN")
     job = csv_io.create_import(merchant, staff_id=None, filename="m.csv",

@@ -3,7 +3,7 @@ happening once on start, failures recorded without secrets. Real database (SQLit
 when MCRM_TEST_DATABASE_URL is set), real APScheduler threads, bounded waits."""
 import logging
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 import sqlalchemy as sa
@@ -237,7 +237,7 @@ def test_of_two_schedulers_only_the_leader_runs_each_job_and_the_other_takes_ove
     assert len({(run.host, run.pid) for run in recorded}) == 1   # both in this process: told apart above
     second.stop()
     db.session.rollback()
-    assert find_lease().expires_at <= datetime.now(timezone.utc)   # released on a clean stop
+    assert find_lease().expires_at <= datetime.now(UTC)   # released on a clean stop
     db.session.rollback()
 
 

@@ -4,7 +4,7 @@ left to expire) the other takes over; SIGTERM hands the lease over at once. Boun
 import signal
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ def holder_pid(db) -> int | None:
     """The pid of the scheduler holding an unexpired lease, read without holding a transaction open."""
     db.session.rollback()
     lease = find_lease()
-    pid = int(lease.holder.split(":")[-2]) if lease and lease.expires_at > datetime.now(timezone.utc) else None
+    pid = int(lease.holder.split(":")[-2]) if lease and lease.expires_at > datetime.now(UTC) else None
     db.session.rollback()
     return pid
 

@@ -21,7 +21,7 @@ CITIES = ["北京", "上海", "Beijing"]
 def seed(make_member, merchant, now, rng):
     """~30 members spread over every value the strategies below ask about; returns their purchases."""
     purchases = {}
-    for n in range(30):
+    for _ in range(30):
         birthday = rng.choice([None, f"19{rng.randint(60, 99)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}",
                                f"农历{rng.randint(1, 12):02d}{rng.randint(1, 30):02d}",
                                (now.date() + timedelta(days=rng.randint(-3, 20))).strftime("1990%m%d")])

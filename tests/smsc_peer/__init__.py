@@ -19,7 +19,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
+from collections.abc import Callable
 
 __all__ = ["SmscPeer", "PeerNotInstalledError", "wait_until", "PEER_DIR"]
 
@@ -56,12 +57,12 @@ class SmscPeer:
         self.host = "127.0.0.1"
         self.port = 0
         self.control_port = 0
-        self.proc: Optional[subprocess.Popen] = None
+        self.proc: subprocess.Popen | None = None
         self._log = None
 
     # ------------------------------------------------------------------ process
     @staticmethod
-    def available() -> Optional[str]:
+    def available() -> str | None:
         """None when the peer can run, else why not."""
         if shutil.which("node") is None:
             return "node is not installed"
@@ -69,7 +70,7 @@ class SmscPeer:
             return "npm package missing: run `npm ci --prefix tests/smsc_peer`"
         return None
 
-    def start(self, timeout: float = 15.0) -> "SmscPeer":
+    def start(self, timeout: float = 15.0) -> SmscPeer:
         why = self.available()
         if why:
             raise PeerNotInstalledError(why)
@@ -137,14 +138,14 @@ class SmscPeer:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def __enter__(self) -> "SmscPeer":
+    def __enter__(self) -> SmscPeer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
     # ------------------------------------------------------------------ control API
-    def call(self, method: str, path: str, body: Optional[dict] = None, timeout: float = 30.0) -> Any:
+    def call(self, method: str, path: str, body: dict | None = None, timeout: float = 30.0) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.control_port, path), data=data,
                                      method=method, headers={"content-type": "application/json"})
@@ -169,7 +170,7 @@ class SmscPeer:
     def stats(self) -> dict:
         return self.call("GET", "/stats")
 
-    def records(self, type: Optional[str] = None, since: int = 0) -> list[dict]:
+    def records(self, type: str | None = None, since: int = 0) -> list[dict]:
         query = "?since=%d" % since + ("&type=%s" % type if type else "")
         return self.call("GET", "/records" + query)["records"]
 

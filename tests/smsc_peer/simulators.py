@@ -14,7 +14,6 @@ import socket
 import struct
 import threading
 import time
-from typing import Optional
 
 from smpplib import consts, smpp
 from smpplib.client import SimpleSequenceGenerator
@@ -55,12 +54,12 @@ class SimulatedSmsc:
         self.connections = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._conn: Optional[socket.socket] = None
+        self._conn: socket.socket | None = None
         self._thread = threading.Thread(target=self._serve, name=type(self).__name__, daemon=True)
         self._message_ids = 0
 
     # ---------------------------------------------------------------- lifecycle
-    def start(self) -> "SimulatedSmsc":
+    def start(self) -> SimulatedSmsc:
         self._thread.start()
         return self
 
@@ -69,7 +68,7 @@ class SimulatedSmsc:
         self._thread.join(5)
         self._listener.close()
 
-    def __enter__(self) -> "SimulatedSmsc":
+    def __enter__(self) -> SimulatedSmsc:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -98,7 +97,7 @@ class SimulatedSmsc:
         while not self._stop.is_set():
             try:
                 conn, _addr = self._listener.accept()
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             self.connections += 1
             conn.settimeout(0.05)
@@ -119,14 +118,14 @@ class SimulatedSmsc:
         body = self._recv(conn, length - 4, block=True)
         return smpp.parse_pdu(header + body, client=self.seq, allow_unknown_opt_params=True)
 
-    def _recv(self, conn: socket.socket, n: int, block: bool = False) -> Optional[bytes]:
+    def _recv(self, conn: socket.socket, n: int, block: bool = False) -> bytes | None:
         data = b""
         while len(data) < n:
             if self._stop.is_set():
                 raise ConnectionError("stopping")
             try:
                 chunk = conn.recv(n - len(data))
-            except socket.timeout:
+            except TimeoutError:
                 if not data and not block:
                     return None
                 continue
@@ -150,7 +149,7 @@ class SimulatedSmsc:
     def request(self, command: str, **fields):
         return smpp.make_pdu(command, client=self.seq, **fields)
 
-    def mo(self, text: Optional[str] = None):
+    def mo(self, text: str | None = None):
         body = (text if text is not None else self.mo_text).encode("ascii")
         return self.request("deliver_sm", service_type="", source_addr_ton=1, source_addr_npi=1,
                             source_addr="8613800138000", dest_addr_ton=0, dest_addr_npi=0,

@@ -11,7 +11,7 @@ MAPPING = {"0": "msisdn", "1": "name", "2": "gender", "3": "birthday", "4": "tag
 
 @pytest.mark.parametrize("data, encoding", [
     ("手机号,姓名\n".encode("utf-8-sig"), "utf-8-sig"),
-    ("手机号,姓名\n".encode("utf-8"), "utf-8"),
+    ("手机号,姓名\n".encode(), "utf-8"),
     ("手机号,姓名\n".encode("gbk"), "gb18030"),
     ("手机号,姓名\n".encode("gb18030"), "gb18030"),
     ("手机号\t姓名\n".encode("utf-16"), "utf-16"),

@@ -1,5 +1,5 @@
 """When each periodic job falls due: the triggers of definitions.JOBS read in the scheduler's zone."""
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 
@@ -28,7 +28,7 @@ def test_a_daily_job_is_due_at_its_local_time(now, previous, following):
 
 def test_times_are_read_in_the_schedulers_zone_whatever_zone_now_is_given_in():
     # 18:10 UTC on 28 February is 02:10 on 1 March in Shanghai
-    assert JOBS["expire_points"].previous_due(datetime(2026, 2, 28, 18, 10, tzinfo=timezone.utc)) == \
+    assert JOBS["expire_points"].previous_due(datetime(2026, 2, 28, 18, 10, tzinfo=UTC)) == \
         local(2026, 3, 1, 2, 10)
 
 
@@ -57,7 +57,7 @@ def test_two_jobs_with_one_id_are_refused_at_start():
 
 def test_a_manual_clock_stands_still_until_moved():
     clock = ManualClock(local(2026, 3, 1, 9, 0))
-    assert clock() == clock() == datetime(2026, 3, 1, 1, 0, tzinfo=timezone.utc)
-    assert clock.advance(timedelta(minutes=5)) == clock() == datetime(2026, 3, 1, 1, 5, tzinfo=timezone.utc)
+    assert clock() == clock() == datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
+    assert clock.advance(timedelta(minutes=5)) == clock() == datetime(2026, 3, 1, 1, 5, tzinfo=UTC)
     with pytest.raises(ValueError, match="naive"):
         clock.set(datetime(2026, 3, 1))

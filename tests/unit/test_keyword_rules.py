@@ -2,8 +2,9 @@
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
+from mcrm.core.text import fold
 from mcrm.keywords.rules import (MAX_TEXT_LENGTH, KeywordTable, Outcome, TemplateError, check_template, find_conflicts,
-                                 fold, parse_text, render_template, split_words, template_fields)
+                                 parse_text, render_template, split_words, template_fields)
 
 
 def table():

@@ -1,4 +1,4 @@
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, UTC
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -8,7 +8,7 @@ from hypothesis import example, given, settings, strategies as st
 from mcrm.core.errors import ValidationError
 from mcrm.points import rules
 
-UTC = timezone.utc
+UTC = UTC
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: any instant of 2000-2090
 INSTANTS = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1),

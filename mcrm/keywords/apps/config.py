@@ -24,7 +24,7 @@ def _int(value, name: str, *, minimum: int = 0, maximum: int = 1_000_000, option
 def parse_options(text: str) -> list[list[str]]:
     """Vote options, one a line: ``1 红烧肉`` (key and label) or just ``红烧肉`` (numbered for you)."""
     options = []
-    for number, line in enumerate((l.strip() for l in (text or "").splitlines() if l.strip()), start=1):
+    for number, line in enumerate((raw.strip() for raw in (text or "").splitlines() if raw.strip()), start=1):
         key, _, label = line.partition(" ")
         if not label.strip():
             key, label = str(number), line
@@ -120,5 +120,5 @@ def read_info_csv(data: bytes) -> tuple[list[str], list[dict]]:
         if len(row) != len(header):
             raise ValidationError("Row %(row)s has %(cells)s cells, the header %(header)s", row=number, cells=len(row),
                                   header=len(header))
-        records.append({h: cell.strip() for h, cell in zip(header, row)})
+        records.append({h: cell.strip() for h, cell in zip(header, row, strict=True)})
     return header, records

@@ -7,7 +7,7 @@ Each kind declares its reply texts (default and placeholders) in ``REPLIES`` and
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, UTC
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -15,11 +15,15 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from mcrm.core.errors import ConflictError, DomainError, NotFoundError, ValidationError
+from mcrm.core.text import fold, to_half_width
 from mcrm.extensions import db
-from mcrm.keywords.context import Context
-from mcrm.keywords.models import (AppKind, CouponCode, EventSignup, InfoRow, KeywordApp, KeywordUse, PollVote,
-                                  SignupStatus)
-from mcrm.keywords.rules import fold, to_half_width
+from mcrm.keywords.context import Context, member_values, per_transaction
+from mcrm.keywords.models import (AppKind, AppStatus, CouponCode, EventSignup, InfoRow, KeywordApp, KeywordUse,
+                                  PollVote, SignupStatus)
+from mcrm.keywords.rules import render_template
+from mcrm.members.models import Member
+from mcrm.merchants.models import Merchant
+from mcrm.messaging.services import enqueue_sms
 
 MEMBER_FIELDS = ("name", "points", "tier", "expiring_points", "member_no", "shop")
 #: unambiguous characters for generated coupon codes (no 0/O, 1/I/L)
@@ -101,6 +105,23 @@ def run(app: KeywordApp, ctx: Context) -> None:
         db.session.flush()
 
 
+def list_live_apps(merchant: Merchant, *, now: datetime) -> list[KeywordApp]:
+    """Wizard apps that answer right now: active and inside their date range."""
+    minute = now.replace(second=0, microsecond=0)
+    return list(per_transaction(("apps", merchant.id, minute), lambda: _query_live_apps(merchant, now=now)))
+
+
+#: built once: with one MO per transaction, building it cost as much as running it
+_LIVE_APPS = sa.select(KeywordApp).where(
+    KeywordApp.merchant_id == sa.bindparam("merchant_id"), KeywordApp.status == AppStatus.ACTIVE,
+    sa.or_(KeywordApp.starts_at.is_(None), KeywordApp.starts_at <= sa.bindparam("now")),
+    sa.or_(KeywordApp.ends_at.is_(None), KeywordApp.ends_at > sa.bindparam("now"))).order_by(KeywordApp.id)
+
+
+def _query_live_apps(merchant: Merchant, *, now: datetime) -> list[KeywordApp]:
+    return db.session.scalars(_LIVE_APPS, {"merchant_id": merchant.id, "now": now}).all()
+
+
 # -- auto-reply ---------------------------------------------------------------------------------
 
 def autoreply(app: KeywordApp, ctx: Context) -> bool:
@@ -114,7 +135,7 @@ def coupon_expiry(now: datetime, days: int, zone: str) -> datetime:
     """When a coupon issued ``now`` and good for ``days`` stops working: at the end of the merchant's
     local day ``days`` after today, so it is good through the whole of the date its SMS names."""
     last_day = now.astimezone(ZoneInfo(zone)).date() + timedelta(days=days)
-    return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
+    return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
 def last_valid_moment(expires_at: datetime | None) -> datetime | None:
@@ -518,6 +539,39 @@ def cancel_signup(app: KeywordApp, signup: EventSignup, *, now: datetime) -> lis
         db.session.refresh(candidate)
         promoted.append(candidate)
     return promoted
+
+
+def send_event_reminders(merchant: Merchant, *, now: datetime) -> int:
+    """Queue the reminder to every confirmed sign-up of events starting within their reminder window.
+
+    Each sign-up is reminded once (``reminded_at``, and the outbox key ``event-reminder:<id>``), so a
+    job that runs twice sends nothing twice. Returns how many reminders were queued.
+    """
+    sent = 0
+    for app in list_live_apps(merchant, now=now):
+        config = app.config or {}
+        if app.kind != AppKind.EVENT or not config.get("event_at") or not config.get("remind_hours"):
+            continue
+        starts = datetime.fromisoformat(config["event_at"])
+        if not starts - timedelta(hours=int(config["remind_hours"])) <= now < starts:
+            continue
+        template = app.replies.get("reminder") or reply_default(app.kind, "reminder")
+        signups = db.session.scalars(sa.select(EventSignup).where(
+            EventSignup.app_id == app.id, EventSignup.status == SignupStatus.CONFIRMED,
+            EventSignup.reminded_at.is_(None))).all()
+        for signup in signups:
+            member = db.session.get(Member, signup.member_id) if signup.member_id else None
+            values = {"shop": merchant.name, "event": app.name, "when": event_when(app, merchant)}
+            if member is not None and member.deleted_at is None:
+                values.update(member_values(member, now=now))
+            else:
+                member = None
+            enqueue_sms(merchant, msisdn=signup.msisdn, body=render_template(template, values), kind="transactional",
+                        now=now, member=member, idempotency_key=f"event-reminder:{signup.id}")
+            signup.reminded_at = now
+            sent += 1
+    db.session.flush()
+    return sent
 
 
 KINDS = {

@@ -4,7 +4,8 @@
 ``HX <code>`` coupon redeemed. Every error is answered to the staff phone, never raised.
 
 The member is told of a purchase or redemption with the same SMS whether staff texted it or used
-the console (``tell_member``, ``queue_member_notice``).
+the console (``tell_member``, ``queue_member_notice``); a login code likewise, whether asked for by
+``DL`` or on the sign-in page (``send_login_code``).
 """
 from datetime import datetime
 
@@ -12,12 +13,15 @@ import sqlalchemy as sa
 from flask_babel import get_babel
 from sqlalchemy.orm import lazyload
 
+from mcrm.auth.login_codes import CODE_DIGITS, issue_login_code
 from mcrm.auth.models import Staff
 from mcrm.core.errors import ConfirmationRequiredError, DomainError, InsufficientPointsError, ValidationError
 from mcrm.core.msisdn import normalize_mobile
 from mcrm.extensions import db
+from mcrm.keywords import texts
+from mcrm.keywords.apps.custom import redeem_coupon
 from mcrm.keywords.context import Context, find_member
-from mcrm.keywords.rules import Outcome, ParsedText
+from mcrm.keywords.rules import Outcome, ParsedText, render_template
 from mcrm.members.models import Member
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.services import enqueue_sms
@@ -129,8 +133,24 @@ def queue_member_notice(merchant: Merchant, member: Member, entry: PointsEntry |
                     member=reply.member, idempotency_key=idempotency_key)
 
 
+#: what every page shows in place of a code
+MASK = "*" * CODE_DIGITS
+
+
+def login_code_bodies(merchant, code: str) -> tuple[str, str]:
+    """The merchant's login-code SMS as stored and shown (the code masked), and as the phone gets it."""
+    template = texts.reply_template(merchant, "login_code")
+    return render_template(template, {"code": MASK}), render_template(template, {"code": code})
+
+
+def send_login_code(staff: Staff, *, now: datetime) -> None:
+    """Issue a code and queue it to the staff's phone as a transactional SMS (stored masked)."""
+    shown, sent = login_code_bodies(staff.merchant, issue_login_code(staff, now=now))
+    enqueue_sms(staff.merchant, msisdn=staff.msisdn, body=shown, secret_body=sent, kind="transactional",
+                now=now)
+
+
 def login_code(ctx: Context, staff: Staff) -> None:
-    from mcrm.auth.login_codes import issue_login_code, login_code_bodies
     ctx.reply_secret(*login_code_bodies(ctx.merchant, issue_login_code(staff, now=ctx.now)))
 
 
@@ -138,7 +158,6 @@ def coupon_redeem(ctx: Context, staff: Staff) -> None:
     if len(ctx.parsed.args) != 1:
         ctx.reply("staff_usage", member=None)
         return
-    from mcrm.keywords.apps.custom import redeem_coupon
     coupon = redeem_coupon(ctx.merchant, ctx.parsed.args[0], by=_actor(staff).label, now=ctx.now)
     # the offer, so the staff at the counter knows what to give
     ctx.reply("coupon_redeemed", code=coupon.code, offer=coupon.app.name, member=None)
