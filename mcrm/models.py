@@ -14,3 +14,4 @@ from mcrm.surveys.models import Survey, SurveyAnswer, SurveySession  # noqa: F40
 from mcrm.jobs.models import JobRun, SchedulerLease  # noqa: F401
 from mcrm.segments.models import Segment  # noqa: F401
 from mcrm.campaigns.models import Campaign, CampaignCoupon, CampaignRecipient, CampaignRun  # noqa: F401
+from mcrm.care.models import CareCoupon, CareGreeting, CareRun  # noqa: F401

@@ -132,7 +132,9 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def _check_body(body: str, coupon_app: KeywordApp | None) -> str:
+def check_body(body: str, coupon_app: KeywordApp | None) -> str:
+    """A campaign's or a greeting's text, stripped, after its checks: known fields only, and
+    ``{coupon}`` exactly when a coupon app is chosen."""
     body = (body or "").strip()
     check_template(body, FIELDS)
     used = set(template_fields(body))
@@ -153,7 +155,8 @@ def _definition(merchant: Merchant, segment, segment_id: int | None) -> dict:
     return check_definition(merchant.id, segment)
 
 
-def _coupon_app(merchant: Merchant, coupon_app_id: int | None) -> KeywordApp | None:
+def get_coupon_app(merchant: Merchant, coupon_app_id: int | None) -> KeywordApp | None:
+    """The merchant's coupon app of that id, not ended (None for no id)."""
     if not coupon_app_id:
         return None
     app = db.session.get(KeywordApp, int(coupon_app_id))
@@ -208,9 +211,9 @@ def create_campaign(merchant: Merchant, *, name: str, body: str, segment=None, s
 
 def _apply(campaign: Campaign, merchant: Merchant, *, now: datetime, name, body, segment, segment_id, send_at,
            recurrence, coupon_app_id) -> None:
-    coupon_app = _coupon_app(merchant, coupon_app_id)
+    coupon_app = get_coupon_app(merchant, coupon_app_id)
     campaign.name = _clean_name(name)
-    campaign.body = _check_body(body, coupon_app)
+    campaign.body = check_body(body, coupon_app)
     campaign.segment_definition = _definition(merchant, segment, segment_id)
     campaign.segment_id = int(segment_id) if segment_id else None
     campaign.send_at = _check_send_at(send_at, now)
@@ -291,7 +294,7 @@ def _longest_values(merchant: Merchant, definition: dict, used: set, coupon_app:
         if name in used:
             longest = db.session.scalar(members.with_only_columns(column)
                                         .order_by(sa.func.length(column).desc()).limit(1))
-            values[name] = member_values(_Row(0, longest or "", 0, longest or ""), now=now,
+            values[name] = member_values(MemberRow(0, longest or "", 0, longest or ""), now=now,
                                          need_expiring=False)[name]
     if coupon_app is not None:
         if coupon_app.config.get("source") == "pool":
@@ -319,7 +322,7 @@ def preview(merchant: Merchant, *, body: str, segment=None, segment_id: int | No
     """The composer's live figures for a text and a segment (see ``Preview``). A bad segment or an
     unknown field raises ValidationError; an empty text is counted as the signature and hint."""
     definition = _definition(merchant, segment, segment_id)
-    coupon_app = _coupon_app(merchant, coupon_app_id)
+    coupon_app = get_coupon_app(merchant, coupon_app_id)
     body = (body or "").strip()
     if body:
         check_template(body, FIELDS)
@@ -391,9 +394,9 @@ def send_test(campaign_or_body, *, merchant: Merchant, actor: Staff, now: dateti
     member = find_member_by_msisdn(merchant, to)
     values = {"shop": merchant.name}
     values.update(member_values(member, now=now) if member is not None else
-                  member_values(_Row(0, actor.display_name or "", 0, ""), now=now, need_expiring=False)
+                  member_values(MemberRow(0, actor.display_name or "", 0, ""), now=now, need_expiring=False)
                   | {"expiring_points": 0})
-    coupon_app = _coupon_app(merchant, coupon_app_id)
+    coupon_app = get_coupon_app(merchant, coupon_app_id)
     if coupon_app is not None:
         values["coupon"] = str(coupon_app.config.get("prefix") or "").upper() + "TESTCODE"
         values["coupon_expires"] = _coupon_expires_text(coupon_app, merchant, now)
@@ -403,7 +406,7 @@ def send_test(campaign_or_body, *, merchant: Merchant, actor: Staff, now: dateti
 
 # -- sending --------------------------------------------------------------------------------------
 
-class _Row:
+class MemberRow:
     """A member as ``keywords.context.member_values`` reads one, from a batch's plain row (no ORM
     object per member): the same field values as a keyword reply."""
     __slots__ = ("id", "name", "points_balance", "tier")
@@ -545,7 +548,7 @@ def _renderer(campaign: Campaign, merchant: Merchant, run: CampaignRun, rows: li
         shop, fill = merchant.name, compile_template(campaign.body)
         bodies: list = []
         for row, keep in zip(rows, kept, strict=True):
-            values = member_values(_Row(row.id, row.name, row.points_balance, row.tier), now=now,
+            values = member_values(MemberRow(row.id, row.name, row.points_balance, row.tier), now=now,
                                    need_expiring=False)
             values["shop"], values["expiring_points"] = shop, expiring.get(row.id, 0)
             if coupon_app is not None:
