@@ -10,6 +10,7 @@ killed mid-run and started again, sends one greeting and gives one gift per memb
 Services flush; ``run_due_greetings`` (the job's work) commits after each batch.
 """
 import logging
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -114,6 +115,18 @@ def _tier_gifts(merchant: Merchant, gifts) -> dict:
             raise ValidationError("No tier %(tier)s: the tiers are %(tiers)s", tier=tier, tiers=" ".join(sorted(tiers)))
         checked[tier] = _whole(points, 0, MAX_GIFT_POINTS, tier)
     return checked
+
+
+def parse_tier_gifts(text: str) -> dict:
+    """``金卡=200 白金卡=300`` (spaces, commas or 、 between) as ``{"金卡": "200", …}``; checked on save."""
+    gifts = {}
+    for item in re.split(r"[\s,，、;；]+", (text or "").strip()):
+        if item:
+            tier, equals, points = item.replace("＝", "=").partition("=")
+            if not equals or not tier:
+                raise ValidationError("Write tier gifts as tier=points, for example 金卡=200")
+            gifts[tier] = points
+    return gifts
 
 
 def save_greeting(merchant: Merchant, *, kind, code: str = "", enabled: bool, body: str, hour=10,

@@ -53,3 +53,12 @@ def test_the_outlook_shows_today_sent_and_the_week_planned_with_statutory_days(d
     assert seen.today == {birthday.id: {"queued": 1}}
     assert [(p.day, p.name, p.members) for p in seen.planned] == [(date(2026, 11, 22), "生日", 1)]
     assert seen.statutory == []
+
+
+def test_a_missed_day_is_replayed_from_the_command_line_once(db, runner, merchant, make_member, greet):
+    make_member(msisdn="13800000001", birthday="1990-03-05")
+    greet()
+    for _ in range(2):
+        result = runner.invoke(args=["jobs", "run", "care", "--now", "2026-03-05T23:00"])   # Shanghai time
+        assert result.exit_code == 0, result.output
+    assert [row.msisdn for row in greetings_out(db)] == ["+8613800000001"]
