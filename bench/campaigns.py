@@ -59,12 +59,17 @@ class RssSampler(threading.Thread):
 
     def __init__(self):
         super().__init__(daemon=True)
-        self.peak, self.running = rss_mb(), True
+        self.peak, self.running, self.samples = rss_mb(), True, []
 
     def run(self):
         while self.running:
-            self.peak = max(self.peak, rss_mb())
+            self.samples.append(rss_mb())
+            self.peak = max(self.peak, self.samples[-1])
             time.sleep(0.02)
+
+    def at(self, fraction: float) -> float:
+        """RSS that far into the phase (0.5: half-way), to tell a plateau from a climb."""
+        return self.samples[min(len(self.samples) - 1, int(len(self.samples) * fraction))]
 
     def stop(self) -> float:
         self.running = False
@@ -80,7 +85,8 @@ def _app(url: str | None, label: str):
             conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         engine.dispose()
     url = url or f"sqlite:///{folder / 'bench.sqlite3'}"
-    settings = Settings(env="test", instance_path=str(folder), database_url=url, secret_key="b" * 40).with_defaults()
+    settings = Settings(env="test", instance_path=str(folder), database_url=url,
+                        secret_key="b" * 40).with_defaults()
     return create_app(settings), folder
 
 
@@ -98,7 +104,8 @@ def _seeded(members: int) -> Merchant:
     else:
         db.session.execute(sa.text("ANALYZE"))
         db.session.commit()
-    print(f"{db.engine.dialect.name}: seeded {members:,} members in {time.perf_counter() - start:.0f} s", flush=True)
+    print(f"{db.engine.dialect.name}: seeded {members:,} members in {time.perf_counter() - start:.0f} s",
+          flush=True)
     return db.session.get(Merchant, merchant.id)
 
 
@@ -134,9 +141,11 @@ def queue_everyone(merchant_id: int) -> None:
     rows = db.session.scalar(sa.select(sa.func.count()).select_from(OutboundMessage))
     suppressed = db.session.scalar(sa.select(sa.func.count()).where(
         OutboundMessage.status == MessageStatus.SUPPRESSED))
-    print(f"queued {queued:,} messages ({rows:,} rows, {suppressed:,} suppressed: opted out) in {seconds:.1f} s "
+    print(f"queued {queued:,} messages ({rows:,} rows, {suppressed:,} suppressed: opted out) "
+          f"in {seconds:.1f} s "
           f"(launch and preview {launched - start:.1f} s): {queued / seconds:,.0f} messages/s; "
-          f"RSS before {rss_before:.0f} MB, peak {peak:.0f} MB, after {rss_mb():.0f} MB", flush=True)
+          f"RSS before {rss_before:.0f} MB, peak {peak:.0f} MB, after {rss_mb():.0f} MB; at 10/50/90% of the "
+          f"time {sampler.at(0.1):.0f}/{sampler.at(0.5):.0f}/{sampler.at(0.9):.0f} MB", flush=True)
     raw = raw_insert(merchant.id, min(queued, 100_000))
     print(f"raw INSERT of such rows into the same outbox (the driver's executemany, 2,000 a transaction, "
           f"nothing else): {raw:,.0f} rows/s; the campaign queued at {queued / seconds / raw:.0%} of that",
@@ -146,19 +155,22 @@ def queue_everyone(merchant_id: int) -> None:
 def raw_insert(merchant_id: int, total: int) -> float:
     """The database's own ceiling for the outbox rows a campaign writes, with its indexes as they
     are: rows like the campaign's (a new occasion and keys) through the driver, nothing else."""
-    rows = db.session.execute(sa.select(OutboundMessage.member_id, OutboundMessage.msisdn, OutboundMessage.body,
+    rows = db.session.execute(sa.select(OutboundMessage.member_id, OutboundMessage.msisdn,
+                                        OutboundMessage.body,
                                         OutboundMessage.text).order_by(OutboundMessage.id).limit(total)).all()
     db.session.rollback()
     columns = ("merchant_id", "member_id", "msisdn", "body", "text", "kind", "parts", "status", "attempts",
                "idempotency_key", "occasion", "created_at")
     mark = "?" if db.engine.dialect.paramstyle == "qmark" else "%s"
-    sql = (f"INSERT INTO outbound_messages ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
+    sql = (f"INSERT INTO outbound_messages ({', '.join(columns)}) "
+           f"VALUES ({', '.join([mark] * len(columns))}) "
            "ON CONFLICT (idempotency_key) DO NOTHING")
     created = OutboundMessage.__table__.c.created_at.type.bind_processor(db.engine.dialect)(NOW)
     start = time.perf_counter()
     for first in range(0, total, 2000):
         with db.engine.begin() as conn:
-            conn.exec_driver_sql(sql, [(merchant_id, member_id, msisdn, body, text, "marketing", 1, "queued", 0,
+            conn.exec_driver_sql(sql, [(merchant_id, member_id, msisdn, body, text, "marketing", 1,
+                                        "queued", 0,
                                         f"raw:{member_id:010d}", "raw", created)
                                        for member_id, msisdn, body, text in rows[first:first + 2000]])
     return total / (time.perf_counter() - start)
@@ -197,13 +209,15 @@ def send_through_gateway(url: str | None, members: int) -> None:
             delivered = db.session.scalar(sa.select(sa.func.count()).where(
                 OutboundMessage.status == MessageStatus.DELIVERED))
         print(f"sent {delivered:,} of {queued:,} (the rest opted out) from the click to the last receipt in "
-              f"{seconds:.1f} s (queued after {queued_at - start:.1f} s): {delivered / seconds:,.0f} messages/s; "
+              f"{seconds:.1f} s (queued after {queued_at - start:.1f} s): "
+              f"{delivered / seconds:,.0f} messages/s; "
               f"SMSC accepted {peer.stats()['accepted']:,}", flush=True)
     shutil.rmtree(folder)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--send-members", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=10)

@@ -398,7 +398,8 @@ def campaign_list(sub_code):
     reports = campaigns.campaign_reports(found, now=now_utc())
     for campaign in found:
         report = reports[campaign.id]
-        click.echo("\t".join([str(campaign.id), campaign.status.value, _in_zone(campaign.scheduled_at, merchant),
+        next_at = _in_zone(campaign.scheduled_at, merchant)
+        click.echo("\t".join([str(campaign.id), campaign.status.value, next_at,
                               f"{report.processed}/{report.targeted}", f"delivered {report.delivered}",
                               campaign.name]))
 
@@ -451,7 +452,8 @@ def campaign_report(sub_code, campaign_id):
     except DomainError as error:
         _fail(error)
     report = campaigns.campaign_report(campaign, now=now_utc())
-    click.echo(f"Campaign {campaign.id} {campaign.name}: {campaign.status.value}, {len(campaign.runs)} run(s)")
+    click.echo(f"Campaign {campaign.id} {campaign.name}: {campaign.status.value}, "
+               f"{len(campaign.runs)} run(s)")
     for label, value in [("targeted", report.targeted), ("queued", report.queued),
                          ("submitted", report.submitted), ("delivered", report.delivered),
                          ("failed", report.failed), ("suppressed", report.suppressed_total),

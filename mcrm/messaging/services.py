@@ -258,7 +258,8 @@ def enqueue_marketing_batch(merchant: Merchant, recipients: Sequence[Recipient],
     connection = db.session.connection()
     to_db = _BATCH_TIME.bind_processor(connection.dialect)
     created_at, waits_until = to_db(now), to_db(not_before)
-    queued, suppressed, marketing = MessageStatus.QUEUED.value, MessageStatus.SUPPRESSED.value, MessageKind.MARKETING.value
+    queued, suppressed = MessageStatus.QUEUED.value, MessageStatus.SUPPRESSED.value
+    marketing = MessageKind.MARKETING.value
     rows = []
     for (member_id, msisdn, _opted_out), key, reason, body in zip(recipients, keys, reasons, bodies,
                                                                   strict=True):
@@ -268,8 +269,9 @@ def enqueue_marketing_batch(merchant: Merchant, recipients: Sequence[Recipient],
         parts = 1 if is_single_part(text) else count_parts(text).parts
         if reason is None and parts > MAX_PARTS:
             reason = SuppressReason.TOO_LONG
-        rows.append((merchant.id, member_id, msisdn, body, text, marketing, parts, suppressed if reason else queued,
-                     reason, None if reason else waits_until, 0, key, occasion, created_at))
+        rows.append((merchant.id, member_id, msisdn, body, text, marketing, parts,
+                     suppressed if reason else queued, reason, None if reason else waits_until, 0, key,
+                     occasion, created_at))
         outcome[reason or "queued"] += 1
     if rows:
         db.session.flush()

@@ -113,8 +113,8 @@ class SqlMessageStore:
         self._claim = claim_update(_MESSAGES, due, sa.bindparam("limit"), dialect,
                                    status=MessageStatus.SENDING, claim_id=sa.bindparam("worker_id"),
                                    claimed_at=now, source_addr=sa.func.coalesce(m.source_addr, service_number)
-                                   ).returning(m.id, m.source_addr, m.msisdn, m.attempts, m.kind, m.merchant_id,
-                                               sa.func.coalesce(m.secret_text, m.text).label("text"))
+                                   ).returning(m.id, m.source_addr, m.msisdn, m.attempts, m.kind,
+                                               m.merchant_id, sa.func.coalesce(m.secret_text, m.text).label("text"))
         # the marketing rules hold again at the claim: a number that opted out since it was queued
         # gets nothing, and a message claimed after its window closed waits for the next one
         opted_out = sa.or_(
@@ -123,8 +123,8 @@ class SqlMessageStore:
                     sa.exists().where(OptOut.merchant_id == m.merchant_id, OptOut.msisdn == m.msisdn)))
         self._suppress_opted_out = (
             _MESSAGES.update().where(m.id.in_(ids), m.status == MessageStatus.SENDING, opted_out)
-            .values(status=MessageStatus.SUPPRESSED, suppressed_reason=SuppressReason.OPTED_OUT, claim_id=None,
-                    claimed_at=None, secret_text=None).returning(m.id))
+            .values(status=MessageStatus.SUPPRESSED, suppressed_reason=SuppressReason.OPTED_OUT,
+                    claim_id=None, claimed_at=None, secret_text=None).returning(m.id))
         self._windows = sa.select(Merchant.id, Merchant.timezone, Merchant.send_window_start,
                                   Merchant.send_window_end).where(Merchant.id.in_(ids))
         self._wait_for_window = (_MESSAGES.update()
@@ -214,7 +214,8 @@ class SqlMessageStore:
             conn.execute(self._wait_for_window, {"ids": ids, "not_before": not_before})
             dropped.update(ids)
         if dropped:
-            logger.info("claim: %d marketing message(s) opted out or outside the window since queued", len(dropped))
+            logger.info("claim: %d marketing message(s) opted out or outside the window since queued",
+                        len(dropped))
         return [r for r in rows if r.id not in dropped]
 
     # -------------------------------------------------------------------------------- results

@@ -1,9 +1,7 @@
 """A campaign end to end through the real SMSC peer: a segment, a campaign, one signed copy with the
 unsubscribe hint to every recipient, nothing to the opted-out member nor to one who opts out after
 the campaign was queued, a reply by SMS, and receipts that update the report."""
-from datetime import datetime, timezone
-
-import sqlalchemy as sa
+from datetime import UTC, datetime
 
 from mcrm.campaigns import services
 from mcrm.campaigns.models import Campaign, CampaignStatus
@@ -16,7 +14,7 @@ from tests.smsc_peer import wait_until
 
 def test_a_campaign_reaches_its_segment_once_signed_and_receipts_fill_the_report(db, merchant, make_member,
                                                                                    smsc, gateway):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     merchant.send_window_start, merchant.send_window_end = (datetime.min.time(),
                                                             datetime.max.time().replace(microsecond=0))
     db.session.commit()                  # the test may run at any hour: the window is the whole day
@@ -43,9 +41,9 @@ def test_a_campaign_reaches_its_segment_once_signed_and_receipts_fill_the_report
 
     smsc.mo("8613800000001", SERVICE_NUMBER, "好的，周六去")
     wait_until(lambda: count(db, model=InboundMessage) == 1, timeout=10, message="the reply stored")
-    services.dispatch_due(now=datetime.now(timezone.utc))        # the next minute's job finishes the run
+    services.dispatch_due(now=datetime.now(UTC))        # the next minute's job finishes the run
     campaign = db.session.get(Campaign, campaign_id)
-    report = services.campaign_report(campaign, now=datetime.now(timezone.utc))
+    report = services.campaign_report(campaign, now=datetime.now(UTC))
     assert (report.targeted, report.delivered, report.replies, report.queued) == (4, 2, 1, 0)
     assert report.suppressed == {"opted out": 2}
     assert campaign.status is CampaignStatus.DONE

@@ -17,7 +17,8 @@ def test_create_launches_a_campaign_for_a_segment_at_a_local_time(runner, db, me
     make_member(msisdn="13800000002", opted_out=True)
     make_member(msisdn="13800000003", gender="f")
     segment = json.dumps({"op": "and", "items": [{"type": "gender", "genders": ["u"]}]})
-    result = runner.invoke(args=["campaign", "create", "--merchant", "01", "--name", "周末", "--text", "{name}您好",
+    result = runner.invoke(args=["campaign", "create", "--merchant", "01", "--name", "周末",
+                                 "--text", "{name}您好",
                                  "--segment", segment, "--at", "2099-03-01T10:00", "--every", "weekly"])
     assert result.exit_code == 0, result.output
     [campaign] = campaigns(db)
@@ -30,7 +31,8 @@ def test_create_launches_a_campaign_for_a_segment_at_a_local_time(runner, db, me
 def test_create_refuses_what_the_console_refuses_and_saves_nothing(runner, db, merchant, make_member):
     make_member(msisdn="13800000001")
     for options, message in [(["--text", "{nick}您好"], "Unknown placeholder {nick}"),
-                             (["--text", "您好", "--segment", "{"], "The segment definition is not valid JSON"),
+                             (["--text", "您好", "--segment", "{"],
+                              "The segment definition is not valid JSON"),
                              (["--text", "您好", "--at", "2001-01-01T10:00"], "The sending time has passed"),
                              (["--text", "券{coupon}"], "Choose a coupon app to use {coupon} in the text")]:
         result = runner.invoke(args=["campaign", "create", "--merchant", "01", "--name", "x", *options])

@@ -53,12 +53,14 @@ def test_a_short_pool_is_refused_before_sending_and_shown_in_the_count(db, merch
     assert figures.coupons_available == 2
     assert [p.message for p in figures.problems] == [
         "The coupon app has 2 codes left for 3 recipients: add codes first"]
-    campaign = services.create_campaign(merchant, name="x", body="券码{coupon}", coupon_app_id=app.id, now=now)
+    campaign = services.create_campaign(merchant, name="x", body="券码{coupon}", coupon_app_id=app.id,
+                                        now=now)
     with pytest.raises(ValidationError, match="2 codes left for 3 recipients"):
         services.launch_campaign(campaign, now=now)
 
 
-def test_a_pool_that_runs_dry_while_queuing_suppresses_the_rest(db, merchant, make_member, launch, coupon_app, now):
+def test_a_pool_that_runs_dry_while_queuing_suppresses_the_rest(db, merchant, make_member, launch, coupon_app,
+                                                                now):
     for n in range(3):
         make_member(msisdn=f"1380000000{n}")
     app = coupon_app(codes=["AAA1", "AAA2", "AAA3"])
@@ -78,11 +80,12 @@ def test_generated_codes_keep_to_the_stock_and_carry_the_prefix(db, merchant, ma
     services.dispatch_due(now=now)
     codes = db.session.scalars(sa.select(CouponCode.code)).all()
     assert len(set(codes)) == 2 and all(code.startswith("VIP") and len(code) == 11 for code in codes)
-    assert sorted(r.text for r in outbox(db, campaign)) == sorted(f"【小王烧烤】券码{c}回T退订" for c in codes)
+    texts = sorted(r.text for r in outbox(db, campaign))
+    assert texts == sorted(f"【小王烧烤】券码{c}回T退订" for c in codes)
 
 
-def test_the_report_counts_redemptions_and_the_spend_of_redeemers(db, merchant, make_member, launch, coupon_app,
-                                                                  now):
+def test_the_report_counts_redemptions_and_the_spend_of_redeemers(db, merchant, make_member, launch,
+                                                                  coupon_app, now):
     first, second = make_member(msisdn="13800000001"), make_member(msisdn="13800000002")
     app = coupon_app(codes=["AAA1", "AAA2"])
     campaign = launch("券码{coupon}", coupon_app_id=app.id)
@@ -95,3 +98,16 @@ def test_the_report_counts_redemptions_and_the_spend_of_redeemers(db, merchant, 
     db.session.commit()
     report = services.campaign_report(campaign, now=later)
     assert (report.coupons_issued, report.coupons_redeemed, report.redeemed_spend) == (2, 1, "120.00")
+
+
+def test_preview_names_a_coupon_field_without_a_coupon_app_and_the_reverse(db, merchant, make_member,
+                                                                           coupon_app, now):
+    make_member(msisdn="13800000001")
+    app = coupon_app(codes=["AAA1"])
+    without = services.preview(merchant, body="券码{coupon}", now=now)
+    assert [p.message for p in without.problems] == ["Choose a coupon app to use {coupon} in the text"]
+    unused = services.preview(merchant, body="您好", coupon_app_id=app.id, now=now)
+    assert [p.message for p in unused.problems] == [
+        "Put {coupon} in the text: every recipient gets a code of the coupon app"]
+    fine = services.preview(merchant, body="券码{coupon}", coupon_app_id=app.id, now=now)
+    assert fine.problems == [] and fine.longest_values == {"coupon": "AAA1"}

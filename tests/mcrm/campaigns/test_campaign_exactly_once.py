@@ -44,8 +44,8 @@ def rows_per_member(db) -> dict:
     return counts
 
 
-def test_an_enqueue_killed_mid_batch_resumes_after_its_last_commit(settings, db, merchant, make_member, launch,
-                                                                    now, tmp_path):
+def test_an_enqueue_killed_mid_batch_resumes_after_its_last_commit(settings, db, merchant, make_member,
+                                                                    launch, now, tmp_path):
     members = [make_member(msisdn=f"138000000{n:02d}").id for n in range(35)]
     campaign_id = launch().id
     env = mcrm_environ(tmp_path, DATABASE_URL=settings.database_url, SECRET_KEY=settings.secret_key,
@@ -64,8 +64,8 @@ def test_an_enqueue_killed_mid_batch_resumes_after_its_last_commit(settings, db,
     assert run.status is RunStatus.SENDING
 
 
-def test_two_dispatchers_racing_in_small_batches_queue_each_member_once(app, db, merchant, make_member, launch,
-                                                                        now):
+def test_two_dispatchers_racing_in_small_batches_queue_each_member_once(app, db, merchant, make_member,
+                                                                        launch, now):
     """Both threads find the campaign due and the run to queue; each batch goes to one of them."""
     members = [make_member(msisdn=f"138000000{n:02d}").id for n in range(60)]
     campaign_id = launch().id

@@ -43,8 +43,8 @@ def test_dispatch_run_twice_queues_each_member_once(db, merchant, make_member, l
     assert db.session.scalar(sa.select(sa.func.count()).select_from(CampaignRun)) == 1
 
 
-def test_two_dispatchers_racing_start_one_run_and_queue_each_member_once(app, db, merchant, make_member, launch,
-                                                                         now):
+def test_two_dispatchers_racing_start_one_run_and_queue_each_member_once(app, db, merchant, make_member,
+                                                                         launch, now):
     for n in range(30):
         make_member(msisdn=f"138000000{n:02d}")
     campaign_id = launch().id
@@ -137,7 +137,8 @@ def test_a_one_off_campaign_is_done_when_every_message_is_final(db, merchant, ma
     assert (report.targeted, report.delivered, report.processed) == (1, 1, 1)
 
 
-def test_a_daily_campaign_sends_again_the_next_day_and_skips_missed_days(db, merchant, make_member, launch, now):
+def test_a_daily_campaign_sends_again_the_next_day_and_skips_missed_days(db, merchant, make_member, launch,
+                                                                         now):
     make_member(msisdn="13800000001")
     first = now + timedelta(hours=1)                                   # 13:00 in Shanghai
     campaign = launch(send_at=first, recurrence="daily")
@@ -222,3 +223,32 @@ def test_send_test_goes_to_the_staff_phone_at_once_with_signature_and_hint(db, m
                                  now=now.replace(hour=15))           # 23:00: a test send ignores the window
     assert (message.msisdn, message.status, message.not_before) == ("+8613900000009", Q, None)
     assert message.text == "【小王烧烤】店长您好，小王烧烤周末八折回T退订"
+
+
+def test_send_test_without_a_phone_says_who_adds_one(db, merchant, make_staff, now):
+    staff = make_staff(role="clerk")
+    with pytest.raises(ValidationError, match="the owner adds it on the Staff page"):
+        services.send_test("您好", merchant=merchant, actor=staff, now=now)
+
+
+def test_member_fields_are_filled_as_keyword_replies_fill_them(db, merchant, make_member, launch, now):
+    from mcrm.keywords.context import member_values
+    from mcrm.points.services import SYSTEM, grant_points
+    member = make_member(msisdn="13800000001", name="张三", points=300)
+    grant_points(member, merchant, 40, reason="test", actor=SYSTEM, now=now - timedelta(days=350))
+    db.session.commit()                                         # 40 of them lapse within 30 days
+    launch("{name}{points}{tier}{expiring_points}{member_no}{shop}")
+    services.dispatch_due(now=now)
+    expected = member_values(db.session.get(Member, member.id), now=now) | {"shop": merchant.name}
+    [row] = outbox(db)
+    assert expected["expiring_points"] == 40
+    assert row.text == "【小王烧烤】" + "".join(str(expected[k]) for k in (
+        "name", "points", "tier", "expiring_points", "member_no", "shop")) + "回T退订"
+
+
+def test_the_dispatch_job_starts_due_campaigns(db, merchant, make_member, launch, now):
+    from mcrm.jobs import tasks
+    make_member(msisdn="13800000001")
+    launch()
+    assert tasks.dispatch_campaigns(now=now) == 1
+    assert tasks.dispatch_campaigns(now=now) == 0
