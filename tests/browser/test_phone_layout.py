@@ -39,7 +39,7 @@ def test_the_member_list_on_a_phone_pages_twenty_cards_at_a_time(open_page, make
     page.goto("/members/")
     first = member_ids(page)
     assert len(first) == 20
-    assert page_height(page) < 3500            # was 50 six-line cards: about 10,000 pixels
+    assert page_height(page) < 3500            # 50 six-line cards would be about 10,000 pixels
     no_sideways_scrolling(page)
     screenshot(page, "members-phone")
 
