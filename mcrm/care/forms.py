@@ -21,3 +21,8 @@ class GreetingForm(FlaskForm):
     coupon_app_id = SelectField(_l("Coupon"), coerce=int, default=0)
     on_date = DateField(_l("Date"), validators=[Optional()])
     yearly = BooleanField(_l("Every year"), default=True)
+    tier = SelectField(_l("Tier"), default="")
+    days = IntegerField(_l("Days"), validators=[Optional()],
+                        description=_l("Win-back: days without a visit; churn: the length of a period; "
+                                       "points expiring: the days ahead"))
+    drop_percent = IntegerField(_l("Spend fell by at least (%)"), validators=[Optional(), NumberRange(1, 100)])

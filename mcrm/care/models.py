@@ -15,15 +15,19 @@ from mcrm.core.models import IdMixin, TimestampMixin, UTCDateTime, enum_type
 from mcrm.extensions import db
 
 
-class CareKind(str, enum.Enum):
+class CareKind(enum.StrEnum):
     BIRTHDAY = "birthday"                  # the member's solar or lunar birthday
     FESTIVAL = "festival"                  # one of calendar.FESTIVALS (``code``)
     STORE_ANNIVERSARY = "store_day"        # the store's opening day (``on_date``), every year
     JOIN_ANNIVERSARY = "join_day"          # the day the member joined, every year after
     NAMED_DAY = "named_day"                # a date the merchant names (``on_date``; yearly or once)
+    WIN_BACK = "win_back"                  # no visit for ``days`` days (``code``: a tier, or "" for every tier)
+    CHURN = "churn"                        # spend of the last ``days``-day period fell ``drop_percent`` % (per tier too)
+    POINTS_EXPIRING = "points_expiring"    # points lapse within ``days`` days (transactional)
+    TIER_CHANGE = "tier_change"            # the member's tier went up or down (``code``: up, down; transactional)
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(enum.StrEnum):
     ENQUEUING = "enqueuing"    # members are being put in the outbox, in batches after ``last_member_id``
     DONE = "done"              # every member of the day is in the outbox
 
@@ -52,6 +56,10 @@ class CareGreeting(IdMixin, TimestampMixin, db.Model):
     on_date: Mapped[date | None] = mapped_column(sa.Date)
     #: a named day comes back every year on its month and day (else only on ``on_date``)
     yearly: Mapped[bool] = mapped_column(default=True)
+    #: win-back: days without a visit; churn: the period's length; points expiring: the days ahead
+    days: Mapped[int] = mapped_column(sa.SmallInteger, default=0, server_default="0")
+    #: churn: how far (in %) the last period's spend fell against the one before
+    drop_percent: Mapped[int] = mapped_column(sa.SmallInteger, default=0, server_default="0")
 
     def __repr__(self):
         return f"<CareGreeting {self.id} {self.kind.value} {self.code}>"
@@ -84,3 +92,14 @@ class CareCoupon(db.Model):
     occasion: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
     coupon_id: Mapped[int] = mapped_column(sa.ForeignKey("coupon_codes.id", ondelete="CASCADE"))
+
+
+class CareMemberTier(db.Model):
+    """The tier a member's last tier notice (or the first look) saw: a member whose tier differs
+    from it has gone up or down since, and the notice's batch moves it on in its own transaction."""
+
+    __tablename__ = "care_member_tiers"
+
+    member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"), index=True)
+    tier: Mapped[str] = mapped_column(sa.String(20), default="")

@@ -12,6 +12,7 @@ Services flush; ``run_due_greetings`` (the job's work) commits after each batch.
 import logging
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
@@ -23,17 +24,18 @@ from sqlalchemy.exc import IntegrityError
 from mcrm.campaigns.services import NO_COUPON_LEFT, MemberRow, check_body, get_coupon_app
 from mcrm.care.calendar import (FESTIVALS_BY_CODE, StatutoryDay, festival_date, lunar_birthdays_on, lunar_year_of,
                                 solar_birthdays_on, statutory_days)
-from mcrm.care.models import CareCoupon, CareGreeting, CareKind, CareRun, RunStatus
+from mcrm.care.models import CareCoupon, CareGreeting, CareKind, CareMemberTier, CareRun, RunStatus
 from mcrm.core.errors import NotFoundError, ValidationError
 from mcrm.extensions import db
 from mcrm.keywords.apps.custom import issue_coupons, last_valid_day
-from mcrm.keywords.context import member_values
+from mcrm.keywords.fields import MEMBER_FIELDS, member_values
 from mcrm.keywords.rules import compile_template
 from mcrm.members.models import Member
 from mcrm.merchants.models import Merchant
-from mcrm.messaging.models import MessageStatus, OutboundMessage
-from mcrm.messaging.services import Suppressed, enqueue_marketing_batch
-from mcrm.points.services import SYSTEM, grant_points
+from mcrm.messaging.models import MessageKind, MessageStatus, OutboundMessage
+from mcrm.messaging.services import Suppressed, enqueue_marketing_batch, enqueue_sms
+from mcrm.points.models import IS_CREDIT, EntryKind, PointsEntry
+from mcrm.points.services import SYSTEM, expiring_points_of, grant_points
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +48,17 @@ PLAN_DAYS = 7
 #: the outbox occasions of greetings start with this
 OCCASION_PREFIX = "care:"
 #: kinds that are one per merchant (the others have a code: the festival, the named day's name)
-_SINGLE = (CareKind.BIRTHDAY, CareKind.STORE_ANNIVERSARY, CareKind.JOIN_ANNIVERSARY)
+_SINGLE = (CareKind.BIRTHDAY, CareKind.STORE_ANNIVERSARY, CareKind.JOIN_ANNIVERSARY, CareKind.POINTS_EXPIRING)
+#: kinds whose ``code`` is a tier ("" for every tier without a greeting of its own)
+PER_TIER = (CareKind.WIN_BACK, CareKind.CHURN)
+#: notices of the member's own account: transactional (docs/sending.md), every other kind is marketing
+TRANSACTIONAL = (CareKind.POINTS_EXPIRING, CareKind.TIER_CHANGE)
+TIER_UP, TIER_DOWN = "up", "down"
+#: the bounds of ``days`` (and of the churn's ``drop_percent``) per kind, with their defaults
+DAYS = {CareKind.WIN_BACK: (7, 730, 90), CareKind.CHURN: (7, 366, 30), CareKind.POINTS_EXPIRING: (1, 90, 7)}
+DEFAULT_DROP_PERCENT = 50
+#: the fields a care text fills from the batch's row (points that lapse come from one grouped query)
+_ROW_FIELDS = tuple(name for name in MEMBER_FIELDS if name != "expiring_points")
 #: the default text of a greeting switched on for the first time
 DEFAULT_BODIES = {
     CareKind.BIRTHDAY: "{name}，祝您生日快乐！{shop}为您准备了生日礼遇，欢迎到店。",
@@ -54,6 +66,10 @@ DEFAULT_BODIES = {
     CareKind.STORE_ANNIVERSARY: "{name}，{shop}周年庆，感谢一路相伴！",
     CareKind.JOIN_ANNIVERSARY: "{name}，今天是您加入{shop}的纪念日，感谢支持！",
     CareKind.NAMED_DAY: "{name}，{shop}邀您共度特别的日子！",
+    CareKind.WIN_BACK: "{name}，好久不见！{shop}想念您，欢迎回来看看。",
+    CareKind.CHURN: "{name}，{shop}为您准备了会员专享礼遇，期待您再次光临。",
+    CareKind.POINTS_EXPIRING: "{name}，您有{expiring_points}积分即将到期，请尽快到店使用。",
+    CareKind.TIER_CHANGE: "{name}，您的会员等级已调整为{tier}。",
 }
 
 
@@ -77,8 +93,11 @@ def greeting_name(greeting: CareGreeting) -> str:
         return FESTIVALS_BY_CODE[greeting.code].name
     if greeting.kind is CareKind.NAMED_DAY:
         return greeting.code
-    return {CareKind.BIRTHDAY: "生日", CareKind.STORE_ANNIVERSARY: "店庆",
-            CareKind.JOIN_ANNIVERSARY: "入会纪念日"}[greeting.kind]
+    if greeting.kind is CareKind.TIER_CHANGE:
+        return "等级升级" if greeting.code == TIER_UP else "等级降级"
+    name = {CareKind.BIRTHDAY: "生日", CareKind.STORE_ANNIVERSARY: "店庆", CareKind.JOIN_ANNIVERSARY: "入会纪念日",
+            CareKind.WIN_BACK: "唤回", CareKind.CHURN: "流失预警", CareKind.POINTS_EXPIRING: "积分到期提醒"}[greeting.kind]
+    return f"{name}·{greeting.code}" if greeting.code else name
 
 
 def _kind(value) -> CareKind:
@@ -88,8 +107,13 @@ def _kind(value) -> CareKind:
         raise ValidationError("Unknown greeting kind %(kind)s", kind=str(value)) from None
 
 
-def _code(kind: CareKind, code: str) -> str:
+def _code(merchant: Merchant, kind: CareKind, code: str) -> str:
     code = " ".join((code or "").split())
+    if kind in PER_TIER and code and code not in _tiers(merchant):
+        raise ValidationError("No tier %(tier)s: the tiers are %(tiers)s", tier=code,
+                              tiers=" ".join(sorted(_tiers(merchant))))
+    if kind is CareKind.TIER_CHANGE and code not in (TIER_UP, TIER_DOWN):
+        raise ValidationError("A tier notice is for going up or going down")
     if kind is CareKind.FESTIVAL and code not in FESTIVALS_BY_CODE:
         raise ValidationError("Unknown festival %(code)s", code=code)
     if kind is CareKind.NAMED_DAY and not 0 < len(code) <= 40:
@@ -107,8 +131,12 @@ def _whole(value, low: int, high: int, what: str) -> int:
     return number
 
 
+def _tiers(merchant: Merchant) -> set[str]:
+    return {name for name, _score in merchant.tier_thresholds}
+
+
 def _tier_gifts(merchant: Merchant, gifts) -> dict:
-    tiers = {name for name, _score in merchant.tier_thresholds}
+    tiers = _tiers(merchant)
     checked = {}
     for tier, points in (gifts or {}).items():
         if tier not in tiers:
@@ -132,13 +160,18 @@ def parse_tier_gifts(text: str) -> dict:
 def save_greeting(merchant: Merchant, *, kind, code: str = "", enabled: bool, body: str, hour=10,
                   days_before=0, gift_points=0, gift_points_by_tier: dict | None = None,
                   coupon_app_id: int | None = None, on_date: date | None = None, yearly: bool = True,
-                  now: datetime) -> CareGreeting:
+                  days=None, drop_percent=None, now: datetime) -> CareGreeting:
     """Switch a greeting on or off and set it, after every check (ValidationError): the text (known
     member fields; ``{coupon}`` exactly when a coupon app is chosen), the local hour 0–23, days
     before 0–30, gift points (and per tier: only the merchant's tiers), the store's or the named
-    day's date. One greeting per kind and code: saving it again changes it. Flushes."""
+    day's date, the days of win-back, churn and points expiring (``DAYS``), the churn's drop 1–100 %.
+    One greeting per kind and code: saving it again changes it. Flushes."""
     kind = _kind(kind)
-    code = _code(kind, code)
+    code = _code(merchant, kind, code)
+    low, high, default_days = DAYS.get(kind, (0, 0, 0))
+    days = _whole(default_days if days is None else days, low, high, "days")
+    drop = DEFAULT_DROP_PERCENT if drop_percent is None else drop_percent
+    drop = _whole(drop, 1, 100, "drop %") if kind is CareKind.CHURN else 0
     coupon_app = get_coupon_app(merchant, coupon_app_id)
     dated = kind in (CareKind.STORE_ANNIVERSARY, CareKind.NAMED_DAY)
     if dated and on_date is None:
@@ -148,7 +181,7 @@ def save_greeting(merchant: Merchant, *, kind, code: str = "", enabled: bool, bo
                   gift_points=_whole(gift_points or 0, 0, MAX_GIFT_POINTS, "gift points"),
                   gift_points_by_tier=_tier_gifts(merchant, gift_points_by_tier),
                   on_date=on_date if dated else None, yearly=bool(yearly) if kind is CareKind.NAMED_DAY else True,
-                  enabled=bool(enabled), updated_at=now)
+                  days=days, drop_percent=drop, enabled=bool(enabled), updated_at=now)
     greeting = db.session.scalar(sa.select(CareGreeting).where(
         CareGreeting.merchant_id == merchant.id, CareGreeting.kind == kind, CareGreeting.code == code))
     if greeting is None:
@@ -192,7 +225,100 @@ def audience(merchant: Merchant, greeting: CareGreeting, day: date) -> Audience 
     if greeting.kind is CareKind.NAMED_DAY:
         due = _same_day_every_year(greeting.on_date, target) if greeting.yearly else False
         return everyone if due or greeting.on_date == target else None
+    if greeting.kind is CareKind.WIN_BACK:
+        return _win_back(merchant, greeting, day)
+    if greeting.kind is CareKind.CHURN:
+        return _churn(merchant, greeting, day)
+    if greeting.kind is CareKind.POINTS_EXPIRING:
+        return _points_expiring(merchant, greeting, day)
+    if greeting.kind is CareKind.TIER_CHANGE:
+        return _tier_changed(merchant, greeting, day)
     return _join_anniversaries(merchant, target)
+
+
+def _midnight(merchant: Merchant, day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(merchant.timezone))
+
+
+def _tier_scope(merchant: Merchant, greeting: CareGreeting) -> sa.ColumnElement:
+    """A tier's own win-back or churn greeting takes its members; the one for every tier ("") takes
+    the members of the tiers that have no switched-on greeting of their own."""
+    if greeting.code:
+        return Member.tier == greeting.code
+    own = sa.select(CareGreeting.code).where(CareGreeting.merchant_id == merchant.id, CareGreeting.kind == greeting.kind,
+                                             CareGreeting.enabled.is_(True), CareGreeting.code != "")
+    return Member.tier.not_in(own)
+
+
+def _win_back(merchant: Merchant, greeting: CareGreeting, day: date) -> Audience:
+    """Members whose last visit (or joining, for one who never came) is ``days`` or more local days
+    back. The occasion is that last visit: one win-back per absence, a new one after the next."""
+    last = sa.func.coalesce(Member.last_visit_at, Member.joined_at)
+    cutoff = _midnight(merchant, day - timedelta(days=greeting.days - 1))
+    return Audience(sa.and_(_tier_scope(merchant, greeting), last < cutoff), last)
+
+
+def _spend_in(since: datetime, until: datetime) -> sa.ScalarSelect:
+    """The member's purchases in [since, until), a void netting out the purchase it reverses (a
+    void is an earn entry with the opposite amount), through the member's ledger index."""
+    return (sa.select(sa.func.coalesce(sa.func.sum(PointsEntry.amount), 0))
+            .where(PointsEntry.member_id == Member.id, PointsEntry.kind == EntryKind.EARN,
+                   PointsEntry.created_at >= since, PointsEntry.created_at < until).scalar_subquery())
+
+
+def churn_periods(merchant: Merchant, greeting: CareGreeting, day: date) -> tuple[int, list[datetime]]:
+    """The churn's periods at local ``day``: ``days``-day periods counted from day one of the
+    calendar (so every run of a period compares the same two), the last one that ended before
+    ``day`` and the one before it. Returns the current period's number and the three bounds."""
+    current = day.toordinal() // greeting.days
+    bounds = [_midnight(merchant, date.fromordinal(period * greeting.days)) for period in
+              (current - 2, current - 1, current)]
+    return current, bounds
+
+
+def _churn(merchant: Merchant, greeting: CareGreeting, day: date) -> Audience:
+    """Members who spent in the period before last and whose last period's spend fell by at least
+    ``drop_percent`` % against it (to nothing too). One occasion per member and period."""
+    current, (start, middle, end) = churn_periods(merchant, greeting, day)
+    before, last = _spend_in(start, middle), _spend_in(middle, end)
+    fell = sa.and_(before > 0, last * 100 <= before * (100 - greeting.drop_percent))
+    return Audience(sa.and_(_tier_scope(merchant, greeting), fell), sa.literal(f"p{current}"))
+
+
+def _points_expiring(merchant: Merchant, greeting: CareGreeting, day: date) -> Audience:
+    """Members with points that lapse from ``day`` to ``days`` days later (local days); whether any
+    are left beyond what the member spent is decided per batch (``expiring_points_of``). The
+    occasion is the first lapse date, so one notice per lapse."""
+    start, end = _midnight(merchant, day), _midnight(merchant, day + timedelta(days=greeting.days + 1))
+    lapsing = sa.and_(PointsEntry.member_id == Member.id, IS_CREDIT, PointsEntry.expires_at >= start,
+                      PointsEntry.expires_at < end)
+    first = sa.select(sa.func.min(PointsEntry.expires_at)).where(lapsing).scalar_subquery()
+    return Audience(sa.exists().where(lapsing), first)
+
+
+def _tier_rank(merchant: Merchant, column) -> sa.ColumnElement:
+    ranks = {name: rank for rank, (name, _score) in
+             enumerate(sorted(merchant.tier_thresholds, key=lambda tier: tier[1]), start=1)}
+    return sa.case(ranks, value=column, else_=0)
+
+
+def _tier_changed(merchant: Merchant, greeting: CareGreeting, day: date) -> Audience:
+    """Members whose tier is higher (``up``) or lower (``down``) than the one their last notice
+    saw. The occasion is the month and the new tier: one notice per change."""
+    seen = _tier_rank(merchant, CareMemberTier.tier)
+    now_rank = _tier_rank(merchant, Member.tier)
+    moved = now_rank > seen if greeting.code == TIER_UP else now_rank < seen
+    changed = sa.exists().where(CareMemberTier.member_id == Member.id, moved)
+    return Audience(changed, sa.literal(f"{day:%Y%m}-") + Member.tier)
+
+
+def _look_at_tiers(merchant: Merchant) -> None:
+    """A member the tier notices have not seen yet is seen in the tier it has now (no notice: it
+    did not change); a notice goes only for a change after that."""
+    unseen = sa.select(Member.id, Member.merchant_id, Member.tier).where(
+        Member.merchant_id == merchant.id, Member.deleted_at.is_(None),
+        ~sa.exists().where(CareMemberTier.member_id == Member.id))
+    db.session.execute(sa.insert(CareMemberTier).from_select(["member_id", "merchant_id", "tier"], unseen))
 
 
 def _birthdays(target: date) -> Audience:
@@ -272,6 +398,8 @@ def start_run(greeting: CareGreeting, day: date, now: datetime) -> int | None:
     found = db.session.execute(sa.select(CareRun.id, CareRun.status).where(
         CareRun.greeting_id == greeting.id, CareRun.day == day)).first()
     if found is None:
+        if greeting.kind is CareKind.TIER_CHANGE:
+            _look_at_tiers(db.session.get(Merchant, greeting.merchant_id))
         try:
             with db.session.begin_nested():
                 run = CareRun(greeting_id=greeting.id, merchant_id=greeting.merchant_id, day=day, started_at=now)
@@ -314,15 +442,56 @@ def run_batch(run_id: int, *, now: datetime, batch_size: int = BATCH_SIZE) -> in
         return None
     by_label: dict[str, list] = defaultdict(list)
     for row in rows:
-        by_label[row.label].append(row)
+        by_label[_label_text(row.label)].append(row)
     for label, group in by_label.items():
         occasion = occasion_of(greeting, label)
-        recipients = [(row.id, row.msisdn, row.opted_out) for row in group]
         keys = [f"{occasion}:{row.id:010d}" for row in group]
+        if greeting.kind in TRANSACTIONAL:
+            _send_notices(merchant, greeting, group, keys, occasion, now)
+            continue
+        recipients = [(row.id, row.msisdn, row.opted_out) for row in group]
         enqueue_marketing_batch(merchant, recipients, keys, _renderer(merchant, greeting, group, occasion, now),
                                 now=now, occasion=occasion)
         _give_points(merchant, greeting, group, occasion, now)
+    if greeting.kind is CareKind.TIER_CHANGE:
+        seen = CareMemberTier.__table__
+        db.session.execute(seen.update().where(seen.c.member_id == sa.bindparam("b_id"))
+                           .values(tier=sa.bindparam("b_tier")), [{"b_id": row.id, "b_tier": row.tier} for row in rows])
     return len(rows)
+
+
+def _label_text(label) -> str:
+    """An occasion's label as text: a year, a period, or the day of a last visit or a lapse."""
+    return f"{label:%Y%m%d}" if isinstance(label, datetime) else str(label)
+
+
+def _row_values(merchant: Merchant, row, now: datetime) -> dict:
+    values = member_values(MemberRow(row.id, row.name, row.points_balance, row.tier), now=now, wanted=_ROW_FIELDS)
+    values["shop"], values["expiring_points"] = merchant.name, 0
+    return values
+
+
+def _send_notices(merchant: Merchant, greeting: CareGreeting, rows: list, keys: list[str], occasion: str,
+                  now: datetime) -> None:
+    """Transactional notices of the member's own account, one ``enqueue_sms`` each: any hour, to
+    opted-out members too, no cap (docs/sending.md); the idempotency key makes a second run's a
+    no-op. A points notice goes only where points still lapse beyond what the member spent."""
+    expiring = (expiring_points_of([row.id for row in rows], now=now, days=greeting.days + 1)
+                if greeting.kind is CareKind.POINTS_EXPIRING else {})
+    members = {member.id: member for member in db.session.scalars(
+        sa.select(Member).where(Member.id.in_([row.id for row in rows])))}
+    fill = compile_template(greeting.body)
+    for row, key in zip(rows, keys, strict=True):
+        values = _row_values(merchant, row, now)
+        if greeting.kind is CareKind.POINTS_EXPIRING:
+            values["expiring_points"] = expiring.get(row.id, 0)
+            if not values["expiring_points"]:
+                continue
+        try:
+            enqueue_sms(merchant, msisdn=row.msisdn, body=fill(values), kind=MessageKind.TRANSACTIONAL, now=now,
+                        member=members[row.id], idempotency_key=key, occasion=occasion)
+        except ValidationError as error:  # a number that cannot get SMS: the others still go
+            logger.info("care notice %s: member %s skipped: %s", greeting.id, row.id, error.message)
 
 
 def _renderer(merchant: Merchant, greeting: CareGreeting, rows: list, occasion: str, now: datetime):
@@ -344,9 +513,7 @@ def _renderer(merchant: Merchant, greeting: CareGreeting, rows: list, occasion: 
         fill = compile_template(greeting.body)
         bodies: list = []
         for row, keep in zip(rows, kept, strict=True):
-            values = member_values(MemberRow(row.id, row.name, row.points_balance, row.tier), now=now,
-                                   need_expiring=False)
-            values["shop"], values["expiring_points"] = merchant.name, 0
+            values = _row_values(merchant, row, now)
             if coupon_app is not None:
                 coupon = coupons.get(row.id)
                 if keep and coupon is None:
@@ -425,3 +592,22 @@ def outlook(merchant: Merchant, *, now: datetime, days: int = PLAN_DAYS) -> Outl
             if members:
                 planned.append(Planned(day, greeting, greeting_name(greeting), members))
     return Outlook(dict(sent), planned, statutory_days(today, today + timedelta(days=days - 1)))
+
+
+# -- the staff's call list ------------------------------------------------------------------------
+
+def list_to_call(merchant: Merchant, *, now: datetime) -> Iterator[tuple[str, sa.Row]]:
+    """The members the switched-on win-back and churn greetings reach today, for staff to call:
+    (the greeting's name, the member's row), streamed in member id order per greeting."""
+    today = _local(merchant, now).date()
+    for greeting in list_greetings(merchant):
+        if not greeting.enabled or greeting.kind not in PER_TIER:
+            continue
+        whom = audience(merchant, greeting, today)
+        rows = db.session.execute(
+            sa.select(Member.id, Member.name, Member.msisdn, Member.tier, Member.last_visit_at, Member.total_spend)
+            .where(Member.merchant_id == merchant.id, Member.deleted_at.is_(None), whom.condition)
+            .order_by(Member.id).execution_options(yield_per=1000))
+        name = greeting_name(greeting)
+        for row in rows:
+            yield name, row
