@@ -72,6 +72,7 @@ LAYERS = (
     ("keywords", ("mcrm.keywords",)),
     ("segments", ("mcrm.segments",)),
     ("campaigns", ("mcrm.campaigns",)),
+    ("care", ("mcrm.care",)),
     ("dashboard", ("mcrm.dashboard",)),
     ("jobs", ("mcrm.jobs",)),
     ("console", ()),

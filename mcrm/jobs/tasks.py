@@ -12,6 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from mcrm.agenda.services import send_due_reminders
 from mcrm.campaigns.services import dispatch_due
+from mcrm.care.services import run_due_greetings
 from mcrm.core.clock import now_utc
 from mcrm.core.errors import ConflictError
 from mcrm.extensions import db
@@ -135,3 +136,9 @@ def dispatch_campaigns(*, now: datetime) -> int:
     """Every minute: start the campaign runs that are due, queue their members in batches (each
     committed: a run stopped half-way goes on from its last batch), finish the runs that are sent."""
     return dispatch_due(now=now)
+
+
+def care(*, now: datetime) -> int:
+    """Every few minutes: the care greetings whose local hour has come today (birthdays, festivals,
+    special days), in batches, each committed; once per member and occasion however often it runs."""
+    return run_due_greetings(now=now)

@@ -170,6 +170,7 @@ def test_a_run_missed_while_no_scheduler_acted_happens_once_on_start(db, leaders
     assert {job_id: run.scheduled_for for job_id, run in caught_up.items()} == {
         "expire_points": local(2026, 3, 5, 2, 10),       # once, for the latest due time
         "remind_event_signups": local(2026, 3, 5, 9, 0),  # never ran: once, too
+        "care": local(2026, 3, 5, 9, 0),
         "release_stale_sms_claims": local(2026, 3, 5, 9, 0),
         "dispatch_campaigns": local(2026, 3, 5, 9, 2),
         "send_agenda_reminders": local(2026, 3, 5, 9, 2),
@@ -190,6 +191,7 @@ def test_a_run_its_scheduler_died_in_is_marked_interrupted_and_run_again_by_the_
     due = local(2026, 3, 5, 2, 10)
     for job_id, slot in [("expire_points", due), ("refresh_tiers", local(2026, 3, 1, 3, 0)),
                          ("remind_event_signups", local(2026, 3, 5, 9, 0)),
+                         ("care", local(2026, 3, 5, 9, 0)),
                          ("release_stale_sms_claims", local(2026, 3, 5, 9, 0)),
                          ("dispatch_campaigns", local(2026, 3, 5, 9, 1)),
                          ("send_agenda_reminders", local(2026, 3, 5, 9, 1))]:
