@@ -1,10 +1,12 @@
 // The segment builder: nested groups of conditions kept as JSON in the form's hidden field, with a
 // live count, description and sample from the server (POST, CSRF token in the header) while editing.
+// It lives in whatever form holds it (a segment, a campaign's audience) and tells that form of every
+// change with a "segment-change" event on the builder.
 (function () {
   "use strict";
   var root = document.getElementById("segment-builder");
   if (!root) return;
-  var form = document.getElementById("segment-form");
+  var form = root.closest("form");
   var field = form.querySelector("input[name=definition]");
   var vocabulary = JSON.parse(document.getElementById("segment-vocabulary").textContent);
   var T = JSON.parse(document.getElementById("segment-texts").textContent);
@@ -215,6 +217,7 @@
   function changed() {
     var definition = readGroup(root.firstChild);
     field.value = JSON.stringify(definition);
+    root.dispatchEvent(new CustomEvent("segment-change", {detail: definition}));
     clearTimeout(timer);
     timer = setTimeout(function () { preview(definition); }, 300);
   }

@@ -41,5 +41,6 @@
     update();
   }
 
+  window.mcrmSmsShape = shape;  // the campaign composer counts its filled-in text by the same rule
   document.querySelectorAll("textarea[data-sms-counter]").forEach(attach);
 })();

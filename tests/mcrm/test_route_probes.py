@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 import sqlalchemy as sa
 
+from mcrm.campaigns.services import create_campaign
 from mcrm.keywords.models import EventSignup
 from mcrm.members import csv_io
 from mcrm.messaging.models import OutboundMessage
@@ -18,7 +19,7 @@ HUGE = 2 ** 70
 ROLES = ("owner", "manager", "clerk")
 #: every query parameter a console page reads
 QUERY_NAMES = ("q", "after", "before", "tier", "tag", "opted_out", "birthday_month", "sort", "status", "kind",
-               "msisdn", "day", "code", "encoding", "next", "extension")
+               "msisdn", "day", "code", "encoding", "next", "extension", "segment")
 #: routes that end the session they are posted in: probed last
 SIGNING_OUT = ("auth.logout", "staff.sign_out_my_other_sessions")
 
@@ -29,7 +30,7 @@ def english(client):
 
 
 @pytest.fixture
-def world(db, merchant, make_member, make_staff, phone):
+def world(db, merchant, make_member, make_staff, phone, now):
     """One of everything a console URL can name, so that every page and its forms render."""
     member = make_member(name="张三", points=100)
     clerk = make_staff("clerk")
@@ -42,8 +43,10 @@ def world(db, merchant, make_member, make_staff, phone):
     phone.text("QUAN")
     job = csv_io.create_import(merchant, staff_id=None, filename="m.csv",
                                data="手机,姓名\n13900139000,李四\n".encode())
+    campaign = create_campaign(merchant, name="会员日", body="{name}您好，会员日8折", now=now)
     db.session.commit()
     ids = {"member_id": member.id, "staff_id": clerk.id, "app_id": event.id, "job_id": job.id,
+           "campaign_id": campaign.id,
            "signup_id": db.session.scalar(sa.select(EventSignup.id)),
            "message_id": db.session.scalar(sa.select(OutboundMessage.id))}
     db.session.rollback()
