@@ -1,6 +1,5 @@
 """Wiring of the web side: extensions, blueprints, locale, error pages, WSGI middleware."""
 import logging
-import re
 import time
 from urllib.parse import parse_qsl
 
@@ -20,7 +19,7 @@ from mcrm.auth.services import find_staff_for_session
 from mcrm.auth.staff_views import bp as staff_bp
 from mcrm.auth.views import bp as auth_bp
 from mcrm.campaigns.views import bp as campaigns_bp
-from mcrm.core.msisdn import mask_msisdn
+from mcrm.core.msisdn import mask_numbers
 from mcrm.core.text import strip_controls
 from mcrm.core.urls import IdConverter
 from mcrm.dashboard.views import bp as dashboard_bp
@@ -138,8 +137,6 @@ def configure_middleware(app: Flask, settings: Settings) -> None:
 
 request_logger = logging.getLogger("mcrm.requests")
 
-#: digit runs as long as a phone number, with an optional +
-_NUMBER = re.compile(r"\+?\d{7,}")
 #: query keys whose values are paging cursors or choices; every other value may be a number, a name,
 #: a search or a code, and is left out of the log
 _LOGGED_QUERY_VALUES = frozenset({"after", "before", "encoding", "page", "status", "tier"})
@@ -149,12 +146,9 @@ def loggable_target(path: str, query: str) -> str:
     """The request's path and query as the log shows them: numbers masked, values hidden.
 
     ``path`` is WSGI's PATH_INFO: already unquoted, its UTF-8 bytes read as Latin-1."""
-    def mask(text: str) -> str:
-        return _NUMBER.sub(lambda match: mask_msisdn(match.group()), text)
-
-    shown = mask(path.encode("latin-1", "replace").decode("utf-8", "replace"))
+    shown = mask_numbers(path.encode("latin-1", "replace").decode("utf-8", "replace"))
     if query:
-        pairs = [f"{mask(key)}={mask(value) if key in _LOGGED_QUERY_VALUES else '…'}"
+        pairs = [f"{mask_numbers(key)}={mask_numbers(value) if key in _LOGGED_QUERY_VALUES else '…'}"
                  for key, value in parse_qsl(query, keep_blank_values=True)]
         shown += "?" + "&".join(pairs)
     return shown

@@ -7,12 +7,12 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
-from mcrm.auth.login_codes import (MAX_CODES_PER_WINDOW, RATE_WINDOW, TooManyCodesError, find_staff_for_code,
-                                   verify_login_code)
+from mcrm.auth.login_codes import MAX_CODES_PER_WINDOW, RATE_WINDOW, find_staff_for_code, verify_login_code
 from mcrm.auth.services import LoginError
 from mcrm.auth.views import _safe_next, sign_in
 from mcrm.core.clock import now_utc
-from mcrm.extensions import db, limiter
+from mcrm.core.saving import saving
+from mcrm.extensions import limiter
 from mcrm.keywords.apps.staff import send_login_code
 
 bp = Blueprint("login_codes", __name__, url_prefix="/login/code")
@@ -40,12 +40,9 @@ def request_code():
     if form.validate_on_submit():
         staff = find_staff_for_code(form.identifier.data)
         if staff is not None:
-            try:
+            # quiet: a refusal (too many codes) would tell the account exists; the answer below is the same
+            with saving(quiet=True):
                 send_login_code(staff, now=now_utc())
-            except TooManyCodesError:
-                db.session.rollback()  # said below to everyone alike: a refusal would tell the account exists
-            else:
-                db.session.commit()
         session[PENDING] = form.identifier.data.strip()
         # the same answer whether or not the account exists: no account probing
         flash(_("If this account has a registered phone, a code is on its way. It is valid for 5 minutes. "
@@ -63,14 +60,11 @@ def verify_code():
     form = CodeVerifyForm()
     if form.validate_on_submit():
         staff = find_staff_for_code(session[PENDING])
-        try:
+        with saving(keep_refused=True) as outcome:  # a wrong code is kept: it counts to the limit
             if staff is None:
                 raise LoginError("The code is wrong or has expired: ask for a new one")
             verify_login_code(staff, form.code.data, now=now_utc())
-        except LoginError as error:
-            db.session.commit()  # keep the count of wrong tries
-            flash(error.translated(), "error")
-        else:
+        if outcome.ok:
             session.clear()
             sign_in(staff, remember=False)
             return redirect(_safe_next(None))

@@ -1,4 +1,5 @@
 """Staff accounts of a merchant and their roles."""
+from enum import StrEnum
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -9,13 +10,14 @@ from mcrm.core.models import IdMixin, TimestampMixin, UTCDateTime
 from mcrm.extensions import db
 
 
-class Role:
+class Role(StrEnum):
     OWNER = "owner"      # everything, including staff and settings
     MANAGER = "manager"  # members, points, campaigns
     CLERK = "clerk"      # look up members and record purchases
-    ALL = (OWNER, MANAGER, CLERK)
-    RANK = {CLERK: 1, MANAGER: 2, OWNER: 3}
 
+
+#: who may do what another may: a role covers every lower one
+_RANK = {Role.CLERK: 1, Role.MANAGER: 2, Role.OWNER: 3}
 
 class Staff(UserMixin, IdMixin, TimestampMixin, db.Model):
     __tablename__ = "staff"
@@ -45,7 +47,7 @@ class Staff(UserMixin, IdMixin, TimestampMixin, db.Model):
         return f"{self.id}:{self.session_token}"
 
     def has_role(self, role: str) -> bool:
-        return Role.RANK[self.role] >= Role.RANK[role]
+        return _RANK[self.role] >= _RANK[role]
 
     def __repr__(self):
         return f"<Staff {self.username} {self.role}>"

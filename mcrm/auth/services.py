@@ -34,8 +34,8 @@ def create_staff(merchant: Merchant, *, username: str, password: str, role: str,
     username = (username or "").strip().lower()
     if not username or len(username) > 64 or not username.replace("_", "").replace(".", "").isalnum():
         raise ValidationError("Username must be letters, digits, '.' or '_'")
-    if role not in Role.ALL:
-        raise ValidationError("Role must be one of %(roles)s", roles=", ".join(Role.ALL))
+    if role not in tuple(Role):
+        raise ValidationError("Role must be one of %(roles)s", roles=", ".join(tuple(Role)))
     _check_password(password)
     if db.session.scalar(sa.select(Staff.id).where(Staff.username == username)):
         raise ConflictError("Username %(username)s is taken", username=username)
@@ -136,8 +136,8 @@ def update_staff(staff: Staff, *, actor: Staff, role: str, display_name: str = "
 
     An owner cannot lower their own role: the merchant would risk having no owner left.
     """
-    if role not in Role.ALL:
-        raise ValidationError("Role must be one of %(roles)s", roles=", ".join(Role.ALL))
+    if role not in tuple(Role):
+        raise ValidationError("Role must be one of %(roles)s", roles=", ".join(tuple(Role)))
     if staff.id == actor.id and role != staff.role:
         raise ValidationError("You cannot change your own role")
     if role != staff.role:

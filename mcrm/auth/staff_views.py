@@ -13,16 +13,10 @@ from mcrm.auth.models import Role, Staff
 from mcrm.auth.staff_forms import (ROLE_LABELS, NewStaffForm, PasswordChangeForm, PasswordResetForm,
                                    PreferencesForm, StaffForm)
 from mcrm.auth.views import _login_limit, keep_signed_in
-from mcrm.core.errors import DomainError
-from mcrm.extensions import db, limiter
+from mcrm.core.saving import saving
+from mcrm.extensions import limiter
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
-
-
-def _refused(error: DomainError) -> None:
-    """Keep nothing half-done and show the reason; the form keeps what was typed."""
-    db.session.rollback()
-    flash(error.translated(), "error")
 
 
 @bp.route("/")
@@ -37,14 +31,11 @@ def index():
 def create():
     form = NewStaffForm()
     if form.validate_on_submit():
-        try:
+        with saving() as outcome:
             staff = services.create_staff(current_user.merchant, username=form.username.data,
                                           password=form.password.data, role=form.role.data,
                                           display_name=form.display_name.data, msisdn=form.msisdn.data)
-        except DomainError as error:
-            _refused(error)
-        else:
-            db.session.commit()
+        if outcome.ok:
             flash(_("Staff account %(username)s created.", username=staff.username), "success")
             return redirect(url_for("staff.index"))
     return render_template("auth/staff_new.html", form=form)
@@ -56,13 +47,10 @@ def detail(staff_id: int):
     staff = get_owned_or_404(Staff, staff_id)
     form = StaffForm(obj=staff)
     if form.validate_on_submit():
-        try:
+        with saving() as outcome:
             services.update_staff(staff, actor=current_user, role=form.role.data,
                                   display_name=form.display_name.data, msisdn=form.msisdn.data)
-        except DomainError as error:
-            _refused(error)
-        else:
-            db.session.commit()
+        if outcome.ok:
             flash(_("Saved."), "success")
             return redirect(url_for("staff.detail", staff_id=staff.id))
     return render_template("auth/staff_detail.html", staff=staff, form=form,
@@ -75,12 +63,9 @@ def reset_password(staff_id: int):
     staff = get_owned_or_404(Staff, staff_id)
     password_form = PasswordResetForm()
     if password_form.validate_on_submit():
-        try:
+        with saving() as outcome:
             services.reset_password(staff, password_form.password.data, actor=current_user)
-        except DomainError as error:
-            _refused(error)
-        else:
-            db.session.commit()
+        if outcome.ok:
             flash(_("New password set for %(username)s.", username=staff.username), "success")
             return redirect(url_for("staff.detail", staff_id=staff.id))
     return render_template("auth/staff_detail.html", staff=staff, form=StaffForm(formdata=None, obj=staff),
@@ -91,12 +76,9 @@ def reset_password(staff_id: int):
 @role_required(Role.OWNER)
 def deactivate(staff_id: int):
     staff = get_owned_or_404(Staff, staff_id)
-    try:
+    with saving() as outcome:
         services.deactivate_staff(staff, actor=current_user)
-    except DomainError as error:
-        _refused(error)
-    else:
-        db.session.commit()
+    if outcome.ok:
         flash(_("%(username)s can no longer sign in.", username=staff.username), "success")
     return redirect(url_for("staff.detail", staff_id=staff.id))
 
@@ -105,9 +87,10 @@ def deactivate(staff_id: int):
 @role_required(Role.OWNER)
 def activate(staff_id: int):
     staff = get_owned_or_404(Staff, staff_id)
-    services.reactivate_staff(staff)
-    db.session.commit()
-    flash(_("%(username)s can sign in again.", username=staff.username), "success")
+    with saving() as outcome:
+        services.reactivate_staff(staff)
+    if outcome.ok:
+        flash(_("%(username)s can sign in again.", username=staff.username), "success")
     return redirect(url_for("staff.detail", staff_id=staff.id))
 
 
@@ -115,12 +98,12 @@ def activate(staff_id: int):
 @role_required(Role.OWNER)
 def sign_out_everywhere(staff_id: int):
     staff = get_owned_or_404(Staff, staff_id)
-    services.sign_out_everywhere(staff, actor=current_user)
-    db.session.commit()
-    if staff.id == current_user.id:
+    with saving() as outcome:
+        services.sign_out_everywhere(staff, actor=current_user)
+    if outcome.ok and staff.id == current_user.id:
         keep_signed_in(staff)
         flash(_("Signed out on every other device."), "success")
-    else:
+    elif outcome.ok:
         flash(_("%(username)s is signed out on every device.", username=staff.username), "success")
     return redirect(url_for("staff.index"))
 
@@ -130,12 +113,13 @@ def sign_out_everywhere(staff_id: int):
 def preferences():
     form = PreferencesForm(data={"locale": current_user.locale or ""})
     if form.validate_on_submit():
-        services.set_staff_locale(current_user, form.locale.data or None)
-        db.session.commit()
-        # the header's language switch sits in the session and would outrank the saved choice
-        session.pop("locale", None)
-        flash(_("Saved."), "success")
-        return redirect(url_for("staff.preferences"))
+        with saving() as outcome:
+            services.set_staff_locale(current_user, form.locale.data or None)
+        if outcome.ok:
+            # the header's language switch sits in the session and would outrank the saved choice
+            session.pop("locale", None)
+            flash(_("Saved."), "success")
+            return redirect(url_for("staff.preferences"))
     return _preferences_page(form=form)
 
 
@@ -146,13 +130,10 @@ def change_password():
     staff = current_user._get_current_object()  # login_user needs the staff, not the proxy
     password_form = PasswordChangeForm()
     if password_form.validate_on_submit():
-        try:
+        with saving() as outcome:
             services.change_own_password(staff, current_password=password_form.current_password.data,
                                          new_password=password_form.password.data)
-        except DomainError as error:
-            _refused(error)
-        else:
-            db.session.commit()
+        if outcome.ok:
             keep_signed_in(staff)
             flash(_("Password changed. Every other device is signed out."), "success")
             return redirect(url_for("staff.preferences"))
@@ -163,10 +144,11 @@ def change_password():
 @login_required
 def sign_out_my_other_sessions():
     staff = current_user._get_current_object()
-    services.sign_out_everywhere(staff, actor=staff)
-    db.session.commit()
-    keep_signed_in(staff)
-    flash(_("Signed out on every other device."), "success")
+    with saving() as outcome:
+        services.sign_out_everywhere(staff, actor=staff)
+    if outcome.ok:
+        keep_signed_in(staff)
+        flash(_("Signed out on every other device."), "success")
     return redirect(url_for("staff.preferences"))
 
 

@@ -6,9 +6,10 @@ from flask_babel import gettext as _
 from flask_login import COOKIE_DURATION, COOKIE_NAME, current_user, login_required, login_user, logout_user
 
 from mcrm.auth.forms import LoginForm
-from mcrm.auth.services import LoginError, authenticate, end_session, start_session
+from mcrm.auth.services import authenticate, end_session, start_session
 from mcrm.core.clock import now_utc
-from mcrm.extensions import db, limiter
+from mcrm.core.saving import saving
+from mcrm.extensions import limiter
 from mcrm.settings import LOCALES
 
 bp = Blueprint("auth", __name__)
@@ -26,14 +27,11 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         settings = current_app.extensions["mcrm_settings"]
-        try:
+        with saving(keep_refused=True) as outcome:  # a failed attempt is kept: it counts to the lock-out
             staff = authenticate(form.username.data, form.password.data, address=request.remote_addr or "",
                                  now=now_utc(), lockout_after=settings.login_lockout,
                                  lockout_minutes=settings.login_lockout_minutes)
-        except LoginError as error:
-            db.session.commit()  # keep the failed attempt
-            flash(error.translated(), "error")
-        else:
+        if outcome.ok:
             session.clear()
             sign_in(staff, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
@@ -49,17 +47,18 @@ def _safe_next(target: str | None) -> str:
 
 def sign_in(staff, *, remember: bool) -> None:
     """Start a session of ``staff`` (a StaffSession row, committed) and give this browser its cookies."""
-    start_session(staff, now=now_utc(),
-                  max_age=current_app.config.get("REMEMBER_COOKIE_DURATION", COOKIE_DURATION))
-    db.session.commit()
-    login_user(staff, remember=remember)
+    with saving() as outcome:
+        start_session(staff, now=now_utc(),
+                      max_age=current_app.config.get("REMEMBER_COOKIE_DURATION", COOKIE_DURATION))
+    if outcome.ok:
+        login_user(staff, remember=remember)
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    end_session(current_user._get_current_object())  # server-side: a copied cookie dies with it
-    db.session.commit()
+    with saving():
+        end_session(current_user._get_current_object())  # server-side: a copied cookie dies with it
     session.clear()
     logout_user()  # after the clear: it leaves the note that deletes the remember-me cookie
     return redirect(url_for("auth.login"))

@@ -14,7 +14,7 @@ from mcrm.core.models import IdMixin, TimestampMixin, UTCDateTime, enum_type
 from mcrm.extensions import db
 
 
-class CampaignStatus(str, enum.Enum):
+class CampaignStatus(enum.StrEnum):
     DRAFT = "draft"            # being composed; never sends
     SCHEDULED = "scheduled"    # launched: waits for ``scheduled_at`` (the next occasion of a recurring one)
     SENDING = "sending"        # a run is being queued or its messages are with the gateway
@@ -23,14 +23,14 @@ class CampaignStatus(str, enum.Enum):
     CANCELLED = "cancelled"    # stopped for good: what was still queued is suppressed as cancelled
 
 
-class Recurrence(str, enum.Enum):
+class Recurrence(enum.StrEnum):
     ONCE = "once"
     DAILY = "daily"
     WEEKLY = "weekly"
     MONTHLY = "monthly"
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(enum.StrEnum):
     ENQUEUING = "enqueuing"    # members are being put in the outbox, in batches after ``last_member_id``
     SENDING = "sending"        # all queued; the gateway sends them
     PAUSED = "paused"          # held: its queued messages (status held) and the rest of its enqueue wait

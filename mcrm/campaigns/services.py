@@ -23,7 +23,7 @@ from mcrm.campaigns.rules import next_occurrence
 from mcrm.core.errors import ConflictError, DomainError, NotFoundError, ValidationError
 from mcrm.extensions import db
 from mcrm.keywords.apps.custom import coupon_expiry, coupons_left, issue_coupons, last_valid_day
-from mcrm.keywords.context import member_values
+from mcrm.keywords.fields import MEMBER_FIELDS, member_values
 from mcrm.keywords.models import AppKind, AppStatus, CouponCode, KeywordApp
 from mcrm.keywords.rules import check_template, compile_template, render_template, template_fields
 from mcrm.keywords.texts import MAX_TEXT_PARTS
@@ -40,10 +40,13 @@ from mcrm.segments.services import check_definition, get_segment, member_ids_sel
 
 logger = logging.getLogger(__name__)
 
-#: the member fields a campaign text may use, in the order the composer offers them: the names
-#: of keyword reply templates, and the coupon a campaign hands out
-FIELDS = ("name", "points", "tier", "expiring_points", "member_no", "shop", "coupon", "coupon_expires")
+#: the coupon a campaign hands out, and its last valid day
 COUPON_FIELDS = ("coupon", "coupon_expires")
+#: the fields a campaign text may use, in the order the composer offers them: the member fields
+#: of every text (mcrm.keywords.fields), then the coupon's
+FIELDS = MEMBER_FIELDS + COUPON_FIELDS
+#: the member fields a batch fills from its plain rows (points that lapse come from one query)
+_ROW_FIELDS = tuple(name for name in MEMBER_FIELDS if name != "expiring_points")
 #: replies counted for a run: texts from its recipients this many days after it started
 REPLY_DAYS = 3
 #: members queued per transaction: large enough that a query per rule is cheap per member, small
@@ -293,7 +296,7 @@ def _longest_values(merchant: Merchant, definition: dict, used: set, coupon_app:
             longest = db.session.scalar(members.with_only_columns(column)
                                         .order_by(sa.func.length(column).desc()).limit(1))
             values[name] = member_values(_Row(0, longest or "", 0, longest or ""), now=now,
-                                         need_expiring=False)[name]
+                                         wanted=(name,))[name]
     if coupon_app is not None:
         if coupon_app.config.get("source") == "pool":
             code = db.session.scalar(sa.select(CouponCode.code).where(
@@ -399,7 +402,7 @@ def send_test(campaign_or_body, *, merchant: Merchant, actor: Staff, now: dateti
     member = find_member_by_msisdn(merchant, to)
     values = {"shop": merchant.name}
     values.update(member_values(member, now=now) if member is not None else
-                  member_values(_Row(0, actor.display_name or "", 0, ""), now=now, need_expiring=False)
+                  member_values(_Row(0, actor.display_name or "", 0, ""), now=now, wanted=_ROW_FIELDS)
                   | {"expiring_points": 0})
     coupon_app = _coupon_app(merchant, coupon_app_id)
     if coupon_app is not None:
@@ -563,7 +566,7 @@ def _renderer(campaign: Campaign, merchant: Merchant, run: CampaignRun, rows: li
         bodies: list = []
         for row, keep in zip(rows, kept, strict=True):
             values = member_values(_Row(row.id, row.name, row.points_balance, row.tier), now=now,
-                                   need_expiring=False)
+                                   wanted=_ROW_FIELDS)
             values["shop"], values["expiring_points"] = shop, expiring.get(row.id, 0)
             if coupon_app is not None:
                 coupon = coupons.get(row.id)

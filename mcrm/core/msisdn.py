@@ -85,11 +85,27 @@ def is_mobile(raw: str, region: str = "CN") -> bool:
     return True
 
 
+#: digit runs as long as a phone number, with an optional +
+_NUMBER_IN_TEXT = re.compile(r"\+?\d{7,}")
+
+
 def mask_msisdn(msisdn: str) -> str:
-    """For logs: never a full number (``+86138****8000``)."""
+    """A number as logs, pages and the gateway show it when the whole number is not needed:
+    ``+8613800138000`` → ``+86138****8000``, enough to follow one number, not to call it.
+
+    The rule (docs/operations.md, "Masked numbers"): the four characters before the last four
+    become ``****``; an address of 8 characters or fewer (a short code, a sender name) shows only
+    stars, one for each character. sms_gateway.worker.mask_msisdn keeps the same rule (the gateway
+    imports nothing of mcrm); tests/unit/test_msisdn.py checks that the two agree.
+    """
     if len(msisdn) <= 8:
         return "*" * len(msisdn)
     return msisdn[:-8] + "****" + msisdn[-4:]
+
+
+def mask_numbers(text: str) -> str:
+    """``text`` with every digit run long enough to be a phone number masked by ``mask_msisdn``."""
+    return _NUMBER_IN_TEXT.sub(lambda match: mask_msisdn(match.group()), text)
 
 
 def national_digits(msisdn: str) -> str:

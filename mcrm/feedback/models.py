@@ -1,4 +1,5 @@
 """Feedback tickets: suggestions, complaints and praise texted in by consumers."""
+from enum import StrEnum
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -8,14 +9,13 @@ from mcrm.core.models import IdMixin, TimestampMixin, UTCDateTime
 from mcrm.extensions import db
 
 
-class TicketKind:
+class TicketKind(StrEnum):
     SUGGESTION = "suggestion"
     COMPLAINT = "complaint"
     PRAISE = "praise"
-    ALL = (SUGGESTION, COMPLAINT, PRAISE)
 
 
-class TicketStatus:
+class TicketStatus(StrEnum):
     OPEN = "open"
     ANSWERED = "answered"
     CLOSED = "closed"

@@ -13,7 +13,7 @@ MAX_TEXT = 700
 def open_ticket(merchant: Merchant, *, msisdn: str, kind: str, text: str, now: datetime,
                 member: Member | None = None, inbound_message_id: int | None = None) -> FeedbackTicket:
     """A new open ticket; its ``number`` is what the texter is told."""
-    if kind not in TicketKind.ALL:
+    if kind not in tuple(TicketKind):
         raise ValidationError("Unknown feedback kind %(kind)r", kind=kind)
     text = (text or "").strip()
     if not text:

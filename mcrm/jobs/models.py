@@ -9,13 +9,13 @@ from mcrm.core.models import IdMixin, UTCDateTime, enum_type
 from mcrm.extensions import db
 
 
-class RunKind(str, enum.Enum):
+class RunKind(enum.StrEnum):
     SCHEDULED = "scheduled"  # at its time, by the scheduler holding the lease
     CATCH_UP = "catch_up"    # once on start, for the due time missed while no scheduler acted
     MANUAL = "manual"        # ``mcrm jobs run``
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(enum.StrEnum):
     RUNNING = "running"
     OK = "ok"
     FAILED = "failed"              # the job raised; ``error`` says what

@@ -6,11 +6,11 @@ from datetime import datetime
 
 from mcrm.extensions import db
 from mcrm.keywords import texts
+from mcrm.keywords.fields import member_values
 from mcrm.keywords.rules import ParsedText, render_template, template_fields
 from mcrm.members.models import Member
 from mcrm.members.services import find_member_by_msisdn
 from mcrm.merchants.models import Merchant
-from mcrm.points.services import expiring_points
 
 
 @dataclass
@@ -87,7 +87,7 @@ def reply_values(merchant: Merchant, template: str, member: Member | None, *, no
     """Placeholder values: the shop, the member's fields, then the app's own."""
     values = {"shop": merchant.name, "gift_points": merchant.join_gift_points}
     if member is not None:
-        values.update(member_values(member, now=now, need_expiring="expiring_points" in template_fields(template)))
+        values.update(member_values(member, now=now, wanted=template_fields(template)))
     values.update(extra)
     return values
 
@@ -115,10 +115,3 @@ def find_member(merchant: Merchant, msisdn: str) -> Member | None:
     """The live member of ``merchant`` with this number, or None."""
     return find_member_by_msisdn(merchant, msisdn)
 
-
-def member_values(member: Member, *, now: datetime, need_expiring: bool = True) -> dict:
-    values = {"name": member.name or "会员", "points": member.points_balance, "tier": member.tier or "",
-              "member_no": member.member_no}
-    if need_expiring:  # a ledger query: only when the template shows it
-        values["expiring_points"] = expiring_points(member, now=now)
-    return values

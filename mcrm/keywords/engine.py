@@ -108,7 +108,7 @@ def answer_text(merchant: Merchant, *, msisdn: str, text: str | None, now: datet
 UNRECOGNISED = "unrecognised"
 
 #: the number's latest such answers, newest first, read along the (merchant, msisdn, id) index: a
-#: range on created_at here made SQLite walk every message of the merchant in the last hour instead
+#: range on created_at here makes SQLite walk every message of the merchant in the last hour instead
 _LATEST_UNRECOGNISED = sa.select(OutboundMessage.created_at).where(
     OutboundMessage.merchant_id == sa.bindparam("merchant_id"), OutboundMessage.msisdn == sa.bindparam("msisdn"),
     OutboundMessage.occasion == UNRECOGNISED).order_by(OutboundMessage.id.desc()).limit(sa.bindparam("limit"))
@@ -160,7 +160,7 @@ def handle_inbound_sms(inbound: InboundMessage, *, now: datetime) -> list:
     try:
         msisdn = normalize_msisdn(inbound.msisdn)
     except ValidationError:
-        logger.info("MO %s from %s is no phone number: not answered", inbound.id, inbound.msisdn[:4])
+        logger.info("MO %s from %s is no phone number: not answered", inbound.id, mask_msisdn(inbound.msisdn))
         return []
     replies = answer_text(merchant, msisdn=msisdn, text=inbound.text, now=now, extension=inbound.extension or "",
                           destination=inbound.destination_addr, inbound_id=inbound.id,

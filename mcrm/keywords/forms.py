@@ -19,7 +19,7 @@ STATUS_LABELS = {AppStatus.ACTIVE: _l("on"), AppStatus.PAUSED: _l("paused"), App
 
 
 class AppStartForm(FlaskForm):
-    kind = SelectField(_l("Type"), choices=[SelectChoice(kind, KIND_LABELS[kind]) for kind in AppKind.ALL])
+    kind = SelectField(_l("Type"), choices=[SelectChoice(kind, KIND_LABELS[kind]) for kind in tuple(AppKind)])
     name = StringField(_l("App name"), validators=[DataRequired(), Length(max=100)],
                        description=_l("Shown in the help reply and the console, e.g. 周末活动"))
 

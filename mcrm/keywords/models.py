@@ -1,4 +1,5 @@
 """Keyword apps made in the console wizard, their keywords, and what they hand out."""
+from enum import StrEnum
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -9,16 +10,15 @@ from mcrm.core.models import IdMixin, TimestampMixin, UTCDateTime
 from mcrm.extensions import db
 
 
-class AppKind:
+class AppKind(StrEnum):
     AUTOREPLY = "autoreply"
-    INFO = "info"
     COUPON = "coupon"
     VOTE = "vote"
+    INFO = "info"
     EVENT = "event"
-    ALL = (AUTOREPLY, COUPON, VOTE, INFO, EVENT)
 
 
-class AppStatus:
+class AppStatus(StrEnum):
     ACTIVE = "active"
     PAUSED = "paused"
     #: stopped for good: keywords and extension released, what it collected kept
@@ -129,7 +129,7 @@ class InfoRow(IdMixin, db.Model):
     values: Mapped[dict] = mapped_column(sa.JSON, default=dict)
 
 
-class SignupStatus:
+class SignupStatus(StrEnum):
     CONFIRMED = "confirmed"
     WAITING = "waiting"
 

@@ -10,6 +10,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from mcrm.core.errors import ValidationError
 from mcrm.core.text import CONTROL_CHARS, fold, strip_punct, to_half_width
@@ -21,7 +22,7 @@ _SEPARATORS = re.compile(r"[\s,#+:]+")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
-class Outcome:
+class Outcome(StrEnum):
     """What kind of text the engine was given, before any keyword is looked at."""
     TEXT = "text"
     EMPTY = "empty"

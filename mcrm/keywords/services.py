@@ -119,7 +119,7 @@ def _update_texts(merchant: Merchant, section: str, key: str, value) -> None:
 
 def create_keyword_app(merchant: Merchant, *, kind: str, name: str) -> KeywordApp:
     """Step one of the wizard: a paused app of ``kind``; keywords, replies and limits come next."""
-    if kind not in AppKind.ALL:
+    if kind not in tuple(AppKind):
         raise ValidationError("Unknown app type %(kind)s", kind=kind)
     app = KeywordApp(merchant_id=merchant.id, kind=kind, name=_app_name(name), status=AppStatus.PAUSED,
                      replies={}, config={}, per_number_limit=1 if kind == AppKind.COUPON else None)

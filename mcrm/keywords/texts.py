@@ -6,6 +6,7 @@ Overrides live in ``Merchant.texts``: ``{"keywords": {"join": ["ZC", ...]}, "rep
 from flask_babel import lazy_gettext as _l
 
 from mcrm.core.text import fold
+from mcrm.keywords.fields import MEMBER_FIELDS
 from mcrm.keywords.rules import TemplateError, check_template
 from mcrm.messaging.store import count_parts
 
@@ -42,8 +43,6 @@ UNKNOWN_PER_HOUR_RANGE = (1, 60)
 #: extension digits after the service number → built-in app, unless the merchant sets others
 DEFAULT_EXTENSIONS = {"9": "survey"}
 
-_MEMBER = ("name", "points", "tier", "expiring_points", "member_no", "shop")
-
 #: most SMS one reply or app text may cost, the merchant's signature included: 5 UCS-2 parts are
 #: 335 Chinese characters. Every answer costs that many SMS, and a text over 255 parts cannot be
 #: sent at all (every MO it answers would fail). The console's counter shows the same limit.
@@ -54,12 +53,12 @@ MAX_TEXT_CHARS = MAX_TEXT_PARTS * 67
 #: reply id → (default text, placeholders it may use)
 DEFAULT_REPLIES = {
     "join_welcome": ("{name}您好，欢迎加入会员！会员号{member_no}，赠送{gift_points}积分，当前积分{points}。回JF查积分。",
-                     _MEMBER + ("gift_points",)),
-    "join_updated": ("{name}您好，您已是会员（会员号{member_no}），资料已更新。当前积分{points}，等级{tier}。", _MEMBER),
-    "join_back": ("{name}您好，欢迎回来！您已重新订阅，当前积分{points}。", _MEMBER),
+                     MEMBER_FIELDS + ("gift_points",)),
+    "join_updated": ("{name}您好，您已是会员（会员号{member_no}），资料已更新。当前积分{points}，等级{tier}。", MEMBER_FIELDS),
+    "join_back": ("{name}您好，欢迎回来！您已重新订阅，当前积分{points}。", MEMBER_FIELDS),
     "join_bad_birthday": ("生日格式不对，请发送：ZC 姓名 19900315，或 ZC 姓名 农历0815。", ("shop",)),
     "join_not_mobile": ("{shop}会员需用手机号注册，请用手机发送：ZC 姓名 生日。", ("shop",)),
-    "points": ("{name}您好，当前积分{points}，等级{tier}，30天内将到期{expiring_points}分。", _MEMBER),
+    "points": ("{name}您好，当前积分{points}，等级{tier}，30天内将到期{expiring_points}分。", MEMBER_FIELDS),
     "not_member": ("您还不是{shop}会员，回复“ZC 姓名 生日”即可注册，立送{gift_points}积分。", ("shop", "gift_points")),
     "stop": ("您已退订{shop}的营销短信，回DY可重新订阅。", ("shop",)),
     "start": ("您已重新订阅{shop}的优惠信息，感谢支持！", ("shop",)),
@@ -70,12 +69,12 @@ DEFAULT_REPLIES = {
     "survey_none": ("{shop}目前没有进行中的调查，感谢关注。", ("shop",)),
     "survey_thanks": ("感谢您参与调查！", ("shop",)),
     "staff_purchase": ("已记录{msisdn}消费{amount}元，积分+{earned}，余额{points}。", ("msisdn", "amount", "earned", "points")),
-    "member_purchase": ("{name}您好，本次消费{amount}元，获得{earned}积分，当前积分{points}。", _MEMBER + ("amount", "earned")),
+    "member_purchase": ("{name}您好，本次消费{amount}元，获得{earned}积分，当前积分{points}。", MEMBER_FIELDS + ("amount", "earned")),
     "staff_redeem": ("已为{msisdn}兑换{redeemed}积分，余额{points}。", ("msisdn", "redeemed", "points")),
-    "member_redeem": ("{name}您好，您已兑换{redeemed}积分，当前积分{points}。", _MEMBER + ("redeemed",)),
+    "member_redeem": ("{name}您好，您已兑换{redeemed}积分，当前积分{points}。", MEMBER_FIELDS + ("redeemed",)),
     "member_purchase_voided": ("{name}您好，您{amount}元的消费记录已撤销，扣回{earned}积分，当前积分{points}。",
-                               _MEMBER + ("amount", "earned")),
-    "member_redeem_voided": ("{name}您好，您兑换的{redeemed}积分已退回，当前积分{points}。", _MEMBER + ("redeemed",)),
+                               MEMBER_FIELDS + ("amount", "earned")),
+    "member_redeem_voided": ("{name}您好，您兑换的{redeemed}积分已退回，当前积分{points}。", MEMBER_FIELDS + ("redeemed",)),
     "staff_short": ("积分不足：{msisdn}余额{points}，需要{redeemed}。", ("msisdn", "points", "redeemed")),
     "staff_no_member": ("{msisdn}不是会员。", ("msisdn",)),
     "staff_usage": ("格式：XF 手机号 金额 / DH 手机号 积分 [原因] / DL / HX 券码", ("shop",)),

@@ -12,9 +12,9 @@ from mcrm.core import csv_out
 from mcrm.core.clock import now_utc
 from mcrm.core.errors import DomainError
 from mcrm.core.msisdn import normalize_msisdn
-from mcrm.extensions import db
+from mcrm.core.saving import saving
 from mcrm.formatting import local_datetime
-from mcrm.keywords import forms, records, services, texts
+from mcrm.keywords import fields, forms, records, services, texts
 from mcrm.keywords.apps import custom
 from mcrm.keywords.models import AppKind, AppStatus, KeywordApp
 from mcrm.keywords.rules import TemplateError, render_template as render_reply, split_words
@@ -27,18 +27,13 @@ bp = Blueprint("keywords", __name__, url_prefix="/keywords")
 STEPS = [("keywords.app_keywords", _l("Keywords")), ("keywords.app_replies", _l("Replies")),
          ("keywords.app_settings", _l("Limits and settings")), ("keywords.app_try", _l("Test and switch on"))]
 
-#: what the reply preview fills placeholders with
-SAMPLE_VALUES = {"name": "张三", "points": 1280, "tier": "银卡", "expiring_points": 200, "member_no": "00000042",
+#: what the reply preview fills placeholders with: the member fields' samples, then the replies' own
+SAMPLE_VALUES = {**fields.SAMPLES,
                  "gift_points": 100, "ticket_no": "000123", "kind": "建议", "msisdn": "+8613800138000",
                  "amount": "88", "earned": 88, "redeemed": 500, "error": "余额不足", "code": "AB12CD34",
                  "expires": "2026-12-31", "option": "红烧肉", "options": "1.红烧肉 2.糖醋鱼", "keyword": "TP",
                  "info": "状态:制作中", "event": "品鉴会", "seats": 2, "when": "12月01日19:00", "position": 1,
                  "status": "已确认", "limit": 1, "offer": "到店满100减20"}
-
-
-def _fail(error: DomainError) -> None:
-    db.session.rollback()  # nothing half-saved
-    flash(error.translated(), "error")
 
 
 # -- built-in keywords and replies --------------------------------------------------------------
@@ -66,14 +61,11 @@ def builtin_keywords(name: str):
     if name not in texts.DEFAULT_KEYWORDS:
         abort(404)
     typed = request.form.get("keywords", "")
-    try:
+    with saving() as outcome:
         services.set_builtin_keywords(g.merchant, name, split_words(typed))
-    except DomainError as error:
-        _fail(error)
+    if not outcome.ok:
         return index(typed={name: typed}), 400
-    else:
-        db.session.commit()
-        flash(_("Keywords saved."), "success")
+    flash(_("Keywords saved."), "success")
     return redirect(url_for("keywords.index"))
 
 
@@ -82,14 +74,11 @@ def builtin_keywords(name: str):
 def unknown_texts():
     action = request.form.get("action", "")
     per_hour = request.form.get("per_hour", texts.DEFAULT_UNKNOWN_PER_HOUR)
-    try:
+    with saving() as outcome:
         services.set_unknown_action(g.merchant, action, per_hour=per_hour)
-    except DomainError as error:
-        _fail(error)
+    if not outcome.ok:
         return index(typed={"unknown": action, "unknown_per_hour": per_hour}), 400
-    else:
-        db.session.commit()
-        flash(_("Saved."), "success")
+    flash(_("Saved."), "success")
     return redirect(url_for("keywords.index"))
 
 
@@ -111,10 +100,11 @@ def replies():
             typed[reply_id], errors[reply_id] = template, error.translated()
         else:
             if request.form.get("action") == "save":
-                services.set_reply_text(merchant, reply_id, template)
-                db.session.commit()
-                flash(_("Reply text saved."), "success")
-                return redirect(url_for("keywords.replies") + f"#{reply_id}")
+                with saving() as outcome:
+                    services.set_reply_text(merchant, reply_id, template)
+                if outcome.ok:
+                    flash(_("Reply text saved."), "success")
+                    return redirect(url_for("keywords.replies") + f"#{reply_id}")
             typed[reply_id] = template
             # as the phone shows it: with the signature, and how many SMS it costs
             text = merchant.signature + render_reply(template or texts.reply_template(merchant, reply_id),
@@ -157,12 +147,10 @@ def redeem_coupon():
     form = forms.RedeemCouponForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
+    with saving(quiet=True) as outcome:
         coupon = custom.redeem_coupon(g.merchant, form.code.data, by=_staff_label(), now=now_utc())
-    except DomainError as error:
-        db.session.rollback()
-        return coupons(refusal=error)
-    db.session.commit()
+    if not outcome.ok:
+        return coupons(refusal=outcome.error)
     flash(_("Coupon %(code)s redeemed.", code=coupon.code), "success")
     return redirect(url_for("keywords.coupons", code=coupon.code))
 
@@ -193,12 +181,9 @@ def _wizard(app: KeywordApp, step: str, **context):
 def app_new():
     form = forms.AppStartForm()
     if form.validate_on_submit():
-        try:
+        with saving() as outcome:
             app = services.create_keyword_app(g.merchant, kind=form.kind.data, name=form.name.data)
-        except DomainError as error:
-            _fail(error)
-        else:
-            db.session.commit()
+        if outcome.ok:
             return redirect(url_for("keywords.app_keywords", app_id=app.id))
     return render_template("keywords/wizard.html", app=None, step="keywords.app_new", steps=STEPS, form=form,
                            kind_labels=forms.KIND_LABELS)
@@ -210,13 +195,9 @@ def app_name(app_id: int):
     app = _app(app_id, to_change=True)
     form = forms.AppNameForm(obj=app)
     if form.validate_on_submit():
-        try:
+        with saving(errors=form.name.errors) as outcome:
             services.rename_keyword_app(app, form.name.data)
-        except DomainError as error:
-            form.name.errors = [error.translated()]
-            db.session.rollback()
-        else:
-            db.session.commit()
+        if outcome.ok:
             return redirect(url_for("keywords.app_keywords", app_id=app.id))
     return _wizard(app, "keywords.app_name", form=form), (400 if form.errors else 200)
 
@@ -227,13 +208,9 @@ def app_keywords(app_id: int):
     app = _app(app_id, to_change=True)
     form = forms.KeywordsForm(data={"keywords": " ".join(app.keywords)} if request.method == "GET" else None)
     if form.validate_on_submit():
-        try:
+        with saving(errors=form.keywords.errors) as outcome:
             services.set_app_keywords(app, g.merchant, split_words(form.keywords.data))
-        except DomainError as error:
-            form.keywords.errors = [error.translated()]
-            db.session.rollback()
-        else:
-            db.session.commit()
+        if outcome.ok:
             return redirect(url_for("keywords.app_replies", app_id=app.id))
     return _wizard(app, "keywords.app_keywords", form=form), (400 if form.errors else 200)
 
@@ -246,13 +223,10 @@ def app_replies(app_id: int):
     error = None
     if request.method == "POST":
         typed = {reply_id: request.form.get(reply_id, "") for reply_id in custom.reply_ids(app.kind)}
-        try:
+        with saving(quiet=True) as outcome:  # each reason is shown under its own box
             services.set_app_replies(app, typed)
-        except DomainError as failure:
-            db.session.rollback()
-            error = failure
-        else:
-            db.session.commit()
+        error = outcome.error
+        if outcome.ok:
             return redirect(url_for("keywords.app_settings", app_id=app.id))
     rows = [{"id": reply_id, "text": typed.get(reply_id, ""), "default": custom.reply_default(app.kind, reply_id),
              "fields": custom.reply_fields(app, reply_id),
@@ -279,17 +253,14 @@ def app_settings(app_id: int):
         "ends_on": (app.ends_at.astimezone(zone) - timedelta(days=1)).date() if app.ends_at else None})
     if request.method == "POST" and limits.validate() and (kind_form is None or kind_form.validate()):
         ends = _local_start(limits.ends_on.data, zone)
-        try:
+        with saving() as outcome:
             services.set_app_limits(app, merchant, per_number_limit=limits.per_number_limit.data,
                                     starts_at=_local_start(limits.starts_on.data, zone),
                                     ends_at=ends + timedelta(days=1) if ends else None,
                                     extension=limits.extension.data)
             if kind_form is not None:
                 _save_kind_settings(app, kind_form, zone)
-        except DomainError as error:
-            _fail(error)
-        else:
-            db.session.commit()
+        if outcome.ok:
             if app.kind == AppKind.COUPON and app.config.get("source") == "pool" \
                     and not services.app_figures(app)["pool_left"]:
                 flash(_("The code pool is empty: texts get the 'no coupons left' reply until you add codes."),
@@ -342,14 +313,11 @@ def app_try(app_id: int):
         del form.extension      # only an app with extension digits is reached through them
     replies = None
     if form.validate_on_submit():
-        try:
+        with saving(errors=form.msisdn.errors, keep=False):
             msisdn = normalize_msisdn(form.msisdn.data)
             extension = (form.extension.data or "") if app.extension else ""
             replies = services.try_text(g.merchant, msisdn=msisdn, text=form.text.data, now=now_utc(),
                                         extension=extension, app=app)
-        except DomainError as error:
-            form.msisdn.errors = [error.translated()]
-        db.session.rollback()
     return _wizard(app, "keywords.app_try", form=form, replies=replies)
 
 
@@ -357,15 +325,12 @@ def app_try(app_id: int):
 @role_required(Role.MANAGER)
 def app_status(app_id: int):
     app = _app(app_id, to_change=True)
-    try:
+    with saving() as outcome:
         if request.form.get("status") == AppStatus.ACTIVE:
             services.activate_keyword_app(app)
         else:
             services.pause_keyword_app(app)
-    except DomainError as error:
-        _fail(error)
-    else:
-        db.session.commit()
+    if outcome.ok:
         flash(_("The app is on.") if app.status == AppStatus.ACTIVE else _("The app is paused."), "success")
     return redirect(url_for("keywords.app_detail", app_id=app.id))
 
@@ -374,9 +339,11 @@ def app_status(app_id: int):
 @role_required(Role.MANAGER)
 def app_end(app_id: int):
     app = _app(app_id)
-    services.end_keyword_app(app, now=now_utc())
-    db.session.commit()
-    flash(_("The app has ended: its keywords are free for other apps, what it collected stays here."), "success")
+    with saving() as outcome:
+        services.end_keyword_app(app, now=now_utc())
+    if outcome.ok:
+        flash(_("The app has ended: its keywords are free for other apps, what it collected stays here."),
+              "success")
     return redirect(url_for("keywords.app_detail", app_id=app.id))
 
 
@@ -385,12 +352,10 @@ def app_end(app_id: int):
 def app_delete(app_id: int):
     app = _app(app_id)
     name = app.name
-    try:
+    with saving() as outcome:
         services.delete_keyword_app(app)
-    except DomainError as error:
-        _fail(error)
+    if not outcome.ok:
         return redirect(url_for("keywords.app_detail", app_id=app.id))
-    db.session.commit()
     flash(_("App %(name)s deleted.", name=name), "success")
     return redirect(url_for("keywords.index"))
 
@@ -399,12 +364,9 @@ def app_delete(app_id: int):
 @role_required(Role.MANAGER)
 def cancel_signup(app_id: int, signup_id: int):
     app = _app(app_id)
-    try:
+    with saving() as outcome:
         promoted = services.cancel_event_signup(app, signup_id, now=now_utc())
-    except DomainError as error:
-        _fail(error)
-    else:
-        db.session.commit()
+    if outcome.ok:
         flash(_("Sign-up cancelled; %(count)s moved up from the waiting list.", count=promoted), "success")
     return redirect(url_for("keywords.app_detail", app_id=app.id))
 

@@ -1,4 +1,5 @@
 """Members of a merchant's loyalty programme."""
+from enum import StrEnum
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
@@ -10,19 +11,17 @@ from mcrm.extensions import db
 NAME_KEY_TYPE = sa.String(255).with_variant(sa.String(255, collation="C"), "postgresql")
 
 
-class Source:
+class Source(StrEnum):
     SMS = "sms"
     CONSOLE = "console"
     IMPORT = "import"
     API = "api"
-    ALL = (SMS, CONSOLE, IMPORT, API)
 
 
-class Gender:
+class Gender(StrEnum):
     FEMALE = "f"
     MALE = "m"
     UNKNOWN = "u"
-    ALL = (FEMALE, MALE, UNKNOWN)
 
 
 class Member(IdMixin, TimestampMixin, db.Model):
@@ -122,13 +121,12 @@ class OptOut(IdMixin, db.Model):
     detail: Mapped[str] = mapped_column(sa.String(200), default="")
 
 
-class ImportStatus:
+class ImportStatus(StrEnum):
     MAPPING = "mapping"  # uploaded, waiting for staff to confirm the column mapping
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"    # the job itself broke (not a bad row): see message
-    ALL = (MAPPING, QUEUED, RUNNING, DONE, FAILED)
 
 
 class MemberImport(IdMixin, TimestampMixin, db.Model):

@@ -99,7 +99,7 @@ _INSERT_MEMBER = sa.insert(_members).returning(_members.c.id)
 
 def _insert_pending(member: Member) -> None:
     """Insert a new member (added, without tags) with one Core statement instead of the ORM's flush,
-    which cost several times the statement (every join by SMS makes one). Every column is written
+    which costs several times the statement (every join by SMS makes one). Every column is written
     as the flush would (its default where unset)."""
     for column in _members.columns:
         if column.key not in member.__dict__ and column.default is not None:
@@ -116,7 +116,7 @@ def prepare_member(merchant: Merchant, msisdn: str, *, now: datetime, source: st
 
     ``msisdn`` must be E.164 and free; ``revive`` is its soft-deleted member, if there is one.
     """
-    if source not in Source.ALL:
+    if source not in tuple(Source):
         raise ValidationError("Unknown source %(source)r", source=source)
     earlier_stop = take_opt_outs(merchant, [msisdn]).get(msisdn)
     member = revive or Member(merchant_id=merchant.id, msisdn=msisdn, msisdn_rev=msisdn[::-1])
@@ -155,8 +155,8 @@ def _apply_fields(member: Member, fields: dict) -> None:
             member.name = value
             member.name_key = name_sort_key(value)
         elif key == "gender":
-            if value not in Gender.ALL:
-                raise ValidationError("Gender must be one of %(genders)s", genders=", ".join(Gender.ALL))
+            if value not in tuple(Gender):
+                raise ValidationError("Gender must be one of %(genders)s", genders=", ".join(tuple(Gender)))
             member.gender = value
         elif key == "birthday":
             set_birthday(member, value)
@@ -287,7 +287,7 @@ def opt_in_number(merchant: Merchant, msisdn: str, consent: Consent, *, now: dat
 
 
 # The look-ups every text to the keyword engine makes (a join, STOP, START) are built once, with
-# bind parameters: building one cost more than running it.
+# bind parameters: building one costs more than running it.
 _ON_OPT_OUT_LIST = sa.select(OptOut.id).where(OptOut.merchant_id == sa.bindparam("merchant_id"),
                                               OptOut.msisdn == sa.bindparam("msisdn"))
 _OPT_OUTS_OF = sa.and_(OptOut.merchant_id == sa.bindparam("merchant_id"),

@@ -20,7 +20,8 @@ from mcrm.auth.access import get_owned_or_404, role_required
 from mcrm.auth.models import Role, Staff
 from mcrm.core import csv_out
 from mcrm.core.clock import now_utc
-from mcrm.core.errors import ConflictError, DomainError, NotFoundError, ValidationError
+from mcrm.core.errors import ConflictError, NotFoundError, ValidationError
+from mcrm.core.saving import saving
 from mcrm.core.urls import parse_id
 from mcrm.extensions import db
 from mcrm.formatting import local_datetime
@@ -108,23 +109,20 @@ def detail(member_id: int):
 def new():
     form = MemberForm()
     if form.validate_on_submit():
-        try:
+        with saving(quiet=True) as outcome:
             now = now_utc()
             member = enrol_member(g.merchant, msisdn=form.msisdn.data, now=now, source=Source.CONSOLE,
                                   region=_region(), consent=_console_consent(), **form.member_fields())
             if form.opted_out.data:
                 opt_out(member, now=now)
             welcome_members(g.merchant, [member], Welcome.of(g.merchant), now=now, actor=Actor.staff(current_user))
-        except ConflictError as error:
-            db.session.rollback()
-            link = url_for(".detail", member_id=error.details["member_id"])
+        if isinstance(outcome.error, ConflictError):
+            link = url_for(".detail", member_id=outcome.error.details["member_id"])
             form.msisdn.errors.append(Markup('{} <a href="{}">{}</a>').format(
                 _("This number is already a member."), link, _("Open that member")))
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(error.translated())
+        elif outcome.error is not None:
+            form.form_errors.append(outcome.error.translated())
         else:
-            db.session.commit()
             flash(_("Member added"), "success")
             return redirect(url_for(".detail", member_id=member.id))
     return render_template("members/form.html", form=form, member=None, welcome=Welcome.of(g.merchant))
@@ -141,14 +139,10 @@ def edit(member_id: int):
         form.tags.data = " ".join(member.tag_names)
         form.custom_fields.data = format_custom_fields(member.custom_fields)
     if form.validate_on_submit():
-        try:
+        with saving(errors=form.form_errors) as outcome:
             update_member(member, **form.member_fields())
             _set_opted_out(member, form.opted_out.data)
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(error.translated())
-        else:
-            db.session.commit()
+        if outcome.ok:
             flash(_("Member saved"), "success")
             return redirect(url_for(".detail", member_id=member.id))
     return render_template("members/form.html", form=form, member=member)
@@ -169,9 +163,10 @@ def _console_consent() -> Consent:
 @role_required(Role.MANAGER)
 def opt_out_member(member_id: int):
     member = get_owned_or_404(Member, member_id)
-    _set_opted_out(member, True)
-    db.session.commit()
-    flash(_("The member gets no more marketing messages"), "success")
+    with saving() as outcome:
+        _set_opted_out(member, True)
+    if outcome.ok:
+        flash(_("The member gets no more marketing messages"), "success")
     return redirect(url_for(".detail", member_id=member.id))
 
 
@@ -179,9 +174,10 @@ def opt_out_member(member_id: int):
 @role_required(Role.MANAGER)
 def opt_in_member(member_id: int):
     member = get_owned_or_404(Member, member_id)
-    _set_opted_out(member, False)
-    db.session.commit()
-    flash(_("Marketing messages resumed, consent recorded"), "success")
+    with saving() as outcome:
+        _set_opted_out(member, False)
+    if outcome.ok:
+        flash(_("Marketing messages resumed, consent recorded"), "success")
     return redirect(url_for(".detail", member_id=member.id))
 
 
@@ -199,14 +195,10 @@ def opt_outs():
             abort(403)
         note = (form.note.data or "").strip()
         detail = f"staff {current_user.username}" + (f": {note}" if note else "")
-        try:
+        with saving(errors=form.msisdn.errors) as outcome:
             added = opt_out_number(g.merchant, form.msisdn.data, now=now_utc(), channel=Source.CONSOLE,
                                    detail=detail, region=_region())
-        except DomainError as error:
-            db.session.rollback()
-            form.msisdn.errors.append(error.translated())
-        else:
-            db.session.commit()
+        if outcome.ok:
             flash(_("The number gets no more marketing messages") if added
                   else _("The number had already opted out"), "success" if added else "warning")
             return redirect(url_for(".opt_outs"))
@@ -221,8 +213,10 @@ def opt_outs():
 @role_required(Role.MANAGER)
 def delete(member_id: int):
     member = get_owned_or_404(Member, member_id)
-    delete_member(member, now=now_utc())
-    db.session.commit()
+    with saving() as outcome:
+        delete_member(member, now=now_utc())
+    if not outcome.ok:
+        return redirect(url_for(".detail", member_id=member.id))
     flash(_("Member %(number)s deleted", number=member.msisdn), "success")
     return redirect(url_for(".index"))
 
@@ -263,13 +257,10 @@ IMPORT_ERRORS_SHOWN = 100
 def import_upload():
     form = ImportUploadForm()
     if form.validate_on_submit():
-        try:
+        with saving(errors=form.file.errors) as outcome:
             job = csv_io.create_import(g.merchant, staff_id=current_user.id, filename=form.file.data.filename,
                                        data=form.file.data.read(), header=not form.first_line_is_data.data)
-        except ValidationError as error:
-            form.file.errors.append(error.translated())
-        else:
-            db.session.commit()
+        if outcome.ok:
             return redirect(url_for(".import_job", job_id=job.id))
     return render_template("members/import_upload.html", form=form)
 
@@ -282,13 +273,11 @@ def import_job(job_id: int):
     if request.method == "POST":
         mapping = {str(i): request.form.get(f"column-{i}", "ignore") for i in range(len(job.headers))}
         welcome = Welcome(gift="welcome_gift" in request.form, sms="welcome_sms" in request.form)
-        try:
+        with saving(quiet=True) as outcome:
             csv_io.start_import(job, mapping, welcome)
-        except ValidationError as refused:
-            db.session.rollback()
-            error = refused.translated()
+        if not outcome.ok:
+            error = outcome.error.translated()
         else:
-            db.session.commit()
             _start_in_background(job.id)
             return redirect(url_for(".import_job", job_id=job.id))
     preview = csv_io.preview_rows(job) if job.status == ImportStatus.MAPPING else []

@@ -1,4 +1,5 @@
 """A merchant: one shop or chain using mcrm, with every rule it may configure."""
+from enum import StrEnum
 from datetime import time
 from decimal import Decimal
 
@@ -17,18 +18,16 @@ DEFAULT_TENURE_BONUS = [[1, 100], [3, 200], [10, 300]]
 MAX_FREQUENCY_CAP = 20
 
 
-class ExpiryPolicy:
+class ExpiryPolicy(StrEnum):
     MONTHS = "months"        # each earn expires N months after it was earned
     CYCLE_END = "cycle_end"  # everything earned in a cycle expires at the cycle end
     NEVER = "never"
-    ALL = (MONTHS, CYCLE_END, NEVER)
 
 
-class TierBasis:
+class TierBasis(StrEnum):
     """The spend a tier score counts."""
     LAST_YEAR = "last_year"                   # the previous calendar year, January to December
     ROLLING_12_MONTHS = "rolling_12_months"   # the last 12 months, today included
-    ALL = (LAST_YEAR, ROLLING_12_MONTHS)
 
 
 class Merchant(IdMixin, TimestampMixin, db.Model):

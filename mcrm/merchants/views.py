@@ -5,8 +5,7 @@ from flask_babel import gettext as _
 from mcrm.auth.access import role_required
 from mcrm.auth.models import Role
 from mcrm.core.clock import now_utc
-from mcrm.core.errors import DomainError
-from mcrm.extensions import db
+from mcrm.core.saving import saving
 from mcrm.merchants.forms import MerchantSettingsForm
 from mcrm.merchants.services import update_rules
 from mcrm.points.services import refresh_all_tiers
@@ -23,16 +22,12 @@ def settings():
         rules = form.rules()
         tiers_changed = (rules["tier_basis"], rules["tier_thresholds"], rules["tenure_bonus"]) != \
             (merchant.tier_basis, merchant.tier_thresholds, merchant.tenure_bonus)
-        try:
+        with saving() as outcome:
             update_rules(merchant, **rules)
-        except DomainError as error:
-            db.session.rollback()  # nothing half-saved; the form keeps what was typed
-            flash(error.translated(), "error")
-        else:
             if tiers_changed:
                 # members should not wait for the monthly job to see the new thresholds
                 refresh_all_tiers(merchant, now=now_utc())
-            db.session.commit()
+        if outcome.ok:
             flash(_("Settings saved."), "success")
             return redirect(url_for("merchants.settings"))
     elif form.errors:

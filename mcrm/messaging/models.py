@@ -10,7 +10,7 @@ from mcrm.core.models import IdMixin, UTCDateTime
 from mcrm.extensions import db
 
 
-class MessageStatus(str, enum.Enum):
+class MessageStatus(enum.StrEnum):
     QUEUED = "queued"          # waiting for a gateway (maybe until ``not_before`` or ``retry_at``)
     SENDING = "sending"        # claimed by a gateway worker
     SUBMITTED = "submitted"    # every part accepted by the SMSC
@@ -21,12 +21,12 @@ class MessageStatus(str, enum.Enum):
     HELD = "held"              # queued, but its campaign is paused: no gateway claims it until resumed
 
 
-class MessageKind(str, enum.Enum):
+class MessageKind(enum.StrEnum):
     MARKETING = "marketing"
     TRANSACTIONAL = "transactional"
 
 
-class SuppressReason:
+class SuppressReason(enum.StrEnum):
     """Why a marketing message was kept in the outbox as suppressed (the console shows it as is)."""
     OPTED_OUT = "opted out"
     FREQUENCY_CAP = "frequency cap"
@@ -37,7 +37,7 @@ class SuppressReason:
     CANCELLED = "cancelled"
 
 
-class InboundStatus(str, enum.Enum):
+class InboundStatus(enum.StrEnum):
     NEW = "new"                # stored, waiting for the keyword engine
     PROCESSING = "processing"  # claimed by a keyword worker
     DONE = "done"

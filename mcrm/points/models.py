@@ -1,4 +1,5 @@
 """The points ledger: append-only, one row per change of a member's balance."""
+from enum import StrEnum
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -9,13 +10,12 @@ from mcrm.core.models import IdMixin, UTCDateTime
 from mcrm.extensions import db
 
 
-class EntryKind:
+class EntryKind(StrEnum):
     EARN = "earn"      # purchase amount x merchant rate
     GIFT = "gift"      # join gift and other grants
     REDEEM = "redeem"
     ADJUST = "adjust"  # manual, reason required, either sign
     EXPIRE = "expire"
-    ALL = (EARN, GIFT, REDEEM, ADJUST, EXPIRE)
 
 
 class PointsEntry(IdMixin, db.Model):

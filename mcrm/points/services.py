@@ -224,8 +224,8 @@ def _whole_points(value) -> int:
 
 
 # The statements of the paths every purchase, gift and points reply takes are built once, with
-# bind parameters: building one cost more than running it. They run as Core statements on the
-# session's connection, without the ORM's unit of work, which cost several times the INSERT.
+# bind parameters: building one costs more than running it. They run as Core statements on the
+# session's connection, without the ORM's unit of work, which costs several times the INSERT.
 _entries = PointsEntry.__table__
 _ID_BY_KEY = sa.select(_entries.c.id).where(_entries.c.idempotency_key == sa.bindparam("key"))
 _members = Member.__table__
@@ -245,8 +245,8 @@ _VOIDS = sa.orm.aliased(PointsEntry)
 _SPEND = sa.select(PointsEntry.member_id, sa.func.coalesce(sa.func.sum(PointsEntry.amount), 0)).where(
     PointsEntry.member_id.in_(sa.bindparam("member_ids", expanding=True)), PointsEntry.kind == EntryKind.EARN,
     PointsEntry.created_at >= sa.bindparam("since"), PointsEntry.created_at < sa.bindparam("until"),
-    # coalesce: "voids_entry_id IS NULL" alone led SQLite to walk the void link's unique index over
-    # nearly every entry instead of the member's entries (a purchase took 7 ms at 20,000 members)
+    # coalesce: with "voids_entry_id IS NULL" alone SQLite walks the void link's unique index over
+    # nearly every entry instead of the member's entries (figures in bench/README.md, "Keywords")
     sa.func.coalesce(PointsEntry.voids_entry_id, 0) == 0,
     ~sa.exists().where(_VOIDS.voids_entry_id == PointsEntry.id)
 ).group_by(PointsEntry.member_id)

@@ -7,8 +7,8 @@ from flask_login import current_user
 from mcrm.auth.access import get_owned_or_404, role_required
 from mcrm.auth.models import Role
 from mcrm.core.clock import now_utc
-from mcrm.core.errors import ConfirmationRequiredError, DomainError, NotFoundError
-from mcrm.extensions import db
+from mcrm.core.errors import ConfirmationRequiredError, NotFoundError
+from mcrm.core.saving import saving
 from mcrm.keywords.apps.staff import queue_member_notice
 from mcrm.members.models import Member
 from mcrm.points.forms import AdjustForm, PurchaseForm, RedeemForm, VoidForm
@@ -25,17 +25,14 @@ def _act(member, form, title: str, apply, **page):
     """
     confirm = None
     if form.validate_on_submit():
-        try:
+        with saving(quiet=True) as outcome:
             message = apply(member, form)
-        except ConfirmationRequiredError as error:
-            db.session.rollback()
+        if isinstance(outcome.error, ConfirmationRequiredError):
             form.ask_to_confirm()
-            confirm = error.translated()
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(error.translated())
+            confirm = outcome.error.translated()
+        elif outcome.error is not None:
+            form.form_errors.append(outcome.error.translated())
         else:
-            db.session.commit()
             flash(message, "success")
             return redirect(url_for("members.detail", member_id=member.id))
     return render_template("points/action.html", member=member, form=form, title=title, confirm=confirm,

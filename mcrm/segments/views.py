@@ -11,8 +11,8 @@ from mcrm.auth.models import Role
 from mcrm.core.clock import now_utc
 from mcrm.core.errors import DomainError, NotFoundError
 from mcrm.core.msisdn import mask_msisdn
+from mcrm.core.saving import saving
 from mcrm.core.urls import parse_id
-from mcrm.extensions import db
 from mcrm.members.queries import Scope
 from mcrm.members.views import LIST_SCOPES
 from mcrm.segments import services
@@ -45,14 +45,10 @@ def edit(segment_id: int | None = None):
     if request.method == "GET" and segment:
         form.definition.data = json.dumps(segment.definition, ensure_ascii=False)
     if form.validate_on_submit():
-        try:
+        with saving(errors=form.form_errors) as outcome:
             saved = services.save_segment(g.merchant.id, name=form.name.data, definition=form.definition.data,
                                           segment_id=segment_id, staff_id=current_user.id, now=now_utc())
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(error.translated())
-        else:
-            db.session.commit()
+        if outcome.ok:
             flash(_("Segment %(name)s saved", name=saved.name), "success")
             return redirect(url_for(".index"))
     return render_template("segments/edit.html", form=form, segment=segment,
@@ -80,9 +76,10 @@ def preview():
 @role_required(Role.MANAGER)
 def delete(segment_id: int):
     segment = _get_or_404(segment_id)
-    services.delete_segment(segment)
-    db.session.commit()
-    flash(_("Segment %(name)s deleted", name=segment.name), "success")
+    with saving() as outcome:
+        services.delete_segment(segment)
+    if outcome.ok:
+        flash(_("Segment %(name)s deleted", name=segment.name), "success")
     return redirect(url_for(".index"))
 
 

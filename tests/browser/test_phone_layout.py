@@ -39,7 +39,7 @@ def test_the_member_list_on_a_phone_pages_twenty_cards_at_a_time(open_page, make
     page.goto("/members/")
     first = member_ids(page)
     assert len(first) == 20
-    assert page_height(page) < 3500            # was 50 six-line cards: about 10,000 pixels
+    assert page_height(page) < 3500            # 50 six-line cards would be about 10,000 pixels
     no_sideways_scrolling(page)
     screenshot(page, "members-phone")
 
@@ -135,6 +135,7 @@ def test_a_conversation_in_the_message_log_on_a_phone(open_page, db, make_staff,
     sign_in(page, manager)
     page.goto("/messages/")
     page.click("a[href='/messages/numbers/+8613800138000'] >> nth=0")
+    page.locator(".bubble").nth(5).wait_for()     # the click answers with the thread's page
     assert page.locator(".bubble").count() == 6
     assert_bubbles_side_by_side(page, ".bubble.mine", ".bubble.theirs")   # the shop's texts on the right
     no_sideways_scrolling(page)

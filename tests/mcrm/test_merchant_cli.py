@@ -56,6 +56,6 @@ def test_merchant_update_of_an_unknown_merchant_is_refused(runner, db):
 
 
 def test_the_daily_cap_has_the_settings_pages_limit_in_the_service_too(db, merchant):
-    # the page stopped at 20 in its form only: the service behind the command line took 25
+    # the limit lives in the service, so the command line, which has no page form, keeps it too
     with pytest.raises(ValidationError, match="1 to 20 marketing SMS a day, not 25"):
         update_rules(merchant, frequency_cap_per_day=25)

@@ -1,7 +1,9 @@
 import pytest
+from hypothesis import given, strategies as st
 
 from mcrm.core.errors import ValidationError
-from mcrm.core.msisdn import mask_msisdn, normalize_mobile, normalize_msisdn
+from mcrm.core.msisdn import mask_msisdn, mask_numbers, normalize_mobile, normalize_msisdn
+from sms_gateway import mask_msisdn as gateway_mask
 
 
 @pytest.mark.parametrize("raw", ["13800138000", "+86 138-0013-8000", "008613800138000", "8613800138000",
@@ -16,8 +18,28 @@ def test_invalid_numbers_are_refused_clearly(raw):
         normalize_msisdn(raw)
 
 
-def test_logs_never_show_a_full_number():
-    assert mask_msisdn("+8613800138000") == "+86138****8000"
+@pytest.mark.parametrize("msisdn, shown", [
+    ("+8613800138000", "+86138****8000"),   # a Chinese mobile: country, network, the last four
+    ("+447911123456", "+4479****3456"),
+    ("123456789", "1****6789"),
+    ("12345678", "********"),               # 8 characters or fewer: only stars
+    ("10690001", "********"),               # a short code
+    ("ALIPAY", "******"),                   # a sender name
+    ("", ""),
+])
+def test_a_masked_number_hides_four_characters_before_the_last_four(msisdn, shown):
+    assert mask_msisdn(msisdn) == shown
+
+
+@given(st.text(alphabet="+0123456789ABC", max_size=20))
+def test_the_gateway_masks_by_the_same_rule(address):
+    """sms_gateway keeps its own copy (it imports nothing of mcrm): the two must never drift."""
+    assert gateway_mask(address) == mask_msisdn(address)
+
+
+def test_numbers_in_a_text_are_masked_and_the_rest_kept():
+    assert mask_numbers("/numbers/+8613800138000?x=13900139000&id=42") == \
+        "/numbers/+86138****8000?x=139****9000&id=42"
 
 
 def test_fast_path_for_chinese_mobiles_agrees_with_full_parsing():

@@ -7,6 +7,7 @@ Each kind declares its reply texts (default and placeholders) in ``REPLIES`` and
 from __future__ import annotations
 
 import secrets
+from enum import StrEnum
 from datetime import date, datetime, time, timedelta, UTC
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -17,7 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from mcrm.core.errors import ConflictError, DomainError, NotFoundError, ValidationError
 from mcrm.core.text import fold, to_half_width
 from mcrm.extensions import db
-from mcrm.keywords.context import Context, member_values, per_transaction
+from mcrm.keywords.context import Context, per_transaction
+from mcrm.keywords.fields import MEMBER_FIELDS, member_values
 from mcrm.keywords.models import (AppKind, AppStatus, CouponCode, EventSignup, InfoRow, KeywordApp, KeywordUse,
                                   PollVote, SignupStatus)
 from mcrm.keywords.rules import render_template
@@ -25,7 +27,6 @@ from mcrm.members.models import Member
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.services import enqueue_sms
 
-MEMBER_FIELDS = ("name", "points", "tier", "expiring_points", "member_no", "shop")
 #: unambiguous characters for generated coupon codes (no 0/O, 1/I/L)
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 LIMIT_REPLY = ("您已达到参与次数上限，感谢支持！", MEMBER_FIELDS + ("limit",))
@@ -111,7 +112,7 @@ def list_live_apps(merchant: Merchant, *, now: datetime) -> list[KeywordApp]:
     return list(per_transaction(("apps", merchant.id, minute), lambda: _query_live_apps(merchant, now=now)))
 
 
-#: built once: with one MO per transaction, building it cost as much as running it
+#: built once: with one MO per transaction, building it costs as much as running it
 _LIVE_APPS = sa.select(KeywordApp).where(
     KeywordApp.merchant_id == sa.bindparam("merchant_id"), KeywordApp.status == AppStatus.ACTIVE,
     sa.or_(KeywordApp.starts_at.is_(None), KeywordApp.starts_at <= sa.bindparam("now")),
@@ -328,7 +329,7 @@ def find_issued_coupon(merchant, code: str) -> CouponCode | None:
     return coupon_row if coupon_row is not None and coupon_row.msisdn is not None else None
 
 
-class CouponState:
+class CouponState(StrEnum):
     """Where an issued coupon stands: the one verdict the counter page shows."""
     VALID = "valid"
     REDEEMED = "redeemed"

@@ -30,8 +30,8 @@ from mcrm.points.rules import parse_amount
 from mcrm.points.services import Actor, record_purchase, redeem_points
 
 
-#: built once, with bind parameters: building it cost more than running it. Staff.merchant is a
-#: joined load elsewhere; here the merchant is in the session already, so the join only cost time
+#: built once, with bind parameters: building it costs more than running it. Staff.merchant is a
+#: joined load elsewhere; here the merchant is in the session already, so the join only costs time
 _STAFF_BY_MSISDN = sa.select(Staff).where(
     Staff.merchant_id == sa.bindparam("merchant_id"), Staff.msisdn == sa.bindparam("msisdn"),
     Staff.is_active.is_(True)).limit(1).options(lazyload(Staff.merchant))
