@@ -14,6 +14,7 @@ from werkzeug.wsgi import ClosingIterator
 from mcrm import ROOT, formatting
 from mcrm import db as _db_events  # registers the SQLite pragmas on import
 from mcrm import models  # noqa: F401  (every table in the metadata)
+from mcrm.agenda.views import bp as agenda_bp
 from mcrm.auth.login_code_views import bp as login_codes_bp
 from mcrm.auth.services import find_staff_for_session
 from mcrm.auth.staff_views import bp as staff_bp
@@ -22,6 +23,7 @@ from mcrm.campaigns.views import bp as campaigns_bp
 from mcrm.core.msisdn import mask_numbers
 from mcrm.core.text import strip_controls
 from mcrm.core.urls import IdConverter
+from mcrm.care.views import bp as care_bp
 from mcrm.dashboard.views import bp as dashboard_bp
 from mcrm.extensions import babel, csrf, db, limiter, login_manager, migrate
 from mcrm.keywords.views import bp as keywords_bp
@@ -98,7 +100,7 @@ def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter  # before any rule is added
     app.request_class = ConsoleRequest
     for blueprint in (auth_bp, login_codes_bp, staff_bp, merchants_bp, dashboard_bp, members_bp, points_bp,
-                      messaging_bp, keywords_bp, segments_bp, campaigns_bp):
+                      messaging_bp, keywords_bp, segments_bp, campaigns_bp, agenda_bp, care_bp):
         app.register_blueprint(blueprint)
 
     _db_events.wrap_read_only_requests(app)

@@ -67,9 +67,12 @@ LAYERS = (
     ("member import", ("mcrm.members.csv_io",)),
     ("messaging", ("mcrm.messaging",)),
     ("feedback and surveys", ("mcrm.feedback", "mcrm.surveys")),
+    # the keyword engine's staff commands add and confirm items
+    ("agenda", ("mcrm.agenda",)),
     ("keywords", ("mcrm.keywords",)),
     ("segments", ("mcrm.segments",)),
     ("campaigns", ("mcrm.campaigns",)),
+    ("care", ("mcrm.care",)),
     ("dashboard", ("mcrm.dashboard",)),
     ("jobs", ("mcrm.jobs",)),
     ("console", ()),

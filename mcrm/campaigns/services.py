@@ -46,7 +46,7 @@ COUPON_FIELDS = ("coupon", "coupon_expires")
 #: of every text (mcrm.keywords.fields), then the coupon's
 FIELDS = MEMBER_FIELDS + COUPON_FIELDS
 #: the member fields a batch fills from its plain rows (points that lapse come from one query)
-_ROW_FIELDS = tuple(name for name in MEMBER_FIELDS if name != "expiring_points")
+ROW_FIELDS = tuple(name for name in MEMBER_FIELDS if name != "expiring_points")
 #: replies counted for a run: texts from its recipients this many days after it started
 REPLY_DAYS = 3
 #: members queued per transaction: large enough that a query per rule is cheap per member, small
@@ -135,7 +135,9 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def _check_body(body: str, coupon_app: KeywordApp | None) -> str:
+def check_body(body: str, coupon_app: KeywordApp | None) -> str:
+    """A campaign's or a greeting's text, stripped, after its checks: known fields only, and
+    ``{coupon}`` exactly when a coupon app is chosen."""
     body = (body or "").strip()
     check_template(body, FIELDS)
     used = set(template_fields(body))
@@ -156,7 +158,8 @@ def _definition(merchant: Merchant, segment, segment_id: int | None) -> dict:
     return check_definition(merchant.id, segment)
 
 
-def _coupon_app(merchant: Merchant, coupon_app_id: int | None) -> KeywordApp | None:
+def get_coupon_app(merchant: Merchant, coupon_app_id: int | None) -> KeywordApp | None:
+    """The merchant's coupon app of that id, not ended (None for no id)."""
     if not coupon_app_id:
         return None
     app = db.session.get(KeywordApp, int(coupon_app_id))
@@ -212,9 +215,9 @@ def create_campaign(merchant: Merchant, *, name: str, body: str, segment=None, s
 
 def _apply(campaign: Campaign, merchant: Merchant, *, now: datetime, name, body, segment, segment_id, send_at,
            recurrence, coupon_app_id) -> None:
-    coupon_app = _coupon_app(merchant, coupon_app_id)
+    coupon_app = get_coupon_app(merchant, coupon_app_id)
     campaign.name = _clean_name(name)
-    campaign.body = _check_body(body, coupon_app)
+    campaign.body = check_body(body, coupon_app)
     campaign.segment_definition = _definition(merchant, segment, segment_id)
     campaign.segment_id = int(segment_id) if segment_id else None
     campaign.send_at = _check_send_at(send_at, now)
@@ -295,7 +298,7 @@ def _longest_values(merchant: Merchant, definition: dict, used: set, coupon_app:
         if name in used:
             longest = db.session.scalar(members.with_only_columns(column)
                                         .order_by(sa.func.length(column).desc()).limit(1))
-            values[name] = member_values(_Row(0, longest or "", 0, longest or ""), now=now,
+            values[name] = member_values(MemberRow(0, longest or "", 0, longest or ""), now=now,
                                          wanted=(name,))[name]
     if coupon_app is not None:
         if coupon_app.config.get("source") == "pool":
@@ -323,7 +326,7 @@ def preview(merchant: Merchant, *, body: str, segment=None, segment_id: int | No
     """The composer's live figures for a text and a segment (see ``Preview``). A bad segment or an
     unknown field raises ValidationError; an empty text is counted as the signature and hint."""
     definition = _definition(merchant, segment, segment_id)
-    coupon_app = _coupon_app(merchant, coupon_app_id)
+    coupon_app = get_coupon_app(merchant, coupon_app_id)
     body = (body or "").strip()
     if body:
         check_template(body, FIELDS)
@@ -350,7 +353,7 @@ def _preview(merchant: Merchant, body: str, definition: dict, coupon_app: Keywor
     problems: list[DomainError] = []
     if body:
         try:
-            _check_body(body, coupon_app)
+            check_body(body, coupon_app)
         except ValidationError as error:     # {coupon} without a coupon app, or the reverse
             problems.append(error)
     if recipients - opted_out <= 0:
@@ -402,9 +405,9 @@ def send_test(campaign_or_body, *, merchant: Merchant, actor: Staff, now: dateti
     member = find_member_by_msisdn(merchant, to)
     values = {"shop": merchant.name}
     values.update(member_values(member, now=now) if member is not None else
-                  member_values(_Row(0, actor.display_name or "", 0, ""), now=now, wanted=_ROW_FIELDS)
+                  member_values(MemberRow(0, actor.display_name or "", 0, ""), now=now, wanted=ROW_FIELDS)
                   | {"expiring_points": 0})
-    coupon_app = _coupon_app(merchant, coupon_app_id)
+    coupon_app = get_coupon_app(merchant, coupon_app_id)
     if coupon_app is not None:
         values["coupon"] = str(coupon_app.config.get("prefix") or "").upper() + "TESTCODE"
         values["coupon_expires"] = _coupon_expires_text(coupon_app, merchant, now)
@@ -414,7 +417,7 @@ def send_test(campaign_or_body, *, merchant: Merchant, actor: Staff, now: dateti
 
 # -- sending --------------------------------------------------------------------------------------
 
-class _Row:
+class MemberRow:
     """A member as ``keywords.context.member_values`` reads one, from a batch's plain row (no ORM
     object per member): the same field values as a keyword reply."""
     __slots__ = ("id", "name", "points_balance", "tier")
@@ -565,8 +568,8 @@ def _renderer(campaign: Campaign, merchant: Merchant, run: CampaignRun, rows: li
         shop, fill = merchant.name, compile_template(campaign.body)
         bodies: list = []
         for row, keep in zip(rows, kept, strict=True):
-            values = member_values(_Row(row.id, row.name, row.points_balance, row.tier), now=now,
-                                   wanted=_ROW_FIELDS)
+            values = member_values(MemberRow(row.id, row.name, row.points_balance, row.tier), now=now,
+                                   wanted=ROW_FIELDS)
             values["shop"], values["expiring_points"] = shop, expiring.get(row.id, 0)
             if coupon_app is not None:
                 coupon = coupons.get(row.id)

@@ -22,6 +22,13 @@ JOBS = [
     # stopped process left half-queued
     {"id": "dispatch_campaigns", "func": "mcrm.jobs.tasks:dispatch_campaigns",
      "trigger": "interval", "minutes": 1},
+    # agenda item times live in the database too: reminders due, and unconfirmed ones to escalate
+    {"id": "send_agenda_reminders", "func": "mcrm.jobs.tasks:send_agenda_reminders",
+     "trigger": "interval", "minutes": 1},
+    # greetings go at each merchant's local hour: this runs the ones whose hour has come today and
+    # goes on with a day's run that a stopped process left half-queued
+    {"id": "care", "func": "mcrm.jobs.tasks:care",
+     "trigger": "interval", "minutes": 10},
     {"id": "release_stale_sms_claims", "func": "mcrm.jobs.tasks:release_stale_sms_claims",
      "trigger": "interval", "minutes": 5},
 ]

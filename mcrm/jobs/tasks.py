@@ -10,7 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
+from mcrm.agenda.services import send_due_reminders
 from mcrm.campaigns.services import dispatch_due
+from mcrm.care.services import run_due_greetings
 from mcrm.core.clock import now_utc
 from mcrm.core.errors import ConflictError
 from mcrm.extensions import db
@@ -125,7 +127,18 @@ def remind_event_signups(*, now: datetime) -> int:
     return _for_each_merchant(send_event_reminders, "event reminders sent", now)
 
 
+def send_agenda_reminders(*, now: datetime) -> int:
+    """Every minute: text agenda reminders that are due, and tell owners of unconfirmed ones."""
+    return _for_each_merchant(send_due_reminders, "agenda SMS queued", now)
+
+
 def dispatch_campaigns(*, now: datetime) -> int:
     """Every minute: start the campaign runs that are due, queue their members in batches (each
     committed: a run stopped half-way goes on from its last batch), finish the runs that are sent."""
     return dispatch_due(now=now)
+
+
+def care(*, now: datetime) -> int:
+    """Every few minutes: the care greetings whose local hour has come today (birthdays, festivals,
+    special days), in batches, each committed; once per member and occasion however often it runs."""
+    return run_due_greetings(now=now)

@@ -73,8 +73,7 @@ def answer_text(merchant: Merchant, *, msisdn: str, text: str | None, now: datet
     command = texts.STAFF_COMMANDS.get(parsed.keyword)
     if command is not None:
         staff = find_staff(merchant, msisdn)
-        if staff is not None:
-            run_command(ctx, staff, command)
+        if staff is not None and run_command(ctx, staff, command):
             return ctx.replies
     app_ref = _extension_app(merchant, extension, apps)
     if app_ref is not None:

@@ -30,7 +30,8 @@ BUILTIN_LABELS = {
 }
 
 #: staff commands (from registered staff phones only); fixed, they are not shown to consumers
-STAFF_COMMANDS = {"xf": "purchase", "dh": "redeem", "dl": "login_code", "hx": "coupon_redeem"}
+STAFF_COMMANDS = {"xf": "purchase", "dh": "redeem", "dl": "login_code", "hx": "coupon_redeem", "rc": "agenda_add",
+                  "1": "agenda_confirm"}
 
 #: what an unknown text gets outside a survey: the merchant's choice
 UNKNOWN_ACTIONS = ("help", "feedback", "nothing")
@@ -81,6 +82,8 @@ DEFAULT_REPLIES = {
     "staff_error": ("未执行：{error}", ("error",)),
     "login_code": ("您的后台登录验证码{code}，5分钟内有效，请勿告诉他人。", ("code",)),
     "coupon_redeemed": ("券码{code}已核销：{offer}。", ("code", "offer")),
+    "staff_agenda_added": ("已记入日程：{when} {title}，提前{remind}分钟短信提醒。", ("when", "title", "remind")),
+    "staff_agenda_confirmed": ("已确认：{items}", ("items",)),
 }
 
 FEEDBACK_KIND_LABELS = {"suggestion": "建议", "complaint": "投诉", "praise": "表扬"}
@@ -149,6 +152,8 @@ REPLY_LABELS = {
     "staff_no_member": _l("Staff: number is no member"), "staff_usage": _l("Staff: command formats"),
     "staff_error": _l("Staff: command refused"), "login_code": _l("Console login code"),
     "coupon_redeemed": _l("Staff: coupon redeemed"),
+    "staff_agenda_added": _l("Staff: agenda item added by RC"),
+    "staff_agenda_confirmed": _l("Staff: agenda reminders confirmed with 1"),
     "reply": _l("Reply"), "issued": _l("Coupon code issued"), "sold_out": _l("No coupons left"),
     "voted": _l("Vote recorded"), "already": _l("Already done (one per number)"),
     "options": _l("No valid option given"), "found": _l("Code found"), "not_found": _l("Code not found"),

@@ -24,6 +24,33 @@ class Gender(StrEnum):
     UNKNOWN = "u"
 
 
+#: the condition every list, count and segment query puts on members (deleted ones are kept for history)
+LIVE = sa.text("deleted_at IS NULL")
+
+
+#: member columns segments test that every purchase moves
+MOVED_BY_PURCHASES = ("points_balance", "total_spend", "last_visit_at")
+#: member columns segments test that seldom change: the tier, the opt-out, the profile
+SELDOM_CHANGED = ("tier", "opted_out", "gender", "birthday_month", "birthday_is_lunar", "birthday",
+                  "birthday_lunar_month", "birthday_lunar_day")
+
+
+def _live_index(name: str, column: str) -> sa.Index:
+    """(merchant_id, column, id) over live members only, then the other columns segments test that
+    change no more often than ``column``.
+
+    Live only: every list, count and segment says ``deleted_at IS NULL``, and with deleted_at in no
+    index each matching member cost a row lookup (0.1 s of CPU for the 108,273 members of one tier
+    at a million). The columns after the id let a count that starts from this index test its other
+    member conditions there (spend ≥ ¥500 and a birthday read 295,508 rows: 0.6 s; 金卡 in May
+    66,447), and cost no extra index write on a purchase: only the indexes a purchase moves anyway
+    carry the columns it moves.
+    """
+    carried = MOVED_BY_PURCHASES + SELDOM_CHANGED if column in MOVED_BY_PURCHASES else SELDOM_CHANGED
+    return sa.Index(name, "merchant_id", column, "id", *(c for c in carried if c != column),
+                    sqlite_where=LIVE, postgresql_where=LIVE)
+
+
 class Member(IdMixin, TimestampMixin, db.Model):
     __tablename__ = "members"
     __table_args__ = (
@@ -33,12 +60,12 @@ class Member(IdMixin, TimestampMixin, db.Model):
         # keyset pagination and filters at 1,000,000 members: every sort key has its own index
         sa.Index("ix_members_merchant_msisdn_rev", "merchant_id", "msisdn_rev"),
         sa.Index("ix_members_merchant_name_key", "merchant_id", "name_key", "id"),
-        sa.Index("ix_members_merchant_points", "merchant_id", "points_balance", "id"),
-        sa.Index("ix_members_merchant_last_visit", "merchant_id", "last_visit_at", "id"),
-        sa.Index("ix_members_merchant_spend", "merchant_id", "total_spend", "id"),
-        sa.Index("ix_members_merchant_tier", "merchant_id", "tier", "id"),
-        sa.Index("ix_members_merchant_birthday_month", "merchant_id", "birthday_month", "id"),
-        sa.Index("ix_members_merchant_opted_out", "merchant_id", "opted_out", "id"),
+        _live_index("ix_members_live_points", "points_balance"),
+        _live_index("ix_members_live_last_visit", "last_visit_at"),
+        _live_index("ix_members_live_spend", "total_spend"),
+        _live_index("ix_members_live_tier", "tier"),
+        _live_index("ix_members_live_birthday_month", "birthday_month"),
+        _live_index("ix_members_live_opted_out", "opted_out"),
     )
 
     merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"))

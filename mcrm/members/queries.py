@@ -167,7 +167,7 @@ def _is_narrow(merchant: Merchant, filters: MemberFilter) -> bool:
     for name, value in equalities.items():
         if value not in (None, ""):
             probes.append(sa.select(sa.literal(1)).select_from(Member).where(
-                Member.merchant_id == merchant.id, getattr(Member, name) == value))
+                Member.merchant_id == merchant.id, Member.deleted_at.is_(None), getattr(Member, name) == value))
     return any(db.session.scalar(sa.select(sa.func.count()).select_from(probe.limit(SMALL_SET).subquery()))
                < SMALL_SET for probe in probes)
 

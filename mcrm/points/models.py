@@ -68,3 +68,16 @@ class PointsEntry(IdMixin, db.Model):
 #: redemption its debit.
 IS_CREDIT = sa.or_(sa.and_(PointsEntry.points > 0, PointsEntry.voids_entry_id.is_(None)),
                    sa.and_(PointsEntry.points < 0, PointsEntry.voids_entry_id.is_not(None)))
+
+
+#: SQL: a purchase that is no void. 'earn' is literal, not a bound parameter: a database uses a
+#: partial index only when the query's own terms, as written, imply the index's condition
+IS_PURCHASE = sa.and_(PointsEntry.kind == sa.literal_column(f"'{EntryKind.EARN}'"),
+                      PointsEntry.voids_entry_id.is_(None))
+
+# visits and spend in a period, for segments: the purchases alone, by member, with the columns the
+# aggregates read, so they are counted and summed from the index without reading the table (id, for
+# leaving out the voided ones, is implied on SQLite and needed on PostgreSQL)
+sa.Index("ix_points_entries_purchases", PointsEntry.merchant_id, PointsEntry.member_id,
+         PointsEntry.created_at, PointsEntry.amount, PointsEntry.id,
+         sqlite_where=IS_PURCHASE, postgresql_where=IS_PURCHASE)

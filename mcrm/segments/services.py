@@ -17,7 +17,7 @@ from mcrm.merchants.models import Merchant
 from mcrm.segments import conditions as _builtin  # noqa: F401  (registers the built-in conditions)
 from mcrm.segments import rules
 from mcrm.segments.models import Segment
-from mcrm.segments.sql import SOURCES, Context, compile_where
+from mcrm.segments.sql import SOURCES, Context, segment_where
 
 #: members shown beside the live count while a segment is edited
 SAMPLE_SIZE = 10
@@ -64,9 +64,7 @@ def _context(merchant_id: int, now: datetime) -> Context:
 
 
 def _where(merchant_id: int, definition, now: datetime) -> list:
-    normalized = check_definition(merchant_id, definition)
-    return [Member.merchant_id == merchant_id, Member.deleted_at.is_(None),
-            compile_where(normalized, _context(merchant_id, now))]
+    return segment_where(check_definition(merchant_id, definition), _context(merchant_id, now))
 
 
 def member_ids_select(merchant_id: int, definition, *, now: datetime) -> sa.Select:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from mcrm.members.models import Member
 from mcrm.segments import rules
 
 
@@ -20,6 +21,11 @@ class Context:
     merchant_id: int
     now: datetime
     zone: ZoneInfo
+
+    @property
+    def live(self) -> list[sa.ColumnElement[bool]]:
+        """The merchant's members that are not deleted: the segment's universe."""
+        return [Member.merchant_id == self.merchant_id, Member.deleted_at.is_(None)]
 
     @property
     def today(self) -> date:
@@ -44,16 +50,36 @@ class Context:
         return ([column >= start] if start else []) + ([column < end] if end else [])
 
 
+def _parts(definition: dict, context: Context, vocabulary: rules.Vocabulary) -> list[sa.ColumnElement[bool]]:
+    return [vocabulary.get(item["type"]).where({k: v for k, v in item.items() if k != "type"}, context)
+            if "type" in item else compile_where(item, context, vocabulary) for item in definition["items"]]
+
+
 def compile_where(definition: dict, context: Context,
                   vocabulary: rules.Vocabulary = rules.VOCABULARY) -> sa.ColumnElement[bool]:
-    """The boolean a member row must satisfy to be in the (normalized) segment."""
-    parts = [vocabulary.get(item["type"]).where({k: v for k, v in item.items() if k != "type"}, context)
-             if "type" in item else compile_where(item, context, vocabulary) for item in definition["items"]]
+    """The boolean a live member of the merchant (``context.live``) must satisfy to be in the
+    (normalized) segment."""
+    parts = _parts(definition, context, vocabulary)
     if definition["op"] == "and":
         return sa.and_(sa.true(), *parts)
     if definition["op"] == "or":
         return sa.or_(*parts)
     return sa.not_(sa.or_(*parts))
+
+
+def segment_where(definition: dict, context: Context,
+                  vocabulary: rules.Vocabulary = rules.VOCABULARY) -> list[sa.ColumnElement[bool]]:
+    """Where-clauses selecting the segment's members from ``members``.
+
+    A top-level OR puts ``context.live`` into each branch rather than around the whole: SQLite then
+    counts it by uniting the branches' index searches (the live-member indexes are partial, so a
+    branch needs both terms to use one) where it walked every member of the merchant (0.8 s of CPU
+    at a million). Only there: inside an AND, deleted_at in a branch is a column the indexes lack,
+    and testing it read every candidate's row.
+    """
+    if definition["op"] == "or":
+        return [sa.or_(*(sa.and_(*context.live, part) for part in _parts(definition, context, vocabulary)))]
+    return [*context.live, compile_where(definition, context, vocabulary)]
 
 
 # -- lists the builder offers ---------------------------------------------------------------------

@@ -7,8 +7,8 @@ Each kind declares its reply texts (default and placeholders) in ``REPLIES`` and
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from datetime import date, datetime, time, timedelta, UTC
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 

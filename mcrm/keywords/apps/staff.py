@@ -1,7 +1,8 @@
 """Staff commands by SMS, from phones registered to the merchant's staff only.
 
 ``XF <msisdn> <amount>`` purchase, ``DH <msisdn> <points> [reason]`` redeem, ``DL`` login code,
-``HX <code>`` coupon redeemed. Every error is answered to the staff phone, never raised.
+``HX <code>`` coupon redeemed, ``RC <day> <time> <title>`` agenda item, ``1`` confirms agenda
+reminders. Every error is answered to the staff phone, never raised.
 
 The member is told of a purchase or redemption with the same SMS whether staff texted it or used
 the console (``tell_member``, ``queue_member_notice``); a login code likewise, whether asked for by
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from flask_babel import get_babel
 from sqlalchemy.orm import lazyload
 
+from mcrm.agenda.services import add_item_by_sms, confirm_reminders, when_text
 from mcrm.auth.login_codes import CODE_DIGITS, issue_login_code
 from mcrm.auth.models import Staff
 from mcrm.core.errors import ConfirmationRequiredError, DomainError, InsufficientPointsError, ValidationError
@@ -163,17 +165,38 @@ def coupon_redeem(ctx: Context, staff: Staff) -> None:
     ctx.reply("coupon_redeemed", code=coupon.code, offer=coupon.app.name, member=None)
 
 
-COMMANDS = {"purchase": purchase, "redeem": redeem, "login_code": login_code, "coupon_redeem": coupon_redeem}
+def agenda_add(ctx: Context, staff: Staff) -> None:
+    item = add_item_by_sms(ctx.merchant, staff, ctx.parsed.rest, now=ctx.now)
+    ctx.reply("staff_agenda_added", when=when_text(ctx.merchant, item.starts_at), title=item.title,
+              remind=item.remind_minutes, member=None)
 
 
-def run_command(ctx: Context, staff: Staff, command: str) -> None:
-    """Run one staff command; a refused one (bad number, amount, unknown code) is answered with why."""
+def agenda_confirm(ctx: Context, staff: Staff) -> bool:
+    """``1``: confirm the staff member's open reminders. With none open (or more words after it),
+    the text is not this command's: it goes on through the engine (a survey answer, a vote)."""
+    if ctx.parsed.args:
+        return False
+    confirmed = confirm_reminders(ctx.merchant, staff, now=ctx.now)
+    if not confirmed:
+        return False
+    items = "；".join(f"{when_text(ctx.merchant, r.occurs_at)} {r.item.title}" for r in confirmed)
+    ctx.reply("staff_agenda_confirmed", items=items, member=None)
+    return True
+
+
+COMMANDS = {"purchase": purchase, "redeem": redeem, "login_code": login_code, "coupon_redeem": coupon_redeem,
+            "agenda_add": agenda_add, "agenda_confirm": agenda_confirm}
+
+
+def run_command(ctx: Context, staff: Staff, command: str) -> bool:
+    """Run one staff command; a refused one (bad number, amount, unknown code) is answered with why.
+    False when the command declines the text (``1`` with nothing to confirm): the engine reads on."""
     try:
         with db.session.begin_nested():
-            COMMANDS[command](ctx, staff)
+            return COMMANDS[command](ctx, staff) is not False
     except DomainError as error:
         ctx.replies.clear()  # nothing happened: no half-told story
         # in the staff's own language, else the console's default (a staff phone has no browser)
         ctx.reply("staff_error", error=error.translated(staff.locale or str(get_babel().default_locale)),
                   member=None)
-
+        return True
