@@ -266,7 +266,7 @@ def test_feedback_opens_a_ticket_of_its_kind_and_replies_its_number(phone, merch
     replies = phone.text(text)
     ticket = db.session.scalar(sa.select(FeedbackTicket))
     assert ticket.kind == kind and ticket.text == "菜太咸" and ticket.merchant_id == merchant.id
-    assert ticket.msisdn == CONSUMER and ticket.status == "open" and ticket.inbound_message_id is not None
+    assert ticket.msisdn == CONSUMER and ticket.status == "new" and ticket.inbound_message_id is not None
     assert ticket.number in replies[0]
 
 
