@@ -50,10 +50,10 @@ def _clean_kind(kind: str) -> str:
     return kind
 
 
-def _clean_text(text: str | None, empty: str = "Feedback text is empty") -> str:
+def _clean_text(text: str | None, empty: ValidationError) -> str:
     text = (text or "").strip()
     if not text:
-        raise ValidationError(empty)
+        raise empty
     if len(text) > MAX_TEXT:
         raise ValidationError("The text is longer than %(most)s characters", most=MAX_TEXT)
     return text
@@ -87,7 +87,7 @@ def create_ticket(merchant: Merchant, *, msisdn: str, kind: str, text: str, now:
     """A ticket typed in the console (a complaint by phone or at the counter), linked to the member
     of that number when there is one."""
     msisdn = normalize_msisdn(msisdn)
-    text = _clean_text(text)
+    text = _clean_text(text, ValidationError("Feedback text is empty"))
     ticket = open_ticket(merchant, msisdn=msisdn, kind=kind, text=text, now=now,
                          member=find_member_by_msisdn(merchant, msisdn), actor=actor)
     if assignee_id:
@@ -181,8 +181,8 @@ def move_ticket(ticket: FeedbackTicket, merchant: Merchant, *, to: str, now: dat
 
 def add_note(ticket: FeedbackTicket, *, body: str, actor: Staff, now: datetime) -> TicketEntry:
     """An internal note: staff read it, the member never does."""
-    entry = TicketEntry(ticket_id=ticket.id, kind=EntryKind.NOTE, body=_clean_text(body, "The note is empty"),
-                        staff_id=actor.id, created_at=now)
+    body = _clean_text(body, ValidationError("The note is empty"))
+    entry = TicketEntry(ticket_id=ticket.id, kind=EntryKind.NOTE, body=body, staff_id=actor.id, created_at=now)
     db.session.add(entry)
     db.session.flush()
     return entry
@@ -210,7 +210,7 @@ def reply_to_ticket(ticket: FeedbackTicket, merchant: Merchant, *, body: str, ac
     ticket's response: it stops the overdue clock, and a new ticket is then in progress."""
     if ticket.status == TicketStatus.CLOSED:
         raise ValidationError("The ticket is closed")
-    body = _clean_text(body, "The reply is empty")
+    body = _clean_text(body, ValidationError("The reply is empty"))
     message = enqueue_sms(merchant, msisdn=ticket.msisdn, body=body, kind="transactional", now=now,
                           member=_live_member(ticket), occasion=f"feedback:{ticket.id}")
     entry = TicketEntry(ticket_id=ticket.id, kind=EntryKind.REPLY, body=body, staff_id=actor.id,
