@@ -21,6 +21,12 @@ def test_every_cited_docs_page_exists():
             assert (ROOT / page).is_file(), f"{path.relative_to(ROOT)} cites {page}, which does not exist"
 
 
+def test_the_readme_links_every_docs_page():
+    linked = set(LINK.findall((ROOT / "README.md").read_text(encoding="utf-8")))
+    missing = {f"docs/{page.name}" for page in (ROOT / "docs").glob("*.md")} - {target for target, _ in linked}
+    assert not missing, f"README.md does not link {sorted(missing)}"
+
+
 def test_links_between_pages_land_on_a_page_and_heading():
     for path in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
         for target, anchor in LINK.findall(path.read_text(encoding="utf-8")):
