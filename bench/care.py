@@ -162,7 +162,8 @@ def run_size(members: int, source: str | None, keep: str | None, phases: list[st
                 continue
             figures[name] = figure = time_phase(merchant_id, kind, settings, days_later)
             print(f"  {name:20} {figure.wall:7.2f} s wall {figure.cpu:7.2f} s CPU {figure.members:9,} members"
-                  f"  RSS {figure.rss_before:5.0f} → {figure.rss_peak:5.0f} MB  load {figure.load:4.1f}", flush=True)
+                  f"  RSS {figure.rss_before:5.0f} → {figure.rss_peak:5.0f} MB  load {figure.load:4.1f}",
+                  flush=True)
         gifts = db.session.scalar(sa.select(sa.func.count()).select_from(PointsEntry)
                                   .where(PointsEntry.idempotency_key.like("care:%")))
         by_status = db.session.execute(sa.select(OutboundMessage.status, sa.func.count())
@@ -175,7 +176,8 @@ def run_size(members: int, source: str | None, keep: str | None, phases: list[st
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=100_000,
                         help="members of the first, smaller run (0: none), for the ratios and memory")
