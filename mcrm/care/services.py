@@ -438,19 +438,16 @@ def run_batch(run_id: int, *, now: datetime, batch_size: int = BATCH_SIZE) -> in
         .values(last_member_id=rows[-1].id), execution_options={"synchronize_session": False}).rowcount
     if taken != 1:
         return None
-    by_label: dict[str, list] = defaultdict(list)
-    for row in rows:
-        by_label[_label_text(row.label)].append(row)
-    for label, group in by_label.items():
-        occasion = occasion_of(greeting, label)
-        keys = [f"{occasion}:{row.id:010d}" for row in group]
-        if greeting.kind in TRANSACTIONAL:
-            _send_notices(merchant, greeting, group, keys, occasion, now)
-            continue
-        recipients = [(row.id, row.msisdn, row.opted_out) for row in group]
-        enqueue_marketing_batch(merchant, recipients, keys, _renderer(merchant, greeting, group, occasion, now),
-                                now=now, occasion=occasion)
-        _give_points(merchant, greeting, group, occasion, now)
+    occasions = [occasion_of(greeting, _label_text(row.label)) for row in rows]
+    keys = [f"{occasion}:{row.id:010d}" for occasion, row in zip(occasions, rows, strict=True)]
+    if greeting.kind in TRANSACTIONAL:
+        _send_notices(merchant, greeting, rows, keys, occasions, now)
+    else:
+        # one batch whatever the occasions: a win-back's is each member's last visit
+        recipients = [(row.id, row.msisdn, row.opted_out) for row in rows]
+        enqueue_marketing_batch(merchant, recipients, keys, _renderer(merchant, greeting, rows, occasions, now),
+                                now=now, occasion=occasions)
+        _give_points(merchant, greeting, rows, occasions, now)
     if greeting.kind is CareKind.TIER_CHANGE:
         seen = CareMemberTier.__table__
         db.session.execute(seen.update().where(seen.c.member_id == sa.bindparam("b_id"))
@@ -469,7 +466,7 @@ def _row_values(merchant: Merchant, row, now: datetime) -> dict:
     return values
 
 
-def _send_notices(merchant: Merchant, greeting: CareGreeting, rows: list, keys: list[str], occasion: str,
+def _send_notices(merchant: Merchant, greeting: CareGreeting, rows: list, keys: list[str], occasions: list[str],
                   now: datetime) -> None:
     """Transactional notices of the member's own account, one ``enqueue_sms`` each: any hour, to
     opted-out members too, no cap (docs/sending.md); the idempotency key makes a second run's a
@@ -479,7 +476,7 @@ def _send_notices(merchant: Merchant, greeting: CareGreeting, rows: list, keys: 
     members = {member.id: member for member in db.session.scalars(
         sa.select(Member).where(Member.id.in_([row.id for row in rows])))}
     fill = compile_template(greeting.body)
-    for row, key in zip(rows, keys, strict=True):
+    for row, key, occasion in zip(rows, keys, occasions, strict=True):
         values = _row_values(merchant, row, now)
         if greeting.kind is CareKind.POINTS_EXPIRING:
             values["expiring_points"] = expiring.get(row.id, 0)
@@ -492,7 +489,7 @@ def _send_notices(merchant: Merchant, greeting: CareGreeting, rows: list, keys: 
             logger.info("care notice %s: member %s skipped: %s", greeting.id, row.id, error.message)
 
 
-def _renderer(merchant: Merchant, greeting: CareGreeting, rows: list, occasion: str, now: datetime):
+def _renderer(merchant: Merchant, greeting: CareGreeting, rows: list, occasions: list[str], now: datetime):
     """The batch's ``render``: each member's text, and a coupon for each member whose greeting
     will go (recorded against the occasion, so a repeated run never issues a second)."""
     coupon_app = get_coupon_app(merchant, greeting.coupon_app_id) if greeting.coupon_app_id else None
@@ -505,8 +502,9 @@ def _renderer(merchant: Merchant, greeting: CareGreeting, rows: list, occasion: 
             coupons = {member_id: coupon for (member_id, _msisdn), coupon in zip(holders, issued, strict=True)
                        if coupon is not None}
             if coupons:
+                occasion_of_member = {row.id: occasion for row, occasion in zip(rows, occasions, strict=True)}
                 db.session.execute(sa.insert(CareCoupon), [
-                    {"occasion": occasion, "member_id": member_id, "coupon_id": coupon.id}
+                    {"occasion": occasion_of_member[member_id], "member_id": member_id, "coupon_id": coupon.id}
                     for member_id, coupon in coupons.items()])
         fill = compile_template(greeting.body)
         bodies: list = []
@@ -530,18 +528,19 @@ def gift_for(greeting: CareGreeting, tier: str) -> int:
     return int(greeting.gift_points_by_tier.get(tier, greeting.gift_points)) if tier else greeting.gift_points
 
 
-def _give_points(merchant: Merchant, greeting: CareGreeting, rows: list, occasion: str, now: datetime) -> None:
+def _give_points(merchant: Merchant, greeting: CareGreeting, rows: list, occasions: list[str], now: datetime) -> None:
     """The greeting's points, once per member and occasion (the ledger's idempotency key). Every
     member whose day it is gets them, whether or not the text may go (opted out, capped): the gift
     is the member's benefit, the text only tells of it."""
     gifts = {row.id: gift_for(greeting, row.tier) for row in rows}
+    occasion_of_member = {row.id: occasion for row, occasion in zip(rows, occasions, strict=True)}
     due = [member_id for member_id, points in gifts.items() if points > 0]
     if not due:
         return
     reason = f"{greeting_name(greeting)}礼遇"
     for member in db.session.scalars(sa.select(Member).where(Member.id.in_(due)).order_by(Member.id)):
         grant_points(member, merchant, gifts[member.id], reason=reason, actor=SYSTEM, now=now,
-                     idempotency_key=f"{occasion}:{member.id}")
+                     idempotency_key=f"{occasion_of_member[member.id]}:{member.id}")
 
 
 # -- the console's view of today and the week -----------------------------------------------------

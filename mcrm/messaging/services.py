@@ -44,9 +44,9 @@ class Suppressed(NamedTuple):
 
 #: (member id or None, E.164 number, opted out?): what the marketing rules need of a recipient
 Recipient = tuple[int | None, str, bool]
-#: numbers per IN (...) list of the set-based rules: a campaign's batch, well under every
-#: database's parameter limit (SQLite 32,766, PostgreSQL 65,535)
-_IN_CHUNK = 5000
+#: numbers per IN (...) list of the set-based rules: well under every database's parameter
+#: limit (SQLite 32,766, PostgreSQL 65,535), and a power of two, as ``_padded`` lists are
+_IN_CHUNK = 4096
 
 
 # ------------------------------------------------------------------------------------------ outbox
@@ -190,13 +190,30 @@ def _suppress_reason(merchant: Merchant, msisdn: str, member: Member | None, occ
     return marketing_suppressions(merchant, [recipient], occasion=occasion, send_at=send_at)[0]
 
 
-def marketing_suppressions(merchant: Merchant, recipients: Sequence[Recipient], *, occasion: str | None,
-                           send_at: datetime) -> list[str | None]:
+def _padded(values: Sequence[str]) -> list[str]:
+    """``values`` (not empty) repeated at the end up to the next power of two: an IN list of every
+    length is another statement, which the driver keeps prepared (SQLite: 128 of them, here each
+    of thousands of parameters, ~1 MB), so a win-back at a million members grew by 127 MB."""
+    return [*values, *[values[-1]] * ((1 << (len(values) - 1).bit_length()) - len(values))]
+
+
+def _per_recipient(occasion: str | Sequence[str] | None, recipients: Sequence) -> list[str | None]:
+    if occasion is None or isinstance(occasion, str):
+        return [occasion] * len(recipients)
+    if len(occasion) != len(recipients):
+        raise ValueError("one occasion per recipient")
+    return list(occasion)
+
+
+def marketing_suppressions(merchant: Merchant, recipients: Sequence[Recipient], *,
+                           occasion: str | Sequence[str] | None, send_at: datetime) -> list[str | None]:
     """Why each recipient's marketing message going out at ``send_at`` must be suppressed, or None
     when it may go: the rules of docs/sending.md, in this order: opted out, invalid number,
     duplicate occasion, frequency cap. The one definition of those rules, for one message
     (``enqueue_sms``) and for a batch (``enqueue_marketing_batch``): one query per rule and chunk
-    of numbers, never one per recipient."""
+    of numbers, never one per recipient. ``occasion`` is the batch's, or one per recipient (a
+    win-back's occasion is each member's last visit: a query per occasion was one per member)."""
+    occasions = _per_recipient(occasion, recipients)
     reasons: list[str | None] = [
         SuppressReason.OPTED_OUT if opted_out else None if is_sendable_msisdn(msisdn)
         else SuppressReason.INVALID_NUMBER for _member_id, msisdn, opted_out in recipients]
@@ -209,27 +226,30 @@ def marketing_suppressions(merchant: Merchant, recipients: Sequence[Recipient], 
     # (the first bound keeps the index range short)
     same_day = sa.and_(OutboundMessage.created_at >= day_start - timedelta(days=1),
                        sent_at >= day_start, sent_at < day_end)
-    of_occasion = OutboundMessage.occasion == occasion if occasion is not None else sa.false()
-    # one grouped query per chunk answers both rules: this occasion's messages and the day's
-    taken_or_today = sa.select(
-        OutboundMessage.msisdn, sa.func.sum(sa.case((of_occasion, 1), else_=0)),
-        sa.func.sum(sa.case((same_day, 1), else_=0)),
-    ).where(counted, sa.or_(of_occasion, same_day)).group_by(OutboundMessage.msisdn)
-    open_numbers = [recipients[i][1] for i, reason in enumerate(reasons) if reason is None]
-    taken: set[str] = set()
-    sent_today: dict[str, int] = {}
-    for start in range(0, len(open_numbers), _IN_CHUNK):
-        chunk = open_numbers[start:start + _IN_CHUNK]
-        for msisdn, of_this_occasion, today in db.session.execute(
-                taken_or_today.where(OutboundMessage.msisdn.in_(chunk))):
-            if of_this_occasion:
-                taken.add(msisdn)
-            sent_today[msisdn] = today
+    open_rows = [i for i, reason in enumerate(reasons) if reason is None]
+    # (number, occasion) already in the outbox, and each number's messages that day
+    taken: set[tuple[str, str | None]] = set()
+    sent_today: Counter = Counter()
+    for start in range(0, len(open_rows), _IN_CHUNK):
+        chunk = open_rows[start:start + _IN_CHUNK]
+        wanted = sorted({occasions[i] for i in chunk} - {None})
+        of_occasion = OutboundMessage.occasion.in_(_padded(wanted)) if wanted else sa.false()
+        # one grouped query per chunk answers both rules: these occasions' messages and the day's
+        for msisdn, found, of_these, today in db.session.execute(
+                sa.select(OutboundMessage.msisdn, OutboundMessage.occasion,
+                          sa.func.sum(sa.case((of_occasion, 1), else_=0)),
+                          sa.func.sum(sa.case((same_day, 1), else_=0)))
+                .where(counted, sa.or_(of_occasion, same_day),
+                       OutboundMessage.msisdn.in_(_padded([recipients[i][1] for i in chunk])))
+                .group_by(OutboundMessage.msisdn, OutboundMessage.occasion)):
+            if of_these:
+                taken.add((msisdn, found))
+            sent_today[msisdn] += today
     cap = merchant.frequency_cap_per_day
     for i, reason in enumerate(reasons):
         if reason is None:
             msisdn = recipients[i][1]
-            if msisdn in taken:
+            if (msisdn, occasions[i]) in taken:
                 reasons[i] = SuppressReason.DUPLICATE_OCCASION
             elif sent_today.get(msisdn, 0) >= cap:
                 reasons[i] = SuppressReason.FREQUENCY_CAP
@@ -238,7 +258,7 @@ def marketing_suppressions(merchant: Merchant, recipients: Sequence[Recipient], 
 
 def enqueue_marketing_batch(merchant: Merchant, recipients: Sequence[Recipient], keys: Sequence[str],
                             render: Callable[[Sequence[Recipient], list[bool]], list], *, now: datetime,
-                            occasion: str) -> Counter:
+                            occasion: str | Sequence[str]) -> Counter:
     """Put one marketing MT per recipient in the outbox, set-based: the rules of
     ``marketing_suppressions`` for all of them at once, then one executemany INSERT. Flushes.
 
@@ -246,12 +266,14 @@ def enqueue_marketing_batch(merchant: Merchant, recipients: Sequence[Recipient],
     CONFLICT DO NOTHING), so a batch run twice, or by two processes at once, leaves one row per key.
     ``render(recipients, kept)`` returns each recipient's body (``kept[i]`` says whether its message
     will go, so that the caller hands out coupons only to those), or ``Suppressed(reason)``.
+    ``occasion`` is the batch's, or one per recipient.
     Returns counts by outcome: ``queued`` and each suppression reason (rows attempted, whether or
     not a key was already there).
     """
+    occasions = _per_recipient(occasion, recipients)
     send_at = next_send_time(merchant, now)
     not_before = send_at if send_at > now else None
-    reasons = marketing_suppressions(merchant, recipients, occasion=occasion, send_at=send_at)
+    reasons = marketing_suppressions(merchant, recipients, occasion=occasions, send_at=send_at)
     bodies = render(recipients, [reason is None for reason in reasons])
     signature, hint = merchant.signature, merchant.unsubscribe_hint
     outcome: Counter = Counter()
@@ -261,8 +283,8 @@ def enqueue_marketing_batch(merchant: Merchant, recipients: Sequence[Recipient],
     queued, suppressed = MessageStatus.QUEUED.value, MessageStatus.SUPPRESSED.value
     marketing = MessageKind.MARKETING.value
     rows = []
-    for (member_id, msisdn, _opted_out), key, reason, body in zip(recipients, keys, reasons, bodies,
-                                                                  strict=True):
+    for (member_id, msisdn, _opted_out), key, reason, body, of_row in zip(recipients, keys, reasons, bodies,
+                                                                          occasions, strict=True):
         if body.__class__ is Suppressed:
             reason, body = reason or body.reason, ""
         text = signature + body + hint
@@ -271,7 +293,7 @@ def enqueue_marketing_batch(merchant: Merchant, recipients: Sequence[Recipient],
             reason = SuppressReason.TOO_LONG
         rows.append((merchant.id, member_id, msisdn, body, text, marketing, parts,
                      suppressed if reason else queued, reason, None if reason else waits_until, 0, key,
-                     occasion, created_at))
+                     of_row, created_at))
         outcome[reason or "queued"] += 1
     if rows:
         db.session.flush()

@@ -142,3 +142,28 @@ def test_tier_notices_go_after_a_change_once_and_not_for_the_first_look(db, merc
     services.run_due_greetings(now=now + timedelta(days=2))
     assert sorted((row.msisdn, row.text) for row in greetings_out(db)) == [
         ("+8613800000001", "【小王烧烤】恭喜升级为金卡"), ("+8613800000002", "【小王烧烤】您的等级调整为银卡")]
+
+
+def test_a_win_back_batch_of_many_absences_asks_the_outbox_once_and_keeps_each_absence(
+        db, merchant, make_member, greet, now):
+    """Each member's occasion is the last visit, so a batch holds as many occasions as members: the
+    batch asked the outbox once per occasion (at a million members, minutes), now once."""
+    members = [make_member(msisdn=f"138000001{i:02d}", joined_at=now - timedelta(days=400)) for i in range(30)]
+    for i, member in enumerate(members):
+        visited(db, member, now - timedelta(days=100 + i))
+    greet(kind="win_back", body="{name}，好久不见", days=90)
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert services.run_due_greetings(now=now) == 30
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert sum("FROM outbound_messages" in sql and "GROUP BY" in sql for sql in statements) == 1
+    visited(db, members[0], now + timedelta(days=1))                            # back, then away again
+    services.run_due_greetings(now=now + timedelta(days=92))
+    out = greetings_out(db)
+    assert len(out) == 31 and {row.status for row in out} == {MessageStatus.QUEUED}
+    assert sum(row.msisdn == members[0].msisdn for row in out) == 2
