@@ -137,3 +137,19 @@ def parse_branches(text: str) -> dict[str, int]:
             raise ValueError(part)
         branches[match.group(1).upper()] = int(match.group(2))
     return branches
+
+
+def tally(question: Question, values: dict[str, int]) -> list[tuple[str, int]]:
+    """Chart rows from stored values and their counts: every option (a multiple choice counts each
+    pick), every rating in the range, or the numbers given in order."""
+    if question.kind in CHOICE_KINDS:
+        picks = dict.fromkeys(LETTERS[:len(question.options)], 0)
+        for value, count in values.items():
+            for letter in value.split(","):
+                if letter in picks:
+                    picks[letter] += count
+        return [(f"{letter} {option}", picks[letter]) for letter, option in zip(LETTERS, question.options)]
+    if question.kind in RATING_RANGES:
+        low, high = RATING_RANGES[question.kind]
+        return [(str(n), values.get(str(n), 0)) for n in range(low, high + 1)]
+    return sorted(values.items(), key=lambda item: float(item[0]))

@@ -305,3 +305,55 @@ def _complete(session: SurveySession, survey: Survey, *, now: datetime, member: 
             points = survey.reward_points
     db.session.flush()
     return Step(completed=True, thanks=survey.thanks, reward_points=points)
+
+
+# -- results ---------------------------------------------------------------------------------------
+
+@dataclass
+class QuestionResult:
+    question: SurveyQuestion
+    #: (label, count) per option or value, in the order a chart shows them
+    counts: list[tuple[str, int]]
+    skipped: int
+    #: the latest free-text answers
+    texts: list[str]
+
+
+@dataclass
+class Results:
+    started: int
+    answered: int
+    completed: int
+    questions: list[QuestionResult]
+
+    def rate(self, count: int) -> float:
+        return round(100 * count / self.started, 1) if self.started else 0.0
+
+
+def survey_results(survey: Survey, *, text_limit: int = 200) -> Results:
+    """Response (at least one answer) and completion counts, and each question's tally, counted in SQL."""
+    sessions = sa.select(SurveySession.id).where(SurveySession.survey_id == survey.id)
+    started = db.session.scalar(sa.select(sa.func.count()).select_from(sessions.subquery()))
+    answered = db.session.scalar(sa.select(sa.func.count(sa.distinct(SurveyAnswer.session_id)))
+                                 .where(SurveyAnswer.session_id.in_(sessions)))
+    completed = db.session.scalar(sa.select(sa.func.count()).select_from(
+        sessions.where(SurveySession.completed_at.is_not(None)).subquery()))
+    grouped = db.session.execute(
+        sa.select(SurveyAnswer.position, SurveyAnswer.value, sa.func.count())
+        .where(SurveyAnswer.session_id.in_(sessions)).group_by(SurveyAnswer.position, SurveyAnswer.value)).all()
+    results = []
+    for question in list_questions(survey):
+        values = {value: count for position, value, count in grouped if position == question.position}
+        skipped = values.pop("", 0)
+        texts: list[str] = []
+        if question.kind == QuestionKind.TEXT:
+            counts: list[tuple[str, int]] = []
+            texts = list(db.session.scalars(
+                sa.select(SurveyAnswer.value).where(SurveyAnswer.session_id.in_(sessions),
+                                                    SurveyAnswer.position == question.position,
+                                                    SurveyAnswer.value != "")
+                .order_by(SurveyAnswer.id.desc()).limit(text_limit)))
+        else:
+            counts = flow.tally(_as_flow(question), values)
+        results.append(QuestionResult(question, counts, skipped, texts))
+    return Results(started, answered, completed, results)

@@ -147,3 +147,25 @@ def test_the_survey_extension_starts_it_without_a_keyword(phone, survey, db):
     db.session.commit()
     assert phone.text("hi", extension="71") == [f"{INTRO}\n1.菜品如何？A好吃 B一般 C难吃"]
     assert phone.text("B", extension="71") == ["2.喜欢什么？A菜品 B环境 C服务（可多选）"]
+
+
+def test_results_count_rates_tallies_and_free_text(phone, survey, db):
+    from mcrm.surveys.charts import bar_chart
+    from mcrm.surveys.services import survey_results
+    phone.text("DC")
+    phone.text("A")
+    phone.text("AC")
+    phone.text("<b>好</b>")
+    phone.text("DC", msisdn="+8613900139001")
+    phone.text("C", msisdn="+8613900139001")
+    phone.text("DC", msisdn="+8613900139002")
+    results = survey_results(survey)
+    assert (results.started, results.answered, results.completed) == (3, 2, 1)
+    assert results.rate(results.completed) == 33.3
+    first, second, third = results.questions
+    assert first.counts == [("A 好吃", 1), ("B 一般", 0), ("C 难吃", 1)]
+    assert second.counts == [("A 菜品", 1), ("B 环境", 0), ("C 服务", 1)]
+    assert third.texts == ["<b>好</b>"]
+    svg = bar_chart(first.counts)
+    assert svg.count("<rect") == 3 and "&lt;" not in svg
+    assert "&lt;b&gt;" in bar_chart([("<b>好</b>", 1)])
