@@ -148,7 +148,7 @@ def tally(question: Question, values: dict[str, int]) -> list[tuple[str, int]]:
             for letter in value.split(","):
                 if letter in picks:
                     picks[letter] += count
-        return [(f"{letter} {option}", picks[letter]) for letter, option in zip(LETTERS, question.options)]
+        return [(f"{letter} {option}", picks[letter]) for letter, option in zip(picks, question.options, strict=True)]
     if question.kind in RATING_RANGES:
         low, high = RATING_RANGES[question.kind]
         return [(str(n), values.get(str(n), 0)) for n in range(low, high + 1)]
