@@ -390,7 +390,9 @@ def test_every_condition_and_choice_is_described_in_both_languages(world):
         english = services.describe(world.merchant.id, condition, locale="en")
         chinese = services.describe(world.merchant.id, condition, locale="zh")
         assert english != chinese, condition
-    assert len({c.key for c in VOCABULARY} - {c["type"] for c, _h, _m in CASES.values()}) == 0
+    # the conditions other features register (campaigns) are tested with those features
+    built_in = {c.key for c in VOCABULARY if c.where.__module__ == "mcrm.segments.conditions"}
+    assert len(built_in - {c["type"] for c, _h, _m in CASES.values()}) == 0
 
 
 def test_saved_segments_are_named_listed_reused_and_scoped(world, make_merchant):

@@ -53,3 +53,16 @@ def test_a_suppressed_or_queued_message_is_not_received(db, merchant, make_membe
     launch()
     services.dispatch_due(now=now)
     assert count_members(merchant.id, {"op": "and", "items": [{"type": "campaign_received"}]}, now=now) == 0
+
+
+def test_the_campaign_conditions_are_described_in_both_languages(db, merchant, make_member, launch, now):
+    make_member(msisdn="13800000001")
+    campaign = launch()
+    for definition in ({"type": "campaign_received"}, {"type": "campaign_replied"},
+                       {"type": "campaign_received", "campaign_id": campaign.id, "period": {"days": 7}},
+                       {"type": "campaign_replied", "campaign_id": campaign.id,
+                        "period": {"from": "2026-11-01", "to": "2026-11-30"}}):
+        english = describe(merchant.id, definition, locale="en")
+        chinese = describe(merchant.id, definition, locale="zh")
+        assert english != chinese and not any(word in chinese for word in ("campaign", "replied", "received")), \
+            (english, chinese)
