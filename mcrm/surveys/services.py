@@ -73,9 +73,9 @@ def set_survey_active(survey: Survey, active: bool) -> None:
     db.session.flush()
 
 
-def add_question(survey: Survey, *, kind: str, text: str, options: list[str] | tuple[str, ...] = (),
-                 branches: str | dict = "", reask_text: str = "") -> SurveyQuestion:
-    """Append a question; its position is the next number. Branches are ``A=4`` lines or a dict."""
+def _question_fields(position: int, *, kind: str, text: str, options, branches,
+                     reask_text: str) -> dict:
+    """The checked columns of the question at ``position``; ValidationError says what is wrong."""
     try:
         kind = QuestionKind(kind)
     except ValueError:
@@ -91,10 +91,6 @@ def add_question(survey: Survey, *, kind: str, text: str, options: list[str] | t
             raise ValidationError("Two options read the same")
     else:
         options = ()
-    questions = list_questions(survey)
-    if len(questions) >= MAX_QUESTIONS:
-        raise ValidationError("A survey has at most %(max)s questions", max=MAX_QUESTIONS)
-    position = questions[-1].position + 1 if questions else 1
     if isinstance(branches, str):
         try:
             branches = flow.parse_branches(branches)
@@ -102,24 +98,72 @@ def add_question(survey: Survey, *, kind: str, text: str, options: list[str] | t
             raise ValidationError("Write a branch as A=4, one a line: %(line)s", line=str(error)) from None
     if branches and kind != QuestionKind.SINGLE:
         raise ValidationError("Only a single-choice question branches")
-    problem = flow.check_branches(position, options, branches)
-    if problem is not None:
+    if flow.check_branches(position, options, branches) is not None:
         raise ValidationError("A branch must name an option and lead to a later question")
-    question = SurveyQuestion(survey_id=survey.id, position=position, kind=kind, text=text[:500],
-                              options=list(options), branches=branches,
-                              reask_text=strip_controls(reask_text or "").strip()[:500])
+    return {"kind": kind, "text": text[:500], "options": list(options), "branches": branches,
+            "reask_text": strip_controls(reask_text or "").strip()[:500]}
+
+
+def add_question(survey: Survey, *, kind: str, text: str, options: list[str] | tuple[str, ...] = (),
+                 branches: str | dict = "", reask_text: str = "") -> SurveyQuestion:
+    """Append a question; its position is the next number. Branches are ``A=4`` lines or a dict."""
+    questions = list_questions(survey)
+    if len(questions) >= MAX_QUESTIONS:
+        raise ValidationError("A survey has at most %(max)s questions", max=MAX_QUESTIONS)
+    position = questions[-1].position + 1 if questions else 1
+    question = SurveyQuestion(survey_id=survey.id, position=position,
+                              **_question_fields(position, kind=kind, text=text, options=options,
+                                                 branches=branches, reask_text=reask_text))
     db.session.add(question)
     db.session.flush()
+    return question
+
+
+def update_question(survey: Survey, question_id: int, *, kind: str, text: str,
+                    options: list[str] | tuple[str, ...] = (), branches: str | dict = "",
+                    reask_text: str = "") -> SurveyQuestion:
+    """Change a question in place; answers already given keep their position."""
+    question = get_question(survey, question_id)
+    fields = _question_fields(question.position, kind=kind, text=text, options=options,
+                              branches=branches, reask_text=reask_text)
+    for name, value in fields.items():
+        setattr(question, name, value)
+    db.session.flush()
+    return question
+
+
+def move_question(survey: Survey, question_id: int, step: int) -> None:
+    """Swap a question with the one before (``step=-1``) or after (``+1``); branches follow the
+    questions they name. A move that would make a branch lead backwards is refused."""
+    question = get_question(survey, question_id)
+    questions = list_questions(survey)
+    index = questions.index(question) + step
+    if step not in (-1, 1) or not 0 <= index < len(questions):
+        raise ValidationError("That question cannot move further")
+    other = questions[index]
+    swap = {question.position: other.position, other.position: question.position}
+    for each in questions:
+        each.branches = {letter: swap.get(target, target) for letter, target in each.branches.items()}
+    # one at a time and through 0, which no question holds: the unique position never sees two alike
+    for each, position in ((question, 0), (other, question.position), (question, other.position)):
+        each.position = position
+        db.session.flush()
+    if any(target <= each.position for each in questions for target in each.branches.values()):
+        raise ValidationError("A branch would lead back to an earlier question: change it first")
+
+
+def get_question(survey: Survey, question_id: int) -> SurveyQuestion:
+    question = db.session.scalar(sa.select(SurveyQuestion).where(
+        SurveyQuestion.survey_id == survey.id, SurveyQuestion.id == question_id))
+    if question is None:
+        raise NotFoundError("No such question")
     return question
 
 
 def remove_question(survey: Survey, question_id: int) -> None:
     """Delete a question; the later ones move up one, and branches follow them (a branch to the
     removed one now leads to the question that took its place)."""
-    question = db.session.scalar(sa.select(SurveyQuestion).where(
-        SurveyQuestion.survey_id == survey.id, SurveyQuestion.id == question_id))
-    if question is None:
-        raise NotFoundError("No such question")
+    question = get_question(survey, question_id)
     removed = question.position
     db.session.delete(question)
     db.session.flush()
@@ -357,3 +401,20 @@ def survey_results(survey: Survey, *, text_limit: int = 200) -> Results:
             counts = flow.tally(_as_flow(question), values)
         results.append(QuestionResult(question, counts, skipped, texts))
     return Results(started, answered, completed, results)
+
+
+def iter_answers(survey: Survey, *, batch: int = 1000):
+    """Every answer of the survey with its session's number and times, in the order they came,
+    fetched ``batch`` rows at a time by id (for the CSV export: never all rows in memory)."""
+    query = (sa.select(SurveyAnswer.id, SurveySession.msisdn, SurveySession.started_at,
+                       SurveySession.completed_at, SurveyAnswer.position, SurveyAnswer.text,
+                       SurveyAnswer.value, SurveyAnswer.received_at)
+             .join(SurveySession, SurveySession.id == SurveyAnswer.session_id)
+             .where(SurveySession.survey_id == survey.id).order_by(SurveyAnswer.id).limit(batch))
+    after = 0
+    while True:
+        rows = db.session.execute(query.where(SurveyAnswer.id > after)).all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = rows[-1].id
