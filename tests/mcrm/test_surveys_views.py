@@ -207,3 +207,11 @@ def test_the_answers_csv_streams_every_answer_with_numbers_as_the_role_sees_them
 def test_the_nav_links_the_surveys(client, login):
     login("clerk")
     assert 'href="/surveys/"' in client.get("/surveys/").get_data(as_text=True)
+
+
+def test_the_builder_speaks_chinese_with_its_refusals(client, login, merchant):
+    login("manager")
+    client.post("/language/zh", data={"csrf_token": csrf_token(client, "/surveys/"), "next": "/surveys/"})
+    _survey(merchant, code="Q1")
+    page = _post(client, "/surveys/new", code="q1", intro="又一个调查").get_data(as_text=True)
+    assert "另一份问卷已使用代码 q1" in page and "开场白" in page and ">问卷调查</a>" in page
