@@ -25,6 +25,7 @@ from mcrm.core.text import strip_controls
 from mcrm.core.urls import IdConverter
 from mcrm.care.views import bp as care_bp
 from mcrm.dashboard.views import bp as dashboard_bp
+from mcrm.feedback.views import bp as feedback_bp
 from mcrm.extensions import babel, csrf, db, limiter, login_manager, migrate
 from mcrm.keywords.views import bp as keywords_bp
 from mcrm.members.views import bp as members_bp
@@ -102,7 +103,7 @@ def register_blueprints(app: Flask) -> None:
     app.request_class = ConsoleRequest
     for blueprint in (auth_bp, login_codes_bp, staff_bp, merchants_bp, dashboard_bp, members_bp, points_bp,
                       messaging_bp, keywords_bp, segments_bp, campaigns_bp, agenda_bp, care_bp,
-                      surveys_bp):
+                      feedback_bp, surveys_bp):
         app.register_blueprint(blueprint)
 
     _db_events.wrap_read_only_requests(app)

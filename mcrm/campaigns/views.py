@@ -17,10 +17,10 @@ from mcrm.campaigns.forms import (AUDIENCE_ALL, AUDIENCE_BUILD, AUDIENCE_SEGMENT
                                   CampaignForm)
 from mcrm.campaigns.models import CampaignStatus, Recurrence
 from mcrm.core.clock import now_utc
-from mcrm.core.errors import DomainError, NotFoundError
+from mcrm.core.errors import NotFoundError
 from mcrm.core.msisdn import mask_msisdn
+from mcrm.core.saving import saving
 from mcrm.core.urls import id_or_none
-from mcrm.extensions import db
 from mcrm.segments import services as segments
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
@@ -120,18 +120,14 @@ def edit(campaign_id: int | None = None):
         fields = dict(name=form.name.data, body=form.body.data, send_at=form.send_at_utc(_zone()),
                       recurrence=form.chosen_recurrence(), coupon_app_id=form.coupon_app_id.data,
                       **_audience(form.audience.data, form.segment_id.data, form.definition.data))
-        try:
+        with saving(errors=form.form_errors) as outcome:
             if campaign is None:
                 campaign = services.create_campaign(g.merchant, actor=current_user, now=now_utc(), **fields)
             else:
                 # the audience not chosen any more is cleared
                 services.update_campaign(campaign, now=now_utc(),
                                          **{"segment": None, "segment_id": None, **fields})
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(error.translated())
-        else:
-            db.session.commit()
+        if outcome.ok:
             return redirect(url_for(".confirm", campaign_id=campaign.id))
     return render_template("campaigns/edit.html", form=form, campaign=campaign,
                            fields=services.FIELDS, sender=_test_phone(), most_parts=services.MAX_TEXT_PARTS,
@@ -160,16 +156,15 @@ def preview():
     asked = _json_body()
     audience = _audience(asked.get("audience"), _optional_id(asked.get("segment_id")),
                          asked.get("definition"))
-    try:
+    # it only reads: nothing is kept, so SQLite's write lock is free for the dispatch job at once
+    with saving(quiet=True, keep=False) as outcome:
         figures = services.preview(g.merchant, body=str(asked.get("body") or ""), now=now_utc(),
                                    coupon_app_id=_optional_id(asked.get("coupon_app_id")), **audience)
         saved = audience.get("segment_id")
         words = _audience_words(segments.get_segment(g.merchant.id, saved).definition if saved
                                 else audience.get("segment"))
-    except DomainError as error:
-        return jsonify(error=error.translated()), 400
-    finally:
-        db.session.rollback()  # it only read: free SQLite's write lock for the dispatch job at once
+    if not outcome.ok:
+        return jsonify(error=outcome.error.translated()), 400
     return jsonify(audience=words, recipients=figures.recipients, opted_out=figures.opted_out,
                    chars=figures.chars, parts=figures.parts, total_parts=figures.total_parts,
                    longest_text=figures.longest_text,
@@ -183,13 +178,11 @@ def preview():
 def test_send():
     """Queue the text, as it stands in the composer, once to the signed-in staff's own phone."""
     asked = _json_body()
-    try:
+    with saving(quiet=True) as outcome:
         services.send_test(str(asked.get("body") or ""), merchant=g.merchant, actor=current_user,
                            now=now_utc(), coupon_app_id=_optional_id(asked.get("coupon_app_id")))
-    except DomainError as error:
-        db.session.rollback()
-        return jsonify(error=error.translated()), 400
-    db.session.commit()
+    if not outcome.ok:
+        return jsonify(error=outcome.error.translated()), 400
     return jsonify(message=_("Test sent to %(number)s.", number=_test_phone()))
 
 
@@ -217,13 +210,10 @@ def _audience_words(definition) -> str:
 @role_required(Role.MANAGER)
 def launch(campaign_id: int):
     campaign = _get_or_404(campaign_id)
-    try:
+    with saving() as outcome:
         services.launch_campaign(campaign, now=now_utc())
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.translated(), "error")
+    if not outcome.ok:
         return redirect(url_for(".confirm", campaign_id=campaign.id))
-    db.session.commit()
     if campaign.send_at:
         flash(_("Campaign %(name)s scheduled.", name=campaign.name), "success")
     else:
@@ -239,15 +229,12 @@ def copy(campaign_id: int):
     campaign = _get_or_404(campaign_id)
     audience = ({"segment_id": campaign.segment_id} if campaign.segment_id
                 else {"segment": campaign.segment_definition})
-    try:
+    with saving() as outcome:
         draft = services.create_campaign(g.merchant, name=campaign.name, body=campaign.body,
                                          coupon_app_id=campaign.coupon_app_id, actor=current_user,
                                          now=now_utc(), **audience)
-    except DomainError as error:     # the saved segment or coupon app it used is gone
-        db.session.rollback()
-        flash(error.translated(), "error")
+    if not outcome.ok:     # the saved segment or coupon app it used is gone
         return redirect(url_for(".detail", campaign_id=campaign.id))
-    db.session.commit()
     flash(_("A new draft with the text and audience of %(name)s: change what you need, then send it.",
             name=campaign.name), "success")
     return redirect(url_for(".edit", campaign_id=draft.id))
@@ -257,13 +244,10 @@ def copy(campaign_id: int):
 @role_required(Role.MANAGER)
 def delete(campaign_id: int):
     campaign = _get_or_404(campaign_id)
-    try:
+    with saving() as outcome:
         services.delete_campaign(campaign)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.translated(), "error")
+    if not outcome.ok:
         return redirect(url_for(".detail", campaign_id=campaign.id))
-    db.session.commit()
     flash(_("Draft %(name)s deleted.", name=campaign.name), "success")
     return redirect(url_for(".index"))
 
@@ -307,12 +291,8 @@ def _figures(report) -> dict:
 def control(campaign_id: int, action: str):
     campaign = _get_or_404(campaign_id)
     act, done = _ACTIONS[action]
-    try:
+    with saving() as outcome:
         act(campaign, now=now_utc())
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.translated(), "error")
-    else:
-        db.session.commit()
+    if outcome.ok:
         flash(done % {"name": campaign.name}, "success")
     return redirect(url_for(".detail", campaign_id=campaign.id))

@@ -12,8 +12,8 @@ from mcrm.care.forms import GreetingForm
 from mcrm.care.models import CareKind
 from mcrm.core import csv_out
 from mcrm.core.clock import now_utc
-from mcrm.core.errors import DomainError, NotFoundError
-from mcrm.extensions import db
+from mcrm.core.errors import NotFoundError
+from mcrm.core.saving import saving
 
 bp = Blueprint("care", __name__, url_prefix="/care")
 
@@ -47,18 +47,14 @@ def edit():
             form.tier_gifts.data = " ".join(f"{tier}={points}" for tier, points in greeting.gift_points_by_tier.items())
             form.coupon_app_id.data = greeting.coupon_app_id or 0
     if form.validate_on_submit():
-        try:
+        with saving(errors=form.form_errors) as outcome:
             saved = services.save_greeting(
                 g.merchant, kind=kind, code=_code(form, kind, code),
                 enabled=form.enabled.data, body=form.body.data, hour=form.hour.data, days_before=form.days_before.data,
                 gift_points=form.gift_points.data, gift_points_by_tier=services.parse_tier_gifts(form.tier_gifts.data),
                 coupon_app_id=form.coupon_app_id.data or None, on_date=form.on_date.data, yearly=form.yearly.data,
                 days=form.days.data, drop_percent=form.drop_percent.data, now=now_utc())
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(error.translated())
-        else:
-            db.session.commit()
+        if outcome.ok:
             flash(_("Greeting %(name)s saved", name=services.greeting_name(saved)), "success")
             return redirect(url_for(".index"))
     title = services.greeting_name(greeting) if greeting else _kind_title(kind, code)

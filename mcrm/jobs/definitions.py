@@ -25,6 +25,9 @@ JOBS = [
     # agenda item times live in the database too: reminders due, and unconfirmed ones to escalate
     {"id": "send_agenda_reminders", "func": "mcrm.jobs.tasks:send_agenda_reminders",
      "trigger": "interval", "minutes": 1},
+    # ticket targets live in the database too: overdue tickets remind their assignee, then the owners
+    {"id": "remind_overdue_tickets", "func": "mcrm.jobs.tasks:remind_overdue_tickets",
+     "trigger": "interval", "minutes": 1},
     # greetings go at each merchant's local hour: this runs the ones whose hour has come today and
     # goes on with a day's run that a stopped process left half-queued
     {"id": "care", "func": "mcrm.jobs.tasks:care",

@@ -16,6 +16,7 @@ from mcrm.care.services import run_due_greetings
 from mcrm.core.clock import now_utc
 from mcrm.core.errors import ConflictError
 from mcrm.extensions import db
+from mcrm.feedback.services import send_overdue_reminders
 from mcrm.keywords.apps.custom import send_event_reminders
 from mcrm.keywords.engine import handle_inbound_sms
 from mcrm.merchants.models import Merchant
@@ -130,6 +131,12 @@ def remind_event_signups(*, now: datetime) -> int:
 def send_agenda_reminders(*, now: datetime) -> int:
     """Every minute: text agenda reminders that are due, and tell owners of unconfirmed ones."""
     return _for_each_merchant(send_due_reminders, "agenda SMS queued", now)
+
+
+def remind_overdue_tickets(*, now: datetime) -> int:
+    """Every minute: text the assignee, then the owners, of feedback tickets past their response
+    target (once each)."""
+    return _for_each_merchant(send_overdue_reminders, "overdue ticket reminders queued", now)
 
 
 def dispatch_campaigns(*, now: datetime) -> int:

@@ -3,7 +3,8 @@
 Order (docs/keywords.md): STOP words win over everything; then staff commands from staff phones;
 then an extension that routes to one app or survey; then an open survey takes the text as an answer
 when it can be one; then the first word's keyword; then an open survey takes any other text (to ask
-again); anything else gets the merchant's choice (help, feedback or nothing).
+again); then an answer to a ticket's satisfaction question, or a further text that joins the number's
+open ticket; anything else gets the merchant's choice (help, feedback or nothing).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from mcrm.core.errors import ValidationError
 from mcrm.core.msisdn import mask_msisdn, normalize_msisdn
 from mcrm.core.text import fold
 from mcrm.extensions import db
+from mcrm.feedback.services import add_member_text, find_ticket_to_join, record_satisfaction
 from mcrm.keywords import actions, texts
 from mcrm.keywords.apps.custom import list_live_apps
 from mcrm.keywords.apps.staff import find_staff, run_command
@@ -102,6 +104,14 @@ def answer_text(merchant: Merchant, *, msisdn: str, text: str | None, now: datet
     if app_ref is not None:
         ctx.parsed = matched
         _run(app_ref, ctx, apps)
+        return ctx.replies
+    if record_satisfaction(merchant, msisdn, parsed.text, now=now) is not None:
+        ctx.reply("feedback_rated")
+        return ctx.replies
+    ticket = find_ticket_to_join(merchant, msisdn, now=now)
+    if ticket is not None:
+        # staff see it in the thread and answer from there: an automatic reply would only repeat
+        add_member_text(ticket, text=parsed.text, now=now, inbound_message_id=inbound_id)
         return ctx.replies
     unknown = texts.unknown_action(merchant)
     if unknown == "feedback":

@@ -1,7 +1,7 @@
 """surveys: questions, open and close dates, re-asks, reward, extension; session progress
 
 Revision ID: 5e2a91c7d3f4
-Revises: c4e1a7d09b21
+Revises: 7d3f0c2a91b4
 Create Date: 2026-12-06 12:00:00.000000
 
 """
@@ -13,7 +13,7 @@ import mcrm.core.models
 
 # revision identifiers, used by Alembic.
 revision = '5e2a91c7d3f4'
-down_revision = 'c4e1a7d09b21'
+down_revision = '7d3f0c2a91b4'
 branch_labels = None
 depends_on = None
 

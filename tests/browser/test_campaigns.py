@@ -67,6 +67,8 @@ def test_on_a_phone_a_manager_builds_an_audience_composes_sends_and_watches_it_d
     page.fill("input[name=name]", "五月金卡会员日")
     build_gold_and_may_or_regular(page)
     page.wait_for_function("document.getElementById('campaign-recipients').dataset.count === '2'")
+    # the builder's own count and words come with their own answer, which may arrive later
+    page.wait_for_function("document.getElementById('segment-count').dataset.count === '2'")
     assert page.text_content("#segment-description") == "金卡 且 （5月生日 或 标签常客）"
 
     # 70 characters on the phone of the longest name: one SMS; one more: two

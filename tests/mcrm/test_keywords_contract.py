@@ -266,7 +266,7 @@ def test_feedback_opens_a_ticket_of_its_kind_and_replies_its_number(phone, merch
     replies = phone.text(text)
     ticket = db.session.scalar(sa.select(FeedbackTicket))
     assert ticket.kind == kind and ticket.text == "菜太咸" and ticket.merchant_id == merchant.id
-    assert ticket.msisdn == CONSUMER and ticket.status == "open" and ticket.inbound_message_id is not None
+    assert ticket.msisdn == CONSUMER and ticket.status == "new" and ticket.inbound_message_id is not None
     assert ticket.number in replies[0]
 
 
@@ -368,14 +368,16 @@ def test_empty_texts_count_against_the_same_answers_per_hour(phone, merchant, db
     assert phone.text("你们几点关门") == []
 
 
-def test_past_the_answers_per_hour_an_unknown_text_is_still_kept_as_feedback(phone, merchant, db, now):
+def test_unknown_texts_kept_as_feedback_join_the_open_ticket_unanswered(phone, merchant, db, now):
+    from mcrm.feedback.models import TicketEntry
     from mcrm.keywords.services import set_unknown_action
     set_unknown_action(merchant, "feedback", per_hour=2)
     db.session.commit()
     replies = [phone.text(f"第{n}条意见", now=now + timedelta(minutes=n)) for n in range(3)]
-    assert [len(r) for r in replies] == [1, 1, 0]
+    assert [len(r) for r in replies] == [1, 0, 0]
     tickets = db.session.scalars(sa.select(FeedbackTicket.text).order_by(FeedbackTicket.id)).all()
-    assert tickets == ["第0条意见", "第1条意见", "第2条意见"]
+    assert tickets == ["第0条意见"]
+    assert db.session.scalars(sa.select(TicketEntry.body).order_by(TicketEntry.id)).all() == ["第1条意见", "第2条意见"]
 
 
 @pytest.mark.parametrize("per_hour", ["0", "61", "abc", "", "2.5"])

@@ -38,7 +38,8 @@ def completed_runs(db) -> list[tuple[str, int]]:
     jobs run as often as the minutes the test took)."""
     db.session.rollback()
     rows = db.session.execute(sa.select(JobRun.job_id, JobRun.pid).where(
-        JobRun.status == RunStatus.OK, JobRun.job_id.not_in(("dispatch_campaigns", "send_agenda_reminders")))).all()
+        JobRun.status == RunStatus.OK, JobRun.job_id.not_in(("dispatch_campaigns", "send_agenda_reminders",
+                                                                   "remind_overdue_tickets")))).all()
     db.session.rollback()
     return rows
 

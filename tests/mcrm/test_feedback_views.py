@@ -1,0 +1,177 @@
+"""The feedback desk over HTTP: the inbox and its filters, a ticket's page and thread, replies,
+notes, statuses, assignment, tickets typed in; roles, CSRF and another merchant's tickets (404)."""
+from datetime import timedelta
+
+import pytest
+
+from mcrm.core.clock import now_utc
+from mcrm.extensions import db
+from mcrm.feedback import services
+from mcrm.feedback.models import FeedbackTicket, TicketEntry
+from mcrm.messaging.models import OutboundMessage
+from tests.conftest import csrf_token
+
+
+def _ticket(merchant, *, kind="complaint", text="菜品偏咸", msisdn="+8613800138000", at=None):
+    ticket = services.open_ticket(merchant, msisdn=msisdn, kind=kind, text=text, now=at or now_utc())
+    db.session.commit()
+    return ticket
+
+
+def _post(client, url, page, **data):
+    return client.post(url, data={"csrf_token": csrf_token(client, page), **data})
+
+
+@pytest.mark.parametrize("role", ["owner", "manager", "clerk"])
+def test_every_role_opens_a_ticket_from_the_console_and_finds_it_in_the_inbox(client, login, make_member, role):
+    staff = login(role)
+    member = make_member(msisdn="13800138000", name="王先生")
+    response = _post(client, "/feedback/new", "/feedback/new", msisdn="138 0013 8000", kind="complaint",
+                     text="电话投诉：上菜太慢", assignee_id="0")
+    ticket = db.session.scalars(db.select(FeedbackTicket)).one()
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/feedback/{ticket.id}")
+    assert (ticket.member_id, ticket.created_by_id, ticket.status, ticket.msisdn) == (
+        member.id, staff.id, "new", "+8613800138000")
+    assert ticket.due_at == ticket.received_at + timedelta(hours=2)   # complaints: 2 hours by default
+    inbox = client.get("/feedback/").get_data(as_text=True)
+    assert f'data-ticket="{ticket.id}"' in inbox and "电话投诉" in inbox
+
+
+def test_bad_input_is_refused_with_why_and_keeps_what_was_typed(client, login):
+    login("clerk")
+    page = _post(client, "/feedback/new", "/feedback/new", msisdn="12345", kind="complaint", text="上菜太慢",
+                 assignee_id="0").get_data(as_text=True)
+    assert "上菜太慢" in page and 'class="flash error"' in page
+    assert db.session.scalar(db.select(db.func.count(FeedbackTicket.id))) == 0
+
+
+def test_forms_need_the_csrf_token(client, login, merchant):
+    login("owner")
+    ticket = _ticket(merchant)
+    assert client.post("/feedback/new", data={"msisdn": "13800138000", "kind": "complaint",
+                                              "text": "x"}).status_code == 400
+    for action, data in (("reply", {"body": "您好"}), ("note", {"body": "记一下"}), ("status", {"status": "closed"}),
+                         ("assign", {"assignee_id": "0"})):
+        assert client.post(f"/feedback/{ticket.id}/{action}", data=data).status_code == 400
+    db.session.refresh(ticket)
+    assert ticket.status == "new" and db.session.scalar(db.select(db.func.count(TicketEntry.id))) == 0
+
+
+def test_the_ticket_page_shows_the_thread_both_ways_and_notes(client, login, merchant):
+    clerk = login("clerk", display_name="小李")
+    ticket = _ticket(merchant, text="菜品偏咸")
+    services.add_member_text(ticket, text="而且上菜慢", now=now_utc())
+    db.session.commit()
+    page = f"/feedback/{ticket.id}"
+    assert _post(client, f"{page}/reply", page, body="抱歉，已转告厨师").status_code == 302
+    assert _post(client, f"{page}/note", page, body="客人是老会员").status_code == 302
+    html = client.get(page).get_data(as_text=True)
+    assert html.index("菜品偏咸") < html.index("而且上菜慢") < html.index("抱歉，已转告厨师") < html.index("客人是老会员")
+    assert 'data-entry="reply"' in html and 'data-entry="note"' in html and "小李" in html
+    sms = db.session.scalars(db.select(OutboundMessage)).one()
+    assert sms.msisdn == ticket.msisdn and sms.kind == "transactional" and sms.body == "抱歉，已转告厨师"
+    db.session.refresh(ticket)
+    assert ticket.status == "in_progress" and ticket.first_response_at is not None
+    entry = db.session.scalars(db.select(TicketEntry).where(TicketEntry.kind == "reply")).one()
+    assert entry.outbound_message_id == sms.id and entry.staff_id == clerk.id
+
+
+def test_statuses_go_new_in_progress_resolved_closed(client, login, merchant):
+    login("clerk")
+    ticket = _ticket(merchant)
+    page = f"/feedback/{ticket.id}"
+    for status in ("in_progress", "resolved", "closed"):
+        assert _post(client, f"{page}/status", page, status=status).status_code == 302
+        db.session.refresh(ticket)
+        assert ticket.status == status
+    assert ticket.resolved_at is not None and ticket.closed_at is not None
+    # closed is final: no reply form, and a forged move is refused with why
+    html = client.get(page).get_data(as_text=True)
+    assert f'action="{page}/reply"' not in html
+    _post(client, f"{page}/status", page, status="in_progress")
+    db.session.refresh(ticket)
+    assert ticket.status == "closed"
+    assert "cannot become" in client.get(page).get_data(as_text=True)
+
+
+def test_managers_assign_and_clerks_cannot(client, login, merchant, make_staff):
+    waiter = make_staff("clerk", display_name="小张")
+    ticket = _ticket(merchant)
+    page = f"/feedback/{ticket.id}"
+    login("clerk")
+    assert _post(client, f"{page}/assign", page, assignee_id=str(waiter.id)).status_code == 403
+    client.post("/logout", data={"csrf_token": csrf_token(client, page)})
+    login("manager")
+    assert _post(client, f"{page}/assign", page, assignee_id=str(waiter.id)).status_code == 302
+    db.session.refresh(ticket)
+    assert ticket.assignee_id == waiter.id
+    assert f'data-ticket="{ticket.id}"' in client.get(f"/feedback/?assignee={waiter.id}").get_data(as_text=True)
+    assert f'data-ticket="{ticket.id}"' not in client.get("/feedback/?assignee=none").get_data(as_text=True)
+
+
+def test_staff_of_another_merchant_cannot_be_assigned(client, login, merchant, make_merchant, make_staff):
+    stranger = make_staff("clerk", merchant=make_merchant(name="别家"))
+    ticket = _ticket(merchant)
+    login("owner")
+    page = f"/feedback/{ticket.id}"
+    assert _post(client, f"{page}/assign", page, assignee_id=str(stranger.id)).status_code == 400
+    db.session.refresh(ticket)
+    assert ticket.assignee_id is None
+
+
+def test_the_inbox_filters_by_kind_status_and_overdue_and_highlights_overdue(client, login, merchant):
+    login("clerk")
+    late = _ticket(merchant, kind="complaint", text="迟到的投诉", at=now_utc() - timedelta(hours=3))
+    idea = _ticket(merchant, kind="suggestion", text="多放点辣")
+    done = _ticket(merchant, kind="praise", text="服务很好")
+    services.move_ticket(done, merchant, to="closed", now=now_utc())
+    db.session.commit()
+
+    def shown(query):
+        html = client.get(f"/feedback/{query}").get_data(as_text=True)
+        return {t.id for t in (late, idea, done) if f'data-ticket="{t.id}"' in html}, html
+
+    ids, html = shown("")
+    assert ids == {late.id, idea.id} and f'<tr data-ticket="{late.id}" class="overdue">' in html
+    assert f'<tr data-ticket="{idea.id}">' in html
+    assert shown("?kind=suggestion")[0] == {idea.id}
+    assert shown("?status=closed")[0] == {done.id}
+    assert shown("?status=all")[0] == {late.id, idea.id, done.id}
+    assert shown("?overdue=1")[0] == {late.id}
+
+
+def test_another_merchants_tickets_are_not_found_and_not_listed(client, login, make_merchant):
+    other = make_merchant(name="别家")
+    theirs = _ticket(other, text="别家的投诉")
+    login("owner")
+    page = f"/feedback/{theirs.id}"
+    assert client.get(page).status_code == 404
+    token = csrf_token(client, "/feedback/new")
+    for action, data in (("reply", {"body": "您好"}), ("note", {"body": "记一下"}), ("status", {"status": "closed"}),
+                         ("assign", {"assignee_id": "0"})):
+        assert client.post(f"{page}/{action}", data={"csrf_token": token, **data}).status_code == 404
+    assert "别家的投诉" not in client.get("/feedback/?status=all").get_data(as_text=True)
+    db.session.refresh(theirs)
+    assert theirs.status == "new" and db.session.scalar(db.select(db.func.count(OutboundMessage.id))) == 0
+
+
+@pytest.mark.parametrize("url, least", [("/feedback/targets", "owner"), ("/feedback/figures", "manager")])
+def test_targets_are_for_owners_and_figures_for_managers(client, login, url, least):
+    login("clerk")
+    assert client.get(url).status_code == 403
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/feedback/")})
+    login(least)
+    assert client.get(url).status_code == 200
+
+
+def test_signed_out_visitors_go_to_the_login_page(client):
+    for url in ("/feedback/", "/feedback/new", "/feedback/1", "/feedback/targets", "/feedback/figures"):
+        response = client.get(url)
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_the_desk_is_in_chinese_by_default(client, login, merchant):
+    login("owner")
+    _ticket(merchant)
+    page = client.get("/feedback/", headers={"Accept-Language": "zh"}).get_data(as_text=True)
+    assert "客户反馈" in page and "投诉" in page
