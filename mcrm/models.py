@@ -10,7 +10,7 @@ from mcrm.points.models import PointsEntry  # noqa: F401
 from mcrm.auth.login_codes import LoginCode  # noqa: F401
 from mcrm.feedback.models import FeedbackTicket, ResponseTarget, TicketEntry  # noqa: F401
 from mcrm.keywords.models import CouponCode, EventSignup, InfoRow, KeywordApp, KeywordUse, KeywordWord, PollVote  # noqa: F401
-from mcrm.surveys.models import Survey, SurveyAnswer, SurveySession  # noqa: F401
+from mcrm.surveys.models import Survey, SurveyAnswer, SurveyQuestion, SurveySession  # noqa: F401
 from mcrm.jobs.models import JobRun, SchedulerLease  # noqa: F401
 from mcrm.segments.models import Segment  # noqa: F401
 from mcrm.agenda.models import AgendaItem, AgendaReminder  # noqa: F401

@@ -32,3 +32,7 @@ def run_custom(app: KeywordApp, ctx: Context) -> None:
 
 def run_survey_answer(ctx: Context, session) -> None:
     service.survey_answer(ctx, session)
+
+
+def run_survey_extension(ctx: Context, chosen=None) -> None:
+    service.survey_by_extension(ctx, chosen)

@@ -1,9 +1,10 @@
 """The keyword engine: one stored MO in, its app run, its replies queued as transactional SMS.
 
 Order (docs/keywords.md): STOP words win over everything; then staff commands from staff phones;
-then an extension that routes to one app; then the first word's keyword; then an open survey takes
-the text as an answer; then an answer to a ticket's satisfaction question, or a further text that
-joins the number's open ticket; anything else gets the merchant's choice (help, feedback or nothing).
+then an extension that routes to one app or survey; then an open survey takes the text as an answer
+when it can be one; then the first word's keyword; then an open survey takes any other text (to ask
+again); then an answer to a ticket's satisfaction question, or a further text that joins the number's
+open ticket; anything else gets the merchant's choice (help, feedback or nothing).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from mcrm.keywords.rules import KeywordTable, Outcome, ParsedText, parse_text
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.models import InboundMessage, OutboundMessage
 from mcrm.messaging.services import enqueue_sms
-from mcrm.surveys.services import find_open_session
+from mcrm.surveys.services import can_answer, find_open_session, find_survey_by_extension
 
 logger = logging.getLogger(__name__)
 
@@ -84,18 +85,25 @@ def answer_text(merchant: Merchant, *, msisdn: str, text: str | None, now: datet
                            args=(parsed.first,) + parsed.args if parsed.first else parsed.args,
                            rest=parsed.text)
         ctx.parsed = whole
-        if app_ref == "survey" and (session := find_open_session(merchant, msisdn, now=now)) is not None:
-            actions.run_survey_answer(ctx, session)
+        if app_ref == "survey":
+            actions.run_survey_extension(ctx)
         else:
             _run(app_ref, ctx, apps)
         return ctx.replies
-    app_ref, ctx.parsed = table.match(parsed)
-    if app_ref is not None:
-        _run(app_ref, ctx, apps)
+    survey = find_survey_by_extension(merchant, extension, now=now)
+    if survey is not None:
+        actions.run_survey_extension(ctx, survey)
         return ctx.replies
+    app_ref, matched = table.match(parsed)
     session = find_open_session(merchant, msisdn, now=now)
-    if session is not None:
+    if session is not None and (app_ref is None or (app_ref != "survey" and can_answer(session, parsed.text))):
+        # inside a survey a keyword is the keyword only when it cannot be an answer; the survey's own
+        # (DC) always is, so a texter can resume or switch even from a free-text question
         actions.run_survey_answer(ctx, session)
+        return ctx.replies
+    if app_ref is not None:
+        ctx.parsed = matched
+        _run(app_ref, ctx, apps)
         return ctx.replies
     if record_satisfaction(merchant, msisdn, parsed.text, now=now) is not None:
         ctx.reply("feedback_rated")

@@ -1,78 +1,420 @@
-"""Starting a survey by SMS and taking the texter's answer. The survey issue adds questions and flow."""
+"""Surveys: building one in the console, and a texter's way through it by SMS (docs/surveys.md)."""
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from mcrm.core.errors import NotFoundError, ValidationError
-from mcrm.core.text import fold
+from mcrm.core.text import fold, strip_controls
 from mcrm.extensions import db
 from mcrm.members.models import Member
 from mcrm.merchants.models import Merchant
-from mcrm.surveys.models import Survey, SurveyAnswer, SurveySession
+from mcrm.points.services import SYSTEM, grant_points
+from mcrm.surveys import flow
+from mcrm.surveys.flow import QuestionKind
+from mcrm.surveys.models import Survey, SurveyAnswer, SurveyQuestion, SurveySession
 
+#: what an invalid answer gets before the question again, when the question has no re-ask text
+DEFAULT_REASK = "回复无法识别，请按提示作答："
+MAX_REASKS = 5
+MAX_QUESTIONS = 30
+
+
+# -- building ---------------------------------------------------------------------------------------
 
 def create_survey(merchant: Merchant, *, code: str, title: str, intro: str, is_active: bool = False,
-                  timeout_hours: int = 24) -> Survey:
-    code = fold(code or "")
-    if not code or len(code) > 20:
-        raise ValidationError("A survey needs a code of at most 20 characters")
-    if not (intro or "").strip():
-        raise ValidationError("A survey needs an opening question")
-    survey = Survey(merchant_id=merchant.id, code=code, title=(title or code).strip()[:100],
-                    intro=intro.strip()[:500], is_active=is_active, timeout_hours=timeout_hours)
+                  **fields) -> Survey:
+    """A survey with the given settings (see ``update_survey`` for ``fields``); ConflictError-free:
+    a code in use is a ValidationError naming it."""
+    survey = Survey(merchant_id=merchant.id, is_active=is_active)
+    update_survey(survey, code=code, title=title, intro=intro, **fields)
     db.session.add(survey)
     db.session.flush()
     return survey
 
 
-def find_active_survey(merchant: Merchant, code: str | None = None) -> Survey | None:
-    """The survey with that code, or the merchant's most recent active one."""
-    query = sa.select(Survey).where(Survey.merchant_id == merchant.id, Survey.is_active.is_(True))
+def update_survey(survey: Survey, *, code: str, title: str, intro: str, thanks: str = "",
+                  timeout_hours: int = 24, opens_at: datetime | None = None, closes_at: datetime | None = None,
+                  max_reasks: int = 2, reward_points: int = 0, extension: str = "") -> Survey:
+    code = fold(code or "")
+    if not code or len(code) > 20 or " " in code:
+        raise ValidationError("A survey needs a code of at most 20 characters without spaces")
+    intro = strip_controls(intro or "").strip()
+    if not intro:
+        raise ValidationError("A survey needs an opening text")
+    if not 1 <= timeout_hours <= 24 * 30:
+        raise ValidationError("The timeout must be between 1 and 720 hours")
+    if opens_at and closes_at and closes_at <= opens_at:
+        raise ValidationError("A survey must close after it opens")
+    if not 0 <= max_reasks <= MAX_REASKS:
+        raise ValidationError("Re-asks must be between 0 and %(max)s", max=MAX_REASKS)
+    if reward_points < 0:
+        raise ValidationError("The reward cannot be negative")
+    extension = (extension or "").strip()
+    if extension and not (extension.isdigit() and extension.isascii() and len(extension) <= 6):
+        raise ValidationError("An extension is 1 to 6 digits")
+    taken = sa.select(Survey.id).where(Survey.merchant_id == survey.merchant_id, Survey.id != survey.id)
+    if db.session.scalar(taken.where(Survey.code == code)) is not None:
+        raise ValidationError("Another survey already uses the code %(code)s", code=code)
+    if extension and db.session.scalar(taken.where(Survey.extension == extension)) is not None:
+        raise ValidationError("Another survey already uses the extension %(extension)s", extension=extension)
+    survey.code, survey.title, survey.intro = code, (strip_controls(title or "").strip() or code)[:100], intro[:500]
+    survey.thanks = strip_controls(thanks or "").strip()[:500]
+    survey.timeout_hours, survey.opens_at, survey.closes_at = timeout_hours, opens_at, closes_at
+    survey.max_reasks, survey.reward_points, survey.extension = max_reasks, reward_points, extension
+    db.session.flush()
+    return survey
+
+
+def set_survey_active(survey: Survey, active: bool) -> None:
+    if active and not survey.intro:
+        raise ValidationError("A survey needs an opening text")
+    survey.is_active = active
+    db.session.flush()
+
+
+def _question_fields(position: int, *, kind: str, text: str, options, branches,
+                     reask_text: str) -> dict:
+    """The checked columns of the question at ``position``; ValidationError says what is wrong."""
+    try:
+        kind = QuestionKind(kind)
+    except ValueError:
+        raise ValidationError("Unknown question kind") from None
+    text = strip_controls(text or "").strip()
+    if not text:
+        raise ValidationError("A question needs its SMS wording")
+    options = tuple(o for o in (strip_controls(o).strip()[:40] for o in options) if o)
+    if kind in flow.CHOICE_KINDS:
+        if not 2 <= len(options) <= flow.MAX_OPTIONS:
+            raise ValidationError("A choice question needs 2 to %(max)s options", max=flow.MAX_OPTIONS)
+        if len({fold(o) for o in options}) < len(options):
+            raise ValidationError("Two options read the same")
+    else:
+        options = ()
+    if isinstance(branches, str):
+        try:
+            branches = flow.parse_branches(branches)
+        except ValueError as error:
+            raise ValidationError("Write a branch as A=4, one a line: %(line)s", line=str(error)) from None
+    if branches and kind != QuestionKind.SINGLE:
+        raise ValidationError("Only a single-choice question branches")
+    if flow.check_branches(position, options, branches) is not None:
+        raise ValidationError("A branch must name an option and lead to a later question")
+    return {"kind": kind, "text": text[:500], "options": list(options), "branches": branches,
+            "reask_text": strip_controls(reask_text or "").strip()[:500]}
+
+
+def add_question(survey: Survey, *, kind: str, text: str, options: list[str] | tuple[str, ...] = (),
+                 branches: str | dict = "", reask_text: str = "") -> SurveyQuestion:
+    """Append a question; its position is the next number. Branches are ``A=4`` lines or a dict."""
+    questions = list_questions(survey)
+    if len(questions) >= MAX_QUESTIONS:
+        raise ValidationError("A survey has at most %(max)s questions", max=MAX_QUESTIONS)
+    position = questions[-1].position + 1 if questions else 1
+    question = SurveyQuestion(survey_id=survey.id, position=position,
+                              **_question_fields(position, kind=kind, text=text, options=options,
+                                                 branches=branches, reask_text=reask_text))
+    db.session.add(question)
+    db.session.flush()
+    return question
+
+
+def update_question(survey: Survey, question_id: int, *, kind: str, text: str,
+                    options: list[str] | tuple[str, ...] = (), branches: str | dict = "",
+                    reask_text: str = "") -> SurveyQuestion:
+    """Change a question in place; answers already given keep their position."""
+    question = get_question(survey, question_id)
+    fields = _question_fields(question.position, kind=kind, text=text, options=options,
+                              branches=branches, reask_text=reask_text)
+    for name, value in fields.items():
+        setattr(question, name, value)
+    db.session.flush()
+    return question
+
+
+def move_question(survey: Survey, question_id: int, step: int) -> None:
+    """Swap a question with the one before (``step=-1``) or after (``+1``); branches follow the
+    questions they name. A move that would make a branch lead backwards is refused."""
+    question = get_question(survey, question_id)
+    questions = list_questions(survey)
+    index = questions.index(question) + step
+    if step not in (-1, 1) or not 0 <= index < len(questions):
+        raise ValidationError("That question cannot move further")
+    other = questions[index]
+    swap = {question.position: other.position, other.position: question.position}
+    for each in questions:
+        each.branches = {letter: swap.get(target, target) for letter, target in each.branches.items()}
+    # one at a time and through 0, which no question holds: the unique position never sees two alike
+    for each, position in ((question, 0), (other, question.position), (question, other.position)):
+        each.position = position
+        db.session.flush()
+    if any(target <= each.position for each in questions for target in each.branches.values()):
+        raise ValidationError("A branch would lead back to an earlier question: change it first")
+
+
+def get_question(survey: Survey, question_id: int) -> SurveyQuestion:
+    question = db.session.scalar(sa.select(SurveyQuestion).where(
+        SurveyQuestion.survey_id == survey.id, SurveyQuestion.id == question_id))
+    if question is None:
+        raise NotFoundError("No such question")
+    return question
+
+
+def remove_question(survey: Survey, question_id: int) -> None:
+    """Delete a question; the later ones move up one, and branches follow them (a branch to the
+    removed one now leads to the question that took its place)."""
+    question = get_question(survey, question_id)
+    removed = question.position
+    db.session.delete(question)
+    db.session.flush()
+    for later in list_questions(survey):
+        if later.position > removed:
+            later.position -= 1
+            db.session.flush()  # one at a time: the unique position never sees two alike
+        later.branches = {letter: target - 1 if target > removed else target
+                          for letter, target in later.branches.items()}
+    db.session.flush()
+
+
+def list_questions(survey: Survey) -> list[SurveyQuestion]:
+    return list(db.session.scalars(sa.select(SurveyQuestion).where(SurveyQuestion.survey_id == survey.id)
+                                   .order_by(SurveyQuestion.position)))
+
+
+def list_surveys(merchant: Merchant) -> list[Survey]:
+    return list(db.session.scalars(sa.select(Survey).where(Survey.merchant_id == merchant.id)
+                                   .order_by(Survey.id.desc())))
+
+
+def get_survey(merchant: Merchant, survey_id: int) -> Survey:
+    """The merchant's survey; NotFoundError for another merchant's, so staff never see it."""
+    survey = db.session.get(Survey, survey_id)
+    if survey is None or survey.merchant_id != merchant.id:
+        raise NotFoundError("No such survey")
+    return survey
+
+
+# -- answering by SMS ------------------------------------------------------------------------------
+
+def _open_now(now: datetime):
+    return sa.and_(Survey.is_active.is_(True), sa.or_(Survey.opens_at.is_(None), Survey.opens_at <= now),
+                   sa.or_(Survey.closes_at.is_(None), Survey.closes_at > now))
+
+
+def is_open(survey: Survey, *, now: datetime) -> bool:
+    return survey.is_active and (survey.opens_at is None or survey.opens_at <= now) \
+        and (survey.closes_at is None or survey.closes_at > now)
+
+
+def find_active_survey(merchant: Merchant, code: str | None = None, *, now: datetime) -> Survey | None:
+    """The open survey with that code, or the merchant's most recent open one."""
+    query = sa.select(Survey).where(Survey.merchant_id == merchant.id, _open_now(now))
     if code:
         query = query.where(Survey.code == fold(code))
     return db.session.scalar(query.order_by(Survey.id.desc()).limit(1))
 
 
-def has_active_survey(merchant: Merchant) -> bool:
-    return find_active_survey(merchant) is not None
+def find_survey_by_extension(merchant: Merchant, extension: str, *, now: datetime) -> Survey | None:
+    if not extension:
+        return None
+    return db.session.scalar(sa.select(Survey).where(Survey.merchant_id == merchant.id,
+                                                     Survey.extension == extension, _open_now(now)))
 
 
-def start_survey(merchant: Merchant, *, msisdn: str, now: datetime, code: str | None = None,
-                 member: Member | None = None) -> SurveySession:
-    """Open a session for the texter (closing any open one); NotFoundError when no survey matches."""
-    survey = find_active_survey(merchant, code)
-    if survey is None and code:
-        survey = find_active_survey(merchant)  # 'DC 123' where 123 is not a code: the active survey
-    if survey is None:
-        raise NotFoundError("No active survey")
-    previous = find_open_session(merchant, msisdn, now=now)
-    if previous is not None:
-        previous.finished_at = now
-    session = SurveySession(merchant_id=merchant.id, survey_id=survey.id, msisdn=msisdn,
-                            member_id=member.id if member else None, started_at=now,
-                            expires_at=now + timedelta(hours=survey.timeout_hours))
-    db.session.add(session)
-    db.session.flush()
-    return session
+def has_active_survey(merchant: Merchant, *, now: datetime) -> bool:
+    return find_active_survey(merchant, now=now) is not None
 
 
 def find_open_session(merchant: Merchant, msisdn: str, *, now: datetime) -> SurveySession | None:
+    """The number's unfinished, unexpired session of a survey still open."""
     return db.session.scalar(
-        sa.select(SurveySession).where(SurveySession.merchant_id == merchant.id, SurveySession.msisdn == msisdn,
-                                       SurveySession.expires_at > now, SurveySession.finished_at.is_(None))
+        sa.select(SurveySession).join(Survey, Survey.id == SurveySession.survey_id)
+        .where(SurveySession.merchant_id == merchant.id, SurveySession.msisdn == msisdn,
+               SurveySession.expires_at > now, SurveySession.finished_at.is_(None), _open_now(now))
         .order_by(SurveySession.id.desc()).limit(1))
 
 
-def record_answer(session: SurveySession, text: str, *, now: datetime) -> bool:
-    """Store the answer to the current question; returns True when the survey is finished.
+def start_survey(merchant: Merchant, *, msisdn: str, now: datetime, code: str | None = None,
+                 member: Member | None = None, survey: Survey | None = None) -> tuple[SurveySession, bool]:
+    """Open a session for the texter, and whether it resumes one; NotFoundError when no open
+    survey matches.
 
-    Surveys have one question (the intro) until the survey issue adds more.
+    The number's open session of the same survey resumes where it stopped; one of another survey
+    ends, since a number answers one survey at a time.
     """
-    db.session.add(SurveyAnswer(session_id=session.id, position=0, text=(text or "")[:700], received_at=now))
-    session.finished_at = now
+    if survey is None:
+        survey = find_active_survey(merchant, code, now=now)
+    if survey is None and code:
+        survey = find_active_survey(merchant, now=now)  # 'DC 123' where 123 is not a code: the open survey
+    if survey is None:
+        raise NotFoundError("No active survey")
+    previous = find_open_session(merchant, msisdn, now=now)
+    if previous is not None and previous.survey_id == survey.id:
+        previous.expires_at = now + timedelta(hours=survey.timeout_hours)
+        db.session.flush()
+        return previous, True
+    if previous is not None:
+        previous.finished_at = now
+    first = db.session.scalar(sa.select(sa.func.min(SurveyQuestion.position))
+                              .where(SurveyQuestion.survey_id == survey.id))
+    session = SurveySession(merchant_id=merchant.id, survey_id=survey.id, msisdn=msisdn,
+                            member_id=member.id if member else None, started_at=now, position=first or 0,
+                            reasks=0, expires_at=now + timedelta(hours=survey.timeout_hours))
+    db.session.add(session)
     db.session.flush()
-    return True
+    return session, False
 
 
-def survey_intro(session: SurveySession) -> str:
-    return db.session.get(Survey, session.survey_id).intro
+def opening_text(session: SurveySession, *, resumed: bool = False) -> str:
+    """The intro and the waiting question; a resumed session gets only the question."""
+    survey = db.session.get(Survey, session.survey_id)
+    question = _current_question(session)
+    if question is None:
+        return survey.intro
+    return question.text if resumed else f"{survey.intro}\n{question.text}"
+
+
+def _current_question(session: SurveySession) -> SurveyQuestion | None:
+    if not session.position:
+        return None
+    return db.session.scalar(sa.select(SurveyQuestion).where(SurveyQuestion.survey_id == session.survey_id,
+                                                             SurveyQuestion.position == session.position))
+
+
+def _as_flow(question: SurveyQuestion) -> flow.Question:
+    return flow.Question(question.position, QuestionKind(question.kind), tuple(question.options),
+                         dict(question.branches))
+
+
+def can_answer(session: SurveySession, text: str | None) -> bool:
+    """Whether ``text`` is a valid answer to the waiting question: a keyword that is one counts as
+    the answer (docs/surveys.md)."""
+    question = _current_question(session)
+    if question is None:
+        return bool((text or "").strip())
+    return flow.read_answer(_as_flow(question), text) is not None
+
+
+@dataclass
+class Step:
+    """What an answer leads to: the text to send (the next question or the re-ask), or completion
+    with the survey's own thanks (empty for the merchant's default) and the points given."""
+    text: str = ""
+    completed: bool = False
+    thanks: str = ""
+    reward_points: int = 0
+
+
+def record_answer(session: SurveySession, text: str | None, *, now: datetime,
+                  member: Member | None = None) -> Step:
+    """Store the texter's answer to the waiting question as it comes and move on (or ask again)."""
+    survey = db.session.get(Survey, session.survey_id)
+    text = (text or "")[:700]
+    session.expires_at = now + timedelta(hours=survey.timeout_hours)
+    question = _current_question(session)
+    if question is None:  # a survey without questions: its intro is the one free-text question
+        db.session.add(SurveyAnswer(session_id=session.id, position=0, text=text, value=text.strip(),
+                                    received_at=now))
+        return _complete(session, survey, now=now, member=member)
+    spec = _as_flow(question)
+    value = flow.read_answer(spec, text)
+    if value is None and session.reasks < survey.max_reasks:
+        session.reasks += 1
+        db.session.flush()
+        return Step(text=question.reask_text or f"{DEFAULT_REASK}\n{question.text}")
+    # a valid answer, or the last invalid one: kept with an empty value, and the question skipped
+    db.session.add(SurveyAnswer(session_id=session.id, position=question.position, text=text,
+                                value=value or "", received_at=now))
+    following = flow.next_position([_as_flow(q) for q in list_questions(survey)], question.position, value)
+    if following is None:
+        return _complete(session, survey, now=now, member=member)
+    session.position, session.reasks = following, 0
+    db.session.flush()
+    return Step(text=_current_question(session).text)
+
+
+def _complete(session: SurveySession, survey: Survey, *, now: datetime, member: Member | None) -> Step:
+    session.finished_at = session.completed_at = now
+    points = 0
+    if member is not None and member.merchant_id == survey.merchant_id:
+        session.member_id = member.id
+        rewarded_before = db.session.scalar(sa.select(SurveySession.id).where(
+            SurveySession.survey_id == survey.id, SurveySession.member_id == member.id,
+            SurveySession.completed_at.is_not(None), SurveySession.id != session.id).limit(1))
+        if survey.reward_points and rewarded_before is None:
+            # the key makes a re-run of the same MO grant nothing twice
+            grant_points(member, db.session.get(Merchant, survey.merchant_id), survey.reward_points,
+                         reason=f"完成调查 {survey.code}", actor=SYSTEM, now=now,
+                         idempotency_key=f"survey:{survey.id}:member:{member.id}")
+            points = survey.reward_points
+    db.session.flush()
+    return Step(completed=True, thanks=survey.thanks, reward_points=points)
+
+
+# -- results ---------------------------------------------------------------------------------------
+
+@dataclass
+class QuestionResult:
+    question: SurveyQuestion
+    #: (label, count) per option or value, in the order a chart shows them
+    counts: list[tuple[str, int]]
+    skipped: int
+    #: the latest free-text answers
+    texts: list[str]
+
+
+@dataclass
+class Results:
+    started: int
+    answered: int
+    completed: int
+    questions: list[QuestionResult]
+
+    def rate(self, count: int) -> float:
+        return round(100 * count / self.started, 1) if self.started else 0.0
+
+
+def survey_results(survey: Survey, *, text_limit: int = 200) -> Results:
+    """Response (at least one answer) and completion counts, and each question's tally, counted in SQL."""
+    sessions = sa.select(SurveySession.id).where(SurveySession.survey_id == survey.id)
+    started = db.session.scalar(sa.select(sa.func.count()).select_from(sessions.subquery()))
+    answered = db.session.scalar(sa.select(sa.func.count(sa.distinct(SurveyAnswer.session_id)))
+                                 .where(SurveyAnswer.session_id.in_(sessions)))
+    completed = db.session.scalar(sa.select(sa.func.count()).select_from(
+        sessions.where(SurveySession.completed_at.is_not(None)).subquery()))
+    grouped = db.session.execute(
+        sa.select(SurveyAnswer.position, SurveyAnswer.value, sa.func.count())
+        .where(SurveyAnswer.session_id.in_(sessions)).group_by(SurveyAnswer.position, SurveyAnswer.value)).all()
+    results = []
+    for question in list_questions(survey):
+        values = {value: count for position, value, count in grouped if position == question.position}
+        skipped = values.pop("", 0)
+        texts: list[str] = []
+        if question.kind == QuestionKind.TEXT:
+            counts: list[tuple[str, int]] = []
+            texts = list(db.session.scalars(
+                sa.select(SurveyAnswer.value).where(SurveyAnswer.session_id.in_(sessions),
+                                                    SurveyAnswer.position == question.position,
+                                                    SurveyAnswer.value != "")
+                .order_by(SurveyAnswer.id.desc()).limit(text_limit)))
+        else:
+            counts = flow.tally(_as_flow(question), values)
+        results.append(QuestionResult(question, counts, skipped, texts))
+    return Results(started, answered, completed, results)
+
+
+def iter_answers(survey: Survey, *, batch: int = 1000):
+    """Every answer of the survey with its session's number and times, in the order they came,
+    fetched ``batch`` rows at a time by id (for the CSV export: never all rows in memory)."""
+    query = (sa.select(SurveyAnswer.id, SurveySession.msisdn, SurveySession.started_at,
+                       SurveySession.completed_at, SurveyAnswer.position, SurveyAnswer.text,
+                       SurveyAnswer.value, SurveyAnswer.received_at)
+             .join(SurveySession, SurveySession.id == SurveyAnswer.session_id)
+             .where(SurveySession.survey_id == survey.id).order_by(SurveyAnswer.id).limit(batch))
+    after = 0
+    while True:
+        rows = db.session.execute(query.where(SurveyAnswer.id > after)).all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = rows[-1].id

@@ -12,10 +12,10 @@ HELP_LABELS = {"join": "注册", "points": "积分", "stop": "退订", "start": 
                "complaint": "投诉", "praise": "表扬", "survey": "调查"}
 
 
-def help_keywords(merchant, custom_apps) -> str:
+def help_keywords(merchant, custom_apps, *, now) -> str:
     """``ZC注册，JF积分，...``: each built-in's first keyword, then the active wizard apps."""
     keywords = texts.builtin_keywords(merchant)
-    survey = per_transaction(("survey", merchant.id), lambda: surveys.has_active_survey(merchant))
+    survey = per_transaction(("survey", merchant.id), lambda: surveys.has_active_survey(merchant, now=now))
     entries = [_entry(keywords[app][0], label) for app, label in HELP_LABELS.items()
                if keywords.get(app) and (app != "survey" or survey)]
     entries += [_entry(app.keywords[0], app.name) for app in custom_apps if app.keywords]
@@ -31,7 +31,7 @@ def _entry(keyword: str, label: str) -> str:
 
 
 def help_app(ctx: Context, *, custom_apps=()) -> None:
-    ctx.reply("help", keywords=help_keywords(ctx.merchant, custom_apps))
+    ctx.reply("help", keywords=help_keywords(ctx.merchant, custom_apps, now=ctx.now))
 
 
 def feedback(kind: str):
@@ -52,17 +52,41 @@ complaint = feedback(TicketKind.COMPLAINT)
 praise = feedback(TicketKind.PRAISE)
 
 
-def survey(ctx: Context) -> None:
-    """``DC`` or ``DC <code>``: start the survey; its opening question is the reply."""
-    code = ctx.parsed.args[0] if ctx.parsed.args else None
+#: added to the thanks when completing the survey earned points
+REWARD_NOTE = "已赠送您{points}积分。"
+
+
+def survey(ctx: Context, *, chosen=None) -> None:
+    """``DC`` or ``DC <code>`` (or the survey ``chosen`` by its extension): start the survey, or
+    resume the number's open session of it; the intro and the waiting question are the reply."""
+    code = ctx.parsed.args[0] if ctx.parsed.args and chosen is None else None
     try:
-        session = surveys.start_survey(ctx.merchant, msisdn=ctx.msisdn, now=ctx.now, code=code, member=ctx.member)
+        session, resumed = surveys.start_survey(ctx.merchant, msisdn=ctx.msisdn, now=ctx.now, code=code,
+                                                member=ctx.member, survey=chosen)
     except NotFoundError:
         ctx.reply("survey_none")
         return
-    ctx.say(surveys.survey_intro(session))
+    ctx.say(surveys.opening_text(session, resumed=resumed))
 
 
 def survey_answer(ctx: Context, session) -> None:
-    if surveys.record_answer(session, ctx.parsed.text, now=ctx.now):
+    step = surveys.record_answer(session, ctx.parsed.text, now=ctx.now, member=ctx.member)
+    if not step.completed:
+        ctx.say(step.text)
+        return
+    if step.thanks:
+        ctx.say(step.thanks)
+    else:
         ctx.reply("survey_thanks")
+    if step.reward_points and ctx.replies:
+        ctx.replies[-1].body += REWARD_NOTE.format(points=step.reward_points)
+
+
+def survey_by_extension(ctx: Context, chosen=None) -> None:
+    """A text to the survey's extension: an answer while the number's session of it is open, else
+    the start (the text itself is then only the knock on the door)."""
+    session = surveys.find_open_session(ctx.merchant, ctx.msisdn, now=ctx.now)
+    if session is not None and (chosen is None or session.survey_id == chosen.id):
+        survey_answer(ctx, session)
+    else:
+        survey(ctx, chosen=chosen)

@@ -1,0 +1,189 @@
+"""The survey console: the list, the builder (survey settings and its questions) and the results
+with their CSV. Managers and owners build; every role reads results (docs/surveys.md)."""
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from mcrm.auth.access import role_required
+from mcrm.auth.models import Role
+from mcrm.core import csv_out
+from mcrm.core.clock import now_utc
+from mcrm.core.errors import NotFoundError
+from mcrm.core.msisdn import mask_msisdn
+from mcrm.core.saving import saving
+from mcrm.formatting import local_datetime
+from mcrm.surveys import services
+from mcrm.surveys.charts import bar_chart
+from mcrm.surveys.forms import KIND_LABELS, QuestionForm, SurveyForm
+
+bp = Blueprint("surveys", __name__, url_prefix="/surveys")
+
+
+def _survey_or_404(survey_id: int):
+    try:
+        return services.get_survey(g.merchant, survey_id)
+    except NotFoundError:
+        abort(404)
+
+
+def _question_or_404(survey, question_id: int):
+    try:
+        return services.get_question(survey, question_id)
+    except NotFoundError:
+        abort(404)
+
+
+@bp.context_processor
+def _labels():
+    return {"kind_labels": KIND_LABELS, "is_open": lambda survey: services.is_open(survey, now=now_utc())}
+
+
+@bp.route("/")
+@role_required(Role.CLERK)
+def index():
+    return render_template("surveys/index.html", surveys=services.list_surveys(g.merchant))
+
+
+def _local(value: datetime | None) -> datetime | None:
+    """A naive local time typed in the form as an aware one in the shop's zone, and back."""
+    if value is None:
+        return None
+    zone = ZoneInfo(g.merchant.timezone)
+    return value.replace(tzinfo=zone) if value.tzinfo is None else value.astimezone(zone).replace(tzinfo=None)
+
+
+def _survey_fields(form: SurveyForm) -> dict:
+    return {"code": form.code.data, "title": form.title.data, "intro": form.intro.data, "thanks": form.thanks.data,
+            "opens_at": _local(form.opens_at.data), "closes_at": _local(form.closes_at.data),
+            "timeout_hours": form.timeout_hours.data, "max_reasks": form.max_reasks.data,
+            "reward_points": form.reward_points.data, "extension": form.extension.data}
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(Role.MANAGER)
+def new():
+    form = SurveyForm()
+    if form.validate_on_submit():
+        with saving(errors=form.form_errors) as outcome:
+            survey = services.create_survey(g.merchant, **_survey_fields(form))
+        if outcome.ok:
+            flash(_("Survey %(code)s created: now add its questions", code=survey.code), "success")
+            return redirect(url_for(".edit", survey_id=survey.id))
+    return render_template("surveys/edit.html", form=form, survey=None)
+
+
+@bp.route("/<int:survey_id>", methods=["GET", "POST"])
+@role_required(Role.MANAGER)
+def edit(survey_id: int):
+    survey = _survey_or_404(survey_id)
+    form = SurveyForm(obj=survey)
+    if request.method == "GET":
+        form.opens_at.data, form.closes_at.data = _local(survey.opens_at), _local(survey.closes_at)
+    if form.validate_on_submit():
+        with saving(errors=form.form_errors) as outcome:
+            services.update_survey(survey, **_survey_fields(form))
+        if outcome.ok:
+            flash(_("Survey %(code)s saved", code=survey.code), "success")
+            return redirect(url_for(".edit", survey_id=survey.id))
+    return render_template("surveys/edit.html", form=form, survey=survey, question_form=QuestionForm(formdata=None),
+                           questions=services.list_questions(survey))
+
+
+@bp.route("/<int:survey_id>/state", methods=["POST"])
+@role_required(Role.MANAGER)
+def set_state(survey_id: int):
+    survey = _survey_or_404(survey_id)
+    active = request.form.get("active") == "1"
+    with saving() as outcome:
+        services.set_survey_active(survey, active)
+    if outcome.ok:
+        flash(_("Survey %(code)s is open", code=survey.code) if active
+              else _("Survey %(code)s is closed", code=survey.code), "success")
+    return redirect(url_for(".edit", survey_id=survey.id))
+
+
+def _question_fields(form: QuestionForm) -> dict:
+    return {"kind": form.kind.data, "text": form.text.data, "options": form.option_list(),
+            "branches": form.branches.data or "", "reask_text": form.reask_text.data}
+
+
+@bp.route("/<int:survey_id>/questions/new", methods=["GET", "POST"])
+@role_required(Role.MANAGER)
+def new_question(survey_id: int):
+    survey = _survey_or_404(survey_id)
+    form = QuestionForm()
+    if form.validate_on_submit():
+        with saving(errors=form.form_errors) as outcome:
+            question = services.add_question(survey, **_question_fields(form))
+        if outcome.ok:
+            flash(_("Question %(number)s added", number=question.position), "success")
+            return redirect(url_for(".edit", survey_id=survey.id))
+    return render_template("surveys/question.html", form=form, survey=survey, question=None)
+
+
+@bp.route("/<int:survey_id>/questions/<int:question_id>", methods=["GET", "POST"])
+@role_required(Role.MANAGER)
+def edit_question(survey_id: int, question_id: int):
+    survey = _survey_or_404(survey_id)
+    question = _question_or_404(survey, question_id)
+    # the stored question fills a GET only: a field a POST leaves out is empty, never the old value
+    form = QuestionForm(data=None if request.method == "POST" else {
+        "kind": question.kind, "text": question.text, "reask_text": question.reask_text,
+        "options": "\n".join(question.options),
+        "branches": "\n".join(f"{letter}={target}" for letter, target in sorted(question.branches.items()))})
+    if form.validate_on_submit():
+        with saving(errors=form.form_errors) as outcome:
+            services.update_question(survey, question.id, **_question_fields(form))
+        if outcome.ok:
+            flash(_("Question %(number)s saved", number=question.position), "success")
+            return redirect(url_for(".edit", survey_id=survey.id))
+    return render_template("surveys/question.html", form=form, survey=survey, question=question)
+
+
+@bp.route("/<int:survey_id>/questions/<int:question_id>/delete", methods=["POST"])
+@role_required(Role.MANAGER)
+def delete_question(survey_id: int, question_id: int):
+    survey = _survey_or_404(survey_id)
+    question = _question_or_404(survey, question_id)
+    with saving() as outcome:
+        services.remove_question(survey, question.id)
+    if outcome.ok:
+        flash(_("Question removed"), "success")
+    return redirect(url_for(".edit", survey_id=survey.id))
+
+
+@bp.route("/<int:survey_id>/questions/<int:question_id>/move", methods=["POST"])
+@role_required(Role.MANAGER)
+def move_question(survey_id: int, question_id: int):
+    survey = _survey_or_404(survey_id)
+    question = _question_or_404(survey, question_id)
+    with saving():
+        services.move_question(survey, question.id, -1 if request.form.get("direction") == "up" else 1)
+    return redirect(url_for(".edit", survey_id=survey.id))
+
+
+@bp.route("/<int:survey_id>/results")
+@role_required(Role.CLERK)
+def results(survey_id: int):
+    survey = _survey_or_404(survey_id)
+    found = services.survey_results(survey)
+    return render_template("surveys/results.html", survey=survey, results=found,
+                           charts={r.question.id: bar_chart(r.counts) for r in found.questions if r.counts})
+
+
+@bp.route("/<int:survey_id>/answers.csv")
+@role_required(Role.CLERK)
+def answers_csv(survey_id: int):
+    """Every answer, streamed; a clerk gets masked numbers, as the member pages show them."""
+    survey = _survey_or_404(survey_id)
+    encoding = csv_out.requested_encoding()
+    shown = (lambda msisdn: msisdn) if current_user.has_role(Role.MANAGER) else mask_msisdn
+    headers = [_("Mobile"), _("Started"), _("Completed"), _("Question"), _("Text sent"), _("Answer"), _("Received")]
+    rows = ([shown(row.msisdn), local_datetime(row.started_at), local_datetime(row.completed_at), row.position,
+             csv_out.safe_cell(row.text), csv_out.safe_cell(row.value), local_datetime(row.received_at)]
+            for row in services.iter_answers(survey))
+    chunks = csv_out.csv_chunks(headers, rows, codec=csv_out.ENCODINGS[encoding])
+    return csv_out.download(chunks, filename=f"survey-{survey.code}-{now_utc():%Y%m%d}.csv", charset=encoding)
