@@ -547,6 +547,16 @@ def enqueue_batch(run_id: int, *, now: datetime, batch_size: int = BATCH_SIZE) -
     return sum(outcome.values())
 
 
+def issue_batch_coupons(coupon_app: KeywordApp, merchant: Merchant, rows: list, kept: list[bool], *,
+                        now: datetime) -> dict:
+    """One coupon for each member of a batch whose message will go (``kept``), set-based: member id →
+    coupon; a member the pool ran dry for is left out (the caller suppresses the message)."""
+    holders = [(row.id, row.msisdn) for row, keep in zip(rows, kept, strict=True) if keep]
+    issued = issue_coupons(coupon_app, holders, now=now, zone=merchant.timezone)
+    return {member_id: coupon for (member_id, _msisdn), coupon in zip(holders, issued, strict=True)
+            if coupon is not None}
+
+
 def _renderer(campaign: Campaign, merchant: Merchant, run: CampaignRun, rows: list, now: datetime):
     """The batch's ``render`` for enqueue_marketing_batch: each member's text, and a coupon for
     each member whose message will go (recorded against the run, so the report counts it)."""
@@ -557,10 +567,7 @@ def _renderer(campaign: Campaign, merchant: Merchant, run: CampaignRun, rows: li
     def render(recipients, kept: list[bool]) -> list:
         coupons = {}
         if coupon_app is not None:
-            holders = [(row.id, row.msisdn) for row, keep in zip(rows, kept, strict=True) if keep]
-            issued = issue_coupons(coupon_app, holders, now=now, zone=merchant.timezone)
-            coupons = {member_id: coupon for (member_id, _msisdn), coupon in zip(holders, issued, strict=True)
-                       if coupon is not None}
+            coupons = issue_batch_coupons(coupon_app, merchant, rows, kept, now=now)
             if coupons:
                 db.session.execute(sa.insert(CampaignCoupon), [
                     {"run_id": run.id, "member_id": member_id, "coupon_id": coupon.id}

@@ -21,13 +21,14 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from mcrm.campaigns.services import NO_COUPON_LEFT, ROW_FIELDS, MemberRow, check_body, get_coupon_app
+from mcrm.campaigns.services import (NO_COUPON_LEFT, ROW_FIELDS, MemberRow, check_body, get_coupon_app,
+                                     issue_batch_coupons)
 from mcrm.care.calendar import (FESTIVALS_BY_CODE, StatutoryDay, festival_date, lunar_birthdays_on, lunar_year_of,
                                 solar_birthdays_on, statutory_days)
 from mcrm.care.models import CareCoupon, CareGreeting, CareKind, CareMemberTier, CareRun, RunStatus
 from mcrm.core.errors import NotFoundError, ValidationError
 from mcrm.extensions import db
-from mcrm.keywords.apps.custom import issue_coupons, last_valid_day
+from mcrm.keywords.apps.custom import last_valid_day
 from mcrm.keywords.fields import member_values
 from mcrm.keywords.rules import compile_template
 from mcrm.members.models import Member
@@ -497,10 +498,7 @@ def _renderer(merchant: Merchant, greeting: CareGreeting, rows: list, occasions:
     def render(recipients, kept: list[bool]) -> list:
         coupons = {}
         if coupon_app is not None:
-            holders = [(row.id, row.msisdn) for row, keep in zip(rows, kept, strict=True) if keep]
-            issued = issue_coupons(coupon_app, holders, now=now, zone=merchant.timezone)
-            coupons = {member_id: coupon for (member_id, _msisdn), coupon in zip(holders, issued, strict=True)
-                       if coupon is not None}
+            coupons = issue_batch_coupons(coupon_app, merchant, rows, kept, now=now)
             if coupons:
                 occasion_of_member = {row.id: occasion for row, occasion in zip(rows, occasions, strict=True)}
                 db.session.execute(sa.insert(CareCoupon), [
