@@ -14,10 +14,10 @@ import sqlalchemy as sa
 
 from mcrm.agenda.models import AgendaItem, AgendaReminder, Repeat
 from mcrm.agenda.parse import MAX_TITLE, parse_item_text
-from mcrm.agenda.rules import next_occurrence, occurrences_between
 from mcrm.auth.models import Role, Staff
 from mcrm.core.errors import NotFoundError, ValidationError
 from mcrm.core.msisdn import mask_msisdn, normalize_msisdn
+from mcrm.core.recurrence import next_occurrence, occurrences_between
 from mcrm.extensions import db
 from mcrm.members.models import Member
 from mcrm.members.services import find_member_by_msisdn
@@ -49,6 +49,11 @@ class Occurrence:
 
 def _zone(merchant: Merchant) -> ZoneInfo:
     return ZoneInfo(merchant.timezone)
+
+
+def _rule(item: AgendaItem) -> str | None:
+    """The item's repeat rule for mcrm.core.recurrence: None when it happens once."""
+    return None if item.repeat is Repeat.NONE else item.repeat.value
 
 
 def when_text(merchant: Merchant, moment: datetime) -> str:
@@ -196,7 +201,7 @@ def list_occurrences(merchant: Merchant, first_day: date, days: int) -> list[Occ
         AgendaItem.merchant_id == merchant.id, AgendaItem.deleted_at.is_(None), AgendaItem.starts_at < end,
         sa.or_(AgendaItem.repeat != Repeat.NONE, AgendaItem.starts_at >= start))).all()
     found = [Occurrence(item, at) for item in items
-             for at in occurrences_between(item.starts_at, item.repeat.value, start, end, zone)]
+             for at in occurrences_between(item.starts_at, _rule(item), start, end, zone)]
     return sorted(found, key=lambda occurrence: (occurrence.at, occurrence.item.id))
 
 
@@ -240,7 +245,7 @@ def send_due_reminders(merchant: Merchant, *, now: datetime) -> int:
         sa.or_(AgendaItem.repeat != Repeat.NONE, AgendaItem.starts_at >= now))).all()
     queued = 0
     for item in items:
-        occurs_at = next_occurrence(item.starts_at, item.repeat.value, now, zone)
+        occurs_at = next_occurrence(item.starts_at, _rule(item), now, zone)
         if occurs_at is not None and occurs_at - timedelta(minutes=item.remind_minutes) <= now:
             queued += _remind(merchant, item, occurs_at, now)
     queued += _escalate(merchant, now)

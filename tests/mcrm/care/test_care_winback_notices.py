@@ -13,7 +13,7 @@ from mcrm.care.models import CareMemberTier
 from mcrm.core.errors import ValidationError
 from mcrm.members.models import Member
 from mcrm.messaging.models import MessageKind, MessageStatus
-from mcrm.points.rules import add_months
+from mcrm.core.recurrence import add_months
 from mcrm.points.services import SYSTEM, grant_points, record_purchase
 from tests.mcrm.care.conftest import greetings_out
 
