@@ -21,18 +21,18 @@ from mcrm.campaigns.models import (Campaign, CampaignCoupon, CampaignRecipient, 
                                    Recurrence, RunStatus)
 from mcrm.core.errors import ConflictError, DomainError, NotFoundError, ValidationError
 from mcrm.core.recurrence import next_occurrence
+from mcrm.core.templates import check_template, compile_template, render_template, template_fields
 from mcrm.extensions import db
 from mcrm.keywords.apps.custom import coupon_expiry, coupons_left, issue_coupons, last_valid_day
 from mcrm.keywords.fields import MEMBER_FIELDS, member_values
 from mcrm.keywords.models import AppKind, AppStatus, CouponCode, KeywordApp
-from mcrm.keywords.rules import check_template, compile_template, render_template, template_fields
-from mcrm.keywords.texts import MAX_TEXT_PARTS
 from mcrm.members.models import Member
 from mcrm.members.services import find_member_by_msisdn
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.models import InboundMessage, MessageKind, MessageStatus, OutboundMessage, SuppressReason
 from mcrm.messaging.services import Suppressed, enqueue_marketing_batch, enqueue_sms
 from mcrm.messaging.store import count_parts
+from mcrm.messaging.texts import MAX_TEXT_PARTS
 from mcrm.points.models import EntryKind, PointsEntry
 from mcrm.points.services import expiring_points_of
 from mcrm.segments.rules import EVERYONE

@@ -27,10 +27,10 @@ from mcrm.care.calendar import (FESTIVALS_BY_CODE, StatutoryDay, festival_date, 
                                 solar_birthdays_on, statutory_days)
 from mcrm.care.models import CareCoupon, CareGreeting, CareKind, CareMemberTier, CareRun, RunStatus
 from mcrm.core.errors import NotFoundError, ValidationError
+from mcrm.core.templates import compile_template
 from mcrm.extensions import db
 from mcrm.keywords.apps.custom import last_valid_day
 from mcrm.keywords.fields import member_values
-from mcrm.keywords.rules import compile_template
 from mcrm.members.models import Member
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.models import MessageKind, MessageStatus, OutboundMessage
