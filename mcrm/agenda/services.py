@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from mcrm.agenda.models import AgendaItem, AgendaReminder, Repeat
 from mcrm.agenda.parse import MAX_TITLE, parse_item_text
+from mcrm.agenda.texts import ESCALATION, MEMBER_REMINDER, STAFF_REMINDER, render, text_of, when_text
 from mcrm.auth.models import Role, Staff
 from mcrm.core.errors import NotFoundError, ValidationError
 from mcrm.core.msisdn import mask_msisdn, normalize_msisdn
@@ -34,11 +35,6 @@ DEFAULT_ESCALATE_MINUTES = 15
 #: a reply ``1`` confirms the staff member's reminders sent within this time
 CONFIRM_WITHIN = timedelta(days=1)
 
-#: the SMS texts (the signature is added by the outbox)
-STAFF_REMINDER = "日程提醒：{when} {title}{place}。回1确认。"
-MEMBER_REMINDER = "{name}您好，提醒您{when}的预约：{title}{place}。"
-ESCALATION = "{staff}未确认日程提醒：{when} {title}{place}。"
-
 
 @dataclass(frozen=True)
 class Occurrence:
@@ -54,11 +50,6 @@ def _zone(merchant: Merchant) -> ZoneInfo:
 def _rule(item: AgendaItem) -> str | None:
     """The item's repeat rule for mcrm.core.recurrence: None when it happens once."""
     return None if item.repeat is Repeat.NONE else item.repeat.value
-
-
-def when_text(merchant: Merchant, moment: datetime) -> str:
-    """``11月21日 15:00``: a moment as an SMS shows it, in the merchant's time."""
-    return moment.astimezone(_zone(merchant)).strftime("%m月%d日 %H:%M")
 
 
 def local_today(merchant: Merchant, now: datetime) -> date:
@@ -222,10 +213,6 @@ def add_item_by_sms(merchant: Merchant, staff: Staff, text: str, *, now: datetim
 # ---------------------------------------------------------------------------------- reminders
 
 
-def _place(item: AgendaItem) -> str:
-    return f"，地点：{item.place}" if item.place else ""
-
-
 def _reminder_key(item: AgendaItem, occurs_at: datetime, who: str) -> str:
     return f"agenda:{item.id}:{occurs_at.astimezone(ZoneInfo('UTC')):%Y%m%d%H%M}:{who}"
 
@@ -255,6 +242,7 @@ def send_due_reminders(merchant: Merchant, *, now: datetime) -> int:
 
 def _remind(merchant: Merchant, item: AgendaItem, occurs_at: datetime, now: datetime) -> int:
     when = when_text(merchant, occurs_at)
+    staff_text, member_text = text_of(merchant, STAFF_REMINDER), text_of(merchant, MEMBER_REMINDER)
     recipients = [(f"s{staff.id}", staff, None) for staff in item.staff if staff.is_active and staff.msisdn]
     recipients += [(f"m{member.id}", None, member) for member in item.members if member.deleted_at is None]
     keys = {who: _reminder_key(item, occurs_at, who) for who, _staff, _member in recipients}
@@ -264,11 +252,11 @@ def _remind(merchant: Merchant, item: AgendaItem, occurs_at: datetime, now: date
         if keys[who] in done:
             continue
         if staff is not None:
-            msisdn, body = staff.msisdn, STAFF_REMINDER.format(when=when, title=item.title, place=_place(item))
+            msisdn, body = staff.msisdn, render(merchant, staff_text, when=when, title=item.title, place=item.place)
         else:
             msisdn = member.msisdn
-            body = MEMBER_REMINDER.format(name=member.name or "会员", when=when, title=item.title,
-                                          place=_place(item))
+            body = render(merchant, member_text, member_name=member.name, when=when, title=item.title,
+                          place=item.place)
         enqueue_sms(merchant, msisdn=msisdn, body=body, kind="transactional", now=now, member=member,
                     idempotency_key=keys[who], occasion=f"agenda:{item.id}")
         db.session.add(AgendaReminder(merchant_id=merchant.id, item_id=item.id, occurs_at=occurs_at,
@@ -292,11 +280,11 @@ def _escalate(merchant: Merchant, now: datetime) -> int:
     owners = db.session.scalars(sa.select(Staff).where(
         Staff.merchant_id == merchant.id, Staff.role == Role.OWNER, Staff.is_active.is_(True),
         Staff.msisdn.is_not(None)).order_by(Staff.id)).all()
-    queued = 0
+    queued, template = 0, text_of(merchant, ESCALATION)
     for reminder in due:
         item, staff = reminder.item, reminder.staff
-        body = ESCALATION.format(staff=staff.display_name or staff.username, when=when_text(merchant, reminder.occurs_at),
-                                 title=item.title, place=_place(item))
+        body = render(merchant, template, staff=staff.display_name or staff.username,
+                      when=when_text(merchant, reminder.occurs_at), title=item.title, place=item.place)
         # the owner who was reminded already knows
         for owner in (o for o in owners if o.id != staff.id):
             enqueue_sms(merchant, msisdn=owner.msisdn, body=body, kind="transactional", now=now,

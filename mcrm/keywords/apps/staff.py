@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from flask_babel import get_babel
 from sqlalchemy.orm import lazyload
 
-from mcrm.agenda.services import add_item_by_sms, confirm_reminders, when_text
+from mcrm.agenda.services import add_item_by_sms, confirm_reminders
+from mcrm.agenda.texts import when_text
 from mcrm.auth.login_codes import CODE_DIGITS, issue_login_code
 from mcrm.auth.models import Staff
 from mcrm.core.errors import ConfirmationRequiredError, DomainError, InsufficientPointsError, ValidationError
