@@ -13,6 +13,6 @@ from mcrm.keywords.models import CouponCode, EventSignup, InfoRow, KeywordApp, K
 from mcrm.surveys.models import Survey, SurveyAnswer, SurveyQuestion, SurveySession  # noqa: F401
 from mcrm.jobs.models import JobRun, SchedulerLease  # noqa: F401
 from mcrm.segments.models import Segment  # noqa: F401
-from mcrm.agenda.models import AgendaItem, AgendaReminder  # noqa: F401
+from mcrm.agenda.models import AgendaItem, AgendaReminder, AgendaText  # noqa: F401
 from mcrm.campaigns.models import Campaign, CampaignCoupon, CampaignRecipient, CampaignRun  # noqa: F401
 from mcrm.care.models import CareCoupon, CareGreeting, CareRun  # noqa: F401

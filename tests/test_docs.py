@@ -46,3 +46,10 @@ def test_nothing_cites_a_rules_file_users_do_not_have():
         if path == Path(__file__).resolve():
             continue
         assert RETIRED_RULES_FILE not in path.read_text(encoding="utf-8"), f"{path.relative_to(ROOT)} cites it"
+
+
+def test_the_operations_page_lists_every_periodic_job():
+    from mcrm.jobs.definitions import JOBS
+    listed = set(re.findall(r"^\| `(\w+)` \|", (ROOT / "docs" / "operations.md").read_text(encoding="utf-8"),
+                            flags=re.M))
+    assert listed == {job["id"] for job in JOBS}

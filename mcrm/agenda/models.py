@@ -88,3 +88,19 @@ class AgendaReminder(IdMixin, db.Model):
 
     def __repr__(self):
         return f"<AgendaReminder {self.key}>"
+
+
+class AgendaText(IdMixin, TimestampMixin, db.Model):
+    """A merchant's own wording of one agenda SMS (``mcrm.agenda.texts.NAMES``); without a row the
+    default in the merchant's language goes."""
+
+    __tablename__ = "agenda_texts"
+    __table_args__ = (sa.UniqueConstraint("merchant_id", "name"),)
+
+    merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"))
+    #: which SMS: ``staff_reminder``, ``member_reminder`` or ``escalation``
+    name: Mapped[str] = mapped_column(sa.String(30))
+    body: Mapped[str] = mapped_column(sa.Text)
+
+    def __repr__(self):
+        return f"<AgendaText {self.name}>"

@@ -14,10 +14,11 @@ import sqlalchemy as sa
 
 from mcrm.agenda.models import AgendaItem, AgendaReminder, Repeat
 from mcrm.agenda.parse import MAX_TITLE, parse_item_text
-from mcrm.agenda.rules import next_occurrence, occurrences_between
+from mcrm.agenda.texts import ESCALATION, MEMBER_REMINDER, STAFF_REMINDER, render, text_of, when_text
 from mcrm.auth.models import Role, Staff
 from mcrm.core.errors import NotFoundError, ValidationError
 from mcrm.core.msisdn import mask_msisdn, normalize_msisdn
+from mcrm.core.recurrence import next_occurrence, occurrences_between
 from mcrm.extensions import db
 from mcrm.members.models import Member
 from mcrm.members.services import find_member_by_msisdn
@@ -34,11 +35,6 @@ DEFAULT_ESCALATE_MINUTES = 15
 #: a reply ``1`` confirms the staff member's reminders sent within this time
 CONFIRM_WITHIN = timedelta(days=1)
 
-#: the SMS texts (the signature is added by the outbox)
-STAFF_REMINDER = "日程提醒：{when} {title}{place}。回1确认。"
-MEMBER_REMINDER = "{name}您好，提醒您{when}的预约：{title}{place}。"
-ESCALATION = "{staff}未确认日程提醒：{when} {title}{place}。"
-
 
 @dataclass(frozen=True)
 class Occurrence:
@@ -51,9 +47,9 @@ def _zone(merchant: Merchant) -> ZoneInfo:
     return ZoneInfo(merchant.timezone)
 
 
-def when_text(merchant: Merchant, moment: datetime) -> str:
-    """``11月21日 15:00``: a moment as an SMS shows it, in the merchant's time."""
-    return moment.astimezone(_zone(merchant)).strftime("%m月%d日 %H:%M")
+def _rule(item: AgendaItem) -> str | None:
+    """The item's repeat rule for mcrm.core.recurrence: None when it happens once."""
+    return None if item.repeat is Repeat.NONE else item.repeat.value
 
 
 def local_today(merchant: Merchant, now: datetime) -> date:
@@ -196,7 +192,7 @@ def list_occurrences(merchant: Merchant, first_day: date, days: int) -> list[Occ
         AgendaItem.merchant_id == merchant.id, AgendaItem.deleted_at.is_(None), AgendaItem.starts_at < end,
         sa.or_(AgendaItem.repeat != Repeat.NONE, AgendaItem.starts_at >= start))).all()
     found = [Occurrence(item, at) for item in items
-             for at in occurrences_between(item.starts_at, item.repeat.value, start, end, zone)]
+             for at in occurrences_between(item.starts_at, _rule(item), start, end, zone)]
     return sorted(found, key=lambda occurrence: (occurrence.at, occurrence.item.id))
 
 
@@ -215,10 +211,6 @@ def add_item_by_sms(merchant: Merchant, staff: Staff, text: str, *, now: datetim
 
 
 # ---------------------------------------------------------------------------------- reminders
-
-
-def _place(item: AgendaItem) -> str:
-    return f"，地点：{item.place}" if item.place else ""
 
 
 def _reminder_key(item: AgendaItem, occurs_at: datetime, who: str) -> str:
@@ -240,7 +232,7 @@ def send_due_reminders(merchant: Merchant, *, now: datetime) -> int:
         sa.or_(AgendaItem.repeat != Repeat.NONE, AgendaItem.starts_at >= now))).all()
     queued = 0
     for item in items:
-        occurs_at = next_occurrence(item.starts_at, item.repeat.value, now, zone)
+        occurs_at = next_occurrence(item.starts_at, _rule(item), now, zone)
         if occurs_at is not None and occurs_at - timedelta(minutes=item.remind_minutes) <= now:
             queued += _remind(merchant, item, occurs_at, now)
     queued += _escalate(merchant, now)
@@ -250,6 +242,7 @@ def send_due_reminders(merchant: Merchant, *, now: datetime) -> int:
 
 def _remind(merchant: Merchant, item: AgendaItem, occurs_at: datetime, now: datetime) -> int:
     when = when_text(merchant, occurs_at)
+    staff_text, member_text = text_of(merchant, STAFF_REMINDER), text_of(merchant, MEMBER_REMINDER)
     recipients = [(f"s{staff.id}", staff, None) for staff in item.staff if staff.is_active and staff.msisdn]
     recipients += [(f"m{member.id}", None, member) for member in item.members if member.deleted_at is None]
     keys = {who: _reminder_key(item, occurs_at, who) for who, _staff, _member in recipients}
@@ -259,11 +252,11 @@ def _remind(merchant: Merchant, item: AgendaItem, occurs_at: datetime, now: date
         if keys[who] in done:
             continue
         if staff is not None:
-            msisdn, body = staff.msisdn, STAFF_REMINDER.format(when=when, title=item.title, place=_place(item))
+            msisdn, body = staff.msisdn, render(merchant, staff_text, when=when, title=item.title, place=item.place)
         else:
             msisdn = member.msisdn
-            body = MEMBER_REMINDER.format(name=member.name or "会员", when=when, title=item.title,
-                                          place=_place(item))
+            body = render(merchant, member_text, member_name=member.name, when=when, title=item.title,
+                          place=item.place)
         enqueue_sms(merchant, msisdn=msisdn, body=body, kind="transactional", now=now, member=member,
                     idempotency_key=keys[who], occasion=f"agenda:{item.id}")
         db.session.add(AgendaReminder(merchant_id=merchant.id, item_id=item.id, occurs_at=occurs_at,
@@ -287,11 +280,11 @@ def _escalate(merchant: Merchant, now: datetime) -> int:
     owners = db.session.scalars(sa.select(Staff).where(
         Staff.merchant_id == merchant.id, Staff.role == Role.OWNER, Staff.is_active.is_(True),
         Staff.msisdn.is_not(None)).order_by(Staff.id)).all()
-    queued = 0
+    queued, template = 0, text_of(merchant, ESCALATION)
     for reminder in due:
         item, staff = reminder.item, reminder.staff
-        body = ESCALATION.format(staff=staff.display_name or staff.username, when=when_text(merchant, reminder.occurs_at),
-                                 title=item.title, place=_place(item))
+        body = render(merchant, template, staff=staff.display_name or staff.username,
+                      when=when_text(merchant, reminder.occurs_at), title=item.title, place=item.place)
         # the owner who was reminded already knows
         for owner in (o for o in owners if o.id != staff.id):
             enqueue_sms(merchant, msisdn=owner.msisdn, body=body, kind="transactional", now=now,

@@ -8,13 +8,15 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from mcrm.agenda import services
+from mcrm.agenda import services, texts
 from mcrm.agenda.forms import REPEAT_LABELS, WEEKDAY_LABELS, ItemForm
 from mcrm.auth.access import role_required
 from mcrm.auth.models import Role
 from mcrm.core.clock import now_utc
 from mcrm.core.errors import NotFoundError
 from mcrm.core.saving import saving
+from mcrm.messaging.store import count_parts
+from mcrm.messaging.texts import MAX_TEXT_PARTS
 
 bp = Blueprint("agenda", __name__, url_prefix="/agenda")
 
@@ -119,3 +121,33 @@ def delete(item_id: int):
     if outcome.ok:
         flash(_("Deleted %(title)s", title=item.title), "success")
     return redirect(url_for(".day"))
+
+
+@bp.route("/texts", methods=["GET", "POST"])
+@role_required(Role.MANAGER)
+def texts_page():
+    """The wordings of the agenda's SMS; Preview fills the typed text in (or shows why it is
+    refused) without saving, Save keeps it, an empty text puts the default back."""
+    typed, previews, errors = {}, {}, {}
+    if request.method == "POST":
+        name = request.form.get("name", "")
+        if name not in texts.NAMES:
+            abort(400)
+        typed[name], errors[name] = request.form.get("body", "").strip(), []
+        if request.form.get("action") == "save":
+            with saving(errors=errors[name]) as outcome:
+                texts.set_text(g.merchant, name, typed[name], now=now_utc())
+            if outcome.ok:
+                flash(_("Agenda text saved."), "success")
+                return redirect(url_for(".texts_page") + f"#{name}")
+        else:
+            with saving(errors=errors[name], keep=False) as outcome:
+                shown = texts.preview(g.merchant, name, typed[name], now=now_utc())
+            if outcome.ok:
+                previews[name] = {"text": shown, "shape": count_parts(shown)}
+    rows = [{"id": name, "text": typed.get(name, text), "custom": custom, "fields": texts.FIELDS[name],
+             "default": texts.default_text(g.merchant, name), "preview": previews.get(name),
+             "error": (errors.get(name) or [None])[0]}
+            for name, text, custom in texts.list_texts(g.merchant)]
+    return (render_template("agenda/texts.html", rows=rows, labels=texts.LABELS, max_parts=MAX_TEXT_PARTS),
+            400 if any(errors.values()) else 200)

@@ -19,20 +19,20 @@ from mcrm.auth.models import Staff
 from mcrm.campaigns import conditions as _conditions  # (its import registers the segment conditions)
 from mcrm.campaigns.models import (Campaign, CampaignCoupon, CampaignRecipient, CampaignRun, CampaignStatus,
                                    Recurrence, RunStatus)
-from mcrm.campaigns.rules import next_occurrence
 from mcrm.core.errors import ConflictError, DomainError, NotFoundError, ValidationError
+from mcrm.core.recurrence import next_occurrence
+from mcrm.core.templates import check_template, compile_template, render_template, template_fields
 from mcrm.extensions import db
 from mcrm.keywords.apps.custom import coupon_expiry, coupons_left, issue_coupons, last_valid_day
 from mcrm.keywords.fields import MEMBER_FIELDS, member_values
 from mcrm.keywords.models import AppKind, AppStatus, CouponCode, KeywordApp
-from mcrm.keywords.rules import check_template, compile_template, render_template, template_fields
-from mcrm.keywords.texts import MAX_TEXT_PARTS
 from mcrm.members.models import Member
 from mcrm.members.services import find_member_by_msisdn
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.models import InboundMessage, MessageKind, MessageStatus, OutboundMessage, SuppressReason
 from mcrm.messaging.services import Suppressed, enqueue_marketing_batch, enqueue_sms
 from mcrm.messaging.store import count_parts
+from mcrm.messaging.texts import MAX_TEXT_PARTS
 from mcrm.points.models import EntryKind, PointsEntry
 from mcrm.points.services import expiring_points_of
 from mcrm.segments.rules import EVERYONE
@@ -462,8 +462,9 @@ def _start_run(campaign_id: int, now: datetime) -> CampaignRun | None:
     campaign = db.session.get(Campaign, campaign_id)
     merchant = db.session.get(Merchant, campaign.merchant_id)
     due_at = campaign.scheduled_at
-    following = next_occurrence(campaign.send_at or campaign.launched_at, campaign.recurrence.value, now,
-                                ZoneInfo(merchant.timezone))
+    repeat = None if campaign.recurrence is Recurrence.ONCE else campaign.recurrence.value
+    following = next_occurrence(campaign.send_at or campaign.launched_at, repeat, now, ZoneInfo(merchant.timezone),
+                                strictly=True)
     won = db.session.execute(
         sa.update(Campaign).where(Campaign.id == campaign.id, Campaign.scheduled_at == due_at,
                                   Campaign.status.in_((CampaignStatus.SCHEDULED, CampaignStatus.SENDING)))

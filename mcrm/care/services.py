@@ -27,10 +27,10 @@ from mcrm.care.calendar import (FESTIVALS_BY_CODE, StatutoryDay, festival_date, 
                                 solar_birthdays_on, statutory_days)
 from mcrm.care.models import CareCoupon, CareGreeting, CareKind, CareMemberTier, CareRun, RunStatus
 from mcrm.core.errors import NotFoundError, ValidationError
+from mcrm.core.templates import compile_template
 from mcrm.extensions import db
 from mcrm.keywords.apps.custom import last_valid_day
 from mcrm.keywords.fields import member_values
-from mcrm.keywords.rules import compile_template
 from mcrm.members.models import Member
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.models import MessageKind, MessageStatus, OutboundMessage
@@ -573,20 +573,41 @@ def outlook(merchant: Merchant, *, now: datetime, days: int = PLAN_DAYS) -> Outl
             .group_by(OutboundMessage.occasion, OutboundMessage.status)):
         sent[int(occasion.split(":")[1])][MessageStatus(status).value] += count
     planned = []
-    greetings = [greeting for greeting in list_greetings(merchant) if greeting.enabled]
-    for offset in range(days):
-        day = today + timedelta(days=offset)
-        for greeting in greetings:
-            if offset == 0 and local.hour >= greeting.hour:
-                continue  # today's has gone (it shows above)
+    for greeting in (greeting for greeting in list_greetings(merchant) if greeting.enabled):
+        # today's has gone when its hour has (it shows above)
+        first = today + timedelta(days=1 if local.hour >= greeting.hour else 0)
+        for day in (first + timedelta(days=n) for n in range((today + timedelta(days=days) - first).days)):
             whom = audience(merchant, greeting, day)
             if whom is None:
                 continue
+            conditions = [whom.condition, _not_reached(greeting, whom)]
+            # a member of the day before with the same occasion is greeted that day, not this one
+            # (IS NOT TRUE: a NULL there is no match, not a reason to leave the member out)
+            before = audience(merchant, greeting, day - timedelta(days=1)) if day > first else None
+            if before is not None:
+                conditions.append(sa.and_(before.condition, before.label == whom.label).is_not(True))
             members = db.session.scalar(sa.select(sa.func.count()).select_from(Member).where(
-                Member.merchant_id == merchant.id, Member.deleted_at.is_(None), whom.condition))
+                Member.merchant_id == merchant.id, Member.deleted_at.is_(None), *conditions))
             if members:
                 planned.append(Planned(day, greeting, greeting_name(greeting), members))
+    planned.sort(key=lambda plan: (plan.day, plan.greeting.kind, plan.greeting.code, plan.greeting.id))
     return Outlook(dict(sent), planned, statutory_days(today, today + timedelta(days=days - 1)))
+
+
+def _not_reached(greeting: CareGreeting, whom: Audience) -> sa.ColumnElement:
+    """Members the greeting has not reached yet for this occasion, for the plan: the job skips one
+    it has reached (the outbox key is taken), and a win-back's absence or a churn's period spans
+    many days. A win-back has reached a member when it went after the last visit (its occasion);
+    an occasion written as text (a year, a period, a month and tier) is matched whole; a points
+    notice's (a lapse date) is not matched here, only by the day before in ``outlook``."""
+    sent = sa.and_(OutboundMessage.merchant_id == greeting.merchant_id, OutboundMessage.member_id == Member.id)
+    if greeting.kind is CareKind.WIN_BACK:
+        return ~sa.exists().where(sent, OutboundMessage.occasion.like(f"{OCCASION_PREFIX}{greeting.id}:%"),
+                                  OutboundMessage.created_at >= whom.label)
+    if isinstance(whom.label.type, sa.String):
+        return ~sa.exists().where(sent, OutboundMessage.occasion == sa.literal(f"{OCCASION_PREFIX}{greeting.id}:")
+                                  + whom.label)
+    return sa.true()
 
 
 # -- the staff's call list ------------------------------------------------------------------------

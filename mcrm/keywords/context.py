@@ -4,10 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from mcrm.core.templates import render_template, template_fields
 from mcrm.extensions import db
 from mcrm.keywords import texts
 from mcrm.keywords.fields import member_values
-from mcrm.keywords.rules import ParsedText, render_template, template_fields
+from mcrm.keywords.rules import ParsedText
 from mcrm.members.models import Member
 from mcrm.members.services import find_member_by_msisdn
 from mcrm.merchants.models import Merchant

@@ -1,4 +1,4 @@
-"""Reading an inbound text and picking its app; reply templates. Pure: no db, no flask, no clock.
+"""Reading an inbound text and picking its app. Pure: no db, no flask, no clock.
 
 docs/keywords.md "Reading a text": case-insensitive, full-width counts as half-width,
 leading and trailing spaces and punctuation ignored, words separated by space , ， # + : ：,
@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from mcrm.core.errors import ValidationError
 from mcrm.core.text import CONTROL_CHARS, fold, strip_punct, to_half_width
 
 #: longest text the engine reads; longer ones (a pasted essay, a looping auto-responder) get help
 MAX_TEXT_LENGTH = 700
 #: separators between words, after full-width → half-width (so ， and ： are already , and :)
 _SEPARATORS = re.compile(r"[\s,#+:]+")
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
 class Outcome(StrEnum):
@@ -149,74 +146,3 @@ def find_conflicts(words, taken: dict) -> list[tuple]:
 def split_words(text: str) -> list[str]:
     """Keywords as typed in a form: 'ZC, 注册 JOIN' → ['ZC', '注册', 'JOIN']."""
     return [w for w in re.split(r"[\s,，;；、]+", to_half_width(text or "")) if w]
-
-
-# -- reply templates ---------------------------------------------------------------------------
-
-class TemplateError(ValidationError):
-    """A reply template that cannot be rendered; the message says what to fix."""
-
-
-def template_fields(template: str) -> list[str]:
-    """Placeholder names in ``template`` (``{name}`` → ``name``); ``{{``/``}}`` are literal braces."""
-    return [m.group(1) for m in _PLACEHOLDER.finditer(template.replace("{{", "").replace("}}", ""))]
-
-
-def check_template(template: str, allowed) -> None:
-    """Raise TemplateError unless every placeholder is one of ``allowed`` and braces balance.
-
-    Run when a text is saved, so a broken template shows in the console, never at send time.
-    """
-    plain = (template or "").replace("{{", "").replace("}}", "")
-    if not plain.strip():
-        raise TemplateError("The text is empty")
-    unknown = [name for name in template_fields(template) if name not in allowed]
-    if unknown:
-        raise TemplateError("Unknown placeholder {%(name)s}; use one of: %(allowed)s", name=unknown[0],
-                            allowed=" ".join("{%s}" % a for a in sorted(allowed)))
-    leftover = _PLACEHOLDER.sub("", plain)
-    if "{" in leftover or "}" in leftover:
-        raise TemplateError("Unbalanced brace: write {{ or }} for a literal brace")
-
-
-def render_template(template: str, values: dict) -> str:
-    """Fill placeholders from ``values``. Never raises: an unknown one renders empty.
-
-    Only plain names are substituted (no attribute or index access as ``str.format`` allows), so a
-    template can never reach into an object.
-    """
-    return compile_template(template)(values)
-
-
-def compile_template(template: str) -> Callable[[dict], str]:
-    """``render_template`` in two steps: the template parsed once, then filled as often as needed
-    (a campaign fills one text per member). ``{{`` and ``}}`` stand for literal braces."""
-    #: literal text, or a 1-tuple naming a placeholder
-    pieces: list = []
-    for n, part in enumerate((template or "").split("{{")):
-        if n:
-            pieces.append("{")
-        for m, piece in enumerate(part.split("}}")):
-            if m:
-                pieces.append("}")
-            at = 0
-            for match in _PLACEHOLDER.finditer(piece):
-                pieces.append(piece[at:match.start()])
-                pieces.append((match.group(1),))
-                at = match.end()
-            pieces.append(piece[at:])
-    pieces = [piece for piece in pieces if piece != ""]
-    if all(isinstance(piece, str) for piece in pieces):
-        text = "".join(pieces)
-        return lambda values: text
-
-    def fill(values: dict) -> str:
-        out = []
-        for piece in pieces:
-            if piece.__class__ is str:
-                out.append(piece)
-            else:
-                value = values.get(piece[0])
-                out.append("" if value is None else str(value))
-        return "".join(out)
-    return fill

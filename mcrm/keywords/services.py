@@ -10,6 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from mcrm.core.errors import ConflictError, NotFoundError, ValidationError
+from mcrm.core.templates import TemplateError, check_template, render_template, template_fields
 from mcrm.core.text import fold, to_half_width
 from mcrm.extensions import db
 from mcrm.keywords import texts
@@ -21,10 +22,10 @@ from mcrm.keywords.engine import answer_text
 from mcrm.keywords.models import (AppKind, AppStatus, CouponCode, EventSignup, InfoRow, KeywordApp,
                                   KeywordUse, KeywordWord)
 from mcrm.keywords.records import iter_records
-from mcrm.keywords.rules import (TemplateError, check_template, find_conflicts, parse_text, render_template,
-                                 template_fields)
+from mcrm.keywords.rules import find_conflicts, parse_text
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.services import enqueue_sms
+from mcrm.messaging.texts import check_length
 
 MAX_KEYWORD_LENGTH = 20
 
@@ -163,7 +164,7 @@ def set_app_replies(app: KeywordApp, replies: dict[str, str]) -> None:
         try:
             # an info table not uploaded yet: its columns are checked against the reply on upload
             check_template(template, template_fields(template) if allowed is None else allowed)
-            texts.check_length(template, signature=signature)
+            check_length(template, signature=signature)
         except TemplateError as error:
             raise ValidationError("%(reply_id)s: %(reason)s", reply_id=reply_id, reason=error) from None
         saved[reply_id] = template

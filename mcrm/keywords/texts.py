@@ -5,10 +5,10 @@ Overrides live in ``Merchant.texts``: ``{"keywords": {"join": ["ZC", ...]}, "rep
 """
 from flask_babel import lazy_gettext as _l
 
+from mcrm.core.templates import check_template
 from mcrm.core.text import fold
 from mcrm.keywords.fields import MEMBER_FIELDS
-from mcrm.keywords.rules import TemplateError, check_template
-from mcrm.messaging.store import count_parts
+from mcrm.messaging.texts import check_length
 
 #: built-in app → default keywords (Chinese first, English aliases after), docs/keywords.md
 DEFAULT_KEYWORDS = {
@@ -43,13 +43,6 @@ UNKNOWN_PER_HOUR_RANGE = (1, 60)
 
 #: extension digits after the service number → built-in app, unless the merchant sets others
 DEFAULT_EXTENSIONS = {"9": "survey"}
-
-#: most SMS one reply or app text may cost, the merchant's signature included: 5 UCS-2 parts are
-#: 335 Chinese characters. Every answer costs that many SMS, and a text over 255 parts cannot be
-#: sent at all (every MO it answers would fail). The console's counter shows the same limit.
-MAX_TEXT_PARTS = 5
-#: the characters those parts hold in Chinese (UCS-2: 67 a part once a text takes more than one)
-MAX_TEXT_CHARS = MAX_TEXT_PARTS * 67
 
 #: reply id → (default text, placeholders it may use)
 DEFAULT_REPLIES = {
@@ -108,16 +101,6 @@ def allowed_fields(reply_id: str) -> tuple[str, ...]:
 def check_reply(reply_id: str, template: str, *, signature: str) -> None:
     check_template(template, allowed_fields(reply_id))
     check_length(template, signature=signature)
-
-
-def check_length(template: str, *, signature: str) -> None:
-    """Raise TemplateError when the text, as typed and with the signature, costs more than
-    ``MAX_TEXT_PARTS`` SMS. Placeholders count as typed: the preview shows a filled-in text."""
-    shape = count_parts(signature + template)
-    if shape.parts > MAX_TEXT_PARTS:
-        raise TemplateError("With the signature this text is %(parts)s SMS long; a text may take at most "
-                            "%(most)s SMS (%(chars)s Chinese characters)", parts=shape.parts, most=MAX_TEXT_PARTS,
-                            chars=MAX_TEXT_CHARS)
 
 
 def unknown_action(merchant) -> str:

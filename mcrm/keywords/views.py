@@ -13,13 +13,15 @@ from mcrm.core.clock import now_utc
 from mcrm.core.errors import DomainError
 from mcrm.core.msisdn import normalize_msisdn
 from mcrm.core.saving import saving
+from mcrm.core.templates import TemplateError, render_template as render_reply
 from mcrm.formatting import local_datetime
 from mcrm.keywords import fields, forms, records, services, texts
 from mcrm.keywords.apps import custom
 from mcrm.keywords.models import AppKind, AppStatus, KeywordApp
-from mcrm.keywords.rules import TemplateError, render_template as render_reply, split_words
+from mcrm.keywords.rules import split_words
 from mcrm.members.services import find_member_by_msisdn
 from mcrm.messaging.store import count_parts
+from mcrm.messaging.texts import MAX_TEXT_PARTS
 
 bp = Blueprint("keywords", __name__, url_prefix="/keywords")
 
@@ -115,7 +117,7 @@ def replies():
              "custom": reply_id in (merchant.texts or {}).get("replies", {})}
             for reply_id, (default, fields) in texts.DEFAULT_REPLIES.items()]
     return render_template("keywords/replies.html", rows=rows, labels=texts.REPLY_LABELS,
-                           max_parts=texts.MAX_TEXT_PARTS), (400 if errors else 200)
+                           max_parts=MAX_TEXT_PARTS), (400 if errors else 200)
 
 
 @bp.route("/coupons")
@@ -234,7 +236,7 @@ def app_replies(app_id: int):
              "error": (error.details["reason"].translated()
                        if error is not None and error.details.get("reply_id") == reply_id else None)}
             for reply_id in custom.reply_ids(app.kind)]
-    return _wizard(app, "keywords.app_replies", rows=rows, max_parts=texts.MAX_TEXT_PARTS), (400 if error else 200)
+    return _wizard(app, "keywords.app_replies", rows=rows, max_parts=MAX_TEXT_PARTS), (400 if error else 200)
 
 
 def _local_start(day, zone: ZoneInfo) -> datetime | None:

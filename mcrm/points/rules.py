@@ -9,6 +9,7 @@ from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from mcrm.core.errors import ValidationError
+from mcrm.core.recurrence import add_months
 
 MONTHS = "months"
 CYCLE_END = "cycle_end"
@@ -35,14 +36,6 @@ def parse_amount(text) -> Decimal:
     if not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -2:
         raise ValidationError("Not an amount: %(text)r", text=text)
     return amount
-
-
-def add_months(moment, months: int):
-    """``moment`` (a date or datetime) ``months`` later, on the month's last day where it is shorter."""
-    month_index = moment.month - 1 + months
-    year, month = moment.year + month_index // 12, month_index % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:

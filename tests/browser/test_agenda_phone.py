@@ -63,3 +63,24 @@ def test_a_clerk_creates_an_appointment_on_a_phone_and_sees_it_on_the_day_and_we
     assert sorted(s.display_name for s in item.staff) == ["小李", "王经理"]
     assert [m.name for m in item.members] == ["王总"] and item.repeat.value == "weekly"
     release_database()
+
+
+def test_on_a_phone_a_manager_rewords_the_staff_reminder_with_the_live_counter(open_page, make_staff, merchant):
+    page = open_page(viewport=PHONE)
+    sign_in(page, make_staff("manager"))
+    page.goto("/agenda/")
+    page.click("text=日程短信内容")
+    page.wait_for_url("**/agenda/texts")
+    box = page.locator("#staff_reminder textarea")
+    counter = page.locator("#staff_reminder .sms-counter")
+    box.fill("长" * 64)                                   # with the signature 【小王烧烤】: one SMS
+    assert counter.text_content() == "70 个字，1 条短信（含签名，最多 5 条）"
+    box.fill("{title}，{price}")
+    page.click("#staff_reminder button[value=save]")
+    assert "{price}" in page.locator("#staff_reminder .error").text_content()
+    no_sideways_scrolling(page)
+    screenshot(page, "agenda-texts-refused-phone")
+    page.locator("#staff_reminder textarea").fill("日程：{when} {title}{place}，回1")
+    page.click("#staff_reminder button[value=save]")
+    page.wait_for_selector("#staff_reminder .badge")
+    assert page.locator("#staff_reminder textarea").input_value() == "日程：{when} {title}{place}，回1"

@@ -450,7 +450,7 @@ def test_a_draft_app_is_deleted_after_the_manager_confirms(client, login, mercha
 
 def test_a_reply_text_over_five_sms_is_refused_on_the_form_and_the_limit_counted_live(client, login, merchant, db):
     """An 18,000-character reply was saved, and every text it answered failed (over 255 parts)."""
-    from mcrm.keywords.texts import MAX_TEXT_CHARS, MAX_TEXT_PARTS
+    from mcrm.messaging.texts import MAX_TEXT_CHARS, MAX_TEXT_PARTS
     login("manager")
     room = MAX_TEXT_CHARS - len(merchant.signature)  # 5 UCS-2 parts with the signature: 335 characters
     response = post(client, "/keywords/replies", {"reply_id": "stop", "template": "长" * (room + 1),

@@ -2,9 +2,9 @@
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
+from mcrm.core.templates import TemplateError, check_template, render_template, template_fields
 from mcrm.core.text import fold
-from mcrm.keywords.rules import (MAX_TEXT_LENGTH, KeywordTable, Outcome, TemplateError, check_template, find_conflicts,
-                                 parse_text, render_template, split_words, template_fields)
+from mcrm.keywords.rules import MAX_TEXT_LENGTH, KeywordTable, Outcome, find_conflicts, parse_text, split_words
 
 
 def table():

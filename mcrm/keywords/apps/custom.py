@@ -16,13 +16,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from mcrm.core.errors import ConflictError, DomainError, NotFoundError, ValidationError
+from mcrm.core.templates import render_template
 from mcrm.core.text import fold, to_half_width
 from mcrm.extensions import db
 from mcrm.keywords.context import Context, per_transaction
 from mcrm.keywords.fields import MEMBER_FIELDS, member_values
 from mcrm.keywords.models import (AppKind, AppStatus, CouponCode, EventSignup, InfoRow, KeywordApp, KeywordUse,
                                   PollVote, SignupStatus)
-from mcrm.keywords.rules import render_template
 from mcrm.members.models import Member
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.services import enqueue_sms

@@ -14,16 +14,18 @@ import sqlalchemy as sa
 from flask_babel import get_babel
 from sqlalchemy.orm import lazyload
 
-from mcrm.agenda.services import add_item_by_sms, confirm_reminders, when_text
+from mcrm.agenda.services import add_item_by_sms, confirm_reminders
+from mcrm.agenda.texts import when_text
 from mcrm.auth.login_codes import CODE_DIGITS, issue_login_code
 from mcrm.auth.models import Staff
 from mcrm.core.errors import ConfirmationRequiredError, DomainError, InsufficientPointsError, ValidationError
 from mcrm.core.msisdn import normalize_mobile
+from mcrm.core.templates import render_template
 from mcrm.extensions import db
 from mcrm.keywords import texts
 from mcrm.keywords.apps.custom import redeem_coupon
 from mcrm.keywords.context import Context, find_member
-from mcrm.keywords.rules import Outcome, ParsedText, render_template
+from mcrm.keywords.rules import Outcome, ParsedText
 from mcrm.members.models import Member
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.services import enqueue_sms

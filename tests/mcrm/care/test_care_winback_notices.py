@@ -13,7 +13,7 @@ from mcrm.care.models import CareMemberTier
 from mcrm.core.errors import ValidationError
 from mcrm.members.models import Member
 from mcrm.messaging.models import MessageKind, MessageStatus
-from mcrm.points.rules import add_months
+from mcrm.core.recurrence import add_months
 from mcrm.points.services import SYSTEM, grant_points, record_purchase
 from tests.mcrm.care.conftest import greetings_out
 
@@ -167,3 +167,24 @@ def test_a_win_back_batch_of_many_absences_asks_the_outbox_once_and_keeps_each_a
     out = greetings_out(db)
     assert len(out) == 31 and {row.status for row in out} == {MessageStatus.QUEUED}
     assert sum(row.msisdn == members[0].msisdn for row in out) == 2
+
+
+def test_the_weeks_plan_leaves_out_members_already_greeted_for_this_absence_or_period(db, merchant, make_member,
+                                                                                    greet, now):
+    """The job skips a member whose win-back (or churn period) has gone; the plan counted them again
+    on every day of the week, as if each day would send to every lapsed member."""
+    away = make_member(msisdn="13800000001", joined_at=now - timedelta(days=400))
+    win_back = greet(kind="win_back", body="{name}，好久不见", days=90)
+    churn = greet(kind="churn", body="{name}，期待您再次光临", days=30, drop_percent=50)
+    _current, (start, _middle, _end) = services.churn_periods(merchant, churn, now.date())
+    record_purchase(away, merchant, Decimal(400), actor=SYSTEM, now=start + timedelta(days=1))
+    visited(db, away, now - timedelta(days=200))
+    before = {p.greeting.id for p in services.outlook(merchant, now=now - timedelta(hours=3)).planned}
+    assert before == {win_back.id, churn.id}                                    # 09:00: both still to go
+    services.run_due_greetings(now=now)
+    assert sorted(row.occasion.split(":")[1] for row in greetings_out(db)) == sorted([str(win_back.id),
+                                                                                      str(churn.id)])
+    assert services.outlook(merchant, now=now).planned == []
+    visited(db, away, now + timedelta(hours=1))                                 # back: its next absence
+    later = services.outlook(merchant, now=now + timedelta(days=85)).planned    # starts 90 days on
+    assert [(p.greeting.id, p.day) for p in later] == [(win_back.id, now.date() + timedelta(days=90))]
