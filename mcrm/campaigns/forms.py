@@ -60,6 +60,9 @@ class CampaignForm(FlaskForm):
                          description=_l("The signature goes before it and the unsubscribe hint after it."))
     coupon_app_id = SelectField(_l("Coupon app"), coerce=_optional_id, validate_choice=False,
                                 description=_l("Every recipient gets a code of their own in {coupon}."))
+    survey_id = SelectField(_l("Invite to a survey"), coerce=_optional_id, validate_choice=False,
+                            description=_l("The survey's opening and first question follow the text; "
+                                           "each recipient's reply is their first answer."))
     schedule = RadioField(_l("When"), default=SCHEDULE_NOW,
                           choices=[SelectChoice(SCHEDULE_NOW, _l("Now")),
                                    SelectChoice(SCHEDULE_AT, _l("At a date and time")),
@@ -70,12 +73,14 @@ class CampaignForm(FlaskForm):
     recurrence = SelectField(_l("Repeat"), default=Recurrence.DAILY.value,
                              choices=[SelectChoice(r.value, label) for r, label in REPEAT_LABELS.items()])
 
-    def __init__(self, *args, segments=(), coupon_apps=(), **kwargs):
+    def __init__(self, *args, segments=(), coupon_apps=(), surveys=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.segment_id.choices = [SelectChoice("", _l("Choose a segment"))] + [SelectChoice(s.id, s.name)
                                                                                  for s in segments]
         self.coupon_app_id.choices = [SelectChoice("", _l("No coupon"))] + [SelectChoice(a.id, a.name)
                                                                            for a in coupon_apps]
+        self.survey_id.choices = [SelectChoice("", _l("No survey"))] + [
+            SelectChoice(s.id, f"{s.code} · {s.title}") for s in surveys]
 
     def validate_segment_id(self, field):
         if self.audience.data == AUDIENCE_SEGMENT and field.data is None:

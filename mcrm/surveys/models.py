@@ -74,6 +74,9 @@ class SurveySession(IdMixin, db.Model):
     reasks: Mapped[int] = mapped_column(default=0, server_default="0")
     #: set when the last question was answered (or skipped), not when the session lapsed
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the outbox occasion of the invitation that opened it (``campaign-run:7``); None when the
+    #: texter started it by keyword or extension
+    occasion: Mapped[str | None] = mapped_column(sa.String(40), index=True)
 
 
 class SurveyAnswer(IdMixin, db.Model):

@@ -221,6 +221,18 @@ def find_survey_by_extension(merchant: Merchant, extension: str, *, now: datetim
                                                      Survey.extension == extension, _open_now(now)))
 
 
+def list_open_surveys(merchant: Merchant, *, now: datetime) -> list[Survey]:
+    """The merchant's surveys taking answers now, newest first (what an invitation may invite to)."""
+    return list(db.session.scalars(sa.select(Survey).where(Survey.merchant_id == merchant.id, _open_now(now))
+                                   .order_by(Survey.id.desc())))
+
+
+def find_survey_by_code(merchant: Merchant, code: str) -> Survey | None:
+    """The merchant's survey with that code, open or not."""
+    return db.session.scalar(sa.select(Survey).where(Survey.merchant_id == merchant.id,
+                                                     Survey.code == fold(code or "")))
+
+
 def has_active_survey(merchant: Merchant, *, now: datetime) -> bool:
     return find_active_survey(merchant, now=now) is not None
 
@@ -263,6 +275,59 @@ def start_survey(merchant: Merchant, *, msisdn: str, now: datetime, code: str | 
     db.session.add(session)
     db.session.flush()
     return session, False
+
+
+def invite_to_survey(survey: Survey, holders: list[tuple[int | None, str]], *, now: datetime,
+                     occasion: str) -> None:
+    """Open a session of the survey for each (member id, msisdn) an invitation goes to, set-based (a
+    campaign's batch), so that the reply to the invitation is the first answer. The numbers' open
+    sessions end first, those of this survey too: the question the invitation shows is the one
+    waiting. ``occasion`` ties the sessions to the invitation for its report. Flushes."""
+    if not holders:
+        return
+    db.session.execute(
+        sa.update(SurveySession).where(SurveySession.merchant_id == survey.merchant_id,
+                                       SurveySession.msisdn.in_([msisdn for _member, msisdn in holders]),
+                                       SurveySession.finished_at.is_(None), SurveySession.expires_at > now)
+        .values(finished_at=now), execution_options={"synchronize_session": False})
+    first = db.session.scalar(sa.select(sa.func.min(SurveyQuestion.position))
+                              .where(SurveyQuestion.survey_id == survey.id)) or 0
+    expires_at = now + timedelta(hours=survey.timeout_hours)
+    db.session.execute(sa.insert(SurveySession), [
+        {"merchant_id": survey.merchant_id, "survey_id": survey.id, "msisdn": msisdn, "member_id": member_id,
+         "started_at": now, "expires_at": expires_at, "position": first, "reasks": 0, "occasion": occasion}
+        for member_id, msisdn in holders])
+    db.session.flush()
+
+
+def survey_opening(survey: Survey) -> str:
+    """The intro and the first question: what starting the survey sends, and what an invitation adds
+    to its text."""
+    first = db.session.scalar(sa.select(SurveyQuestion.text).where(SurveyQuestion.survey_id == survey.id)
+                              .order_by(SurveyQuestion.position).limit(1))
+    return survey.intro if first is None else f"{survey.intro}\n{first}"
+
+
+@dataclass(frozen=True)
+class Invited:
+    """What the sessions an invitation opened became."""
+    sessions: int = 0
+    #: sessions with at least one answer
+    responded: int = 0
+    completed: int = 0
+
+
+def invitation_figures(occasions: list[str]) -> dict[str, Invited]:
+    """Occasion → the figures of the sessions its invitation opened, in one grouped query."""
+    if not occasions:
+        return {}
+    completed = sa.case((SurveySession.completed_at.is_not(None), SurveySession.id))
+    rows = db.session.execute(
+        sa.select(SurveySession.occasion, sa.func.count(sa.distinct(SurveySession.id)),
+                  sa.func.count(sa.distinct(SurveyAnswer.session_id)), sa.func.count(sa.distinct(completed)))
+        .outerjoin(SurveyAnswer, SurveyAnswer.session_id == SurveySession.id)
+        .where(SurveySession.occasion.in_(occasions)).group_by(SurveySession.occasion))
+    return {occasion: Invited(sessions, responded, done) for occasion, sessions, responded, done in rows}
 
 
 def opening_text(session: SurveySession, *, resumed: bool = False) -> str:
