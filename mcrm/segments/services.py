@@ -16,6 +16,7 @@ from mcrm.members.models import Member
 from mcrm.merchants.models import Merchant
 from mcrm.segments import conditions as _builtin  # noqa: F401  (registers the built-in conditions)
 from mcrm.segments import rules
+from mcrm.segments import survey_conditions as _surveys  # noqa: F401  (registers the survey conditions)
 from mcrm.segments.models import Segment
 from mcrm.segments.sql import SOURCES, Context, segment_where
 
