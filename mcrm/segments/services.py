@@ -74,6 +74,12 @@ def member_ids_select(merchant_id: int, definition, *, now: datetime) -> sa.Sele
     return sa.select(Member.id).where(*_where(merchant_id, definition, now))
 
 
+def member_msisdns_select(merchant_id: int, definition, *, now: datetime) -> sa.Select:
+    """One SELECT of the numbers of the merchant's live members in the segment (for activity kept by
+    number, such as survey sessions: ``msisdn.in_(...)``)."""
+    return sa.select(Member.msisdn).where(*_where(merchant_id, definition, now))
+
+
 def count_members(merchant_id: int, definition, *, now: datetime) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(Member)
                              .where(*_where(merchant_id, definition, now)))

@@ -439,9 +439,16 @@ class Results:
         return round(100 * count / self.started, 1) if self.started else 0.0
 
 
-def survey_results(survey: Survey, *, text_limit: int = 200) -> Results:
-    """Response (at least one answer) and completion counts, and each question's tally, counted in SQL."""
+def _sessions(survey: Survey, msisdns: sa.Select | None) -> sa.Select:
+    """The survey's session ids, of the numbers ``msisdns`` selects only (a segment's) when given."""
     sessions = sa.select(SurveySession.id).where(SurveySession.survey_id == survey.id)
+    return sessions if msisdns is None else sessions.where(SurveySession.msisdn.in_(msisdns))
+
+
+def survey_results(survey: Survey, *, text_limit: int = 200, msisdns: sa.Select | None = None) -> Results:
+    """Response (at least one answer) and completion counts, and each question's tally, counted in SQL;
+    of the sessions of the numbers ``msisdns`` selects, when given."""
+    sessions = _sessions(survey, msisdns)
     started = db.session.scalar(sa.select(sa.func.count()).select_from(sessions.subquery()))
     answered = db.session.scalar(sa.select(sa.func.count(sa.distinct(SurveyAnswer.session_id)))
                                  .where(SurveyAnswer.session_id.in_(sessions)))
@@ -468,14 +475,17 @@ def survey_results(survey: Survey, *, text_limit: int = 200) -> Results:
     return Results(started, answered, completed, results)
 
 
-def iter_answers(survey: Survey, *, batch: int = 1000):
+def iter_answers(survey: Survey, *, batch: int = 1000, msisdns: sa.Select | None = None):
     """Every answer of the survey with its session's number and times, in the order they came,
-    fetched ``batch`` rows at a time by id (for the CSV export: never all rows in memory)."""
+    fetched ``batch`` rows at a time by id (for the exports: never all rows in memory); of the
+    numbers ``msisdns`` selects, when given."""
     query = (sa.select(SurveyAnswer.id, SurveySession.msisdn, SurveySession.started_at,
                        SurveySession.completed_at, SurveyAnswer.position, SurveyAnswer.text,
                        SurveyAnswer.value, SurveyAnswer.received_at)
              .join(SurveySession, SurveySession.id == SurveyAnswer.session_id)
              .where(SurveySession.survey_id == survey.id).order_by(SurveyAnswer.id).limit(batch))
+    if msisdns is not None:
+        query = query.where(SurveySession.msisdn.in_(msisdns))
     after = 0
     while True:
         rows = db.session.execute(query.where(SurveyAnswer.id > after)).all()
