@@ -32,6 +32,8 @@ class Survey(IdMixin, TimestampMixin, db.Model):
     max_reasks: Mapped[int] = mapped_column(default=2, server_default="2")
     #: points a member gets once for completing the survey; 0 for none
     reward_points: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: a coupon app a member gets one code of, once, for completing the survey; None for none
+    reward_coupon_app_id: Mapped[int | None] = mapped_column(sa.ForeignKey("keyword_apps.id", ondelete="SET NULL"))
     #: digits after the service number that start this survey without a keyword; empty for none
     extension: Mapped[str] = mapped_column(sa.String(6), default="", server_default="")
 

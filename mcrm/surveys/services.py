@@ -35,7 +35,11 @@ def create_survey(merchant: Merchant, *, code: str, title: str, intro: str, is_a
 
 def update_survey(survey: Survey, *, code: str, title: str, intro: str, thanks: str = "",
                   timeout_hours: int = 24, opens_at: datetime | None = None, closes_at: datetime | None = None,
-                  max_reasks: int = 2, reward_points: int = 0, extension: str = "") -> Survey:
+                  max_reasks: int = 2, reward_points: int = 0, extension: str = "",
+                  reward_coupon_app_id: int | None = None) -> Survey:
+    """Check and set the survey's settings. ``reward_coupon_app_id`` is taken as given: the caller
+    checks it is the merchant's coupon app (coupons are the keyword apps', a layer above), and the
+    coupon is issued only from such an app."""
     code = fold(code or "")
     if not code or len(code) > 20 or " " in code:
         raise ValidationError("A survey needs a code of at most 20 characters without spaces")
@@ -62,6 +66,7 @@ def update_survey(survey: Survey, *, code: str, title: str, intro: str, thanks: 
     survey.thanks = strip_controls(thanks or "").strip()[:500]
     survey.timeout_hours, survey.opens_at, survey.closes_at = timeout_hours, opens_at, closes_at
     survey.max_reasks, survey.reward_points, survey.extension = max_reasks, reward_points, extension
+    survey.reward_coupon_app_id = reward_coupon_app_id or None
     db.session.flush()
     return survey
 
@@ -363,11 +368,13 @@ def can_answer(session: SurveySession, text: str | None) -> bool:
 @dataclass
 class Step:
     """What an answer leads to: the text to send (the next question or the re-ask), or completion
-    with the survey's own thanks (empty for the merchant's default) and the points given."""
+    with the survey's own thanks (empty for the merchant's default), the points given and the coupon
+    app whose code the member is due (the caller, which may issue coupons, issues it)."""
     text: str = ""
     completed: bool = False
     thanks: str = ""
     reward_points: int = 0
+    reward_coupon_app_id: int | None = None
 
 
 def record_answer(session: SurveySession, text: str | None, *, now: datetime,
@@ -400,20 +407,22 @@ def record_answer(session: SurveySession, text: str | None, *, now: datetime,
 
 def _complete(session: SurveySession, survey: Survey, *, now: datetime, member: Member | None) -> Step:
     session.finished_at = session.completed_at = now
-    points = 0
+    points, coupon_app_id = 0, None
     if member is not None and member.merchant_id == survey.merchant_id:
         session.member_id = member.id
         rewarded_before = db.session.scalar(sa.select(SurveySession.id).where(
             SurveySession.survey_id == survey.id, SurveySession.member_id == member.id,
             SurveySession.completed_at.is_not(None), SurveySession.id != session.id).limit(1))
-        if survey.reward_points and rewarded_before is None:
-            # the key makes a re-run of the same MO grant nothing twice
-            grant_points(member, db.session.get(Merchant, survey.merchant_id), survey.reward_points,
-                         reason=f"完成调查 {survey.code}", actor=SYSTEM, now=now,
-                         idempotency_key=f"survey:{survey.id}:member:{member.id}")
-            points = survey.reward_points
+        if rewarded_before is None:
+            if survey.reward_points:
+                # the key makes a re-run of the same MO grant nothing twice
+                grant_points(member, db.session.get(Merchant, survey.merchant_id), survey.reward_points,
+                             reason=f"完成调查 {survey.code}", actor=SYSTEM, now=now,
+                             idempotency_key=f"survey:{survey.id}:member:{member.id}")
+                points = survey.reward_points
+            coupon_app_id = survey.reward_coupon_app_id
     db.session.flush()
-    return Step(completed=True, thanks=survey.thanks, reward_points=points)
+    return Step(completed=True, thanks=survey.thanks, reward_points=points, reward_coupon_app_id=coupon_app_id)
 
 
 # -- results ---------------------------------------------------------------------------------------

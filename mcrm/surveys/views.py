@@ -10,11 +10,13 @@ from flask_login import current_user
 
 from mcrm.auth.access import role_required
 from mcrm.auth.models import Role
+from mcrm.campaigns.services import get_coupon_app, list_coupon_apps
 from mcrm.core import csv_out, xlsx_out
 from mcrm.core.clock import now_utc
 from mcrm.core.errors import DomainError, NotFoundError
 from mcrm.core.msisdn import mask_msisdn
 from mcrm.core.saving import saving
+from mcrm.core.urls import parse_id
 from mcrm.formatting import local_datetime
 from mcrm.segments import services as segments
 from mcrm.surveys import services
@@ -61,13 +63,15 @@ def _survey_fields(form: SurveyForm) -> dict:
     return {"code": form.code.data, "title": form.title.data, "intro": form.intro.data, "thanks": form.thanks.data,
             "opens_at": _local(form.opens_at.data), "closes_at": _local(form.closes_at.data),
             "timeout_hours": form.timeout_hours.data, "max_reasks": form.max_reasks.data,
-            "reward_points": form.reward_points.data, "extension": form.extension.data}
+            "reward_points": form.reward_points.data, "extension": form.extension.data,
+            # the merchant's live coupon app, or a ValidationError the form shows
+            "reward_coupon_app_id": getattr(get_coupon_app(g.merchant, form.reward_coupon_app_id.data), "id", None)}
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @role_required(Role.MANAGER)
 def new():
-    form = SurveyForm()
+    form = SurveyForm(coupon_apps=list_coupon_apps(g.merchant))
     if form.validate_on_submit():
         with saving(errors=form.form_errors) as outcome:
             survey = services.create_survey(g.merchant, **_survey_fields(form))
@@ -81,7 +85,7 @@ def new():
 @role_required(Role.MANAGER)
 def edit(survey_id: int):
     survey = _survey_or_404(survey_id)
-    form = SurveyForm(obj=survey)
+    form = SurveyForm(obj=survey, coupon_apps=list_coupon_apps(g.merchant))
     if request.method == "GET":
         form.opens_at.data, form.closes_at.data = _local(survey.opens_at), _local(survey.closes_at)
     if form.validate_on_submit():
@@ -171,7 +175,7 @@ def _segment_numbers():
     """The saved segment ``?segment=ID`` filters by, and the SELECT of its members' numbers; (None,
     None) for every texter. Another merchant's segment is 404, one naming a tier or tag that is
     gone 400 (its page says why)."""
-    segment_id = request.args.get("segment", type=int)
+    segment_id = request.args.get("segment", type=parse_id)
     if not segment_id:
         return None, None
     try:
