@@ -632,9 +632,9 @@ def _renderer(campaign: Campaign, merchant: Merchant, run: CampaignRun, rows: li
                                                               merchant.timezone).isoformat()
             bodies.append(fill(values) + invitation)
         if survey is not None:
-            surveys.invite_to_survey(survey, [(row.id, row.msisdn) for row, keep, body in zip(rows, kept, bodies, strict=True)
-                                              if keep and body.__class__ is not Suppressed],
-                                     now=now, occasion=run.occasion)
+            going = [(row.id, row.msisdn) for row, keep, body in zip(rows, kept, bodies, strict=True)
+                     if keep and body.__class__ is not Suppressed]
+            surveys.invite_to_survey(survey, going, now=now, occasion=run.occasion)
         return bodies
     return render
 

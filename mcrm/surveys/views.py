@@ -64,8 +64,14 @@ def _survey_fields(form: SurveyForm) -> dict:
             "opens_at": _local(form.opens_at.data), "closes_at": _local(form.closes_at.data),
             "timeout_hours": form.timeout_hours.data, "max_reasks": form.max_reasks.data,
             "reward_points": form.reward_points.data, "extension": form.extension.data,
-            # the merchant's live coupon app, or a ValidationError the form shows
-            "reward_coupon_app_id": getattr(get_coupon_app(g.merchant, form.reward_coupon_app_id.data), "id", None)}
+            "reward_coupon_app_id": _coupon_app_id(form)}
+
+
+def _coupon_app_id(form: SurveyForm) -> int | None:
+    """The chosen reward coupon app, checked to be the merchant's live one (a ValidationError the
+    form shows): surveys sit below the coupon apps and cannot check it themselves."""
+    app = get_coupon_app(g.merchant, form.reward_coupon_app_id.data)
+    return app.id if app else None
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -174,7 +180,7 @@ def move_question(survey_id: int, question_id: int):
 def _segment_numbers():
     """The saved segment ``?segment=ID`` filters by, and the SELECT of its members' numbers; (None,
     None) for every texter. Another merchant's segment is 404, one naming a tier or tag that is
-    gone 400 (its page says why)."""
+    gone 400 (the Segments page says why)."""
     segment_id = request.args.get("segment", type=parse_id)
     if not segment_id:
         return None, None
