@@ -17,7 +17,7 @@ from mcrm import create_app
 from mcrm.auth.services import create_staff
 from mcrm.campaigns import services as campaigns
 from mcrm.core.clock import DEFAULT_TIMEZONE, now_utc
-from mcrm.core.errors import DomainError
+from mcrm.core.errors import DomainError, ValidationError
 from mcrm.demo import load_demo
 from mcrm.extensions import db
 from mcrm.jobs.definitions import TIMEZONE
@@ -29,6 +29,7 @@ from mcrm.merchants.models import Merchant
 from mcrm.merchants.services import (change_sub_code, create_merchant, get_merchant_by_sub_code, service_number,
                                      update_rules)
 from mcrm.settings import SettingsError
+from mcrm.surveys import services as surveys
 from mcrm.workers import StartupError, run_all_in_one, run_gateway, run_scheduler
 
 
@@ -357,18 +358,25 @@ def _campaign_of(sub_code: str, campaign_id: int):
               help="send again at the same local time every day, week or month")
 @click.option("--coupon-app", "coupon_app_id", type=int, default=None,
               help="a coupon app: every recipient gets a code of it in {coupon}")
+@click.option("--survey", "survey_code", default=None,
+              help="the code of an open survey to invite to: its opening and first question follow the text")
 @click.option("--draft", is_flag=True, help="save it without launching it")
 @with_appcontext
-def campaign_create(sub_code, name, body, segment, segment_id, send_at, recurrence, coupon_app_id, draft):
+def campaign_create(sub_code, name, body, segment, segment_id, send_at, recurrence, coupon_app_id, survey_code,
+                    draft):
     """Create a campaign and launch it, with the console's checks; the scheduler sends it."""
     now = now_utc()
     try:
         merchant = get_merchant_by_sub_code(sub_code)
         if send_at is not None and send_at.tzinfo is None:
             send_at = send_at.replace(tzinfo=ZoneInfo(merchant.timezone))
+        survey = surveys.find_survey_by_code(merchant, survey_code) if survey_code else None
+        if survey_code and survey is None:
+            raise ValidationError("No survey has the code %(code)s", code=survey_code)
         campaign = campaigns.create_campaign(
             merchant, name=name, body=body, segment=segment, segment_id=segment_id, send_at=send_at,
-            recurrence=recurrence or "once", coupon_app_id=coupon_app_id, actor_label="cli", now=now)
+            recurrence=recurrence or "once", coupon_app_id=coupon_app_id, survey_id=survey.id if survey else None,
+            actor_label="cli", now=now)
         figures = campaigns.preview_campaign(campaign, now=now)
         if not draft:
             campaigns.launch_campaign(campaign, now=now)

@@ -9,7 +9,7 @@ from wtforms import (DateTimeLocalField, HiddenField, RadioField, SelectChoice, 
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from mcrm.campaigns.models import CampaignStatus, Recurrence
-from mcrm.core.urls import parse_id
+from mcrm.core.urls import optional_id
 
 STATUS_LABELS = {
     CampaignStatus.DRAFT: _l("draft"), CampaignStatus.SCHEDULED: _l("scheduled"),
@@ -37,14 +37,6 @@ REPEAT_LABELS = {Recurrence.DAILY: _l("every day"), Recurrence.WEEKLY: _l("every
                  Recurrence.MONTHLY: _l("every month")}
 
 
-def _optional_id(value):
-    """A chosen row's id; nothing chosen, or anything no row can have, is None."""
-    try:
-        return parse_id(str(value))
-    except ValueError:
-        return None
-
-
 class CampaignForm(FlaskForm):
     name = StringField(_l("Campaign name"), validators=[DataRequired(), Length(max=60)],
                        render_kw={"placeholder": _l("for example: 五月会员日"), "autocomplete": "off"})
@@ -53,13 +45,16 @@ class CampaignForm(FlaskForm):
                                    SelectChoice(AUDIENCE_SEGMENT, _l("A saved segment")),
                                    SelectChoice(AUDIENCE_BUILD,
                                                 _l("Members matching conditions I set here"))])
-    segment_id = SelectField(_l("Segment"), coerce=_optional_id, validate_choice=False)
+    segment_id = SelectField(_l("Segment"), coerce=optional_id, validate_choice=False)
     definition = HiddenField(default='{"op": "and", "items": []}')
     body = TextAreaField(_l("Text"), validators=[DataRequired(), Length(max=1000)],
                          render_kw={"rows": 5},
                          description=_l("The signature goes before it and the unsubscribe hint after it."))
-    coupon_app_id = SelectField(_l("Coupon app"), coerce=_optional_id, validate_choice=False,
+    coupon_app_id = SelectField(_l("Coupon app"), coerce=optional_id, validate_choice=False,
                                 description=_l("Every recipient gets a code of their own in {coupon}."))
+    survey_id = SelectField(_l("Invite to a survey"), coerce=optional_id, validate_choice=False,
+                            description=_l("The survey's opening and first question follow the text; "
+                                           "each recipient's reply is their first answer."))
     schedule = RadioField(_l("When"), default=SCHEDULE_NOW,
                           choices=[SelectChoice(SCHEDULE_NOW, _l("Now")),
                                    SelectChoice(SCHEDULE_AT, _l("At a date and time")),
@@ -70,12 +65,14 @@ class CampaignForm(FlaskForm):
     recurrence = SelectField(_l("Repeat"), default=Recurrence.DAILY.value,
                              choices=[SelectChoice(r.value, label) for r, label in REPEAT_LABELS.items()])
 
-    def __init__(self, *args, segments=(), coupon_apps=(), **kwargs):
+    def __init__(self, *args, segments=(), coupon_apps=(), surveys=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.segment_id.choices = [SelectChoice("", _l("Choose a segment"))] + [SelectChoice(s.id, s.name)
                                                                                  for s in segments]
         self.coupon_app_id.choices = [SelectChoice("", _l("No coupon"))] + [SelectChoice(a.id, a.name)
                                                                            for a in coupon_apps]
+        self.survey_id.choices = [SelectChoice("", _l("No survey"))] + [
+            SelectChoice(s.id, f"{s.code} · {s.title}") for s in surveys]
 
     def validate_segment_id(self, field):
         if self.audience.data == AUDIENCE_SEGMENT and field.data is None:

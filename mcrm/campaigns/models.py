@@ -64,6 +64,9 @@ class Campaign(IdMixin, TimestampMixin, db.Model):
     status: Mapped[CampaignStatus] = mapped_column(enum_type(CampaignStatus), default=CampaignStatus.DRAFT)
     #: a coupon app: every recipient gets a unique code of it in ``{coupon}``
     coupon_app_id: Mapped[int | None] = mapped_column(sa.ForeignKey("keyword_apps.id", ondelete="SET NULL"))
+    #: a survey the campaign invites to: its intro and first question follow the text, and each
+    #: recipient's reply is the first answer (docs/campaigns.md)
+    survey_id: Mapped[int | None] = mapped_column(sa.ForeignKey("surveys.id", ondelete="SET NULL"))
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
     #: who created it in words (staff name, or ``cli``)
     created_by: Mapped[str] = mapped_column(sa.String(64), default="")

@@ -37,6 +37,8 @@ from mcrm.points.models import EntryKind, PointsEntry
 from mcrm.points.services import expiring_points_of
 from mcrm.segments.rules import EVERYONE
 from mcrm.segments.services import check_definition, get_segment, member_ids_select
+from mcrm.surveys import services as surveys
+from mcrm.surveys.models import Survey
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +106,10 @@ class Report:
     replies: int = 0      # recipients who texted the merchant within REPLY_DAYS of the run
     coupons_issued: int = 0
     coupons_redeemed: int = 0
+    #: of an invitation: survey sessions it opened, those answered at least once, those completed
+    survey_invited: int = 0
+    survey_responses: int = 0
+    survey_completions: int = 0
     #: yuan spent by members who redeemed, in purchases within their coupon's validity
     redeemed_spend: str = "0.00"
 
@@ -170,6 +176,27 @@ def get_coupon_app(merchant: Merchant, coupon_app_id: int | None) -> KeywordApp 
     return app
 
 
+def get_invited_survey(merchant: Merchant, survey_id: int | None) -> Survey | None:
+    """The merchant's survey a campaign invites to (None for no id)."""
+    if not survey_id:
+        return None
+    try:
+        return surveys.get_survey(merchant, int(survey_id))
+    except NotFoundError:
+        raise ValidationError("No such survey") from None
+
+
+def invitation_text(survey: Survey | None) -> str:
+    """What an invitation adds after the campaign's text: the survey's intro and first question."""
+    return "\n" + surveys.survey_opening(survey) if survey is not None else ""
+
+
+def _survey_problem(survey: Survey | None, now: datetime) -> ValidationError | None:
+    if survey is not None and not surveys.is_open(survey, now=now):
+        return ValidationError("The survey %(code)s is not open: open it before inviting to it", code=survey.code)
+    return None
+
+
 def _recurrence(value) -> Recurrence:
     try:
         return Recurrence(value or Recurrence.ONCE)
@@ -197,25 +224,26 @@ def list_coupon_apps(merchant: Merchant) -> list[KeywordApp]:
 
 def create_campaign(merchant: Merchant, *, name: str, body: str, segment=None, segment_id: int | None = None,
                     send_at: datetime | None = None, recurrence: str = Recurrence.ONCE,
-                    coupon_app_id: int | None = None, actor: Staff | None = None, actor_label: str = "",
-                    now: datetime) -> Campaign:
+                    coupon_app_id: int | None = None, survey_id: int | None = None, actor: Staff | None = None,
+                    actor_label: str = "", now: datetime) -> Campaign:
     """A new DRAFT campaign after every check (ValidationError): name, body (known fields only,
     ``{coupon}`` exactly when a coupon app is chosen), segment (a definition as dict or JSON text,
     or a saved segment's id; neither = every member), ``send_at`` not in the past, ``recurrence``
-    once|daily|weekly|monthly, a coupon app of this merchant. Flushes."""
+    once|daily|weekly|monthly, a coupon app and a survey to invite to of this merchant. Flushes."""
     campaign = Campaign(merchant_id=merchant.id, status=CampaignStatus.DRAFT, created_at=now, updated_at=now,
                         created_by_id=actor.id if actor else None,
                         created_by=actor_label or (actor.display_name or actor.username if actor else ""))
     _apply(campaign, merchant, now=now, name=name, body=body, segment=segment, segment_id=segment_id,
-           send_at=send_at, recurrence=recurrence, coupon_app_id=coupon_app_id)
+           send_at=send_at, recurrence=recurrence, coupon_app_id=coupon_app_id, survey_id=survey_id)
     db.session.add(campaign)
     db.session.flush()
     return campaign
 
 
 def _apply(campaign: Campaign, merchant: Merchant, *, now: datetime, name, body, segment, segment_id, send_at,
-           recurrence, coupon_app_id) -> None:
+           recurrence, coupon_app_id, survey_id) -> None:
     coupon_app = get_coupon_app(merchant, coupon_app_id)
+    survey = get_invited_survey(merchant, survey_id)
     campaign.name = _clean_name(name)
     campaign.body = check_body(body, coupon_app)
     campaign.segment_definition = _definition(merchant, segment, segment_id)
@@ -223,6 +251,7 @@ def _apply(campaign: Campaign, merchant: Merchant, *, now: datetime, name, body,
     campaign.send_at = _check_send_at(send_at, now)
     campaign.recurrence = _recurrence(recurrence)
     campaign.coupon_app_id = coupon_app.id if coupon_app else None
+    campaign.survey_id = survey.id if survey else None
     campaign.updated_at = now
 
 
@@ -230,7 +259,8 @@ _UNSET = object()
 
 
 def update_campaign(campaign: Campaign, *, now: datetime, name=_UNSET, body=_UNSET, segment=_UNSET,
-                    segment_id=_UNSET, send_at=_UNSET, recurrence=_UNSET, coupon_app_id=_UNSET) -> Campaign:
+                    segment_id=_UNSET, send_at=_UNSET, recurrence=_UNSET, coupon_app_id=_UNSET,
+                    survey_id=_UNSET) -> Campaign:
     """Change a DRAFT with the checks of ``create_campaign`` (what is not given stays; passing a
     ``segment`` clears ``segment_id`` unless it is given too); a launched one is refused (ConflictError)."""
     if campaign.status is not CampaignStatus.DRAFT:
@@ -244,9 +274,9 @@ def update_campaign(campaign: Campaign, *, now: datetime, name=_UNSET, body=_UNS
     keep = {"name": campaign.name, "body": campaign.body, "send_at": campaign.send_at,
             "recurrence": campaign.recurrence, "coupon_app_id": campaign.coupon_app_id,
             "segment": campaign.segment_definition if not campaign.segment_id else None,
-            "segment_id": campaign.segment_id}
+            "segment_id": campaign.segment_id, "survey_id": campaign.survey_id}
     given = {"name": name, "body": body, "segment": segment, "segment_id": segment_id, "send_at": send_at,
-             "recurrence": recurrence, "coupon_app_id": coupon_app_id}
+             "recurrence": recurrence, "coupon_app_id": coupon_app_id, "survey_id": survey_id}
     _apply(campaign, merchant, now=now, **{k: keep[k] if v is _UNSET else v for k, v in given.items()})
     db.session.flush()
     return campaign
@@ -322,32 +352,34 @@ def _on_air(merchant: Merchant, body: str) -> str:
 
 
 def preview(merchant: Merchant, *, body: str, segment=None, segment_id: int | None = None,
-            coupon_app_id: int | None = None, now: datetime) -> Preview:
+            coupon_app_id: int | None = None, survey_id: int | None = None, now: datetime) -> Preview:
     """The composer's live figures for a text and a segment (see ``Preview``). A bad segment or an
     unknown field raises ValidationError; an empty text is counted as the signature and hint."""
     definition = _definition(merchant, segment, segment_id)
     coupon_app = get_coupon_app(merchant, coupon_app_id)
+    survey = get_invited_survey(merchant, survey_id)
     body = (body or "").strip()
     if body:
         check_template(body, FIELDS)
-    return _preview(merchant, body, definition, coupon_app, now)
+    return _preview(merchant, body, definition, coupon_app, survey, now)
 
 
 def preview_campaign(campaign: Campaign, *, now: datetime) -> Preview:
     """``preview`` of a saved campaign."""
     merchant = db.session.get(Merchant, campaign.merchant_id)
     coupon_app = db.session.get(KeywordApp, campaign.coupon_app_id) if campaign.coupon_app_id else None
-    return _preview(merchant, campaign.body, campaign.segment_definition, coupon_app, now)
+    survey = db.session.get(Survey, campaign.survey_id) if campaign.survey_id else None
+    return _preview(merchant, campaign.body, campaign.segment_definition, coupon_app, survey, now)
 
 
 def _preview(merchant: Merchant, body: str, definition: dict, coupon_app: KeywordApp | None,
-             now: datetime) -> Preview:
+             survey: Survey | None, now: datetime) -> Preview:
     recipients, opted_out = db.session.execute(_segment_select(merchant, definition, now).with_only_columns(
         sa.func.count(), sa.func.coalesce(sa.func.sum(sa.case((Member.opted_out.is_(True), 1), else_=0)),
                                           0))).one()
     used = set(template_fields(body))
     values = _longest_values(merchant, definition, used, coupon_app, now)
-    text = _on_air(merchant, render_template(body, values))
+    text = _on_air(merchant, render_template(body, values) + invitation_text(survey))
     shape = count_parts(text)
     available = coupons_left(coupon_app) if coupon_app is not None else None
     problems: list[DomainError] = []
@@ -358,6 +390,8 @@ def _preview(merchant: Merchant, body: str, definition: dict, coupon_app: Keywor
             problems.append(error)
     if recipients - opted_out <= 0:
         problems.append(ValidationError("Nobody in the segment can get marketing SMS"))
+    if (closed := _survey_problem(survey, now)) is not None:
+        problems.append(closed)
     if shape.parts > MAX_TEXT_PARTS:
         problems.append(ValidationError("The text is too long: %(parts)s SMS for the longest member (at most "
                                         "%(most)s)", parts=shape.parts, most=MAX_TEXT_PARTS))
@@ -389,13 +423,14 @@ def launch_campaign(campaign: Campaign, *, now: datetime) -> Campaign:
 
 
 def send_test(campaign_or_body, *, merchant: Merchant, actor: Staff, now: datetime, msisdn: str | None = None,
-              coupon_app_id: int | None = None) -> OutboundMessage:
+              coupon_app_id: int | None = None, survey_id: int | None = None) -> OutboundMessage:
     """Queue the text once to the staff member's own phone (``actor.msisdn`` unless ``msisdn``), at
     once (no window, no cap), with the signature and the hint: filled with the member record of
     that phone if there is one, else with sample values; a coupon shows a sample code (none is
-    taken). Returns the outbox row."""
+    taken), and an invitation's survey opening (no session opens). Returns the outbox row."""
     if isinstance(campaign_or_body, Campaign):
         body, coupon_app_id = campaign_or_body.body, campaign_or_body.coupon_app_id
+        survey_id = campaign_or_body.survey_id
     else:
         body = (campaign_or_body or "").strip()
         check_template(body, FIELDS)
@@ -411,7 +446,8 @@ def send_test(campaign_or_body, *, merchant: Merchant, actor: Staff, now: dateti
     if coupon_app is not None:
         values["coupon"] = str(coupon_app.config.get("prefix") or "").upper() + "TESTCODE"
         values["coupon_expires"] = _coupon_expires_text(coupon_app, merchant, now)
-    return enqueue_sms(merchant, msisdn=to, body=render_template(body, values) + merchant.unsubscribe_hint,
+    text = render_template(body, values) + invitation_text(get_invited_survey(merchant, survey_id))
+    return enqueue_sms(merchant, msisdn=to, body=text + merchant.unsubscribe_hint,
                        kind=MessageKind.TRANSACTIONAL, now=now)
 
 
@@ -480,7 +516,11 @@ def _start_run(campaign_id: int, now: datetime) -> CampaignRun | None:
     db.session.flush()
     try:
         members = _segment_select(merchant, campaign.segment_definition, now)
-    except DomainError as error:   # a tier or tag the segment names is gone: stop and say so
+        # an invitation to a survey that closed since the launch would open sessions nobody can answer
+        closed = _survey_problem(db.session.get(Survey, campaign.survey_id) if campaign.survey_id else None, now)
+        if closed is not None:
+            raise closed
+    except DomainError as error:   # a tier or tag the segment names is gone, or the survey closed: stop
         db.session.rollback()
         _pause_broken(campaign_id, now, error)
         return None
@@ -494,7 +534,7 @@ def _start_run(campaign_id: int, now: datetime) -> CampaignRun | None:
 
 
 def _pause_broken(campaign_id: int, now: datetime, error: DomainError) -> None:
-    logger.warning("campaign %s paused: its segment no longer compiles (%s)", campaign_id, error.message)
+    logger.warning("campaign %s paused: it can no longer go out (%s)", campaign_id, error.message)
     db.session.execute(sa.update(Campaign).where(Campaign.id == campaign_id)
                        .values(status=CampaignStatus.PAUSED, updated_at=now),
                        execution_options={"synchronize_session": False})
@@ -559,11 +599,14 @@ def issue_batch_coupons(coupon_app: KeywordApp, merchant: Merchant, rows: list, 
 
 
 def _renderer(campaign: Campaign, merchant: Merchant, run: CampaignRun, rows: list, now: datetime):
-    """The batch's ``render`` for enqueue_marketing_batch: each member's text, and a coupon for
-    each member whose message will go (recorded against the run, so the report counts it)."""
+    """The batch's ``render`` for enqueue_marketing_batch: each member's text, a coupon for each
+    member whose message will go (recorded against the run, so the report counts it), and for an
+    invitation a survey session for each of them, so that their reply is its first answer."""
     used = set(template_fields(campaign.body))
     expiring = expiring_points_of([row.id for row in rows], now=now) if "expiring_points" in used else {}
     coupon_app = db.session.get(KeywordApp, campaign.coupon_app_id) if campaign.coupon_app_id else None
+    survey = db.session.get(Survey, campaign.survey_id) if campaign.survey_id else None
+    invitation = invitation_text(survey)
 
     def render(recipients, kept: list[bool]) -> list:
         coupons = {}
@@ -588,7 +631,11 @@ def _renderer(campaign: Campaign, merchant: Merchant, run: CampaignRun, rows: li
                     values["coupon"] = coupon.code
                     values["coupon_expires"] = last_valid_day(coupon.expires_at,
                                                               merchant.timezone).isoformat()
-            bodies.append(fill(values))
+            bodies.append(fill(values) + invitation)
+        if survey is not None:
+            going = [(row.id, row.msisdn) for row, keep, body in zip(rows, kept, bodies, strict=True)
+                     if keep and body.__class__ is not Suppressed]
+            surveys.invite_to_survey(survey, going, now=now, occasion=run.occasion)
         return bodies
     return render
 
@@ -726,7 +773,8 @@ def _reports(groups: dict[int, list[CampaignRun]], now: datetime) -> dict[int, R
     run_group = {run.id: key for key, runs in groups.items() for run in runs}
     figures = {key: {"targeted": sum(run.targeted for run in runs), "suppressed": {}, "queued": 0,
                      "submitted": 0, "delivered": 0, "failed": 0, "replies": 0, "coupons_issued": 0,
-                     "coupons_redeemed": 0, "redeemed_spend": Decimal(0)} for key, runs in groups.items()}
+                     "coupons_redeemed": 0, "redeemed_spend": Decimal(0), "survey_invited": 0,
+                     "survey_responses": 0, "survey_completions": 0} for key, runs in groups.items()}
     occasions = list(group_of)
     for start in range(0, len(occasions), 500):
         for occasion, status, reason, count in db.session.execute(
@@ -740,6 +788,12 @@ def _reports(groups: dict[int, list[CampaignRun]], now: datetime) -> dict[int, R
                 entry["suppressed"][reason] = entry["suppressed"].get(reason, 0) + count
             else:
                 entry[_REPORTED[status]] += count
+    for start in range(0, len(occasions), 500):
+        for occasion, invited in surveys.invitation_figures(occasions[start:start + 500]).items():
+            entry = figures[group_of[occasion]]
+            entry["survey_invited"] += invited.sessions
+            entry["survey_responses"] += invited.responded
+            entry["survey_completions"] += invited.completed
     run_ids = list(run_group)
     if run_ids:
         _count_replies(figures, run_group, run_ids)

@@ -22,6 +22,7 @@ from mcrm.core.msisdn import mask_msisdn
 from mcrm.core.saving import saving
 from mcrm.core.urls import id_or_none
 from mcrm.segments import services as segments
+from mcrm.surveys import services as surveys
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 
@@ -72,7 +73,11 @@ def _form(campaign=None) -> CampaignForm:
     values = _draft_values(shown)
     if values is None and request.method == "GET":
         values = _segment_preset(request.args.get("segment", ""), saved)
-    return CampaignForm(segments=saved, coupon_apps=services.list_coupon_apps(g.merchant), data=values)
+    offered = surveys.list_open_surveys(g.merchant, now=now_utc())
+    if campaign is not None and campaign.survey_id and campaign.survey_id not in {s.id for s in offered}:
+        offered.append(surveys.get_survey(g.merchant, campaign.survey_id))   # the draft's, closed since
+    return CampaignForm(segments=saved, coupon_apps=services.list_coupon_apps(g.merchant), surveys=offered,
+                        data=values)
 
 
 def _segment_preset(asked: str, saved: list) -> dict | None:
@@ -87,7 +92,7 @@ def _draft_values(campaign) -> dict | None:
         return None
     once = campaign.recurrence is Recurrence.ONCE
     return {"name": campaign.name, "body": campaign.body, "segment_id": campaign.segment_id,
-            "coupon_app_id": campaign.coupon_app_id,
+            "coupon_app_id": campaign.coupon_app_id, "survey_id": campaign.survey_id,
             "audience": (AUDIENCE_SEGMENT if campaign.segment_id else
                          AUDIENCE_BUILD if campaign.segment_definition.get("items") else AUDIENCE_ALL),
             "definition": json.dumps(campaign.segment_definition, ensure_ascii=False),
@@ -119,6 +124,7 @@ def edit(campaign_id: int | None = None):
     if form.validate_on_submit():
         fields = dict(name=form.name.data, body=form.body.data, send_at=form.send_at_utc(_zone()),
                       recurrence=form.chosen_recurrence(), coupon_app_id=form.coupon_app_id.data,
+                      survey_id=form.survey_id.data,
                       **_audience(form.audience.data, form.segment_id.data, form.definition.data))
         with saving(errors=form.form_errors) as outcome:
             if campaign is None:
@@ -159,7 +165,8 @@ def preview():
     # it only reads: nothing is kept, so SQLite's write lock is free for the dispatch job at once
     with saving(quiet=True, keep=False) as outcome:
         figures = services.preview(g.merchant, body=str(asked.get("body") or ""), now=now_utc(),
-                                   coupon_app_id=_optional_id(asked.get("coupon_app_id")), **audience)
+                                   coupon_app_id=_optional_id(asked.get("coupon_app_id")),
+                                   survey_id=_optional_id(asked.get("survey_id")), **audience)
         saved = audience.get("segment_id")
         words = _audience_words(segments.get_segment(g.merchant.id, saved).definition if saved
                                 else audience.get("segment"))
@@ -180,7 +187,8 @@ def test_send():
     asked = _json_body()
     with saving(quiet=True) as outcome:
         services.send_test(str(asked.get("body") or ""), merchant=g.merchant, actor=current_user,
-                           now=now_utc(), coupon_app_id=_optional_id(asked.get("coupon_app_id")))
+                           now=now_utc(), coupon_app_id=_optional_id(asked.get("coupon_app_id")),
+                           survey_id=_optional_id(asked.get("survey_id")))
     if not outcome.ok:
         return jsonify(error=outcome.error.translated()), 400
     return jsonify(message=_("Test sent to %(number)s.", number=_test_phone()))
@@ -197,7 +205,13 @@ def confirm(campaign_id: int):
     return render_template("campaigns/confirm.html", campaign=campaign, figures=figures,
                            problems=[problem.translated() for problem in figures.problems],
                            audience=_audience_words(campaign.segment_definition),
-                           coupon_names={app.id: app.name for app in services.list_coupon_apps(g.merchant)})
+                           coupon_names={app.id: app.name for app in services.list_coupon_apps(g.merchant)},
+                           survey=_invited(campaign))
+
+
+def _invited(campaign):
+    """The survey the campaign invites to, for its pages (None: no invitation, or the survey is gone)."""
+    return surveys.get_survey(g.merchant, campaign.survey_id) if campaign.survey_id else None
 
 
 def _audience_words(definition) -> str:
@@ -231,7 +245,8 @@ def copy(campaign_id: int):
                 else {"segment": campaign.segment_definition})
     with saving() as outcome:
         draft = services.create_campaign(g.merchant, name=campaign.name, body=campaign.body,
-                                         coupon_app_id=campaign.coupon_app_id, actor=current_user,
+                                         coupon_app_id=campaign.coupon_app_id, survey_id=campaign.survey_id,
+                                         actor=current_user,
                                          now=now_utc(), **audience)
     if not outcome.ok:     # the saved segment or coupon app it used is gone
         return redirect(url_for(".detail", campaign_id=campaign.id))
@@ -263,7 +278,7 @@ def detail(campaign_id: int):
                            report=services.campaign_report(campaign, now=now),
                            controls=CONTROLS.get(campaign.status, ()),
                            runs=[(run, services.run_report(run, now=now)) for run in campaign.runs],
-                           audience=_audience_words(campaign.segment_definition))
+                           audience=_audience_words(campaign.segment_definition), survey=_invited(campaign))
 
 
 @bp.route("/<int:campaign_id>/progress")
@@ -281,7 +296,8 @@ def _figures(report) -> dict:
             "submitted": report.submitted, "delivered": report.delivered, "failed": report.failed,
             "suppressed": report.suppressed_total, "replies": report.replies,
             "coupons_issued": report.coupons_issued, "coupons_redeemed": report.coupons_redeemed,
-            "redeemed_spend": str(report.redeemed_spend),
+            "redeemed_spend": str(report.redeemed_spend), "survey_invited": report.survey_invited,
+            "survey_responses": report.survey_responses, "survey_completions": report.survey_completions,
             "suppressed_by_reason": {str(SUPPRESS_LABELS.get(reason, reason)): count
                                      for reason, count in report.suppressed.items()}}
 

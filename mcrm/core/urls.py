@@ -23,6 +23,14 @@ def parse_id(text: str) -> int:
     return value
 
 
+def optional_id(value) -> int | None:
+    """A select's chosen row id (a WTForms coerce): nothing chosen, or anything no row can have, is None."""
+    try:
+        return parse_id(str(value))
+    except ValueError:
+        return None
+
+
 def id_or_none(value: int | None) -> int | None:
     """A WTForms filter for an IntegerField that holds an id: one no row can have reads as none
     (NumberRange cannot even compare a number this big)."""

@@ -16,6 +16,7 @@ from mcrm.members.models import Member
 from mcrm.merchants.models import Merchant
 from mcrm.segments import conditions as _builtin  # noqa: F401  (registers the built-in conditions)
 from mcrm.segments import rules
+from mcrm.segments import survey_conditions as _surveys  # noqa: F401  (registers the survey conditions)
 from mcrm.segments.models import Segment
 from mcrm.segments.sql import SOURCES, Context, segment_where
 
@@ -71,6 +72,12 @@ def member_ids_select(merchant_id: int, definition, *, now: datetime) -> sa.Sele
     """One SELECT of the ids of the merchant's live members in the segment (for campaigns: use it as
     a subquery, ``Member.id.in_(...)``, or iterate it in batches)."""
     return sa.select(Member.id).where(*_where(merchant_id, definition, now))
+
+
+def member_msisdns_select(merchant_id: int, definition, *, now: datetime) -> sa.Select:
+    """One SELECT of the numbers of the merchant's live members in the segment (for activity kept by
+    number, such as survey sessions: ``msisdn.in_(...)``)."""
+    return sa.select(Member.msisdn).where(*_where(merchant_id, definition, now))
 
 
 def count_members(merchant_id: int, definition, *, now: datetime) -> int:

@@ -31,6 +31,7 @@
     var shop = JSON.parse(document.getElementById("campaign-shop").textContent);
     var body = form.querySelector("textarea[name=body]");
     var coupon = form.querySelector("select[name=coupon_app_id]");
+    var survey = form.querySelector("select[name=survey_id]");
     var segment = form.querySelector("select[name=segment_id]");
     var definition = form.querySelector("input[name=definition]");
     var counter = document.getElementById("campaign-counter");
@@ -86,7 +87,8 @@
       post(form.dataset.previewUrl, {
         body: body.value, audience: checked("audience"), definition: definition.value,
         segment_id: segment && segment.value ? Number(segment.value) : null,
-        coupon_app_id: coupon && coupon.value ? Number(coupon.value) : null
+        coupon_app_id: coupon && coupon.value ? Number(coupon.value) : null,
+        survey_id: survey && survey.value ? Number(survey.value) : null
       }).then(function (answer) {
         if (mine !== asked) return;  // an older answer arriving late
         problems.textContent = "";
@@ -137,7 +139,8 @@
       test.disabled = true;
       result.textContent = T.sending;
       post(form.dataset.testUrl, {
-        body: body.value, coupon_app_id: coupon && coupon.value ? Number(coupon.value) : null
+        body: body.value, coupon_app_id: coupon && coupon.value ? Number(coupon.value) : null,
+        survey_id: survey && survey.value ? Number(survey.value) : null
       }).then(function (answer) {
         result.textContent = answer.error || answer.message;
         result.className = answer.error ? "error" : "ok";

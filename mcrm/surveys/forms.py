@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from mcrm.core.urls import optional_id
 from mcrm.surveys.flow import QuestionKind
 from mcrm.surveys.services import MAX_REASKS
 
@@ -33,9 +34,18 @@ class SurveyForm(FlaskForm):
                               validators=[NumberRange(0, MAX_REASKS)])
     reward_points = IntegerField(_l("Reward points for completing"), default=0, validators=[NumberRange(0)],
                                  description=_l("Once per member; 0: no reward"))
+    reward_coupon_app_id = SelectField(_l("Reward coupon for completing"), coerce=optional_id,
+                                       validate_choice=False,
+                                       description=_l("Once per member: a code of this coupon app comes with "
+                                                      "the thanks"))
     extension = StringField(_l("Extension"), validators=[Optional(), Length(max=6)],
                             description=_l("Digits after the service number that start this survey "
                                            "without a keyword; empty: none"))
+
+    def __init__(self, *args, coupon_apps=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reward_coupon_app_id.choices = [SelectChoice("", _l("No coupon"))] + [
+            SelectChoice(app.id, app.name) for app in coupon_apps]
 
 
 class QuestionForm(FlaskForm):

@@ -32,6 +32,8 @@ class Survey(IdMixin, TimestampMixin, db.Model):
     max_reasks: Mapped[int] = mapped_column(default=2, server_default="2")
     #: points a member gets once for completing the survey; 0 for none
     reward_points: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: a coupon app a member gets one code of, once, for completing the survey; None for none
+    reward_coupon_app_id: Mapped[int | None] = mapped_column(sa.ForeignKey("keyword_apps.id", ondelete="SET NULL"))
     #: digits after the service number that start this survey without a keyword; empty for none
     extension: Mapped[str] = mapped_column(sa.String(6), default="", server_default="")
 
@@ -74,6 +76,9 @@ class SurveySession(IdMixin, db.Model):
     reasks: Mapped[int] = mapped_column(default=0, server_default="0")
     #: set when the last question was answered (or skipped), not when the session lapsed
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the outbox occasion of the invitation that opened it (``campaign-run:7``); None when the
+    #: texter started it by keyword or extension
+    occasion: Mapped[str | None] = mapped_column(sa.String(40), index=True)
 
 
 class SurveyAnswer(IdMixin, db.Model):

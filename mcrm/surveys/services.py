@@ -35,7 +35,11 @@ def create_survey(merchant: Merchant, *, code: str, title: str, intro: str, is_a
 
 def update_survey(survey: Survey, *, code: str, title: str, intro: str, thanks: str = "",
                   timeout_hours: int = 24, opens_at: datetime | None = None, closes_at: datetime | None = None,
-                  max_reasks: int = 2, reward_points: int = 0, extension: str = "") -> Survey:
+                  max_reasks: int = 2, reward_points: int = 0, extension: str = "",
+                  reward_coupon_app_id: int | None = None) -> Survey:
+    """Check and set the survey's settings. ``reward_coupon_app_id`` is taken as given: the caller
+    checks it is the merchant's coupon app (coupons are the keyword apps', a layer above), and the
+    coupon is issued only from such an app."""
     code = fold(code or "")
     if not code or len(code) > 20 or " " in code:
         raise ValidationError("A survey needs a code of at most 20 characters without spaces")
@@ -62,6 +66,7 @@ def update_survey(survey: Survey, *, code: str, title: str, intro: str, thanks: 
     survey.thanks = strip_controls(thanks or "").strip()[:500]
     survey.timeout_hours, survey.opens_at, survey.closes_at = timeout_hours, opens_at, closes_at
     survey.max_reasks, survey.reward_points, survey.extension = max_reasks, reward_points, extension
+    survey.reward_coupon_app_id = reward_coupon_app_id or None
     db.session.flush()
     return survey
 
@@ -221,6 +226,18 @@ def find_survey_by_extension(merchant: Merchant, extension: str, *, now: datetim
                                                      Survey.extension == extension, _open_now(now)))
 
 
+def list_open_surveys(merchant: Merchant, *, now: datetime) -> list[Survey]:
+    """The merchant's surveys taking answers now, newest first (what an invitation may invite to)."""
+    return list(db.session.scalars(sa.select(Survey).where(Survey.merchant_id == merchant.id, _open_now(now))
+                                   .order_by(Survey.id.desc())))
+
+
+def find_survey_by_code(merchant: Merchant, code: str) -> Survey | None:
+    """The merchant's survey with that code, open or not."""
+    return db.session.scalar(sa.select(Survey).where(Survey.merchant_id == merchant.id,
+                                                     Survey.code == fold(code or "")))
+
+
 def has_active_survey(merchant: Merchant, *, now: datetime) -> bool:
     return find_active_survey(merchant, now=now) is not None
 
@@ -265,6 +282,59 @@ def start_survey(merchant: Merchant, *, msisdn: str, now: datetime, code: str | 
     return session, False
 
 
+def invite_to_survey(survey: Survey, holders: list[tuple[int | None, str]], *, now: datetime,
+                     occasion: str) -> None:
+    """Open a session of the survey for each (member id, msisdn) an invitation goes to, set-based (a
+    campaign's batch), so that the reply to the invitation is the first answer. The numbers' open
+    sessions end first, those of this survey too: the question the invitation shows is the one
+    waiting. ``occasion`` ties the sessions to the invitation for its report. Flushes."""
+    if not holders:
+        return
+    db.session.execute(
+        sa.update(SurveySession).where(SurveySession.merchant_id == survey.merchant_id,
+                                       SurveySession.msisdn.in_([msisdn for _member, msisdn in holders]),
+                                       SurveySession.finished_at.is_(None), SurveySession.expires_at > now)
+        .values(finished_at=now), execution_options={"synchronize_session": False})
+    first = db.session.scalar(sa.select(sa.func.min(SurveyQuestion.position))
+                              .where(SurveyQuestion.survey_id == survey.id)) or 0
+    expires_at = now + timedelta(hours=survey.timeout_hours)
+    db.session.execute(sa.insert(SurveySession), [
+        {"merchant_id": survey.merchant_id, "survey_id": survey.id, "msisdn": msisdn, "member_id": member_id,
+         "started_at": now, "expires_at": expires_at, "position": first, "reasks": 0, "occasion": occasion}
+        for member_id, msisdn in holders])
+    db.session.flush()
+
+
+def survey_opening(survey: Survey) -> str:
+    """The intro and the first question: what starting the survey sends, and what an invitation adds
+    to its text."""
+    first = db.session.scalar(sa.select(SurveyQuestion.text).where(SurveyQuestion.survey_id == survey.id)
+                              .order_by(SurveyQuestion.position).limit(1))
+    return survey.intro if first is None else f"{survey.intro}\n{first}"
+
+
+@dataclass(frozen=True)
+class Invited:
+    """What the sessions an invitation opened became."""
+    sessions: int = 0
+    #: sessions with at least one answer
+    responded: int = 0
+    completed: int = 0
+
+
+def invitation_figures(occasions: list[str]) -> dict[str, Invited]:
+    """Occasion → the figures of the sessions its invitation opened, in one grouped query."""
+    if not occasions:
+        return {}
+    completed = sa.case((SurveySession.completed_at.is_not(None), SurveySession.id))
+    rows = db.session.execute(
+        sa.select(SurveySession.occasion, sa.func.count(sa.distinct(SurveySession.id)),
+                  sa.func.count(sa.distinct(SurveyAnswer.session_id)), sa.func.count(sa.distinct(completed)))
+        .outerjoin(SurveyAnswer, SurveyAnswer.session_id == SurveySession.id)
+        .where(SurveySession.occasion.in_(occasions)).group_by(SurveySession.occasion))
+    return {occasion: Invited(sessions, responded, done) for occasion, sessions, responded, done in rows}
+
+
 def opening_text(session: SurveySession, *, resumed: bool = False) -> str:
     """The intro and the waiting question; a resumed session gets only the question."""
     survey = db.session.get(Survey, session.survey_id)
@@ -298,11 +368,13 @@ def can_answer(session: SurveySession, text: str | None) -> bool:
 @dataclass
 class Step:
     """What an answer leads to: the text to send (the next question or the re-ask), or completion
-    with the survey's own thanks (empty for the merchant's default) and the points given."""
+    with the survey's own thanks (empty for the merchant's default), the points given and the coupon
+    app whose code the member is due (the caller, which may issue coupons, issues it)."""
     text: str = ""
     completed: bool = False
     thanks: str = ""
     reward_points: int = 0
+    reward_coupon_app_id: int | None = None
 
 
 def record_answer(session: SurveySession, text: str | None, *, now: datetime,
@@ -335,20 +407,22 @@ def record_answer(session: SurveySession, text: str | None, *, now: datetime,
 
 def _complete(session: SurveySession, survey: Survey, *, now: datetime, member: Member | None) -> Step:
     session.finished_at = session.completed_at = now
-    points = 0
+    points, coupon_app_id = 0, None
     if member is not None and member.merchant_id == survey.merchant_id:
         session.member_id = member.id
         rewarded_before = db.session.scalar(sa.select(SurveySession.id).where(
             SurveySession.survey_id == survey.id, SurveySession.member_id == member.id,
             SurveySession.completed_at.is_not(None), SurveySession.id != session.id).limit(1))
-        if survey.reward_points and rewarded_before is None:
-            # the key makes a re-run of the same MO grant nothing twice
-            grant_points(member, db.session.get(Merchant, survey.merchant_id), survey.reward_points,
-                         reason=f"完成调查 {survey.code}", actor=SYSTEM, now=now,
-                         idempotency_key=f"survey:{survey.id}:member:{member.id}")
-            points = survey.reward_points
+        if rewarded_before is None:
+            if survey.reward_points:
+                # the key makes a re-run of the same MO grant nothing twice
+                grant_points(member, db.session.get(Merchant, survey.merchant_id), survey.reward_points,
+                             reason=f"完成调查 {survey.code}", actor=SYSTEM, now=now,
+                             idempotency_key=f"survey:{survey.id}:member:{member.id}")
+                points = survey.reward_points
+            coupon_app_id = survey.reward_coupon_app_id
     db.session.flush()
-    return Step(completed=True, thanks=survey.thanks, reward_points=points)
+    return Step(completed=True, thanks=survey.thanks, reward_points=points, reward_coupon_app_id=coupon_app_id)
 
 
 # -- results ---------------------------------------------------------------------------------------
@@ -374,9 +448,16 @@ class Results:
         return round(100 * count / self.started, 1) if self.started else 0.0
 
 
-def survey_results(survey: Survey, *, text_limit: int = 200) -> Results:
-    """Response (at least one answer) and completion counts, and each question's tally, counted in SQL."""
+def _sessions(survey: Survey, msisdns: sa.Select | None) -> sa.Select:
+    """The survey's session ids, of the numbers ``msisdns`` selects only (a segment's) when given."""
     sessions = sa.select(SurveySession.id).where(SurveySession.survey_id == survey.id)
+    return sessions if msisdns is None else sessions.where(SurveySession.msisdn.in_(msisdns))
+
+
+def survey_results(survey: Survey, *, text_limit: int = 200, msisdns: sa.Select | None = None) -> Results:
+    """Response (at least one answer) and completion counts, and each question's tally, counted in SQL;
+    of the sessions of the numbers ``msisdns`` selects, when given."""
+    sessions = _sessions(survey, msisdns)
     started = db.session.scalar(sa.select(sa.func.count()).select_from(sessions.subquery()))
     answered = db.session.scalar(sa.select(sa.func.count(sa.distinct(SurveyAnswer.session_id)))
                                  .where(SurveyAnswer.session_id.in_(sessions)))
@@ -403,14 +484,17 @@ def survey_results(survey: Survey, *, text_limit: int = 200) -> Results:
     return Results(started, answered, completed, results)
 
 
-def iter_answers(survey: Survey, *, batch: int = 1000):
+def iter_answers(survey: Survey, *, batch: int = 1000, msisdns: sa.Select | None = None):
     """Every answer of the survey with its session's number and times, in the order they came,
-    fetched ``batch`` rows at a time by id (for the CSV export: never all rows in memory)."""
+    fetched ``batch`` rows at a time by id (for the exports: never all rows in memory); of the
+    numbers ``msisdns`` selects, when given."""
     query = (sa.select(SurveyAnswer.id, SurveySession.msisdn, SurveySession.started_at,
                        SurveySession.completed_at, SurveyAnswer.position, SurveyAnswer.text,
                        SurveyAnswer.value, SurveyAnswer.received_at)
              .join(SurveySession, SurveySession.id == SurveyAnswer.session_id)
              .where(SurveySession.survey_id == survey.id).order_by(SurveyAnswer.id).limit(batch))
+    if msisdns is not None:
+        query = query.where(SurveySession.msisdn.in_(msisdns))
     after = 0
     while True:
         rows = db.session.execute(query.where(SurveyAnswer.id > after)).all()

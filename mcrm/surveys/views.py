@@ -1,5 +1,6 @@
 """The survey console: the list, the builder (survey settings and its questions) and the results
-with their CSV. Managers and owners build; every role reads results (docs/surveys.md)."""
+with their CSV and XLSX, of every texter or of a saved segment's members. Managers and owners build;
+every role reads results (docs/surveys.md)."""
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -9,12 +10,15 @@ from flask_login import current_user
 
 from mcrm.auth.access import role_required
 from mcrm.auth.models import Role
-from mcrm.core import csv_out
+from mcrm.campaigns.services import get_coupon_app, list_coupon_apps
+from mcrm.core import csv_out, xlsx_out
 from mcrm.core.clock import now_utc
-from mcrm.core.errors import NotFoundError
+from mcrm.core.errors import DomainError, NotFoundError
 from mcrm.core.msisdn import mask_msisdn
 from mcrm.core.saving import saving
+from mcrm.core.urls import parse_id
 from mcrm.formatting import local_datetime
+from mcrm.segments import services as segments
 from mcrm.surveys import services
 from mcrm.surveys.charts import bar_chart
 from mcrm.surveys.forms import KIND_LABELS, QuestionForm, SurveyForm
@@ -59,13 +63,21 @@ def _survey_fields(form: SurveyForm) -> dict:
     return {"code": form.code.data, "title": form.title.data, "intro": form.intro.data, "thanks": form.thanks.data,
             "opens_at": _local(form.opens_at.data), "closes_at": _local(form.closes_at.data),
             "timeout_hours": form.timeout_hours.data, "max_reasks": form.max_reasks.data,
-            "reward_points": form.reward_points.data, "extension": form.extension.data}
+            "reward_points": form.reward_points.data, "extension": form.extension.data,
+            "reward_coupon_app_id": _coupon_app_id(form)}
+
+
+def _coupon_app_id(form: SurveyForm) -> int | None:
+    """The chosen reward coupon app, checked to be the merchant's live one (a ValidationError the
+    form shows): surveys sit below the coupon apps and cannot check it themselves."""
+    app = get_coupon_app(g.merchant, form.reward_coupon_app_id.data)
+    return app.id if app else None
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @role_required(Role.MANAGER)
 def new():
-    form = SurveyForm()
+    form = SurveyForm(coupon_apps=list_coupon_apps(g.merchant))
     if form.validate_on_submit():
         with saving(errors=form.form_errors) as outcome:
             survey = services.create_survey(g.merchant, **_survey_fields(form))
@@ -79,7 +91,7 @@ def new():
 @role_required(Role.MANAGER)
 def edit(survey_id: int):
     survey = _survey_or_404(survey_id)
-    form = SurveyForm(obj=survey)
+    form = SurveyForm(obj=survey, coupon_apps=list_coupon_apps(g.merchant))
     if request.method == "GET":
         form.opens_at.data, form.closes_at.data = _local(survey.opens_at), _local(survey.closes_at)
     if form.validate_on_submit():
@@ -165,25 +177,64 @@ def move_question(survey_id: int, question_id: int):
     return redirect(url_for(".edit", survey_id=survey.id))
 
 
+def _segment_numbers():
+    """The saved segment ``?segment=ID`` filters by, and the SELECT of its members' numbers; (None,
+    None) for every texter. Another merchant's segment is 404, one naming a tier or tag that is
+    gone 400 (the Segments page says why)."""
+    segment_id = request.args.get("segment", type=parse_id)
+    if not segment_id:
+        return None, None
+    try:
+        segment = segments.get_segment(g.merchant.id, segment_id)
+        return segment, segments.member_msisdns_select(g.merchant.id, segment.definition, now=now_utc())
+    except NotFoundError:
+        abort(404)
+    except DomainError:
+        abort(400)
+
+
 @bp.route("/<int:survey_id>/results")
 @role_required(Role.CLERK)
 def results(survey_id: int):
     survey = _survey_or_404(survey_id)
-    found = services.survey_results(survey)
-    return render_template("surveys/results.html", survey=survey, results=found,
+    segment, msisdns = _segment_numbers()
+    found = services.survey_results(survey, msisdns=msisdns)
+    return render_template("surveys/results.html", survey=survey, results=found, segment=segment,
+                           segments=segments.list_segments(g.merchant.id),
                            charts={r.question.id: bar_chart(r.counts) for r in found.questions if r.counts})
+
+
+def _answer_table(survey, cell):
+    """The exports' header and rows, one per answer (of the chosen segment's members); a clerk gets
+    masked numbers, as the member pages show them. ``cell`` makes a texted text safe for the file."""
+    _segment, msisdns = _segment_numbers()
+    shown = (lambda msisdn: msisdn) if current_user.has_role(Role.MANAGER) else mask_msisdn
+    headers = [_("Mobile"), _("Started"), _("Completed"), _("Question"), _("Text sent"), _("Answer"), _("Received")]
+    rows = ([shown(row.msisdn), local_datetime(row.started_at), local_datetime(row.completed_at), row.position,
+             cell(row.text), cell(row.value), local_datetime(row.received_at)]
+            for row in services.iter_answers(survey, msisdns=msisdns))
+    return headers, rows
+
+
+def _filename(survey, extension: str) -> str:
+    return f"survey-{survey.code}-{now_utc():%Y%m%d}.{extension}"
 
 
 @bp.route("/<int:survey_id>/answers.csv")
 @role_required(Role.CLERK)
 def answers_csv(survey_id: int):
-    """Every answer, streamed; a clerk gets masked numbers, as the member pages show them."""
+    """Every answer, streamed."""
     survey = _survey_or_404(survey_id)
     encoding = csv_out.requested_encoding()
-    shown = (lambda msisdn: msisdn) if current_user.has_role(Role.MANAGER) else mask_msisdn
-    headers = [_("Mobile"), _("Started"), _("Completed"), _("Question"), _("Text sent"), _("Answer"), _("Received")]
-    rows = ([shown(row.msisdn), local_datetime(row.started_at), local_datetime(row.completed_at), row.position,
-             csv_out.safe_cell(row.text), csv_out.safe_cell(row.value), local_datetime(row.received_at)]
-            for row in services.iter_answers(survey))
+    headers, rows = _answer_table(survey, csv_out.safe_cell)
     chunks = csv_out.csv_chunks(headers, rows, codec=csv_out.ENCODINGS[encoding])
-    return csv_out.download(chunks, filename=f"survey-{survey.code}-{now_utc():%Y%m%d}.csv", charset=encoding)
+    return csv_out.download(chunks, filename=_filename(survey, "csv"), charset=encoding)
+
+
+@bp.route("/<int:survey_id>/answers.xlsx")
+@role_required(Role.CLERK)
+def answers_xlsx(survey_id: int):
+    """Every answer, the CSV's columns, as a workbook (its texts are never formulas)."""
+    survey = _survey_or_404(survey_id)
+    headers, rows = _answer_table(survey, lambda text: text)
+    return xlsx_out.download(xlsx_out.xlsx_file(headers, rows, sheet=survey.code), filename=_filename(survey, "xlsx"))

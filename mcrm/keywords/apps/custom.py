@@ -245,6 +245,17 @@ def issue_coupons(app: KeywordApp, holders: list[tuple[int | None, str]], *, now
     return issued + [None] * (len(holders) - len(issued))
 
 
+def issue_reward_coupon(merchant: Merchant, app_id: int, *, member_id: int | None, msisdn: str,
+                        now: datetime) -> IssuedCoupon | None:
+    """One code of the merchant's coupon app as a reward (a survey completed), as ``issue_coupons``
+    issues a campaign's; None when the app is not the merchant's coupon app any more (or ended), or
+    it has no code left."""
+    app = db.session.get(KeywordApp, app_id)
+    if app is None or app.merchant_id != merchant.id or app.kind != AppKind.COUPON or app.status == AppStatus.ENDED:
+        return None
+    return issue_coupons(app, [(member_id, msisdn)], now=now, zone=merchant.timezone)[0]
+
+
 _CODES = CouponCode.__table__
 
 

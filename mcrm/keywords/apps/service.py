@@ -3,6 +3,7 @@ from mcrm.core.errors import NotFoundError
 from mcrm.feedback.models import TicketKind
 from mcrm.feedback.services import open_ticket
 from mcrm.keywords import texts
+from mcrm.keywords.apps.custom import issue_reward_coupon, last_valid_day
 from mcrm.keywords.context import Context, per_transaction
 from mcrm.surveys import services as surveys
 
@@ -54,6 +55,8 @@ praise = feedback(TicketKind.PRAISE)
 
 #: added to the thanks when completing the survey earned points
 REWARD_NOTE = "已赠送您{points}积分。"
+#: and when it earned a coupon
+COUPON_NOTE = "赠送优惠券{code}，{expires}前有效。"
 
 
 def survey(ctx: Context, *, chosen=None) -> None:
@@ -78,8 +81,15 @@ def survey_answer(ctx: Context, session) -> None:
         ctx.say(step.thanks)
     else:
         ctx.reply("survey_thanks")
-    if step.reward_points and ctx.replies:
-        ctx.replies[-1].body += REWARD_NOTE.format(points=step.reward_points)
+    notes = REWARD_NOTE.format(points=step.reward_points) if step.reward_points else ""
+    if step.reward_coupon_app_id:
+        coupon = issue_reward_coupon(ctx.merchant, step.reward_coupon_app_id, msisdn=ctx.msisdn, now=ctx.now,
+                                     member_id=ctx.member.id if ctx.member else None)
+        if coupon is not None:   # none left: the thanks go without one
+            notes += COUPON_NOTE.format(code=coupon.code,
+                                        expires=last_valid_day(coupon.expires_at, ctx.merchant.timezone))
+    if notes and ctx.replies:
+        ctx.replies[-1].body += notes
 
 
 def survey_by_extension(ctx: Context, chosen=None) -> None:
