@@ -5,8 +5,6 @@
 Only what every installation shares is here; the address and the number of workers are given on
 the command line (the systemd unit), mcrm's own settings come from the environment as always.
 """
-import os
-
 from mcrm.ops.logs import configure_logging
 from mcrm.settings import Settings
 
@@ -27,6 +25,6 @@ def on_starting(server):
 
 def child_exit(server, worker):
     """Multiprocess mode keeps a dead worker's counters (they stay in the sums) but not its gauges."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if Settings.from_env().metrics_multiproc_dir:
         from prometheus_client import multiprocess
         multiprocess.mark_process_dead(worker.pid)
