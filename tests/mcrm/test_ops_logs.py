@@ -34,7 +34,7 @@ BODY = "SECRET-BODY 我的卡号 6222020200112233445"
 def captured():
     """Configure the process's logging as ``mcrm`` does, into a buffer; ``captured(format)``."""
     root = logging.getLogger()
-    saved = root.handlers[:], root.level
+    handlers, level = root.handlers[:], root.level
     buffer = io.StringIO()
 
     def configure(settings):
@@ -42,8 +42,8 @@ def captured():
         root.setLevel(logging.DEBUG)   # the engine's and the gateway's DEBUG lines too
         return buffer
     yield configure
-    root.handlers[:], _ = saved
-    root.setLevel(saved[1])
+    root.handlers[:] = handlers   # pytest's own capture handlers among them
+    root.setLevel(level)
 
 
 def test_json_lines_carry_time_level_logger_and_message(captured, settings):

@@ -12,7 +12,7 @@ from mcrm import create_app
 from mcrm.jobs.models import RunKind
 from mcrm.jobs.runner import run_job
 from mcrm.jobs.schedule import Job, load_jobs
-from mcrm.messaging.models import MessageStatus, OutboundMessage
+from mcrm.messaging.models import MessageStatus
 from mcrm.messaging.services import enqueue_sms
 from mcrm.messaging.store import SqlMessageStore
 from mcrm.workers import start_gateway
@@ -73,12 +73,11 @@ def test_sends_through_the_sandbox_gateway_count_submits_receipts_and_a_bound_ga
 def test_an_smsc_error_is_counted_by_its_code(app, client, db, merchant, now):
     enqueue_sms(merchant, msisdn="+8613900000001", body="hello", kind="transactional", now=now)
     db.session.commit()
-    code = 'mcrm_smsc_errors_total'
-    before = value(scrape(client), code, code="0x00000058")
+    before = value(scrape(client), "mcrm_smsc_errors_total", code="0x00000058")
     store = SqlMessageStore(app)
     [sms] = store.claim_outbound("w1", 10, now)
     store.mark_failed([SubmitError(sms.id, 0x58, "ESME_RTHROTTLED", 1)])
-    assert value(scrape(client), code, code="0x00000058") == before + 1
+    assert value(scrape(client), "mcrm_smsc_errors_total", code="0x00000058") == before + 1
 
 
 def test_job_runs_and_failures_are_counted_per_job(client, db, now):
@@ -130,7 +129,7 @@ def test_with_a_token_metrics_ask_for_it_from_everyone(settings, db):
     assert response.status_code == 200 and "mcrm_outbox_messages" in response.text
 
 
-def test_route_probes_of_the_console_do_not_need_login(client):
+def test_healthz_needs_no_login(client):
     assert client.get("/healthz").json == {"status": "ok"}
 
 
@@ -138,4 +137,4 @@ def test_the_outbox_gauge_lists_every_status_even_at_zero(client, db):
     samples = scrape(client)
     assert {dict(labels)["status"] for name, labels in samples if name == "mcrm_outbox_messages"} == {
         status.value for status in MessageStatus}
-    assert OutboundMessage.query.count() == 0
+    assert sum(value for (name, _labels), value in samples.items() if name == "mcrm_outbox_messages") == 0
