@@ -3,7 +3,8 @@ import logging
 import time
 from urllib.parse import parse_qsl
 
-from flask import Flask, Request, current_app, g, has_request_context, render_template, request, session
+from flask import (Flask, Request, current_app, g, has_request_context, render_template, request, request_started,
+                   session)
 from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -110,11 +111,8 @@ def register_blueprints(app: Flask) -> None:
 
     _db_events.wrap_read_only_requests(app)
 
-    @app.before_request
-    def _remember_route():
-        # the route's template for the latency metric: never the raw path, which holds ids and numbers
-        if request.url_rule is not None:
-            request.environ[ROUTE_KEY] = request.url_rule.rule
+    # on request_started, before any before_request hook can refuse the request (CSRF, rate limits)
+    request_started.connect(_remember_route, app)
 
     @app.before_request
     def _remember_merchant():
@@ -151,6 +149,12 @@ def configure_middleware(app: Flask, settings: Settings) -> None:
 request_logger = logging.getLogger("mcrm.requests")
 #: where a request's route template waits in the WSGI environ for RequestLog
 ROUTE_KEY = "mcrm.route"
+
+
+def _remember_route(_app, **_extra) -> None:
+    """The route's template for the latency metric: never the raw path, which holds ids and numbers."""
+    if request.url_rule is not None:
+        request.environ[ROUTE_KEY] = request.url_rule.rule
 
 #: query keys whose values are paging cursors or choices; every other value may be a number, a name,
 #: a search or a code, and is left out of the log

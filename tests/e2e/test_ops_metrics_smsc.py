@@ -11,7 +11,7 @@ def test_smsc_errors_and_failed_receipts_show_in_the_metrics(client, db, merchan
     smsc.configure(fail_next=1, fail_status=0x0B, dlr_stat_by_part={"2": "UNDELIV"}, dlr_err="011")
     fill_outbox(db, merchant, 2, body="好" * 100)   # two parts each
     gateway()
-    wait_until(lambda: count(db, OutboundMessage.status == MessageStatus.FAILED) == 2, timeout=10,
+    wait_until(lambda: count(db, OutboundMessage.status == MessageStatus.FAILED) == 2, timeout=30,
                message="one refused, one undelivered")
     after = scrape(client)
     assert value(after, "mcrm_smsc_errors_total", code="0x0000000b") == value(

@@ -99,11 +99,14 @@ def test_http_latency_is_labelled_by_route_template_never_the_raw_path(client, l
     login("owner")
     client.get("/members/999999").close()    # the request's time counts once its body is sent
     client.get("/no/such/page/13800138000").close()
+    client.post("/login", data={"username": "x"}).close()   # refused by the CSRF check before any view
     samples = scrape(client)
     routes = {dict(labels).get("route") for (name, labels) in samples if name.startswith("mcrm_http_request")}
     assert "/members/<int:member_id>" in routes
     assert "<unmatched>" in routes
     assert not any("13800138000" in (route or "") for route in routes)
+    assert value(samples, "mcrm_http_request_duration_seconds_count", method="POST", route="/login",
+                 status="400") == 1
     assert value(samples, "mcrm_http_request_duration_seconds_count", method="GET",
                  route="/members/<int:member_id>", status="404") >= 1
 
