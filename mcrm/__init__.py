@@ -34,7 +34,9 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _flask_config(settings: Settings) -> dict:
-    engine_options = {"pool_pre_ping": True}
+    # a failed statement's parameters may hold an SMS body, a login code or a phone number: its
+    # error text, which tracebacks and logs quote, names the statement only
+    engine_options = {"pool_pre_ping": True, "hide_parameters": True}
     if settings.is_sqlite:
         # web threads, scheduler and gateway share one file: wait for the lock rather than fail
         engine_options["connect_args"] = {"timeout": 30, "check_same_thread": False}

@@ -2,7 +2,6 @@
 
 A refused input (a rule of the domain, a malformed option) exits with status 2 and one clear line.
 """
-import logging
 import re
 import sys
 from datetime import datetime, time, tzinfo
@@ -28,6 +27,7 @@ from mcrm.jobs.services import find_lease, list_job_states
 from mcrm.merchants.models import Merchant
 from mcrm.merchants.services import (change_sub_code, create_merchant, get_merchant_by_sub_code, service_number,
                                      update_rules)
+from mcrm.ops.logs import configure_logging
 from mcrm.settings import SettingsError
 from mcrm.surveys import services as surveys
 from mcrm.workers import StartupError, run_all_in_one, run_gateway, run_scheduler
@@ -103,28 +103,10 @@ class TimeWindow(click.ParamType):
             self.fail(f"{value!r} is not a window like 08:00-21:00", param, ctx)
 
 
-class _ServerTimeFormatter(logging.Formatter):
-    """Timestamps in ISO 8601 in the server's zone, with its offset (``2026-03-01T09:30:00.123+08:00``):
-    one zone for every line of every process, whichever merchant a line is about."""
-
-    def formatTime(self, record, datefmt=None):
-        return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="milliseconds")
-
-
-def configure_logging() -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(_ServerTimeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
-    # the start-up check reads the revision through Alembic, which narrates that at INFO
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # APScheduler narrates every firing (the lease's every few seconds); mcrm.jobs logs each run
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
-
 def _start(run, *args) -> None:
     """Start a long-running process; what stops it at start is one line on stderr and exit status 2
     (configuration) or 1 (database, port, storage), never a traceback."""
-    configure_logging()
+    configure_logging(current_app.extensions["mcrm_settings"])
     try:
         run(current_app._get_current_object(), *args)
     except SettingsError as error:

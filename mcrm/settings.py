@@ -43,6 +43,15 @@ Every variable, its default and meaning:
                            when it dies, another scheduler takes over within about this long.
                            Default ``30`` (2 to 3600). Keep the servers' clocks in sync (NTP).
 ``MCRM_GATEWAY``           ``true``/``false``: run the SMS gateway inside ``mcrm run``. Default true.
+``MCRM_LOG_FORMAT``        ``plain`` (default: one line of text per event) or ``json`` (one JSON
+                           object per line, for a log collector).
+``MCRM_METRICS_TOKEN``     Bearer token that ``/metrics`` asks for. Default empty: ``/metrics``
+                           answers only requests from the machine itself (a loopback address, no
+                           ``X-Forwarded-For``). At least 16 characters when set.
+``PROMETHEUS_MULTIPROC_DIR`` Folder where each process keeps its own counters (prometheus_client's
+                           multiprocess mode), shared by every web worker and gateway of one
+                           machine. Default empty: each process counts alone (``mcrm run``).
+                           prometheus_client reads it too, so set it before a process starts.
 =========================  ==================================================================
 
 The SMPP connection itself is configured by ``SMPP_*`` variables, read by
@@ -62,6 +71,7 @@ TRANSPORTS = ("sandbox", "smpp")
 #: the SMS transport's variable, and its former name (still honoured: deployments set it)
 TRANSPORT_VARIABLE, TRANSPORT_FORMER_VARIABLE = "SMPP_TRANSPORT", "MCRM_SMS_TRANSPORT"
 LOCALES = ("zh", "en")
+LOG_FORMATS = ("plain", "json")
 
 
 class SettingsError(ValueError):
@@ -116,6 +126,9 @@ class Settings:
     run_scheduler: bool = True
     scheduler_lease_secs: int = 30
     run_gateway: bool = True
+    log_format: str = "plain"
+    metrics_token: str = ""
+    metrics_multiproc_dir: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -147,6 +160,9 @@ class Settings:
             scheduler_lease_secs=parse_int("MCRM_SCHEDULER_LEASE_SECS", get("MCRM_SCHEDULER_LEASE_SECS", "30"),
                                            minimum=2, maximum=3600),
             run_gateway=parse_bool("MCRM_GATEWAY", get("MCRM_GATEWAY", "true")),
+            log_format=parse_choice("MCRM_LOG_FORMAT", get("MCRM_LOG_FORMAT", "plain"), LOG_FORMATS),
+            metrics_token=get("MCRM_METRICS_TOKEN", "").strip(),
+            metrics_multiproc_dir=get("PROMETHEUS_MULTIPROC_DIR", "").strip(),
         )
         return settings.with_defaults()
 
@@ -182,6 +198,11 @@ class Settings:
                                 f"operator's SMSC, or sandbox to send no SMS at all")
         if not re.fullmatch(r"[A-Z]{2}", self.default_region):
             raise SettingsError(f"MCRM_DEFAULT_REGION must be a two-letter region code, not {self.default_region!r}")
+        if self.metrics_token and len(self.metrics_token) < 16:
+            raise SettingsError("MCRM_METRICS_TOKEN must be 16 characters or more (or empty: loopback only)")
+        if self.metrics_multiproc_dir and not Path(self.metrics_multiproc_dir).is_dir():
+            raise SettingsError(f"PROMETHEUS_MULTIPROC_DIR must be an existing folder, not "
+                                f"{self.metrics_multiproc_dir!r}")
         if not re.fullmatch(r"\d+ per (second|minute|hour|day)", self.login_rate_limit):
             raise SettingsError(f"MCRM_LOGIN_RATE_LIMIT must read like '10 per minute', not {self.login_rate_limit!r}")
 

@@ -3,7 +3,8 @@ import logging
 import time
 from urllib.parse import parse_qsl
 
-from flask import Flask, Request, current_app, g, has_request_context, render_template, request, session
+from flask import (Flask, Request, current_app, g, has_request_context, render_template, request, request_started,
+                   session)
 from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -31,6 +32,8 @@ from mcrm.keywords.views import bp as keywords_bp
 from mcrm.members.views import bp as members_bp
 from mcrm.merchants.views import bp as merchants_bp
 from mcrm.messaging.views import bp as messaging_bp
+from mcrm.ops.metrics import observe_request
+from mcrm.ops.views import bp as ops_bp
 from mcrm.points.views import bp as points_bp
 from mcrm.segments.views import bp as segments_bp
 from mcrm.surveys.views import bp as surveys_bp
@@ -103,10 +106,13 @@ def register_blueprints(app: Flask) -> None:
     app.request_class = ConsoleRequest
     for blueprint in (auth_bp, login_codes_bp, staff_bp, merchants_bp, dashboard_bp, members_bp, points_bp,
                       messaging_bp, keywords_bp, segments_bp, campaigns_bp, agenda_bp, care_bp,
-                      feedback_bp, surveys_bp):
+                      feedback_bp, surveys_bp, ops_bp):
         app.register_blueprint(blueprint)
 
     _db_events.wrap_read_only_requests(app)
+
+    # on request_started, before any before_request hook can refuse the request (CSRF, rate limits)
+    request_started.connect(_remember_route, app)
 
     @app.before_request
     def _remember_merchant():
@@ -141,6 +147,14 @@ def configure_middleware(app: Flask, settings: Settings) -> None:
 
 
 request_logger = logging.getLogger("mcrm.requests")
+#: where a request's route template waits in the WSGI environ for RequestLog
+ROUTE_KEY = "mcrm.route"
+
+
+def _remember_route(_app, **_extra) -> None:
+    """The route's template for the latency metric: never the raw path, which holds ids and numbers."""
+    if request.url_rule is not None:
+        request.environ[ROUTE_KEY] = request.url_rule.rule
 
 #: query keys whose values are paging cursors or choices; every other value may be a number, a name,
 #: a search or a code, and is left out of the log
@@ -161,7 +175,8 @@ def loggable_target(path: str, query: str) -> str:
 
 class RequestLog:
     """WSGI middleware: one line per request, ``GET /members/?q=… 200 12ms``, once the body is sent
-    (a streamed export counts its whole time). No bodies, no client addresses."""
+    (a streamed export counts its whole time), and the same time in the latency metric by route
+    template. No bodies, no client addresses."""
 
     def __init__(self, wsgi_app):
         self.wsgi_app = wsgi_app
@@ -175,9 +190,11 @@ class RequestLog:
             return start_response(status_line, headers, exc_info)
 
         def log():
+            seconds = time.perf_counter() - started
+            method = environ.get("REQUEST_METHOD", "-")
             target = loggable_target(environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
-            request_logger.info("%s %s %s %dms", environ.get("REQUEST_METHOD", "-"), target, status[0],
-                                round((time.perf_counter() - started) * 1000))
+            request_logger.info("%s %s %s %dms", method, target, status[0], round(seconds * 1000))
+            observe_request(method, environ.get(ROUTE_KEY), status[0], seconds)
 
         try:
             body = self.wsgi_app(environ, remember_status)

@@ -18,6 +18,7 @@ from mcrm.jobs.scheduler import LeaderScheduler
 from mcrm.jobs.tasks import process_inbound_sms
 from mcrm.messaging.services import release_stale_claims
 from mcrm.messaging.store import SqlMessageStore
+from mcrm.ops.health import GATEWAY_BEAT, record_gateway_heartbeat
 from mcrm.settings import SettingsError
 
 logger = logging.getLogger(__name__)
@@ -117,6 +118,25 @@ def _gateway_store(app: Flask) -> SqlMessageStore:
     return SqlMessageStore(app)
 
 
+def gateway_heartbeat(app: Flask, config: GatewayConfig):
+    """The gateway's ``on_heartbeat``: its worker id's row in ``gateway_heartbeats`` (``/readyz``)."""
+    host, pid = socket.gethostname(), os.getpid()
+
+    def beat(bound: bool) -> None:
+        with app.app_context():
+            try:
+                record_gateway_heartbeat(config.worker_id, bound=bound, transport=config.transport, host=host,
+                                         pid=pid, now=now_utc())
+                db.session.commit()
+            finally:
+                db.session.rollback()
+    return beat
+
+
+def _gateway_options(app: Flask, config: GatewayConfig) -> dict:
+    return dict(on_heartbeat=gateway_heartbeat(app, config), heartbeat_secs=GATEWAY_BEAT.total_seconds())
+
+
 def run_gateway(app: Flask) -> None:
     """``mcrm gateway``: the SMS gateway as its own process, until SIGTERM/SIGINT, which finishes
     the window of unanswered submits, unbinds and exits. Give each concurrent gateway process its
@@ -128,14 +148,14 @@ def run_gateway(app: Flask) -> None:
     stop_inbound = threading.Event()
     start_inbound_loop(app, stop_inbound)
     try:
-        run_forever(config, store)
+        run_forever(config, store, **_gateway_options(app, config))
     finally:
         stop_inbound.set()
 
 
 def start_gateway(app: Flask, config: GatewayConfig) -> Gateway:
     """The gateway as a background thread of ``mcrm run``."""
-    gateway = Gateway(config, _gateway_store(app))
+    gateway = Gateway(config, _gateway_store(app), **_gateway_options(app, config))
     gateway.start()
     logger.info("gateway thread started (%s transport)", config.transport)
     return gateway

@@ -86,9 +86,10 @@ class Gateway:
 _SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
-def run_forever(config: GatewayConfig, store: MessageStore) -> None:
-    """Run the gateway in this (main) thread until SIGTERM or SIGINT, then stop gracefully."""
-    gateway = Gateway(config, store)
+def run_forever(config: GatewayConfig, store: MessageStore, **kwargs: Any) -> None:
+    """Run the gateway in this (main) thread until SIGTERM or SIGINT, then stop gracefully.
+    ``kwargs`` go to the worker (``on_heartbeat``, ``heartbeat_secs``)."""
+    gateway = Gateway(config, store, **kwargs)
     previous: dict[signal.Signals, _SignalHandler] = {}
 
     def _on_signal(signum: int, _frame: FrameType | None) -> None:

@@ -41,6 +41,7 @@ class SandboxWorker(Worker):
             return
         logger.info("sandbox gateway started (no SMSC; MT is delivered instantly)")
         while not self._stop_requested:
+            self._beat(True)
             try:
                 busy = self._turn()
             except Exception:  # store trouble: claims stay SENDING, released at stop/start
@@ -54,6 +55,7 @@ class SandboxWorker(Worker):
             self.store.release_claims(cfg.worker_id)
         except Exception:  # stopping anyway: the next start releases the claims
             logger.exception("sandbox shutdown could not reach the store")
+        self._beat(False)
         logger.info("sandbox gateway stopped")
 
     def _turn_inbound(self) -> None:

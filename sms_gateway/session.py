@@ -230,9 +230,11 @@ class SmppWorker(Worker):
         self._tx = next(s for s in self._sessions if s.transmits)
         self.connects += 1
         self.bound.set()
+        self._beat(True)
 
     def _disconnect(self) -> None:
         self.bound.clear()
+        self._beat(False)
         self._early = []
         for s in self._sessions:
             s.client.close()
@@ -285,6 +287,7 @@ class SmppWorker(Worker):
                         self._dispatch(s, pdu)
             if wake in readable:
                 self._drain_wake()
+            self._beat(True)
             self._flush_store()
             self._check_timeouts(now)
             if not unbinding:

@@ -48,11 +48,20 @@ class Worker:
 
     def __init__(self, config: GatewayConfig, store: MessageStore,
                  clock: Callable[[], float] = time.monotonic,
-                 wallclock: Callable[[], datetime] = utcnow) -> None:
+                 wallclock: Callable[[], datetime] = utcnow,
+                 on_heartbeat: Callable[[bool], None] | None = None,
+                 heartbeat_secs: float = 10.0) -> None:
+        """:param on_heartbeat: called from the worker's thread with whether it is bound (the
+            sandbox: running), when that changes and every ``heartbeat_secs`` meanwhile, so the host
+            can tell a live gateway from a dead one without the gateway knowing the host."""
         self.config = config
         self.store = store
         self.clock = clock
         self.wallclock = wallclock
+        self.on_heartbeat = on_heartbeat
+        self.heartbeat_secs = heartbeat_secs
+        self._beat_bound: bool | None = None
+        self._beat_at = 0.0
         self._stop_requested = False
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
@@ -146,6 +155,19 @@ class Worker:
     def _backoff(self) -> Backoff:
         """A fresh reconnect back-off (SMPP_RECONNECT_MIN_SECS doubling up to _MAX_SECS)."""
         return Backoff(self.config.reconnect_min_secs, self.config.reconnect_max_secs)
+
+    def _beat(self, bound: bool) -> None:
+        """Report ``bound`` to ``on_heartbeat`` if it changed or the last report is due again."""
+        if self.on_heartbeat is None:
+            return
+        now = self.clock()
+        if bound == self._beat_bound and now - self._beat_at < self.heartbeat_secs:
+            return
+        self._beat_bound, self._beat_at = bound, now
+        try:
+            self.on_heartbeat(bound)
+        except Exception:  # a missed heartbeat only makes the gateway look unready; never stop for it
+            logger.exception("heartbeat callback failed")
 
     # -- store calls shared by both transports
     def _release_at_start(self) -> bool:

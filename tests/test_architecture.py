@@ -75,6 +75,7 @@ LAYERS = (
     ("care", ("mcrm.care",)),
     ("dashboard", ("mcrm.dashboard",)),
     ("jobs", ("mcrm.jobs",)),
+    ("operations", ("mcrm.ops",)),
     ("console", ()),
     ("composition", ("mcrm", "mcrm.web", "mcrm.models", "mcrm.demo", "mcrm.cli", "mcrm.workers")),
 )

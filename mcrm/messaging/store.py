@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import Flask
+from prometheus_client import Counter
 from sqlalchemy.dialects import postgresql, sqlite
 from sms_gateway import (DeliveryReceipt, InboundSms, OutboundSms, PartResult, SmsShape, SubmitError,
                          count_parts)
@@ -37,6 +38,11 @@ from mcrm.messaging.rules import next_window_start
 __all__ = ["SqlMessageStore", "claim_update", "count_parts", "SmsShape", "MAX_PARTS", "InboundSms"]
 
 logger = logging.getLogger(__name__)
+
+#: counted by the gateway process as it stores each error (a retried message's earlier errors are
+#: overwritten in the outbox, so only the process sees them all); docs/operations.md, Metrics
+SMSC_ERRORS = Counter("mcrm_smsc_errors", "Submit errors by the SMSC's command_status (0x00000000: a local "
+                      "cause: response timeout, lost link)", ["code"])
 
 _MESSAGES = OutboundMessage.__table__
 _PARTS = OutboundPart.__table__
@@ -262,6 +268,8 @@ class SqlMessageStore:
             conn.execute(statement, [
                 {"b_id": e.outbox_id, "b_attempts": e.attempts, "b_retry_at": e.retry_at,
                  "b_error": (e.reason or "")[:200], "b_code": e.command_status} for e in errors])
+        for e in errors:
+            SMSC_ERRORS.labels(f"0x{e.command_status:08x}").inc()
 
     def save_receipts(self, receipts: Sequence[DeliveryReceipt]) -> None:
         if not receipts:

@@ -1,0 +1,1 @@
+"""Operations: metrics, health and readiness, and the logs' format and privacy filter."""
