@@ -16,6 +16,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
+from mcrm.audit.models import AuditAction
+from mcrm.audit.views import audit
 from mcrm.auth.access import get_owned_or_404, role_required
 from mcrm.auth.models import Role, Staff
 from mcrm.core import csv_out
@@ -237,10 +239,12 @@ def _export_labels() -> csv_io.ExportLabels:
 
 
 @bp.route("/export.csv")
-@role_required(Role.MANAGER)
+@role_required(Role.OWNER)
 def export():
     encoding = csv_out.requested_encoding()
     filters = _filters()
+    with saving():
+        audit(AuditAction.EXPORT_MEMBERS, query=_filter_args())
     chunks = csv_io.export_csv(g.merchant, filters, labels=_export_labels(), encoding=encoding,
                                local_time=local_datetime)
     return csv_out.download(chunks, filename=f"members-{now_utc():%Y%m%d}.csv", charset=encoding)
@@ -298,6 +302,8 @@ def import_status(job_id: int):
 @role_required(Role.MANAGER)
 def import_errors(job_id: int):
     job = get_owned_or_404(MemberImport, job_id)
+    with saving():
+        audit(AuditAction.EXPORT_IMPORT_ERRORS, f"import {job.id}", failed=job.failed)
     chunks = csv_io.error_report_csv(job, headers=[_("Line"), _("Reason"), *job.headers])
     return csv_out.download(chunks, filename=f"import-{job.id}-errors.csv", charset=csv_io.error_report_encoding(job))
 
