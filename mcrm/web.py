@@ -33,6 +33,7 @@ from mcrm.members.views import bp as members_bp
 from mcrm.merchants.views import bp as merchants_bp
 from mcrm.messaging.views import bp as messaging_bp
 from mcrm.points.views import bp as points_bp
+from mcrm.privacy.views import bp as privacy_bp
 from mcrm.segments.views import bp as segments_bp
 from mcrm.surveys.views import bp as surveys_bp
 from mcrm.settings import LOCALES, Settings
@@ -104,7 +105,7 @@ def register_blueprints(app: Flask) -> None:
     app.request_class = ConsoleRequest
     for blueprint in (auth_bp, login_codes_bp, staff_bp, merchants_bp, dashboard_bp, members_bp, points_bp,
                       messaging_bp, keywords_bp, segments_bp, campaigns_bp, agenda_bp, care_bp,
-                      feedback_bp, surveys_bp, audit_bp):
+                      feedback_bp, surveys_bp, audit_bp, privacy_bp):
         app.register_blueprint(blueprint)
 
     _db_events.wrap_read_only_requests(app)

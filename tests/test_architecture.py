@@ -75,6 +75,8 @@ LAYERS = (
     ("segments", ("mcrm.segments",)),
     ("campaigns", ("mcrm.campaigns",)),
     ("care", ("mcrm.care",)),
+    # a member's data from every feature, and its erasure from each
+    ("privacy", ("mcrm.privacy",)),
     ("dashboard", ("mcrm.dashboard",)),
     ("jobs", ("mcrm.jobs",)),
     ("console", ()),

@@ -33,7 +33,8 @@ from mcrm.members.forms import (GENDER_CHOICES, IMPORT_FIELD_LABELS, ImportUploa
 from mcrm.members.models import ImportStatus, Member, MemberImport, Source
 from mcrm.merchants.models import Merchant
 from mcrm.members.queries import Scope, list_members
-from mcrm.members.services import (Consent, Welcome, delete_member, enrol_member, list_opt_outs, member_birthday,
+from mcrm.members.services import (Consent, Welcome, delete_member, enrol_member, list_consent_records,
+                                   list_opt_outs, member_birthday,
                                    opt_in, opt_out, opt_out_number, update_member, welcome_members)
 from mcrm.points.forms import AdjustForm, PurchaseForm, RedeemForm
 from mcrm.points.services import Actor, expiring_points, list_entries
@@ -101,7 +102,8 @@ def detail(member_id: int):
     return render_template("members/detail.html", member=member, birthday=member_birthday(member),
                            entries=entries[:HISTORY_LINES], paged=before is not None,
                            older_before=entries[HISTORY_LINES - 1].id if len(entries) > HISTORY_LINES else None,
-                           expiring=expiring_points(member, now=now_utc()),
+                           expiring=expiring_points(member, now=now_utc()), consents=list_consent_records(member),
+                           CONSENT_EVENTS=CONSENT_EVENTS,
                            purchase_form=PurchaseForm(formdata=None), redeem_form=RedeemForm(formdata=None),
                            adjust_form=AdjustForm(formdata=None))
 
@@ -116,7 +118,7 @@ def new():
             member = enrol_member(g.merchant, msisdn=form.msisdn.data, now=now, source=Source.CONSOLE,
                                   region=_region(), consent=_console_consent(), **form.member_fields())
             if form.opted_out.data:
-                opt_out(member, now=now)
+                opt_out(member, now=now, how=_console_consent())
             welcome_members(g.merchant, [member], Welcome.of(g.merchant), now=now, actor=Actor.staff(current_user))
         if isinstance(outcome.error, ConflictError):
             link = url_for(".detail", member_id=outcome.error.details["member_id"])
@@ -152,7 +154,7 @@ def edit(member_id: int):
 
 def _set_opted_out(member: Member, wanted: bool) -> None:
     if wanted:
-        opt_out(member, now=now_utc())
+        opt_out(member, now=now_utc(), how=_console_consent())
     elif member.opted_out:
         opt_in(member, _console_consent(), now=now_utc())
 
@@ -221,6 +223,10 @@ def delete(member_id: int):
         return redirect(url_for(".detail", member_id=member.id))
     flash(_("Member %(number)s deleted", number=member.msisdn), "success")
     return redirect(url_for(".index"))
+
+
+#: the consent history's words
+CONSENT_EVENTS = {"consent": _l("consented"), "opt_out": _l("opted out"), "opt_in": _l("opted in")}
 
 
 # -- CSV export -----------------------------------------------------------------------------------

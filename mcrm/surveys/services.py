@@ -418,3 +418,21 @@ def iter_answers(survey: Survey, *, batch: int = 1000):
         if len(rows) < batch:
             return
         after = rows[-1].id
+
+
+def erase_answers(merchant_id: int, member_id: int, msisdn: str, placeholder: str) -> None:
+    """A member's erasure: its numbers and the texts it sent go; the choices and ratings it gave
+    stay in the results, free-text answers do not. Flushes."""
+    sessions = SurveySession.__table__
+    mine = sa.select(sessions.c.id).where(sessions.c.merchant_id == merchant_id,
+                                          sa.or_(sessions.c.member_id == member_id, sessions.c.msisdn == msisdn))
+    answers = SurveyAnswer.__table__
+    free_text = sa.select(SurveyQuestion.position).where(
+        SurveyQuestion.survey_id == sa.select(sessions.c.survey_id).where(sessions.c.id == answers.c.session_id)
+        .scalar_subquery(), SurveyQuestion.kind == QuestionKind.TEXT)
+    db.session.execute(sa.update(answers).where(answers.c.session_id.in_(mine)).values(text=""))
+    db.session.execute(sa.update(answers).where(answers.c.session_id.in_(mine), answers.c.position.in_(free_text))
+                       .values(value=""))
+    db.session.execute(sa.update(sessions).where(sessions.c.id.in_(mine)).values(msisdn=placeholder))
+    db.session.expire_all()
+    db.session.flush()

@@ -63,7 +63,7 @@ def test_one_scheduler_process_acts_and_another_takes_over_when_it_is_killed(set
         # nothing ran before: it runs each job once at start
         wait_until(lambda: len(completed_runs(db)) == 5, timeout=30, message="the first one's catch-up")
         second = start("second")
-        wait_until(lambda: "starting with 8 jobs" in logs["second"].read_text(), timeout=30,
+        wait_until(lambda: "starting with 9 jobs" in logs["second"].read_text(), timeout=30,
                    message="the second scheduler to start")
         # two renewals by the first while the second tries too
         renewed_from = lease_expiry(db)
