@@ -8,6 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from mcrm.agenda.models import AgendaItem, agenda_item_members
+from mcrm.core.msisdn import national_digits
 from mcrm.extensions import db
 from mcrm.feedback.models import FeedbackTicket, TicketEntry
 from mcrm.feedback.services import erase_feedback
@@ -73,6 +74,11 @@ def member_data(member: Member) -> dict:
             agenda_item_members.c.member_id == member.id, AgendaItem.deleted_at.is_(None))
             .order_by(AgendaItem.starts_at)), "title", "place", "starts_at", "repeat"),
     }
+
+
+def confirms_erasure(member: Member, typed: str) -> bool:
+    """Whether ``typed`` is the last four digits of the member's number: the erasure's confirmation."""
+    return len(typed.strip()) == 4 and national_digits(member.msisdn).endswith(typed.strip())
 
 
 def erase_member(member: Member, *, now: datetime) -> None:

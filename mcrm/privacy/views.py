@@ -12,7 +12,7 @@ from mcrm.core.clock import now_utc
 from mcrm.core.saving import saving
 from mcrm.members.models import Member
 from mcrm.privacy.forms import EraseForm
-from mcrm.privacy.services import erase_member, member_data
+from mcrm.privacy.services import confirms_erasure, erase_member, member_data
 
 bp = Blueprint("privacy", __name__, url_prefix="/members")
 
@@ -34,7 +34,7 @@ def erase(member_id: int):
     member = get_owned_or_404(Member, member_id)
     form = EraseForm()
     if form.validate_on_submit():
-        if form.confirm.data.strip() != member.msisdn[-4:]:
+        if not confirms_erasure(member, form.confirm.data):
             form.confirm.errors.append(_("These are not the last four digits of the member's number."))
         else:
             with saving() as outcome:

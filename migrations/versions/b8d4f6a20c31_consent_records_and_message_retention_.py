@@ -32,12 +32,14 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_consent_records'))
     )
     op.create_index('ix_consent_records_member', 'consent_records', ['member_id', 'id'], unique=False)
-    with op.batch_alter_table('merchants', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('message_retention_days', sa.Integer(), server_default='180', nullable=False))
+    # added and dropped in place: recreating merchants, batch mode's way, fails on SQLite with foreign
+    # keys on once rows point at it
+    op.add_column('merchants', sa.Column('message_retention_days', sa.Integer(), server_default='180',
+                                         nullable=False))
 
 
 def downgrade():
-    with op.batch_alter_table('merchants', schema=None) as batch_op:
+    with op.batch_alter_table('merchants', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('message_retention_days')
     op.drop_index('ix_consent_records_member', table_name='consent_records')
     op.drop_table('consent_records')
