@@ -427,11 +427,12 @@ def erase_answers(merchant_id: int, member_id: int, msisdn: str, placeholder: st
     mine = sa.select(sessions.c.id).where(sessions.c.merchant_id == merchant_id,
                                           sa.or_(sessions.c.member_id == member_id, sessions.c.msisdn == msisdn))
     answers = SurveyAnswer.__table__
-    free_text = sa.select(SurveyQuestion.position).where(
-        SurveyQuestion.survey_id == sa.select(sessions.c.survey_id).where(sessions.c.id == answers.c.session_id)
-        .scalar_subquery(), SurveyQuestion.kind == QuestionKind.TEXT)
+    # correlated by hand: PostgreSQL would otherwise read survey_answers afresh inside the subquery
+    free_text = sa.exists().where(
+        SurveyQuestion.survey_id == sessions.c.survey_id, sessions.c.id == answers.c.session_id,
+        SurveyQuestion.position == answers.c.position, SurveyQuestion.kind == QuestionKind.TEXT).correlate(answers)
     db.session.execute(sa.update(answers).where(answers.c.session_id.in_(mine)).values(text=""))
-    db.session.execute(sa.update(answers).where(answers.c.session_id.in_(mine), answers.c.position.in_(free_text))
+    db.session.execute(sa.update(answers).where(answers.c.session_id.in_(mine), free_text)
                        .values(value=""))
     db.session.execute(sa.update(sessions).where(sessions.c.id.in_(mine)).values(msisdn=placeholder))
     db.session.expire_all()
