@@ -166,3 +166,9 @@ def test_the_export_scan_finds_routes(tmp_path, monkeypatch):
     (planted / "views.py").write_text('@bp.route("/all.csv")\ndef dump():\n    return 1\n', encoding="utf-8")
     monkeypatch.setattr(__import__(__name__, fromlist=["ROOT"]), "ROOT", tmp_path)
     assert export_views_without_audit() == ["mcrm/x/views.py:dump"]
+
+
+@pytest.mark.parametrize("role, shown", [("owner", True), ("manager", False)])
+def test_only_owners_are_offered_the_member_export(client, login, role, shown):
+    login(role)
+    assert ("/members/export.csv" in client.get("/members/").get_data(as_text=True)) is shown
