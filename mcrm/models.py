@@ -2,7 +2,7 @@
 from mcrm.auth.models import Staff  # noqa: F401
 from mcrm.members.models import Member, MemberTag  # noqa: F401
 from mcrm.members.models import MemberImport, MemberImportError  # noqa: F401
-from mcrm.members.models import OptOut  # noqa: F401
+from mcrm.members.models import ConsentRecord, OptOut  # noqa: F401
 from mcrm.merchants.models import Merchant  # noqa: F401
 from mcrm.messaging.models import InboundMessage, OutboundMessage, OutboundPart, PendingReceipt  # noqa: F401
 from mcrm.messaging.models import InboundPart  # noqa: F401
@@ -17,3 +17,4 @@ from mcrm.agenda.models import AgendaItem, AgendaReminder, AgendaText  # noqa: F
 from mcrm.campaigns.models import Campaign, CampaignCoupon, CampaignRecipient, CampaignRun  # noqa: F401
 from mcrm.care.models import CareCoupon, CareGreeting, CareRun  # noqa: F401
 from mcrm.ops.models import GatewayHeartbeat  # noqa: F401
+from mcrm.audit.models import AuditEntry  # noqa: F401

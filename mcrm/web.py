@@ -16,6 +16,7 @@ from mcrm import ROOT, formatting
 from mcrm import db as _db_events  # registers the SQLite pragmas on import
 from mcrm import models  # noqa: F401  (every table in the metadata)
 from mcrm.agenda.views import bp as agenda_bp
+from mcrm.audit.views import bp as audit_bp
 from mcrm.auth.login_code_views import bp as login_codes_bp
 from mcrm.auth.services import find_staff_for_session
 from mcrm.auth.staff_views import bp as staff_bp
@@ -35,6 +36,7 @@ from mcrm.messaging.views import bp as messaging_bp
 from mcrm.ops.metrics import observe_request
 from mcrm.ops.views import bp as ops_bp
 from mcrm.points.views import bp as points_bp
+from mcrm.privacy.views import bp as privacy_bp
 from mcrm.segments.views import bp as segments_bp
 from mcrm.surveys.views import bp as surveys_bp
 from mcrm.settings import LOCALES, Settings
@@ -106,7 +108,7 @@ def register_blueprints(app: Flask) -> None:
     app.request_class = ConsoleRequest
     for blueprint in (auth_bp, login_codes_bp, staff_bp, merchants_bp, dashboard_bp, members_bp, points_bp,
                       messaging_bp, keywords_bp, segments_bp, campaigns_bp, agenda_bp, care_bp,
-                      feedback_bp, surveys_bp, ops_bp):
+                      feedback_bp, surveys_bp, ops_bp, audit_bp, privacy_bp):
         app.register_blueprint(blueprint)
 
     _db_events.wrap_read_only_requests(app)

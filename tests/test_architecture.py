@@ -61,6 +61,8 @@ LAYERS = (
     ("base", ("mcrm.core", "mcrm.settings", "mcrm.extensions", "mcrm.db", "mcrm.formatting")),
     ("merchants", ("mcrm.merchants",)),
     ("auth", ("mcrm.auth",)),
+    # every feature records what staff do to its data
+    ("audit", ("mcrm.audit",)),
     ("members", ("mcrm.members",)),
     ("points", ("mcrm.points",)),
     # the members import brings opening balances, and a new member's tier, from points
@@ -73,6 +75,8 @@ LAYERS = (
     ("segments", ("mcrm.segments",)),
     ("campaigns", ("mcrm.campaigns",)),
     ("care", ("mcrm.care",)),
+    # a member's data from every feature, and its erasure from each
+    ("privacy", ("mcrm.privacy",)),
     ("dashboard", ("mcrm.dashboard",)),
     ("jobs", ("mcrm.jobs",)),
     ("operations", ("mcrm.ops",)),

@@ -7,6 +7,8 @@ from flask import Blueprint, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from mcrm.audit.models import AuditAction
+from mcrm.audit.views import audit
 from mcrm.auth import services
 from mcrm.auth.access import get_owned_or_404, role_required
 from mcrm.auth.models import Role, Staff
@@ -35,6 +37,8 @@ def create():
             staff = services.create_staff(current_user.merchant, username=form.username.data,
                                           password=form.password.data, role=form.role.data,
                                           display_name=form.display_name.data, msisdn=form.msisdn.data)
+            audit(AuditAction.STAFF_CREATE, f"staff {staff.id}", username=staff.username, role=staff.role,
+                  trusted_phone=staff.msisdn is not None)
         if outcome.ok:
             flash(_("Staff account %(username)s created.", username=staff.username), "success")
             return redirect(url_for("staff.index"))
@@ -48,8 +52,12 @@ def detail(staff_id: int):
     form = StaffForm(obj=staff)
     if form.validate_on_submit():
         with saving() as outcome:
+            role, msisdn = staff.role, staff.msisdn
             services.update_staff(staff, actor=current_user, role=form.role.data,
                                   display_name=form.display_name.data, msisdn=form.msisdn.data)
+            audit(AuditAction.STAFF_UPDATE, f"staff {staff.id}", username=staff.username,
+                  **({"role": f"{role} → {staff.role}"} if role != staff.role else {}),
+                  trusted_phone_changed=msisdn != staff.msisdn)
         if outcome.ok:
             flash(_("Saved."), "success")
             return redirect(url_for("staff.detail", staff_id=staff.id))
@@ -65,6 +73,7 @@ def reset_password(staff_id: int):
     if password_form.validate_on_submit():
         with saving() as outcome:
             services.reset_password(staff, password_form.password.data, actor=current_user)
+            audit(AuditAction.STAFF_PASSWORD, f"staff {staff.id}", username=staff.username)
         if outcome.ok:
             flash(_("New password set for %(username)s.", username=staff.username), "success")
             return redirect(url_for("staff.detail", staff_id=staff.id))
@@ -78,6 +87,7 @@ def deactivate(staff_id: int):
     staff = get_owned_or_404(Staff, staff_id)
     with saving() as outcome:
         services.deactivate_staff(staff, actor=current_user)
+        audit(AuditAction.STAFF_DEACTIVATE, f"staff {staff.id}", username=staff.username)
     if outcome.ok:
         flash(_("%(username)s can no longer sign in.", username=staff.username), "success")
     return redirect(url_for("staff.detail", staff_id=staff.id))
@@ -89,6 +99,7 @@ def activate(staff_id: int):
     staff = get_owned_or_404(Staff, staff_id)
     with saving() as outcome:
         services.reactivate_staff(staff)
+        audit(AuditAction.STAFF_ACTIVATE, f"staff {staff.id}", username=staff.username)
     if outcome.ok:
         flash(_("%(username)s can sign in again.", username=staff.username), "success")
     return redirect(url_for("staff.detail", staff_id=staff.id))
@@ -100,6 +111,7 @@ def sign_out_everywhere(staff_id: int):
     staff = get_owned_or_404(Staff, staff_id)
     with saving() as outcome:
         services.sign_out_everywhere(staff, actor=current_user)
+        audit(AuditAction.STAFF_SIGN_OUT, f"staff {staff.id}", username=staff.username)
     if outcome.ok and staff.id == current_user.id:
         keep_signed_in(staff)
         flash(_("Signed out on every other device."), "success")

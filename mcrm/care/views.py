@@ -3,6 +3,8 @@ each greeting's settings. Managers and owners."""
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from mcrm.audit.models import AuditAction
+from mcrm.audit.views import audit
 from mcrm.auth.access import role_required
 from mcrm.auth.models import Role
 from mcrm.campaigns.services import list_coupon_apps
@@ -82,8 +84,10 @@ def calls():
 
 
 @bp.route("/calls.csv")
-@role_required(Role.MANAGER)
+@role_required(Role.OWNER)
 def calls_csv():
+    with saving():
+        audit(AuditAction.EXPORT_CARE_CALLS)
     encoding = csv_out.requested_encoding()
     headers = [_("Greeting"), _("Mobile"), _("Name"), _("Tier"), _("Last visit"), _("Total spend")]
     rows = ([name, row.msisdn, csv_out.safe_cell(row.name), row.tier,

@@ -32,6 +32,9 @@ JOBS = [
     # goes on with a day's run that a stopped process left half-queued
     {"id": "care", "func": "mcrm.jobs.tasks:care",
      "trigger": "interval", "minutes": 10},
+    # each merchant's retention setting for message texts (docs/privacy.md)
+    {"id": "blank_old_message_bodies", "func": "mcrm.jobs.tasks:blank_old_message_bodies",
+     "trigger": "cron", "hour": 4, "minute": 20},
     {"id": "release_stale_sms_claims", "func": "mcrm.jobs.tasks:release_stale_sms_claims",
      "trigger": "interval", "minutes": 5},
 ]

@@ -21,7 +21,7 @@ from mcrm.keywords.apps.custom import send_event_reminders
 from mcrm.keywords.engine import handle_inbound_sms
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.models import InboundMessage
-from mcrm.messaging.services import (claim_inbound, mark_inbound_batch_done, mark_inbound_done,
+from mcrm.messaging.services import (blank_old_bodies, claim_inbound, mark_inbound_batch_done, mark_inbound_done,
                                      mark_inbound_failed, release_stale_claims)
 from mcrm.points.services import expire_due_points, refresh_all_tiers
 
@@ -48,6 +48,11 @@ def _for_each_merchant(service, counted: str, now: datetime) -> int:
 def expire_points(*, now: datetime) -> int:
     """Daily: lapse points past their expiry, first in, first out."""
     return _for_each_merchant(expire_due_points, "members whose points expired", now)
+
+
+def blank_old_message_bodies(*, now: datetime) -> int:
+    """Daily: blank the texts of messages older than each merchant keeps them."""
+    return _for_each_merchant(blank_old_bodies, "messages whose text was blanked", now)
 
 
 def refresh_tiers(*, now: datetime) -> int:

@@ -6,6 +6,8 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from mcrm.audit.models import AuditAction
+from mcrm.audit.views import audit
 from mcrm.auth.access import get_owned_or_404, role_required
 from mcrm.auth.models import Role
 from mcrm.core import csv_out
@@ -374,10 +376,13 @@ def cancel_signup(app_id: int, signup_id: int):
 
 
 @bp.route("/apps/<int:app_id>/records.csv")
-@role_required(Role.MANAGER)
+@role_required(Role.OWNER)
 def app_records(app_id: int):
-    """Everything the app collected (sign-ups, votes, coupons handed out, answered texts) as a CSV."""
+    """Everything the app collected (sign-ups, votes, coupons handed out, answered texts) as a CSV:
+    member data, so for owners only, and audited."""
     app = _app(app_id)
+    with saving():
+        audit(AuditAction.EXPORT_APP_RECORDS, f"app {app.id}")
     encoding = csv_out.requested_encoding()
     chunks = records.records_csv(app, encoding=encoding, local_time=local_datetime)
     return csv_out.download(chunks, filename=f"app-{app.id}-{now_utc():%Y%m%d}.csv", charset=encoding)

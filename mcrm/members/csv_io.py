@@ -26,11 +26,11 @@ from mcrm.core.msisdn import is_valid_msisdn, normalize_mobile
 from mcrm.core.text import CONTROL_CHARS
 from mcrm.extensions import db
 from mcrm.members.birthdays import parse_birthday
-from mcrm.members.models import (Gender, ImportStatus, Member, MemberImport, MemberImportError, MemberTag,
+from mcrm.members.models import (ConsentEvent, Gender, ImportStatus, Member, MemberImport, MemberImportError, MemberTag,
                                  Source)
 from mcrm.members.name_keys import name_sort_key
 from mcrm.members.queries import MemberFilter, custom_field_names, iter_members
-from mcrm.members.services import (MAX_TAGS, Consent, Welcome, member_birthday, opt_out, parse_tags,
+from mcrm.members.services import (MAX_TAGS, Consent, Welcome, log_consents, member_birthday, opt_out, parse_tags,
                                    prepare_member, record_consent, set_birthday, set_member_fields, take_opt_outs,
                                    welcome_members)
 from mcrm.merchants.models import Merchant
@@ -351,7 +351,7 @@ def import_batch(merchant: Merchant, rows: list[tuple[int, list[str]]], *, mappi
                 for msisdn, target in points.items()]
     import_balances(merchant, balances, reason=f"导入积分 {source_label}", actor=actor, now=now)
     for member in opting_out.values():
-        opt_out(member, now=now)
+        opt_out(member, now=now, how=Consent(Source.IMPORT, source_label))
     return result
 
 
@@ -402,6 +402,10 @@ def _insert_members(merchant: Merchant, rows: list[ImportRow], *, now: datetime,
     # insert row by row
     ids = {msisdn: member_id for member_id, msisdn in db.session.execute(
         sa.insert(table).returning(table.c.id, table.c.msisdn), values)}
+    how = {row.msisdn: Consent(channel=Source.IMPORT, detail=f"{source_label}, line {row.line}") for row in rows}
+    log_consents([(ids[row.msisdn], ConsentEvent.CONSENT, how[row.msisdn]) for row in rows]
+                 + [(ids[row.msisdn], ConsentEvent.OPT_OUT, how[row.msisdn]) for row in rows if row.opted_out],
+                 now=now, merchant_id=merchant.id)
     tags = [dict(member_id=ids[row.msisdn], tag=tag, merchant_id=merchant.id)
             for row in rows for tag in row.fields.get("tags", ())]
     if tags:

@@ -148,6 +148,28 @@ class OptOut(IdMixin, db.Model):
     detail: Mapped[str] = mapped_column(sa.String(200), default="")
 
 
+class ConsentEvent(StrEnum):
+    CONSENT = "consent"  # agreed to marketing when joining (or joined again)
+    OPT_OUT = "opt_out"
+    OPT_IN = "opt_in"
+
+
+class ConsentRecord(IdMixin, db.Model):
+    """One consent, opt-out or opt-in of a member, kept as evidence (PIPL): the member row holds
+    only the latest consent, these rows the whole history."""
+    __tablename__ = "consent_records"
+    __table_args__ = (sa.Index("ix_consent_records_member", "member_id", "id"),)
+
+    merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"))
+    member_id: Mapped[int] = mapped_column(sa.ForeignKey("members.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(sa.String(10))
+    #: how: sms, console, import, api
+    channel: Mapped[str] = mapped_column(sa.String(10))
+    #: what: the keyword and number texted, the staff, the file and line
+    detail: Mapped[str] = mapped_column(sa.String(200), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ImportStatus(StrEnum):
     MAPPING = "mapping"  # uploaded, waiting for staff to confirm the column mapping
     QUEUED = "queued"

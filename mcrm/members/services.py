@@ -11,7 +11,7 @@ from mcrm.core.msisdn import normalize_mobile, normalize_msisdn
 from mcrm.core.rows import register_inserted
 from mcrm.extensions import db
 from mcrm.members.birthdays import Birthday, parse_birthday
-from mcrm.members.models import Gender, Member, MemberTag, OptOut, Source
+from mcrm.members.models import ConsentEvent, ConsentRecord, Gender, Member, MemberTag, OptOut, Source
 from mcrm.members.name_keys import name_sort_key
 from mcrm.merchants.models import Merchant
 
@@ -90,6 +90,8 @@ def enrol_member(merchant: Merchant, *, msisdn: str, now: datetime, source: str 
     if existing is None and not member.tags:
         _insert_pending(member)
     db.session.flush()
+    if consent is not None and existing is None:  # a revived member's was logged by prepare_member
+        log_consents([(member, ConsentEvent.CONSENT, consent)], now=now)
     return member
 
 
@@ -128,6 +130,8 @@ def prepare_member(merchant: Merchant, msisdn: str, *, now: datetime, source: st
         db.session.add(member)
     if consent is not None:
         record_consent(member, consent, now=now)
+        if member.id is not None:  # a new member has no id yet: its enrolment logs the consent
+            log_consents([(member, ConsentEvent.CONSENT, consent)], now=now)
     if earlier_stop is not None:  # the number said STOP before it joined: that still holds
         member.opted_out, member.opted_out_at = True, earlier_stop
     for joiner in _JOINERS:
@@ -222,13 +226,36 @@ def record_consent(member: Member, consent: Consent, *, now: datetime) -> None:
     member.consent_detail = consent.detail[:200]
 
 
-def opt_out(member: Member, *, now: datetime) -> bool:
-    """Stop all marketing to the member. Returns False when already opted out."""
+_LOG_CONSENT = sa.insert(ConsentRecord.__table__)
+
+
+def log_consents(events: list[tuple[Member | int, str, Consent]], *, now: datetime,
+                 merchant_id: int | None = None) -> None:
+    """Keep (member or member id, ConsentEvent, how) as consent records, in one statement (a join
+    by SMS and an import both write them). ``merchant_id`` is needed when ids are given."""
+    if not events:
+        return
+    db.session.connection().execute(_LOG_CONSENT, [
+        dict(merchant_id=merchant_id if isinstance(member, int) else member.merchant_id,
+             member_id=member if isinstance(member, int) else member.id, event=str(event),
+             channel=consent.channel, detail=consent.detail[:200], at=now)
+        for member, event, consent in events])
+
+
+def list_consent_records(member: Member) -> list[ConsentRecord]:
+    """The member's consents, opt-outs and opt-ins, oldest first."""
+    return db.session.scalars(sa.select(ConsentRecord).where(ConsentRecord.member_id == member.id)
+                              .order_by(ConsentRecord.id)).all()
+
+
+def opt_out(member: Member, *, now: datetime, how: Consent = Consent(Source.CONSOLE)) -> bool:
+    """Stop all marketing to the member, noting ``how`` it asked. Returns False when already opted out."""
     if member.opted_out:
         return False
     member.opted_out = True
     member.opted_out_at = now
     db.session.flush()
+    log_consents([(member, ConsentEvent.OPT_OUT, how)], now=now)
     return True
 
 
@@ -239,6 +266,8 @@ def opt_in(member: Member, consent: Consent, *, now: datetime) -> bool:
     member.opted_out = False
     member.opted_out_at = None
     db.session.flush()
+    if was_out:
+        log_consents([(member, ConsentEvent.OPT_IN, consent)], now=now)
     return was_out
 
 
@@ -265,7 +294,7 @@ def opt_out_number(merchant: Merchant, msisdn: str, *, now: datetime, channel: s
     if member is LOOK_UP:
         member = find_member_by_msisdn(merchant, msisdn)
     if member is not None:
-        return opt_out(member, now=now)
+        return opt_out(member, now=now, how=Consent(channel, detail))
     if on_opt_out_list(merchant, msisdn):
         return False
     db.session.add(OptOut(merchant_id=merchant.id, msisdn=msisdn, opted_out_at=now, channel=channel,
@@ -347,3 +376,23 @@ def get_member(merchant: Merchant, member_id: int) -> Member:
     if member is None:
         raise NotFoundError("No such member")
     return member
+
+
+def erase_member_profile(member: Member, *, now: datetime) -> str:
+    """Remove the person from a member row on their request (PIPL): name, number, birthday, custom
+    fields and tags go; points, spend and tier stay, without the person, so the merchant's totals
+    hold. The row is deleted, so the number may join again as a new member; it is opted out, so
+    nothing is ever sent to it. Returns the placeholder now in place of the number: it says
+    nothing about the number. Flushes.
+    """
+    placeholder = f"erased-{member.id}"
+    member.name, member.name_key, member.gender = "", "", Gender.UNKNOWN
+    member.msisdn, member.msisdn_rev = placeholder, placeholder[::-1]
+    set_birthday(member, None)
+    member.custom_fields = {}
+    member.tags = []
+    member.consent_detail = ""
+    member.opted_out, member.opted_out_at = True, member.opted_out_at or now
+    member.deleted_at = now
+    db.session.flush()
+    return placeholder

@@ -16,6 +16,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from markupsafe import Markup
 
+from mcrm.audit.models import AuditAction
+from mcrm.audit.views import audit
 from mcrm.auth.access import get_owned_or_404, role_required
 from mcrm.auth.models import Role, Staff
 from mcrm.core import csv_out
@@ -31,7 +33,8 @@ from mcrm.members.forms import (GENDER_CHOICES, IMPORT_FIELD_LABELS, ImportUploa
 from mcrm.members.models import ImportStatus, Member, MemberImport, Source
 from mcrm.merchants.models import Merchant
 from mcrm.members.queries import Scope, list_members
-from mcrm.members.services import (Consent, Welcome, delete_member, enrol_member, list_opt_outs, member_birthday,
+from mcrm.members.services import (Consent, Welcome, delete_member, enrol_member, list_consent_records,
+                                   list_opt_outs, member_birthday,
                                    opt_in, opt_out, opt_out_number, update_member, welcome_members)
 from mcrm.points.forms import AdjustForm, PurchaseForm, RedeemForm
 from mcrm.points.services import Actor, expiring_points, list_entries
@@ -99,7 +102,8 @@ def detail(member_id: int):
     return render_template("members/detail.html", member=member, birthday=member_birthday(member),
                            entries=entries[:HISTORY_LINES], paged=before is not None,
                            older_before=entries[HISTORY_LINES - 1].id if len(entries) > HISTORY_LINES else None,
-                           expiring=expiring_points(member, now=now_utc()),
+                           expiring=expiring_points(member, now=now_utc()), consents=list_consent_records(member),
+                           CONSENT_EVENTS=CONSENT_EVENTS,
                            purchase_form=PurchaseForm(formdata=None), redeem_form=RedeemForm(formdata=None),
                            adjust_form=AdjustForm(formdata=None))
 
@@ -114,7 +118,7 @@ def new():
             member = enrol_member(g.merchant, msisdn=form.msisdn.data, now=now, source=Source.CONSOLE,
                                   region=_region(), consent=_console_consent(), **form.member_fields())
             if form.opted_out.data:
-                opt_out(member, now=now)
+                opt_out(member, now=now, how=_console_consent())
             welcome_members(g.merchant, [member], Welcome.of(g.merchant), now=now, actor=Actor.staff(current_user))
         if isinstance(outcome.error, ConflictError):
             link = url_for(".detail", member_id=outcome.error.details["member_id"])
@@ -150,7 +154,7 @@ def edit(member_id: int):
 
 def _set_opted_out(member: Member, wanted: bool) -> None:
     if wanted:
-        opt_out(member, now=now_utc())
+        opt_out(member, now=now_utc(), how=_console_consent())
     elif member.opted_out:
         opt_in(member, _console_consent(), now=now_utc())
 
@@ -221,6 +225,10 @@ def delete(member_id: int):
     return redirect(url_for(".index"))
 
 
+#: the consent history's words
+CONSENT_EVENTS = {"consent": _l("consented"), "opt_out": _l("opted out"), "opt_in": _l("opted in")}
+
+
 # -- CSV export -----------------------------------------------------------------------------------
 
 #: in csv_io.ExportLabels' order; the import maps them back (in either language), so an export imports
@@ -237,10 +245,12 @@ def _export_labels() -> csv_io.ExportLabels:
 
 
 @bp.route("/export.csv")
-@role_required(Role.MANAGER)
+@role_required(Role.OWNER)
 def export():
     encoding = csv_out.requested_encoding()
     filters = _filters()
+    with saving():
+        audit(AuditAction.EXPORT_MEMBERS, query=_filter_args())
     chunks = csv_io.export_csv(g.merchant, filters, labels=_export_labels(), encoding=encoding,
                                local_time=local_datetime)
     return csv_out.download(chunks, filename=f"members-{now_utc():%Y%m%d}.csv", charset=encoding)
@@ -298,6 +308,8 @@ def import_status(job_id: int):
 @role_required(Role.MANAGER)
 def import_errors(job_id: int):
     job = get_owned_or_404(MemberImport, job_id)
+    with saving():
+        audit(AuditAction.EXPORT_IMPORT_ERRORS, f"import {job.id}", failed=job.failed)
     chunks = csv_io.error_report_csv(job, headers=[_("Line"), _("Reason"), *job.headers])
     return csv_out.download(chunks, filename=f"import-{job.id}-errors.csv", charset=csv_io.error_report_encoding(job))
 

@@ -37,6 +37,9 @@ class MerchantSettingsForm(FlaskForm):
     frequency_cap_per_day = IntegerField(
         _l("Marketing SMS per member per day, at most"),
         validators=[InputRequired(), NumberRange(min=1, max=MAX_FREQUENCY_CAP)])
+    message_retention_days = IntegerField(
+        _l("Keep SMS texts for (days)"), validators=[InputRequired(), NumberRange(min=0, max=3650)],
+        description=_l("Older message texts are blanked every night; 0 keeps them."))
     unsubscribe_hint = StringField(_l("Unsubscribe hint"), validators=[DataRequired(), Length(max=30)],
                                    description=_l("Appended to marketing SMS, like 回T退订."))
     points_per_yuan = DecimalField(_l("Points per yuan spent"), places=2,
@@ -114,6 +117,7 @@ class MerchantSettingsForm(FlaskForm):
             "send_window_end": self.send_window_end.data,
             "frequency_cap_per_day": self.frequency_cap_per_day.data,
             "unsubscribe_hint": self.unsubscribe_hint.data.strip(),
+            "message_retention_days": self.message_retention_days.data,
             "points_per_yuan": self.points_per_yuan.data,
             "join_gift_points": self.join_gift_points.data,
             "points_expiry_policy": self.points_expiry_policy.data,

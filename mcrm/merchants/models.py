@@ -55,6 +55,8 @@ class Merchant(IdMixin, TimestampMixin, db.Model):
     #: text them all. The import page asks again, with these as its defaults
     added_members_get_gift: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     added_members_get_sms: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    #: days the bodies of sent and received SMS are kept; then a daily job blanks them (0: kept)
+    message_retention_days: Mapped[int] = mapped_column(default=180, server_default="180")
     points_expiry_policy: Mapped[str] = mapped_column(sa.String(20), default=ExpiryPolicy.MONTHS)
     points_expiry_months: Mapped[int] = mapped_column(default=12)
     #: month (1-12) whose last day ends a points cycle, for the cycle_end policy (11: December to November)

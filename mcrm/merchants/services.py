@@ -77,6 +77,7 @@ def update_rules(merchant: Merchant, **rules) -> None:
         "points_per_yuan": lambda v: float(v) >= 0,
         "join_gift_points": lambda v: int(v) >= 0,
         "frequency_cap_per_day": lambda v: 1 <= int(v) <= MAX_FREQUENCY_CAP,
+        "message_retention_days": lambda v: 0 <= int(v) <= 3650,
         "points_expiry_policy": lambda v: v in tuple(ExpiryPolicy),
         "points_expiry_months": lambda v: 1 <= int(v) <= 120,
         "points_cycle_end_month": lambda v: 1 <= int(v) <= 12,

@@ -2,6 +2,8 @@
 from flask import Blueprint, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 
+from mcrm.audit.models import AuditAction
+from mcrm.audit.views import audit
 from mcrm.auth.access import role_required
 from mcrm.auth.models import Role
 from mcrm.core.clock import now_utc
@@ -23,7 +25,9 @@ def settings():
         tiers_changed = (rules["tier_basis"], rules["tier_thresholds"], rules["tenure_bonus"]) != \
             (merchant.tier_basis, merchant.tier_thresholds, merchant.tenure_bonus)
         with saving() as outcome:
+            changed = sorted(name for name, value in rules.items() if getattr(merchant, name) != value)
             update_rules(merchant, **rules)
+            audit(AuditAction.SETTINGS_UPDATE, f"merchant {merchant.id}", changed=changed)
             if tiers_changed:
                 # members should not wait for the monthly job to see the new thresholds
                 refresh_all_tiers(merchant, now=now_utc())

@@ -646,3 +646,38 @@ def list_member_numbers(merchant: Merchant, *, limit: int = 20) -> list[tuple[st
     return [tuple(row) for row in db.session.execute(
         sa.select(Member.msisdn, Member.name).where(Member.merchant_id == merchant.id, Member.deleted_at.is_(None))
         .order_by(Member.id.desc()).limit(limit))]
+
+
+def erase_messages(merchant_id: int, member_id: int, msisdn: str, placeholder: str) -> None:
+    """A member's erasure: the bodies and numbers of its outbox and inbox rows go (the rows stay,
+    for the counts), and what still waits to be sent never is. Flushes."""
+    outbox = OutboundMessage.__table__
+    mine = sa.and_(outbox.c.merchant_id == merchant_id,
+                   sa.or_(outbox.c.member_id == member_id, outbox.c.msisdn == msisdn))
+    db.session.execute(sa.update(outbox).where(mine, outbox.c.status.in_([MessageStatus.QUEUED, MessageStatus.HELD]))
+                       .values(status=MessageStatus.SUPPRESSED, suppressed_reason=SuppressReason.CANCELLED))
+    db.session.execute(sa.update(outbox).where(mine).values(msisdn=placeholder, body="", text="", secret_text=None))
+    inbox = InboundMessage.__table__
+    db.session.execute(sa.update(inbox).where(inbox.c.merchant_id == merchant_id, inbox.c.msisdn == msisdn)
+                       .values(msisdn=placeholder, text="", payload=b""))
+    db.session.expire_all()
+    db.session.flush()
+
+
+def blank_old_bodies(merchant: Merchant, *, now: datetime) -> int:
+    """Blank the bodies of the merchant's messages older than its retention setting (0 keeps them
+    for ever); messages still on their way keep theirs. Returns the messages blanked."""
+    days = merchant.message_retention_days
+    if not days:
+        return 0
+    before = now - timedelta(days=days)
+    outbox, inbox = OutboundMessage.__table__, InboundMessage.__table__
+    done = db.session.execute(sa.update(outbox).where(
+        outbox.c.merchant_id == merchant.id, outbox.c.created_at < before, outbox.c.text != "",
+        outbox.c.status.not_in([MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.HELD])
+    ).values(body="", text="")).rowcount
+    done += db.session.execute(sa.update(inbox).where(
+        inbox.c.merchant_id == merchant.id, inbox.c.received_at < before, inbox.c.text != "",
+        inbox.c.status.not_in([InboundStatus.NEW, InboundStatus.PROCESSING])
+    ).values(text="", payload=b"")).rowcount
+    return done

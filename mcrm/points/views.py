@@ -4,6 +4,8 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from mcrm.audit.models import AuditAction
+from mcrm.audit.views import audit
 from mcrm.auth.access import get_owned_or_404, role_required
 from mcrm.auth.models import Role
 from mcrm.core.clock import now_utc
@@ -70,8 +72,10 @@ def redeem(member_id: int):
 @role_required(Role.MANAGER)
 def adjust(member_id: int):
     def apply(member, form):
-        adjust_points(member, g.merchant, form.points.data, reason=form.reason.data,
-                      actor=Actor.staff(current_user), now=now_utc())
+        entry = adjust_points(member, g.merchant, form.points.data, reason=form.reason.data,
+                              actor=Actor.staff(current_user), now=now_utc())
+        audit(AuditAction.POINTS_ADJUST, f"member {member.id}", points=entry.points, reason=entry.reason,
+              entry=entry.id)
         return _("Points adjusted by %(points)+d, balance %(balance)s", points=form.points.data,
                  balance=member.points_balance)
     return _act(get_owned_or_404(Member, member_id), AdjustForm(), _("Adjust points"), apply)
@@ -90,6 +94,8 @@ def void(member_id: int, entry_id: int):
         now = now_utc()
         reversal = void_entry(entry, g.merchant, reason=form.reason.data, actor=Actor.staff(current_user),
                               now=now)
+        audit(AuditAction.POINTS_VOID, f"member {member.id}", voided_entry=entry.id, points=reversal.points,
+              reason=reversal.reason)
         queue_member_notice(g.merchant, member, reversal, now=now, idempotency_key=f"void:{reversal.id}:sms")
         return _("Voided: %(points)+d points, balance %(balance)s", points=reversal.points,
                  balance=member.points_balance)

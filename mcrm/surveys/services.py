@@ -502,3 +502,22 @@ def iter_answers(survey: Survey, *, batch: int = 1000, msisdns: sa.Select | None
         if len(rows) < batch:
             return
         after = rows[-1].id
+
+
+def erase_answers(merchant_id: int, member_id: int, msisdn: str, placeholder: str) -> None:
+    """A member's erasure: its numbers and the texts it sent go; the choices and ratings it gave
+    stay in the results, free-text answers do not. Flushes."""
+    sessions = SurveySession.__table__
+    mine = sa.select(sessions.c.id).where(sessions.c.merchant_id == merchant_id,
+                                          sa.or_(sessions.c.member_id == member_id, sessions.c.msisdn == msisdn))
+    answers = SurveyAnswer.__table__
+    # correlated by hand: PostgreSQL would otherwise read survey_answers afresh inside the subquery
+    free_text = sa.exists().where(
+        SurveyQuestion.survey_id == sessions.c.survey_id, sessions.c.id == answers.c.session_id,
+        SurveyQuestion.position == answers.c.position, SurveyQuestion.kind == QuestionKind.TEXT).correlate(answers)
+    db.session.execute(sa.update(answers).where(answers.c.session_id.in_(mine)).values(text=""))
+    db.session.execute(sa.update(answers).where(answers.c.session_id.in_(mine), free_text)
+                       .values(value=""))
+    db.session.execute(sa.update(sessions).where(sessions.c.id.in_(mine)).values(msisdn=placeholder))
+    db.session.expire_all()
+    db.session.flush()

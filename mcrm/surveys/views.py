@@ -6,15 +6,15 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
+from mcrm.audit.models import AuditAction
+from mcrm.audit.views import audit
 from mcrm.auth.access import role_required
 from mcrm.auth.models import Role
 from mcrm.campaigns.services import get_coupon_app, list_coupon_apps
 from mcrm.core import csv_out, xlsx_out
 from mcrm.core.clock import now_utc
 from mcrm.core.errors import DomainError, NotFoundError
-from mcrm.core.msisdn import mask_msisdn
 from mcrm.core.saving import saving
 from mcrm.core.urls import parse_id
 from mcrm.formatting import local_datetime
@@ -205,12 +205,11 @@ def results(survey_id: int):
 
 
 def _answer_table(survey, cell):
-    """The exports' header and rows, one per answer (of the chosen segment's members); a clerk gets
-    masked numbers, as the member pages show them. ``cell`` makes a texted text safe for the file."""
+    """The exports' header and rows, one per answer (of the chosen segment's members). Exports of
+    member data are for owners, who see whole numbers. ``cell`` makes a texted text safe for the file."""
     _segment, msisdns = _segment_numbers()
-    shown = (lambda msisdn: msisdn) if current_user.has_role(Role.MANAGER) else mask_msisdn
     headers = [_("Mobile"), _("Started"), _("Completed"), _("Question"), _("Text sent"), _("Answer"), _("Received")]
-    rows = ([shown(row.msisdn), local_datetime(row.started_at), local_datetime(row.completed_at), row.position,
+    rows = ([row.msisdn, local_datetime(row.started_at), local_datetime(row.completed_at), row.position,
              cell(row.text), cell(row.value), local_datetime(row.received_at)]
             for row in services.iter_answers(survey, msisdns=msisdns))
     return headers, rows
@@ -221,20 +220,24 @@ def _filename(survey, extension: str) -> str:
 
 
 @bp.route("/<int:survey_id>/answers.csv")
-@role_required(Role.CLERK)
+@role_required(Role.OWNER)
 def answers_csv(survey_id: int):
-    """Every answer, streamed."""
+    """Every answer, streamed: member data, so for owners only, and audited."""
     survey = _survey_or_404(survey_id)
     encoding = csv_out.requested_encoding()
+    with saving():
+        audit(AuditAction.EXPORT_SURVEY_ANSWERS, f"survey {survey.id}", file_format="csv")
     headers, rows = _answer_table(survey, csv_out.safe_cell)
     chunks = csv_out.csv_chunks(headers, rows, codec=csv_out.ENCODINGS[encoding])
     return csv_out.download(chunks, filename=_filename(survey, "csv"), charset=encoding)
 
 
 @bp.route("/<int:survey_id>/answers.xlsx")
-@role_required(Role.CLERK)
+@role_required(Role.OWNER)
 def answers_xlsx(survey_id: int):
-    """Every answer, the CSV's columns, as a workbook (its texts are never formulas)."""
+    """Every answer, the CSV's columns, as a workbook (its texts are never formulas): owners only."""
     survey = _survey_or_404(survey_id)
+    with saving():
+        audit(AuditAction.EXPORT_SURVEY_ANSWERS, f"survey {survey.id}", file_format="xlsx")
     headers, rows = _answer_table(survey, lambda text: text)
     return xlsx_out.download(xlsx_out.xlsx_file(headers, rows, sheet=survey.code), filename=_filename(survey, "xlsx"))

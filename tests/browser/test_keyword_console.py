@@ -167,14 +167,14 @@ def test_on_a_phone_a_manager_ends_an_app_only_after_confirming(open_page, make_
     assert db.session.get(KeywordApp, app_id).status == "ended"
 
 
-def test_a_manager_downloads_an_events_door_list_for_excel(open_page, make_staff, merchant, db, phone,
+def test_an_owner_downloads_an_events_door_list_for_excel(open_page, make_staff, merchant, db, phone,
                                                            now):
     from datetime import timedelta
     from mcrm.members.services import enrol_member
     enrol_member(merchant, msisdn="+8613900139000", now=now, name="张三")
     app = switched_on_app(merchant, "event", "品鉴会", ["BM"], capacity=10, event_at=now + timedelta(days=3))
     phone.text("BM 2")
-    page = app_page_on_a_phone(open_page, make_staff("manager"), app.id)
+    page = app_page_on_a_phone(open_page, make_staff("owner"), app.id)
     with page.expect_download() as download_info:
         page.click("a[href$='records.csv?encoding=gb18030']")
     download = download_info.value

@@ -74,7 +74,7 @@ def test_writes_go_on_while_a_member_export_streams(app, db, client, merchant, l
     make_staff("clerk", msisdn="+" + STAFF_PHONE)
     buyer = make_member(msisdn="+8613800138000", points=12)
     seed_members(db, merchant, MEMBERS)
-    login("manager")
+    login("owner")
     db.session.rollback()  # SQLite: the test's own session holds no lock while the others run
     download = SlowDownload(app, "/members/export.csv", client.get_cookie("session").value)
     download.start()
@@ -130,7 +130,7 @@ def test_a_download_never_holds_up_a_writer(app, db, client, merchant, login, ma
     transaction still open, however few its lines), another connection records a purchase."""
     buyer_id, merchant_id = make_member(msisdn="+8613800138000").id, merchant.id
     url = make_download(db, merchant, phone)
-    login("manager")
+    login("owner")
     db.session.rollback()  # SQLite: the test's own session holds no lock while the others run
     download = SlowDownload(app, url, client.get_cookie("session").value)
     download.start()

@@ -182,7 +182,7 @@ def test_a_clerk_cannot_import(client, login):
 
 
 def test_export_streams_the_filtered_list_and_imports_back_unchanged(client, login, db, make_member, merchant):
-    login("manager")
+    login("owner")
     for i in range(7):
         make_member(msisdn=f"1380000{i:04d}", name=f"=会员{i}", tags=["常客"] if i % 2 else [], points=i * 10)
     response = client.get("/members/export.csv?tag=常客&sort=points")
@@ -266,15 +266,15 @@ def test_an_export_imports_into_an_empty_merchant_and_exports_again_the_same(
             opt_out(member, now=now)
         update_member(member, total_spend=88)
     db.session.commit()
-    login("manager")
+    login("owner")
     first = _export(client)
 
     empty = make_merchant()
     job = _import(db, empty, first)
     assert (job.imported, job.updated, job.failed) == (4, 0, 0)
-    other = app.test_client()  # the empty merchant's manager
+    other = app.test_client()  # the empty merchant's owner
     other.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
-    manager = make_staff("manager", merchant=empty)
+    manager = make_staff("owner", merchant=empty)
     assert other.post("/login", data={"username": manager.username, "password": "correct-horse-1",
                                       "csrf_token": csrf_token(other)}).status_code == 302
     again = _export(other)

@@ -376,7 +376,7 @@ def test_an_events_page_and_its_download_are_the_door_list_with_names(client, lo
     phone.text("BM 2")
     phone.text("BM", msisdn="+8613900139001")
     phone.text("BM", msisdn="+8613900139002")           # no member: a number, no name
-    login("manager")
+    login("owner")
     page = client.get(f"/keywords/apps/{event.id}").get_data(as_text=True)
     assert "李四" in page and "+8613900139002" in page and "waiting list" in page
 
@@ -405,7 +405,7 @@ def test_a_downloads_lines_follow_the_apps_kind(client, login, merchant, make_me
     db.session.commit()
     for text in ("TP 2", "QUAN", "DZ", "DZ"):
         phone.text(text)
-    login("manager")
+    login("owner")
     vote_lines = _records(client, vote.id).get_data(as_text=True).splitlines()
     assert vote_lines[1:] == ["+8613900139000,,2. 糖醋鱼,2026-11-20 12:00"]
     coupon_lines = _records(client, coupon.id).get_data(as_text=True).splitlines()

@@ -127,7 +127,7 @@ def test_the_owner_chooses_on_the_settings_page(client, login, db, merchant, gif
     assert 'id="added-members"' in page
     form = {"csrf_token": csrf_token(client, "/settings/"), "name": merchant.name, "signature": merchant.signature,
             "timezone": merchant.timezone, "send_window_start": "08:00", "send_window_end": "21:00",
-            "frequency_cap_per_day": "1", "unsubscribe_hint": "回T退订", "points_per_yuan": "1",
+            "frequency_cap_per_day": "1", "unsubscribe_hint": "回T退订", "message_retention_days": "180", "points_per_yuan": "1",
             "join_gift_points": "100", "points_expiry_policy": "months", "points_expiry_months": "12",
             "points_cycle_end_month": "12", "tiers-0-name": "普通", "tiers-0-score": "0"}
     if gift:

@@ -21,6 +21,7 @@ def settings_form(merchant, **changes) -> dict:
         "send_window_end": merchant.send_window_end.strftime("%H:%M"),
         "frequency_cap_per_day": merchant.frequency_cap_per_day,
         "unsubscribe_hint": merchant.unsubscribe_hint,
+        "message_retention_days": merchant.message_retention_days,
         "points_per_yuan": merchant.points_per_yuan, "join_gift_points": merchant.join_gift_points,
         "points_expiry_policy": merchant.points_expiry_policy,
         "points_expiry_months": merchant.points_expiry_months,

@@ -78,7 +78,7 @@ def test_another_merchants_segment_is_not_found_anywhere(client, login, make_mer
 
 
 def test_the_member_list_filtered_by_a_segment_pages_by_keyset(client, login, merchant, make_member, now):
-    login("manager")
+    login("owner")
     gold = _gold(make_member, 55)
     make_member(name="普通会员")
     segment = _segment(merchant, now)

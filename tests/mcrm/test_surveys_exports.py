@@ -7,7 +7,9 @@ import zipfile
 from xml.etree import ElementTree
 
 import pytest
+import sqlalchemy as sa
 
+from mcrm.audit.models import AuditAction, AuditEntry
 from mcrm.extensions import db
 from mcrm.segments.services import save_segment
 from mcrm.surveys import services
@@ -66,7 +68,7 @@ def xlsx(client, url):
 
 
 def test_the_results_page_counts_the_segments_members_only(client, login, survey, women):
-    login("clerk")
+    login("owner")
     page = client.get(f"/surveys/{survey.id}/results?segment={women.id}").get_data(as_text=True)
     assert 'data-figure="started">1<' in page and 'data-figure="completed">1 (100.0%)' in page
     assert f'<option value="{women.id}" selected>' in page
@@ -77,16 +79,23 @@ def test_the_results_page_counts_the_segments_members_only(client, login, survey
 
 
 def test_the_csv_of_a_segment_has_its_members_answers_only(client, login, survey, women):
-    login("manager")
+    login("owner")
     response = client.get(f"/surveys/{survey.id}/answers.csv?segment={women.id}")
     rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
     assert [(r[0], r[3], r[5]) for r in rows[1:]] == [(FIRST, "1", "A"), (FIRST, "2", "4"), (FIRST, "3", "'=SUM(A1)")]
 
 
-@pytest.mark.parametrize(("role", "first", "second"), [("manager", FIRST, SECOND),
-                                                        ("clerk", "+86138****8001", "+86138****8002")])
-def test_the_xlsx_has_the_csvs_columns_and_texts_never_run(client, login, survey, role, first, second):
+@pytest.mark.parametrize("role", ["manager", "clerk"])
+def test_the_exports_are_member_data_for_owners_only(client, login, survey, role):
     login(role)
+    assert "answers.xlsx" not in client.get(f"/surveys/{survey.id}/results").get_data(as_text=True)
+    for url in ("answers.csv", "answers.xlsx"):
+        assert client.get(f"/surveys/{survey.id}/{url}").status_code == 403, url
+
+
+def test_the_xlsx_has_the_csvs_columns_and_texts_never_run(client, login, survey):
+    login("owner")
+    first, second = FIRST, SECOND
     response, data = xlsx(client, f"/surveys/{survey.id}/answers.xlsx")
     assert response.status_code == 200
     assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -97,12 +106,14 @@ def test_the_xlsx_has_the_csvs_columns_and_texts_never_run(client, login, survey
         (first, 1.0, "A", "A"), (first, 2.0, "4", "4"), (first, 3.0, "=SUM(A1)", "=SUM(A1)"),
         (second, 1.0, "C", "C"), (second, 3.0, "<b>好</b>", "<b>好</b>")]
     assert rows[1][1] == rows[1][6] == "2026-11-20 12:00"   # Shanghai time, as in the CSV
+    assert [(e.action, e.target, e.details["file_format"]) for e in db.session.scalars(sa.select(AuditEntry))] == [
+        (AuditAction.EXPORT_SURVEY_ANSWERS, f"survey {survey.id}", "xlsx")]
 
 
 def test_the_xlsx_of_a_segment_and_another_merchants_segment(client, login, survey, women, make_merchant, now):
-    login("clerk")
+    login("owner")
     rows = sheet_rows(xlsx(client, f"/surveys/{survey.id}/answers.xlsx?segment={women.id}")[1])
-    assert {r[0] for r in rows[1:]} == {"+86138****8001"}
+    assert {r[0] for r in rows[1:]} == {FIRST}
     other = make_merchant(name="别家", sub_code="02")
     theirs = save_segment(other.id, name="全部", now=now, definition={"op": "and", "items": []})
     db.session.commit()

@@ -87,14 +87,14 @@ def test_the_call_list_shows_todays_win_back_and_churn_members_and_streams_a_csv
     page = client.get("/care/calls")
     assert page.status_code == 200
     assert "+8613800000001" in page.text and "王芳" in page.text
-    assert client.get("/care/calls.csv").status_code == 403                     # the download: managers
+    assert client.get("/care/calls.csv").status_code == 403                     # the download: owners
 
 
-def test_a_manager_downloads_the_call_list_as_csv(client, login, db, merchant, make_member, greet, now):
+def test_an_owner_downloads_the_call_list_as_csv(client, login, db, merchant, make_member, greet, now):
     make_member(msisdn="13800000001", name="王芳", joined_at=now - timedelta(days=400))
     make_member(msisdn="13800000002", name="=cmd", joined_at=now - timedelta(days=400))
     greet(kind="win_back", body="回来看看", days=90)
-    login("manager")
+    login("owner")
     download = client.get("/care/calls.csv")
     assert download.status_code == 200 and download.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(download.data.decode("utf-8-sig"))))
