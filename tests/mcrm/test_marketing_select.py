@@ -98,3 +98,28 @@ def test_sql_counts_the_parts_of_texts_that_are_ucs2_whatever_the_member(db, mer
     merchant.signature, merchant.unsubscribe_hint = signature, hint
     assert counts_in_sql(merchant, fixed) is counts
 
+
+
+def test_the_rules_read_each_number_from_the_outbox_index_by_number(db, merchant, members, now):
+    """Without statistics of the outbox (as after ANALYZE of an empty one) SQLite read the cap from
+    the day's index, every message queued that day for each member: 1.6 ms a member, 300 msg/s."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's planner")
+    statements = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO outbound_messages"):
+            statements.append((statement, parameters))
+    sa.event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        enqueue_marketing_select(merchant, sa.select(
+            Member.id.label("member_id"), Member.msisdn, Member.opted_out, Member.name.label("body"),
+            (sa.literal("k:") + sa.cast(Member.id, sa.Text)).label("idempotency_key")), now=now, occasion="weekly")
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", keep)
+    [(statement, parameters)] = statements
+    plan = [row[3] for row in db.session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
+                                                                       parameters)]
+    reads = [step for step in plan if "outbound_messages_1" in step]
+    assert len(reads) == 2 and all("USING INDEX ix_outbound_messages_merchant_msisdn (merchant_id=? AND msisdn=?)"
+                                   in step for step in reads), plan
