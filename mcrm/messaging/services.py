@@ -326,7 +326,7 @@ def _sendable_sql(msisdn, dialect: str) -> sa.ColumnElement[bool]:
                    sa.not_(sa.func.substr(msisdn, 2).op("GLOB")("*[^0-9]*")))
 
 
-def enqueue_marketing_select(merchant: Merchant, recipients: sa.Select, *, now: datetime, occasion: str) -> int:
+def enqueue_marketing_select(merchant: Merchant, recipients: sa.Select, *, now: datetime, occasion: str) -> None:
     """``enqueue_marketing_batch`` as one INSERT ... SELECT: the rows built and the rules of
     ``marketing_suppressions`` applied by the database, without a Python object per recipient
     (at a million members this runs at about twice the rate of the driver's own executemany).
@@ -334,8 +334,8 @@ def enqueue_marketing_select(merchant: Merchant, recipients: sa.Select, *, now: 
     ``recipients`` selects ``member_id``, ``msisdn``, ``opted_out``, ``body`` (the text rendered in
     SQL) and ``idempotency_key``; every text must be one whose parts SQL can count: its constant
     text passes ``counts_in_sql`` and its member values hold no character beyond the BMP (the
-    caller sends other members through ``enqueue_marketing_batch``). Flushes; returns the rows
-    inserted (a key already in the outbox inserts nothing)."""
+    caller sends other members through ``enqueue_marketing_batch``). Flushes. A key already in the
+    outbox inserts nothing."""
     dialect = db.session.get_bind().dialect.name
     source = recipients.subquery("recipient")
     send_at = next_send_time(merchant, now)
@@ -373,8 +373,8 @@ def enqueue_marketing_select(merchant: Merchant, recipients: sa.Select, *, now: 
     ).where(ruled.c.member_id.is_not(None))  # (SQLite's INSERT ... SELECT ... ON CONFLICT needs a WHERE)
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect](table)
     db.session.flush()
-    return db.session.execute(insert.from_select(list(_BATCH_COLUMNS), rows)
-                              .on_conflict_do_nothing(index_elements=[table.c.idempotency_key])).rowcount
+    db.session.execute(insert.from_select(list(_BATCH_COLUMNS), rows)
+                       .on_conflict_do_nothing(index_elements=[table.c.idempotency_key]))
 
 
 #: the columns a batch inserts, in the order of its rows (the others start empty)
