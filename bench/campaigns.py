@@ -1,13 +1,15 @@
 """Benchmark: campaigns at a million members on SQLite (and PostgreSQL when given).
 
     .venv/bin/python bench/campaigns.py [--members 1000000] [--send-members 100000] [--database-url URL]
+                                        [--keep PATH] [--no-baseline]
 
 1. seeds ``--members`` members with ledgers and tags as bench/members.py does (Core bulk inserts,
    not timed) and times the five segment counts of bench/segments.py (p50/p95);
 2. a campaign with the member's name and points to every member: launched and queued through
    ``dispatch_due`` (the job's own work: the segment's snapshot, batches, the marketing rules per
-   batch, the outbox inserts). Prints messages queued per second and the process's RSS before,
-   at its peak while queuing (sampled every 20 ms) and after;
+   batch, the outbox inserts). Prints messages queued per second, the CPU, and the process's RSS
+   before, at its peak while queuing (sampled every 20 ms) and after; then (unless
+   ``--no-baseline``) the same the next day with every text built in Python, for a ratio;
 3. ``--send-members`` members in a fresh database: the same campaign from the click (create,
    launch, dispatch) through the gateway to the SMSC peer until the last receipt is stored.
    Prints messages/s end to end. (The gateway does some 2,000-3,000 msg/s here, so a million would
