@@ -564,15 +564,14 @@ def _texts_in_sql(campaign: Campaign, merchant: Merchant) -> sa.ColumnElement[st
     """The campaign's text for each member as one SQL expression over ``members``, when the database
     can build the batch's rows itself: no coupon, only fields with SQL (``keywords.fields.FIELD_SQL``)
     and a text whose parts follow from its length (``messaging.services.counts_in_sql``); else None."""
-    pieces = template_pieces(campaign.body)
-    fields = {piece[0] for piece in pieces if isinstance(piece, tuple)} - {"shop"}
-    fixed = "".join(merchant.name if piece == ("shop",) else piece for piece in pieces if isinstance(piece, str)
-                    or piece == ("shop",))
+    # the shop's name is the same in every text: literal, as the template's own words
+    pieces = [merchant.name if piece == ("shop",) else piece for piece in template_pieces(campaign.body)]
+    fields = {piece[0] for piece in pieces if isinstance(piece, tuple)}
+    fixed = "".join(piece for piece in pieces if isinstance(piece, str))
     if campaign.coupon_app_id or not fields <= FIELD_SQL.keys() or not counts_in_sql(merchant, fixed):
         return None
-    parts = [sa.literal(merchant.name if piece == ("shop",) else piece) if isinstance(piece, str)
-             or piece == ("shop",) else FIELD_SQL[piece[0]]() for piece in pieces]
-    return functools.reduce(operator.add, parts) if parts else sa.literal("")
+    return functools.reduce(operator.add, [sa.literal(piece) if isinstance(piece, str) else FIELD_SQL[piece[0]]()
+                                           for piece in pieces])
 
 
 def _bmp_only(*values: str | None) -> bool:
