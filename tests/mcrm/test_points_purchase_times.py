@@ -2,9 +2,8 @@
 "at least k visits since" as the ledger does."""
 from datetime import timedelta
 
-import sqlalchemy as sa
 
-from mcrm.members.models import PURCHASE_TIMES, Member
+from mcrm.members.models import PURCHASE_TIMES
 from mcrm.points import services
 from mcrm.points.services import Actor
 from mcrm.segments.services import count_members
