@@ -2,7 +2,6 @@
 "at least k visits since" as the ledger does."""
 from datetime import timedelta
 
-
 from mcrm.members.models import PURCHASE_TIMES
 from mcrm.points import services
 from mcrm.points.services import Actor
