@@ -1,13 +1,15 @@
 """Benchmark: campaigns at a million members on SQLite (and PostgreSQL when given).
 
     .venv/bin/python bench/campaigns.py [--members 1000000] [--send-members 100000] [--database-url URL]
+                                        [--keep PATH] [--no-baseline]
 
 1. seeds ``--members`` members with ledgers and tags as bench/members.py does (Core bulk inserts,
    not timed) and times the five segment counts of bench/segments.py (p50/p95);
 2. a campaign with the member's name and points to every member: launched and queued through
    ``dispatch_due`` (the job's own work: the segment's snapshot, batches, the marketing rules per
-   batch, the outbox inserts). Prints messages queued per second and the process's RSS before,
-   at its peak while queuing (sampled every 20 ms) and after;
+   batch, the outbox inserts). Prints messages queued per second, the CPU, and the process's RSS
+   before, at its peak while queuing (sampled every 20 ms) and after; then (unless
+   ``--no-baseline``) the same the next day with every text built in Python, for a ratio;
 3. ``--send-members`` members in a fresh database: the same campaign from the click (create,
    launch, dispatch) through the gateway to the SMSC peer until the last receipt is stored.
    Prints messages/s end to end. (The gateway does some 2,000-3,000 msg/s here, so a million would
@@ -20,12 +22,13 @@ import argparse
 import os
 import random
 import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime, time as day_time
+from datetime import UTC, datetime, time as day_time, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +45,7 @@ from mcrm import create_app  # noqa: E402
 from mcrm.campaigns import services as campaigns  # noqa: E402
 from mcrm.db import read_only  # noqa: E402
 from mcrm.extensions import db  # noqa: E402
+from mcrm.members.models import Member  # noqa: E402
 from mcrm.merchants.models import Merchant  # noqa: E402
 from mcrm.merchants.services import create_merchant  # noqa: E402
 from mcrm.messaging.models import MessageStatus, OutboundMessage  # noqa: E402
@@ -77,13 +81,17 @@ class RssSampler(threading.Thread):
         return self.peak
 
 
-def _app(url: str | None, label: str):
+def _app(url: str | None, label: str, keep: str | None = None):
+    """The app on a fresh database: ``url``'s schema emptied, or a new SQLite file; with ``keep``, a
+    copy of that kept SQLite file (queuing then never changes the kept members)."""
     folder = Path(tempfile.mkdtemp(prefix=f"mcrm-bench-campaigns-{label}-"))
     if url:
         engine = sa.create_engine(url)
         with engine.begin() as conn:
             conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         engine.dispose()
+    elif keep and Path(keep).exists():
+        shutil.copyfile(keep, folder / "bench.sqlite3")
     url = url or f"sqlite:///{folder / 'bench.sqlite3'}"
     settings = Settings(env="test", instance_path=str(folder), database_url=url,
                         secret_key="b" * 40).with_defaults()
@@ -91,21 +99,28 @@ def _app(url: str | None, label: str):
 
 
 def _seeded(members: int) -> Merchant:
+    """The bench merchant with ``members`` members: seeded, or found in a kept copy (then migrated)."""
     upgrade()
+    merchant = db.session.scalar(sa.select(Merchant).where(Merchant.sub_code == "01"))
+    if merchant is None:
+        merchant = create_merchant(name="小王烧烤", sub_code="01", signature="小王烧烤")
+        db.session.commit()
+        start = time.perf_counter()
+        seed(merchant, 0, members, random.Random(2026))
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(sa.text("VACUUM ANALYZE"))
+        else:
+            db.session.execute(sa.text("ANALYZE"))
+            db.session.commit()
+        print(f"{db.engine.dialect.name}: seeded {members:,} members in {time.perf_counter() - start:.0f} s",
+              flush=True)
+    elif (kept := db.session.scalar(sa.select(sa.func.count()).where(
+            Member.merchant_id == merchant.id))) != members:
+        sys.exit(f"the kept database holds {kept:,} members, not {members:,}: remove it to seed again")
     # the whole day is the sending window, so that the bench measures the same whatever its hour
-    merchant = create_merchant(name="小王烧烤", sub_code="01", signature="小王烧烤")
     merchant.send_window_start, merchant.send_window_end = day_time(0, 0), day_time(23, 59, 59)
     db.session.commit()
-    start = time.perf_counter()
-    seed(merchant, 0, members, random.Random(2026))
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text("VACUUM ANALYZE"))
-    else:
-        db.session.execute(sa.text("ANALYZE"))
-        db.session.commit()
-    print(f"{db.engine.dialect.name}: seeded {members:,} members in {time.perf_counter() - start:.0f} s",
-          flush=True)
     return db.session.get(Merchant, merchant.id)
 
 
@@ -123,33 +138,51 @@ def segment_counts(merchant_id: int, samples: int) -> None:
         print(f"{name:76} {statistics.median(walls):7.1f} {p95:7.1f} {count:9,}", flush=True)
 
 
-def queue_everyone(merchant_id: int) -> None:
-    """A campaign to every member, queued by the dispatch job's work; messages/s and RSS."""
+def queue_everyone(merchant_id: int, baseline: bool) -> None:
+    """A campaign to every member, queued by the dispatch job's work; messages/s, CPU and RSS. With
+    ``baseline``, the same again the next day with every text built in Python (the way before the
+    INSERT ... SELECT), for a ratio taken in the same process at the same load."""
+    sql = queue_campaign(merchant_id, NOW, "texts in SQL")
+    if baseline:
+        in_sql, campaigns._texts_in_sql = campaigns._texts_in_sql, lambda campaign, merchant: None
+        try:
+            python = queue_campaign(merchant_id, NOW + timedelta(days=1), "texts in Python")
+        finally:
+            campaigns._texts_in_sql = in_sql
+        print(f"texts in SQL / texts in Python: {sql / python:.2f} times the messages/s", flush=True)
+    raw = raw_insert(merchant_id, min(100_000, db.session.scalar(
+        sa.select(sa.func.count()).select_from(OutboundMessage))))
+    print(f"raw INSERT of such rows into the same outbox (the driver's executemany, 2,000 a transaction, "
+          f"nothing else): {raw:,.0f} rows/s; the campaign (texts in SQL) queued at {sql / raw:.0%} of that",
+          flush=True)
+
+
+def queue_campaign(merchant_id: int, now: datetime, label: str) -> float:
+    """One campaign to every member queued at ``now``; prints and returns its messages/s."""
     db.session.remove()
     merchant = db.session.get(Merchant, merchant_id)
     rss_before = rss_mb()
     sampler = RssSampler()
     sampler.start()
-    start = time.perf_counter()
-    campaign = campaigns.create_campaign(merchant, name="全员", body=BODY, now=NOW, actor_label="bench")
-    campaigns.launch_campaign(campaign, now=NOW)
+    start, cpu = time.perf_counter(), time.process_time()
+    campaign = campaigns.create_campaign(merchant, name=label, body=BODY, now=now, actor_label="bench")
+    campaigns.launch_campaign(campaign, now=now)
     db.session.commit()
     launched = time.perf_counter()
-    queued = campaigns.dispatch_due(now=NOW)
-    seconds = time.perf_counter() - start
+    queued = campaigns.dispatch_due(now=now)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     peak = sampler.stop()
-    rows = db.session.scalar(sa.select(sa.func.count()).select_from(OutboundMessage))
-    suppressed = db.session.scalar(sa.select(sa.func.count()).where(
-        OutboundMessage.status == MessageStatus.SUPPRESSED))
-    print(f"queued {queued:,} messages ({rows:,} rows, {suppressed:,} suppressed: opted out) "
-          f"in {seconds:.1f} s "
-          f"(launch and preview {launched - start:.1f} s): {queued / seconds:,.0f} messages/s; "
-          f"RSS before {rss_before:.0f} MB, peak {peak:.0f} MB, after {rss_mb():.0f} MB; at 10/50/90% of the "
-          f"time {sampler.at(0.1):.0f}/{sampler.at(0.5):.0f}/{sampler.at(0.9):.0f} MB", flush=True)
-    raw = raw_insert(merchant.id, min(queued, 100_000))
-    print(f"raw INSERT of such rows into the same outbox (the driver's executemany, 2,000 a transaction, "
-          f"nothing else): {raw:,.0f} rows/s; the campaign queued at {queued / seconds / raw:.0%} of that",
-          flush=True)
+    occasions = [run.occasion for run in db.session.get(type(campaign), campaign.id).runs]
+    suppressed = db.session.execute(sa.select(OutboundMessage.suppressed_reason, sa.func.count()).where(
+        OutboundMessage.occasion.in_(occasions), OutboundMessage.status == MessageStatus.SUPPRESSED)
+        .group_by(OutboundMessage.suppressed_reason)).all()
+    reasons = ", ".join(f"{count:,} {reason}" for reason, count in suppressed) or "none"
+    print(f"{label}: queued {queued:,} messages (suppressed: {reasons}) in {seconds:.1f} s, CPU {cpu:.1f} s "
+          f"(launch and preview {launched - start:.1f} s): {queued / seconds:,.0f} messages/s, "
+          f"{queued / cpu:,.0f} per CPU second; RSS before {rss_before:.0f} MB, peak {peak:.0f} MB, after "
+          f"{rss_mb():.0f} MB; at 10/50/90% of the time {sampler.at(0.1):.0f}/{sampler.at(0.5):.0f}/"
+          f"{sampler.at(0.9):.0f} MB; load average {os.getloadavg()[0]:.1f}", flush=True)
+    return queued / seconds
 
 
 def raw_insert(merchant_id: int, total: int) -> float:
@@ -223,13 +256,23 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--database-url", default=os.environ.get("MCRM_BENCH_DATABASE_URL")
                         or os.environ.get("MCRM_TEST_DATABASE_URL"))
+    parser.add_argument("--keep", metavar="PATH",
+                        help="SQLite file of seeded members (bench/segments.py --keep makes the same): "
+                             "seeded once, then each run queues into a copy of it")
+    parser.add_argument("--no-baseline", dest="baseline", action="store_false",
+                        help="skip the second campaign with every text built in Python")
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
-    app, folder = _app(args.database_url, "queue")
+    keep = None if args.database_url else args.keep
+    app, folder = _app(args.database_url, "queue", keep)
     with app.app_context():
         merchant_id = _seeded(args.members).id
+        if keep and not Path(keep).exists():
+            db.session.remove()
+            with sqlite3.connect(folder / "bench.sqlite3") as seeded, sqlite3.connect(keep) as kept:
+                seeded.backup(kept)   # (with what the WAL holds)
         segment_counts(merchant_id, args.samples)
-        queue_everyone(merchant_id)
+        queue_everyone(merchant_id, args.baseline)
     shutil.rmtree(folder)
     if args.send_members:
         send_through_gateway(args.database_url, args.send_members)

@@ -34,7 +34,7 @@ from mcrm.auth.services import create_staff  # noqa: E402
 from mcrm.demo import _GIVEN, _PREFIXES, _SURNAMES, _TAGS  # noqa: E402
 from mcrm.extensions import db  # noqa: E402
 from mcrm.members import csv_io  # noqa: E402
-from mcrm.members.models import Member, MemberTag  # noqa: E402
+from mcrm.members.models import PURCHASE_TIMES, Member, MemberTag  # noqa: E402
 from mcrm.members.name_keys import name_sort_key  # noqa: E402
 from mcrm.merchants.models import Merchant  # noqa: E402
 from mcrm.merchants.services import create_merchant  # noqa: E402
@@ -71,7 +71,7 @@ def seed(merchant, start: int, stop: int, rng: random.Random) -> None:
         member_id = i + 1
         number = msisdn(i)
         joined = NOW - timedelta(days=rng.randint(0, 4 * 365), minutes=rng.randint(0, 1440))
-        balance, spend, last_visit = 100, 0, None
+        balance, spend, last_visit, visits = 100, 0, None, []
         # every row names the same columns: one executemany inserts the columns of its first row only
         entries.append(dict(merchant_id=merchant_id, member_id=member_id, kind="gift", points=100,
                             balance_after=100, amount=None, reason="注册礼", actor="system",
@@ -83,6 +83,7 @@ def seed(merchant, start: int, stop: int, rng: random.Random) -> None:
             balance += amount
             spend += amount
             last_visit = max(last_visit or moment, moment)
+            visits.append(moment)
             entries.append(dict(merchant_id=merchant_id, member_id=member_id, kind="earn", points=amount,
                                 balance_after=balance, amount=amount, reason=f"消费 ¥{amount}",
                                 actor="收银员", created_at=moment, expires_at=rules.add_months(moment, 12)))
@@ -98,7 +99,9 @@ def seed(merchant, start: int, stop: int, rng: random.Random) -> None:
             birthday_month=birthday.month if birthday else None, custom_fields={}, joined_at=joined,
             source=rng.choice(("sms", "console", "import")), consent_at=joined, consent_channel="sms",
             consent_detail="ZC", opted_out=opted_out, opted_out_at=NOW if opted_out else None,
-            last_visit_at=last_visit, total_spend=spend, tier=rules.tier_for(balance * 2, tiers),
+            last_visit_at=last_visit, total_spend=spend,
+            **dict(zip(PURCHASE_TIMES, [*sorted(visits, reverse=True), None, None][:3], strict=True)),
+            tier=rules.tier_for(balance * 2, tiers),
             tier_score=balance * 2, points_balance=balance, created_at=joined, updated_at=joined))
         rare = ["黑卡"] if i % 2000 == 0 else []
         chosen = rng.sample(_TAGS, rng.choice((0, 0, 1, 2))) + rare

@@ -4,6 +4,7 @@ from contextvars import ContextVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
 
 
 @sa.event.listens_for(Engine, "connect")
@@ -66,3 +67,23 @@ def _sqlite_begin_immediate(conn):
 
 def is_postgres(session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+class zero_padded(sa.sql.functions.FunctionElement):
+    """zero_padded(integer, width): its digits with zeros in front up to ``width``, as Python's
+    ``f"{n:0{width}d}"`` for n ≥ 0 (a longer number keeps all its digits)."""
+    type = sa.String()
+    inherit_cache = True
+
+
+@compiles(zero_padded, "sqlite")
+def _zero_padded_sqlite(element, compiler, **kw):
+    number, width = element.clauses.clauses
+    return f"printf('%0' || {compiler.process(width, **kw)} || 'd', {compiler.process(number, **kw)})"
+
+
+@compiles(zero_padded, "postgresql")
+def _zero_padded_postgresql(element, compiler, **kw):
+    # lpad cuts a longer text to the width: never shorter than the number's own digits
+    number, width = (compiler.process(clause, **kw) for clause in element.clauses.clauses)
+    return f"lpad(CAST({number} AS TEXT), greatest({width}, length(CAST({number} AS TEXT))), '0')"

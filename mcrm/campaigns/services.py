@@ -7,7 +7,9 @@ never one transaction). The marketing rules (opt-outs, the window, the frequency
 numbers) are messaging's: a run hands each batch of members to
 ``messaging.services.enqueue_marketing_batch``.
 """
+import functools
 import logging
+import operator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,16 +23,19 @@ from mcrm.campaigns.models import (Campaign, CampaignCoupon, CampaignRecipient, 
                                    Recurrence, RunStatus)
 from mcrm.core.errors import ConflictError, DomainError, NotFoundError, ValidationError
 from mcrm.core.recurrence import next_occurrence
-from mcrm.core.templates import check_template, compile_template, render_template, template_fields
+from mcrm.core.templates import (check_template, compile_template, render_template, template_fields,
+                                 template_pieces)
 from mcrm.extensions import db
 from mcrm.keywords.apps.custom import coupon_expiry, coupons_left, issue_coupons, last_valid_day
-from mcrm.keywords.fields import MEMBER_FIELDS, member_values
+from mcrm.db import zero_padded
+from mcrm.keywords.fields import FIELD_SQL, MEMBER_FIELDS, member_values
 from mcrm.keywords.models import AppKind, AppStatus, CouponCode, KeywordApp
 from mcrm.members.models import Member
 from mcrm.members.services import find_member_by_msisdn
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.models import InboundMessage, MessageKind, MessageStatus, OutboundMessage, SuppressReason
-from mcrm.messaging.services import Suppressed, enqueue_marketing_batch, enqueue_sms
+from mcrm.messaging.services import (Suppressed, counts_in_sql, enqueue_marketing_batch, enqueue_marketing_select,
+                                     enqueue_sms)
 from mcrm.messaging.store import count_parts
 from mcrm.messaging.texts import MAX_TEXT_PARTS
 from mcrm.points.models import EntryKind, PointsEntry
@@ -558,8 +563,8 @@ def enqueue_batch(run_id: int, *, now: datetime, batch_size: int = BATCH_SIZE) -
     run = db.session.get(CampaignRun, run_id, populate_existing=True)
     if run is None or run.status is not RunStatus.ENQUEUING:
         return None
-    rows = db.session.connection().execute(_BATCH, {"run_id": run.id, "after": run.last_member_id,
-                                                    "limit": batch_size}).all()
+    after = run.last_member_id
+    rows = db.session.connection().execute(_BATCH, {"run_id": run.id, "after": after, "limit": batch_size}).all()
     if not rows:
         run.status, run.enqueued_at = RunStatus.SENDING, now
         # what is left: members deleted since the run started
@@ -568,24 +573,64 @@ def enqueue_batch(run_id: int, *, now: datetime, batch_size: int = BATCH_SIZE) -
         return 0
     taken = db.session.execute(
         sa.update(CampaignRun).where(CampaignRun.id == run.id,
-                                     CampaignRun.last_member_id == run.last_member_id,
+                                     CampaignRun.last_member_id == after,
                                      CampaignRun.status == RunStatus.ENQUEUING)
         .values(last_member_id=rows[-1].id), execution_options={"synchronize_session": False}).rowcount
     if taken != 1:
         return None
+    campaign = db.session.get(Campaign, run.campaign_id)
+    merchant = db.session.get(Merchant, run.merchant_id)
+    texts = _texts_in_sql(campaign, merchant)
+    # the member's id zero-padded: a run's keys then sort in the order they are inserted, so the
+    # unique index grows at its end instead of splitting pages all over
+    prefix = f"camp:{run.id}:"
+    rest = rows
+    if texts is not None:
+        rest = [row for row in rows if not _bmp_only(row.name, row.tier)]
+        enqueue_marketing_select(merchant, _recipients_select(run.id, after, rows[-1].id, texts, prefix, rest),
+                                 now=now, occasion=run.occasion)
+    if rest:
+        render = _renderer(campaign, merchant, run, rest, now)
+        enqueue_marketing_batch(merchant, [(row.id, row.msisdn, row.opted_out) for row in rest],
+                                [f"{prefix}{row.id:010d}" for row in rest], render, now=now,
+                                occasion=run.occasion)
     # the batch's members leave the list with the batch: one large delete at the end of a run of a
     # million was a transaction that alone raised the process's memory by tens of MB
     db.session.execute(sa.delete(CampaignRecipient).where(CampaignRecipient.run_id == run.id,
                                                           CampaignRecipient.member_id <= rows[-1].id))
-    campaign = db.session.get(Campaign, run.campaign_id)
-    merchant = db.session.get(Merchant, run.merchant_id)
-    recipients = [(row.id, row.msisdn, row.opted_out) for row in rows]
-    # the member's id zero-padded: a run's keys then sort in the order they are inserted, so the
-    # unique index grows at its end instead of splitting pages all over
-    keys = [f"camp:{run.id}:{row.id:010d}" for row in rows]
-    render = _renderer(campaign, merchant, run, rows, now)
-    outcome = enqueue_marketing_batch(merchant, recipients, keys, render, now=now, occasion=run.occasion)
-    return sum(outcome.values())
+    return len(rows)
+
+
+def _texts_in_sql(campaign: Campaign, merchant: Merchant) -> sa.ColumnElement[str] | None:
+    """The campaign's text for each member as one SQL expression over ``members``, when the database
+    can build the batch's rows itself: no coupon, no survey invitation (each opens a session as it
+    is queued), only fields with SQL (``keywords.fields.FIELD_SQL``) and a text whose parts follow
+    from its length (``messaging.services.counts_in_sql``); else None."""
+    # the shop's name is the same in every text: literal, as the template's own words
+    pieces = [merchant.name if piece == ("shop",) else piece for piece in template_pieces(campaign.body)]
+    fields = {piece[0] for piece in pieces if isinstance(piece, tuple)}
+    fixed = "".join(piece for piece in pieces if isinstance(piece, str))
+    if campaign.coupon_app_id or campaign.survey_id or not fields <= FIELD_SQL.keys() or not counts_in_sql(merchant, fixed):
+        return None
+    return functools.reduce(operator.add, [sa.literal(piece) if isinstance(piece, str) else FIELD_SQL[piece[0]]()
+                                           for piece in pieces])
+
+
+def _bmp_only(*values: str | None) -> bool:
+    """No character beyond the Basic Multilingual Plane (an emoji in a name): SQL counts parts by
+    length, which holds for those texts only."""
+    return all(not value or max(value) < "\U00010000" for value in values)
+
+
+def _recipients_select(run_id: int, after: int, last_id: int, texts, prefix: str, rest: list) -> sa.Select:
+    """The batch's live members (ids after ``after`` up to ``last_id``) as ``enqueue_marketing_select``
+    takes them, but those in ``rest`` (the members whose texts Python builds)."""
+    return (sa.select(Member.id.label("member_id"), Member.msisdn, Member.opted_out, texts.label("body"),
+                      (sa.literal(prefix) + zero_padded(Member.id, 10)).label("idempotency_key"))
+            .join(CampaignRecipient, CampaignRecipient.member_id == Member.id)
+            .where(CampaignRecipient.run_id == run_id, CampaignRecipient.member_id > after,
+                   CampaignRecipient.member_id <= last_id, Member.deleted_at.is_(None),
+                   *([Member.id.not_in([row.id for row in rest])] if rest else [])))
 
 
 def issue_batch_coupons(coupon_app: KeywordApp, merchant: Merchant, rows: list, kept: list[bool], *,

@@ -46,10 +46,9 @@ def render_template(template: str, values: dict) -> str:
     return compile_template(template)(values)
 
 
-def compile_template(template: str) -> Callable[[dict], str]:
-    """``render_template`` in two steps: the template parsed once, then filled as often as needed
-    (a campaign fills one text per member). ``{{`` and ``}}`` stand for literal braces."""
-    #: literal text, or a 1-tuple naming a placeholder
+def template_pieces(template: str) -> list[str | tuple[str]]:
+    """The template parsed: literal text, and a 1-tuple naming each placeholder, in order (``{{`` and
+    ``}}`` already literal braces). A campaign builds its texts in SQL from these."""
     pieces: list = []
     for n, part in enumerate((template or "").split("{{")):
         if n:
@@ -63,7 +62,13 @@ def compile_template(template: str) -> Callable[[dict], str]:
                 pieces.append((match.group(1),))
                 at = match.end()
             pieces.append(piece[at:])
-    pieces = [piece for piece in pieces if piece != ""]
+    return [piece for piece in pieces if piece != ""]
+
+
+def compile_template(template: str) -> Callable[[dict], str]:
+    """``render_template`` in two steps: the template parsed once, then filled as often as needed
+    (a campaign fills one text per member). ``{{`` and ``}}`` stand for literal braces."""
+    pieces = template_pieces(template)
     if all(isinstance(piece, str) for piece in pieces):
         text = "".join(pieces)
         return lambda values: text

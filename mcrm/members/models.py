@@ -30,6 +30,10 @@ LIVE = sa.text("deleted_at IS NULL")
 
 #: member columns segments test that every purchase moves
 MOVED_BY_PURCHASES = ("points_balance", "total_spend", "last_visit_at")
+#: the times of the member's latest purchases, newest first (``points.services`` keeps them): "at
+#: least k visits since t" is the k-th of them at or after t, one indexed test where counting the
+#: ledger's purchases per member took 0.4 s at a million members
+PURCHASE_TIMES = ("purchase_1_at", "purchase_2_at", "purchase_3_at")
 #: member columns segments test that seldom change: the tier, the opt-out, the profile
 SELDOM_CHANGED = ("tier", "opted_out", "gender", "birthday_month", "birthday_is_lunar", "birthday",
                   "birthday_lunar_month", "birthday_lunar_day")
@@ -46,7 +50,8 @@ def _live_index(name: str, column: str) -> sa.Index:
     66,447), and cost no extra index write on a purchase: only the indexes a purchase moves anyway
     carry the columns it moves.
     """
-    carried = MOVED_BY_PURCHASES + SELDOM_CHANGED if column in MOVED_BY_PURCHASES else SELDOM_CHANGED
+    moved = column in MOVED_BY_PURCHASES + PURCHASE_TIMES
+    carried = MOVED_BY_PURCHASES + SELDOM_CHANGED if moved else SELDOM_CHANGED
     return sa.Index(name, "merchant_id", column, "id", *(c for c in carried if c != column),
                     sqlite_where=LIVE, postgresql_where=LIVE)
 
@@ -66,6 +71,7 @@ class Member(IdMixin, TimestampMixin, db.Model):
         _live_index("ix_members_live_tier", "tier"),
         _live_index("ix_members_live_birthday_month", "birthday_month"),
         _live_index("ix_members_live_opted_out", "opted_out"),
+        *(_live_index(f"ix_members_live_{column.removesuffix('_at')}", column) for column in PURCHASE_TIMES),
     )
 
     merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"))
@@ -98,6 +104,10 @@ class Member(IdMixin, TimestampMixin, db.Model):
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_visit_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     total_spend: Mapped[float] = mapped_column(sa.Numeric(12, 2), default=0)
+    #: PURCHASE_TIMES: when the latest, second and third latest purchases not voided were recorded
+    purchase_1_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    purchase_2_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    purchase_3_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     tier: Mapped[str] = mapped_column(sa.String(20), default="")
     tier_score: Mapped[int] = mapped_column(default=0)
     #: the tenure bonus within tier_score (the rest is spend); None until evaluated under that rule

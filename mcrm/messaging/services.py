@@ -28,7 +28,7 @@ from mcrm.merchants.models import Merchant
 from mcrm.messaging.models import (InboundMessage, InboundStatus, MessageKind, MessageStatus,
                                    OutboundMessage, SuppressReason)
 from mcrm.messaging.rules import is_sendable_msisdn, is_single_part, next_window_start
-from mcrm.messaging.store import MAX_PARTS, claim_update, count_parts
+from mcrm.messaging.store import MAX_PARTS, PART_UCS2, SINGLE_UCS2, UCS2, claim_update, count_parts
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +205,22 @@ def _per_recipient(occasion: str | Sequence[str] | None, recipients: Sequence) -
     return list(occasion)
 
 
+def _counted(merchant: Merchant, send_at: datetime, outbox, *,
+             bounded: bool = True) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
+    """(the merchant's marketing messages that count for the duplicate and cap rules, those of them
+    that go out on the same local day as a message sent at ``send_at``), over ``outbox``: the
+    OutboundMessage model or an alias of it. ``bounded`` adds a bound on ``created_at`` that the
+    day's messages meet anyway, which keeps the index range of a query over many numbers short."""
+    counted = sa.and_(outbox.merchant_id == merchant.id, outbox.kind == MessageKind.MARKETING,
+                      outbox.status != MessageStatus.SUPPRESSED)
+    day_start, day_end = _local_day_bounds(merchant, send_at)
+    sent_at = sa.func.coalesce(outbox.not_before, outbox.created_at)
+    same_day = [sent_at >= day_start, sent_at < day_end]
+    if bounded:
+        same_day.insert(0, outbox.created_at >= day_start - timedelta(days=1))
+    return counted, sa.and_(*same_day)
+
+
 def marketing_suppressions(merchant: Merchant, recipients: Sequence[Recipient], *,
                            occasion: str | Sequence[str] | None, send_at: datetime) -> list[str | None]:
     """Why each recipient's marketing message going out at ``send_at`` must be suppressed, or None
@@ -217,15 +233,7 @@ def marketing_suppressions(merchant: Merchant, recipients: Sequence[Recipient], 
     reasons: list[str | None] = [
         SuppressReason.OPTED_OUT if opted_out else None if is_sendable_msisdn(msisdn)
         else SuppressReason.INVALID_NUMBER for _member_id, msisdn, opted_out in recipients]
-    counted = sa.and_(OutboundMessage.merchant_id == merchant.id,
-                      OutboundMessage.kind == MessageKind.MARKETING,
-                      OutboundMessage.status != MessageStatus.SUPPRESSED)
-    # the cap counts the messages that go out on the same local day as these would
-    day_start, day_end = _local_day_bounds(merchant, send_at)
-    sent_at = sa.func.coalesce(OutboundMessage.not_before, OutboundMessage.created_at)
-    # (the first bound keeps the index range short)
-    same_day = sa.and_(OutboundMessage.created_at >= day_start - timedelta(days=1),
-                       sent_at >= day_start, sent_at < day_end)
+    counted, same_day = _counted(merchant, send_at, OutboundMessage)
     open_rows = [i for i, reason in enumerate(reasons) if reason is None]
     # (number, occasion) already in the outbox, and each number's messages that day
     taken: set[tuple[str, str | None]] = set()
@@ -299,6 +307,74 @@ def enqueue_marketing_batch(merchant: Merchant, recipients: Sequence[Recipient],
         db.session.flush()
         connection.exec_driver_sql(_batch_insert_sql(connection.dialect), rows)
     return outcome
+
+
+def counts_in_sql(merchant: Merchant, fixed: str) -> bool:
+    """Whether the parts of marketing texts whose own constant text is ``fixed`` follow from their
+    length alone, so that SQL can count them (``enqueue_marketing_select``): the signature, ``fixed``
+    or the hint has a character outside GSM-7, so every such text goes as UCS-2, and none of them
+    lies beyond the Basic Multilingual Plane (one UTF-16 unit each). Chinese texts are."""
+    shape = count_parts(merchant.signature + fixed + merchant.unsubscribe_hint)
+    return shape.encoding == UCS2 and shape.chars == len(merchant.signature + fixed + merchant.unsubscribe_hint)
+
+
+def _sendable_sql(msisdn, dialect: str) -> sa.ColumnElement[bool]:
+    """``rules.is_sendable_msisdn`` in SQL: ``+``, then 7 to 15 ASCII digits, the first not 0."""
+    if dialect == "postgresql":
+        return msisdn.regexp_match(r"^\+[1-9][0-9]{6,14}$")
+    return sa.and_(msisdn.op("GLOB")("+[1-9]*"), sa.func.length(msisdn).between(8, 16),
+                   sa.not_(sa.func.substr(msisdn, 2).op("GLOB")("*[^0-9]*")))
+
+
+def enqueue_marketing_select(merchant: Merchant, recipients: sa.Select, *, now: datetime, occasion: str) -> None:
+    """``enqueue_marketing_batch`` as one INSERT ... SELECT: the rows built and the rules of
+    ``marketing_suppressions`` applied by the database, without a Python object per recipient
+    (at a million members this runs at about twice the rate of the driver's own executemany).
+
+    ``recipients`` selects ``member_id``, ``msisdn``, ``opted_out``, ``body`` (the text rendered in
+    SQL) and ``idempotency_key``; every text must be one whose parts SQL can count: its constant
+    text passes ``counts_in_sql`` and its member values hold no character beyond the BMP (the
+    caller sends other members through ``enqueue_marketing_batch``). Flushes. A key already in the
+    outbox inserts nothing."""
+    dialect = db.session.get_bind().dialect.name
+    source = recipients.subquery("recipient")
+    send_at = next_send_time(merchant, now)
+    outbox = sa.orm.aliased(OutboundMessage)
+    # not bounded: with a bound on created_at, SQLite (without statistics of the outbox) read the
+    # cap from the day's index, every message queued that day for each member (1.6 ms a member),
+    # instead of the number's few messages from the number's index
+    counted, same_day = _counted(merchant, send_at, outbox, bounded=False)
+    mine = sa.and_(counted, outbox.msisdn == source.c.msisdn)
+    text = sa.literal(merchant.signature) + source.c.body + sa.literal(merchant.unsubscribe_hint)
+    units = sa.func.length(text)
+    parts = sa.case((units <= SINGLE_UCS2, 1), else_=(units + PART_UCS2 - 1) // PART_UCS2)
+    reason = sa.case(
+        (source.c.opted_out == sa.true(), SuppressReason.OPTED_OUT.value),
+        (sa.not_(_sendable_sql(source.c.msisdn, dialect)), SuppressReason.INVALID_NUMBER.value),
+        (sa.exists().where(mine, outbox.occasion == occasion), SuppressReason.DUPLICATE_OCCASION.value),
+        (sa.select(sa.func.count()).where(mine, same_day).scalar_subquery() >= merchant.frequency_cap_per_day,
+         SuppressReason.FREQUENCY_CAP.value),
+        (parts > MAX_PARTS, SuppressReason.TOO_LONG.value), else_=sa.null())
+    # OFFSET 0 keeps both databases from merging this subquery into the outer one, which would run
+    # each row's rule subqueries once per column that tests the reason (not a CTE: a statement that
+    # starts with WITH has no rowcount in Python's sqlite3)
+    ruled = sa.select(source.c.member_id, source.c.msisdn, source.c.body, text.label("text"),
+                      parts.label("parts"), reason.label("reason"), source.c.idempotency_key) \
+        .offset(0).subquery("ruled")
+    waits = send_at if send_at > now else None
+    free = ruled.c.reason.is_(None)
+    table = OutboundMessage.__table__
+    rows = sa.select(
+        sa.literal(merchant.id), ruled.c.member_id, ruled.c.msisdn, ruled.c.body, ruled.c.text,
+        sa.literal(MessageKind.MARKETING.value), ruled.c.parts,
+        sa.case((free, MessageStatus.QUEUED.value), else_=MessageStatus.SUPPRESSED.value), ruled.c.reason,
+        sa.case((free, sa.literal(waits, table.c.not_before.type)), else_=sa.null()) if waits else sa.null(),
+        sa.literal(0), ruled.c.idempotency_key, sa.literal(occasion), sa.literal(now, table.c.created_at.type)
+    ).where(ruled.c.member_id.is_not(None))  # (SQLite's INSERT ... SELECT ... ON CONFLICT needs a WHERE)
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect](table)
+    db.session.flush()
+    db.session.execute(insert.from_select(list(_BATCH_COLUMNS), rows)
+                       .on_conflict_do_nothing(index_elements=[table.c.idempotency_key]))
 
 
 #: the columns a batch inserts, in the order of its rows (the others start empty)

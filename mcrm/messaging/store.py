@@ -23,7 +23,7 @@ from prometheus_client import Counter
 from sqlalchemy.dialects import postgresql, sqlite
 from sms_gateway import (DeliveryReceipt, InboundSms, OutboundSms, PartResult, SmsShape, SubmitError,
                          count_parts)
-from sms_gateway.encoding import MAX_PARTS
+from sms_gateway.encoding import MAX_PARTS, PART_LIMIT, SINGLE_LIMIT, UCS2
 from sms_gateway.store import InboundPart, join_parts
 
 from mcrm.core.clock import now_utc
@@ -35,7 +35,11 @@ from mcrm.messaging.models import (MessageKind, MessageStatus, OutboundMessage, 
                                    SuppressReason)
 from mcrm.messaging.rules import next_window_start
 
-__all__ = ["SqlMessageStore", "claim_update", "count_parts", "SmsShape", "MAX_PARTS", "InboundSms"]
+__all__ = ["SqlMessageStore", "claim_update", "count_parts", "SmsShape", "MAX_PARTS", "InboundSms", "UCS2",
+           "SINGLE_UCS2", "PART_UCS2"]
+
+#: UTF-16 units in one UCS-2 SMS, and in each part of a longer one (for texts counted in SQL)
+SINGLE_UCS2, PART_UCS2 = SINGLE_LIMIT[UCS2], PART_LIMIT[UCS2]
 
 logger = logging.getLogger(__name__)
 

@@ -17,11 +17,11 @@ from mcrm.core.errors import (ConfirmationRequiredError, ConflictError, Insuffic
 from mcrm.core.rows import register_inserted
 from mcrm.extensions import db
 from mcrm.formatting import money
-from mcrm.members.models import Member
+from mcrm.members.models import PURCHASE_TIMES, Member
 from mcrm.members.services import on_join
 from mcrm.merchants.models import Merchant
 from mcrm.points import rules
-from mcrm.points.models import IS_CREDIT, EntryKind, PointsEntry
+from mcrm.points.models import IS_CREDIT, IS_PURCHASE, EntryKind, PointsEntry
 
 #: how far ahead "points expiring soon" looks
 EXPIRING_SOON_DAYS = 30
@@ -89,6 +89,7 @@ def record_purchase(member: Member, merchant: Merchant, amount, *, actor: Actor,
         entry = _append(member, EntryKind.EARN, points, actor=actor, now=now, amount=amount,
                         reason=f"消费 ¥{amount}", expires_at=expiry_rule(merchant).expires_at(now),
                         idempotency_key=idempotency_key)
+        _set_purchase_times(member, [now, *(getattr(member, column) for column in PURCHASE_TIMES)])
     db.session.flush()
     return entry
 
@@ -198,11 +199,26 @@ def void_entry(entry: PointsEntry, merchant: Merchant, *, reason: str, actor: Ac
             "been spent, so it cannot be voided", **error.details) from None
     if entry.kind == EntryKind.EARN:
         member.total_spend = (member.total_spend or 0) - (entry.amount or 0)
+        db.session.flush()
+        _set_purchase_times(member, db.session.scalars(
+            sa.select(PointsEntry.created_at).where(PointsEntry.member_id == member.id, IS_PURCHASE,
+                                                    ~sa.exists().where(_VOID.voids_entry_id == PointsEntry.id))
+            .order_by(PointsEntry.created_at.desc(), PointsEntry.id.desc()).limit(len(PURCHASE_TIMES))))
         refresh_tier(member, merchant, now=now)
     else:
         expire_member_points(member, now=now)
     db.session.flush()
     return void
+
+
+_VOID = sa.orm.aliased(PointsEntry)
+
+
+def _set_purchase_times(member: Member, times) -> None:
+    """Keep the member's ``PURCHASE_TIMES``: the latest of ``times`` (None for none), newest first."""
+    latest = sorted((moment for moment in times if moment is not None), reverse=True)[:len(PURCHASE_TIMES)]
+    for n, column in enumerate(PURCHASE_TIMES):
+        setattr(member, column, latest[n] if n < len(latest) else None)
 
 
 def get_entry(member: Member, entry_id: int) -> PointsEntry:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.compiler import compiles
 
 from mcrm.feedback.models import FeedbackTicket, TicketKind
 from mcrm.keywords.models import AppKind, CouponCode, EventSignup, KeywordApp, KeywordUse, PollVote
-from mcrm.members.models import Gender, Member, MemberTag
+from mcrm.members.models import PURCHASE_TIMES, Gender, Member, MemberTag
 from mcrm.merchants.models import Merchant
 from mcrm.points.models import IS_CREDIT, IS_PURCHASE, PointsEntry
 from mcrm.segments.rules import N_, ConditionType, Param, birthday_keys_between, register_condition
@@ -354,7 +354,14 @@ def _visits(p, t, names):
 
 @_visits.sql
 def _visits_where(p, ctx):
-    return _aggregate_within(sa.func.count(), p.get("min") or None, p.get("max"), ctx, p.get("period"))
+    """At least k visits (k up to three) since a moment, or ever: the member's k-th latest purchase
+    time (``members.PURCHASE_TIMES``, indexed) at or after it. Otherwise the purchases counted."""
+    low, period = p.get("min") or None, p.get("period") or {}
+    if low is not None and low <= len(PURCHASE_TIMES) and p.get("max") is None and "to" not in period:
+        moment = getattr(Member, PURCHASE_TIMES[low - 1])
+        start, _end = ctx.period_bounds(period)
+        return sa.and_(moment.is_not(None), *([moment >= start] if start else []))
+    return _aggregate_within(sa.func.count(), low, p.get("max"), ctx, p.get("period"))
 
 
 @condition("spend", N_("Spend"), N_("Points and visits"),

@@ -93,3 +93,25 @@ def test_the_name_key_migration_gives_existing_members_their_pinyin_key(db, merc
     upgrade()
     keys = dict(db.session.execute(sa.select(Member.id, Member.name_key)).all())
     assert keys == {named: "zhang1张san1三", unnamed: ""}
+
+
+def test_the_purchase_times_migration_fills_them_from_the_ledger_without_voided_purchases(
+        db, merchant, make_member, now):
+    from datetime import timedelta
+
+    from flask_migrate import downgrade, upgrade
+
+    from mcrm.members.models import Member
+    from mcrm.points.services import Actor, record_purchase, void_entry
+    member = make_member(points=100)
+    entries = [record_purchase(member, merchant, 100, actor=Actor("收银员"), now=now - timedelta(days=d))
+               for d in (9, 7, 5, 3, 1)]
+    void_entry(entries[3], merchant, reason="录错", actor=Actor("店长"), now=now)
+    make_member()                                                    # no purchase: all empty
+    db.session.commit()
+    db.session.close()
+    downgrade(revision="5e2a91c7d3f4")
+    upgrade()
+    filled = db.session.execute(sa.select(Member.purchase_1_at, Member.purchase_2_at, Member.purchase_3_at)
+                                .order_by(Member.id)).all()
+    assert [tuple(row) for row in filled] == [tuple(now - timedelta(days=d) for d in (1, 5, 7)), (None,) * 3]
