@@ -17,7 +17,7 @@ from mcrm.core.msisdn import mask_msisdn, normalize_msisdn
 from mcrm.extensions import db
 from mcrm.feedback.models import (OPEN_STATUSES, EntryKind, FeedbackTicket, ResponseTarget, TicketEntry,
                                   TicketKind, TicketStatus)
-from mcrm.feedback.rules import can_move, median, parse_satisfaction
+from mcrm.feedback.rules import can_move, median, parse_satisfaction, target_minutes
 from mcrm.members.models import Member
 from mcrm.members.services import find_member_by_msisdn
 from mcrm.merchants.models import Merchant
@@ -65,13 +65,14 @@ def _clean_text(text: str | None, empty: ValidationError) -> str:
 def open_ticket(merchant: Merchant, *, msisdn: str, kind: str, text: str, now: datetime,
                 member: Member | None = None, inbound_message_id: int | None = None,
                 actor: Staff | None = None) -> FeedbackTicket:
-    """A new ticket (flushes); its ``number`` is what the texter is told. A texted one keeps the
-    first ``MAX_TEXT`` characters, as the SMS was; a typed one longer than that is refused."""
+    """A new ticket (flushes); its ``number`` is what the texter is told. Its deadline follows the
+    target for its kind and the member's tier. A texted one keeps the first ``MAX_TEXT`` characters,
+    as the SMS was; a typed one longer than that is refused."""
     kind = _clean_kind(kind)
     text = (text or "").strip()
     if not text:
         raise ValidationError("Feedback text is empty")
-    target = response_targets(merchant)[kind]
+    target = target_minutes(response_targets(merchant), kind, member.tier if member else None)
     ticket = FeedbackTicket(merchant_id=merchant.id, member_id=member.id if member else None, msisdn=msisdn,
                             kind=kind, text=text[:MAX_TEXT], inbound_message_id=inbound_message_id,
                             status=TicketStatus.NEW, received_at=now, created_at=now, last_activity_at=now,
@@ -267,23 +268,37 @@ def record_satisfaction(merchant: Merchant, msisdn: str, text: str | None, *, no
 # -------------------------------------------------------------------------- targets and reminders
 
 
-def response_targets(merchant: Merchant) -> dict[str, int | None]:
-    """Kind → minutes to the first reply (None: no target): the merchant's own, else the default."""
-    targets = dict(DEFAULT_TARGETS)
+def response_targets(merchant: Merchant) -> dict[tuple[str, str], int | None]:
+    """(kind, tier) → minutes to the first reply (None: no target), tier "" being everyone: the
+    merchant's own, else the default of the kind."""
+    targets: dict[tuple[str, str], int | None] = {(kind, ""): minutes for kind, minutes in DEFAULT_TARGETS.items()}
     for row in db.session.scalars(sa.select(ResponseTarget).where(ResponseTarget.merchant_id == merchant.id)):
-        targets[row.kind] = row.minutes
+        targets[(row.kind, row.tier)] = row.minutes
     return targets
 
 
-def set_response_targets(merchant: Merchant, targets: dict[str, int | None]) -> None:
-    """Save the targets of each kind (flushes). They apply to tickets opened from now on."""
-    rows = {row.kind: row for row in db.session.scalars(
+def list_target_tiers(merchant: Merchant) -> list[str]:
+    """The merchant's tiers, lowest first: each may have its own targets."""
+    return [name for name, _score in sorted(merchant.tier_thresholds, key=lambda tier: tier[1])]
+
+
+def set_response_targets(merchant: Merchant, targets: dict[tuple[str, str], int | None]) -> None:
+    """Save targets keyed (kind, tier) (flushes); they apply to tickets opened from now on. For
+    everyone (tier "") None means no target; for a tier it means the kind's target applies."""
+    rows = {(row.kind, row.tier): row for row in db.session.scalars(
         sa.select(ResponseTarget).where(ResponseTarget.merchant_id == merchant.id))}
-    for kind, minutes in targets.items():
-        kind = _clean_kind(kind)
+    for (kind, tier), minutes in targets.items():
+        kind, tier = _clean_kind(kind), (tier or "").strip()
+        if len(tier) > 20:
+            raise ValidationError("No such tier %(tier)r", tier=tier)
         if minutes is not None and not 1 <= minutes <= MAX_TARGET_MINUTES:
             raise ValidationError("A target must be between 1 and %(most)s minutes", most=MAX_TARGET_MINUTES)
-        row = rows.get(kind) or ResponseTarget(merchant_id=merchant.id, kind=kind)
+        row = rows.get((kind, tier))
+        if tier and minutes is None:
+            if row is not None:
+                db.session.delete(row)
+            continue
+        row = row or ResponseTarget(merchant_id=merchant.id, kind=kind, tier=tier)
         row.minutes = minutes
         db.session.add(row)
     db.session.flush()

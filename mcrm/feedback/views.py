@@ -15,7 +15,7 @@ from mcrm.core.errors import NotFoundError
 from mcrm.core.saving import saving
 from mcrm.feedback import services
 from mcrm.feedback.forms import (KIND_LABELS, SATISFACTION_LABELS, STATUS_LABELS, AssignForm, NoteForm, ReplyForm,
-                                 StatusForm, TargetsForm, TicketForm)
+                                 StatusForm, TicketForm, targets_form)
 from mcrm.feedback.rules import MOVES
 
 bp = Blueprint("feedback", __name__, url_prefix="/feedback")
@@ -141,10 +141,10 @@ def assign(ticket_id: int):
 @bp.route("/targets", methods=["GET", "POST"])
 @role_required(Role.OWNER)
 def targets():
-    form = TargetsForm(data=services.response_targets(g.merchant))
+    form = targets_form(services.list_target_tiers(g.merchant), services.response_targets(g.merchant))
     if form.validate_on_submit():
         with saving(errors=form.form_errors) as outcome:
-            services.set_response_targets(g.merchant, {kind: form[kind].data for kind in KIND_LABELS})
+            services.set_response_targets(g.merchant, form.targets())
         if outcome.ok:
             flash(_("Response targets saved"), "success")
             return redirect(url_for(".targets"))

@@ -164,6 +164,33 @@ def test_targets_are_for_owners_and_figures_for_managers(client, login, url, lea
     assert client.get(url).status_code == 200
 
 
+def test_owners_set_targets_per_kind_and_per_tier_in_the_console(client, login, merchant, make_member):
+    login("owner")
+    page = client.get("/feedback/targets").get_data(as_text=True)
+    assert 'data-tier="金卡"' in page and 'name="complaint" type="number" value="120"' in page
+    gold = merchant.tier_thresholds.index(["金卡", 2000])
+    response = _post(client, "/feedback/targets", "/feedback/targets", suggestion="", complaint="120", praise="",
+                     **{f"complaint_{gold}": "30", f"suggestion_{gold}": "240"})
+    assert response.status_code == 302
+    assert {k: v for k, v in services.response_targets(merchant).items() if k[1]} == {
+        ("complaint", "金卡"): 30, ("suggestion", "金卡"): 240}
+    assert f'name="complaint_{gold}" type="number" value="30"' in client.get("/feedback/targets").get_data(as_text=True)
+    make_member(msisdn="13800138000").tier = "金卡"
+    db.session.commit()
+    _post(client, "/feedback/new", "/feedback/new", msisdn="13800138000", kind="complaint", text="上菜慢",
+          assignee_id="0")
+    ticket = db.session.scalars(db.select(FeedbackTicket)).one()
+    assert ticket.due_at == ticket.received_at + timedelta(minutes=30)
+
+
+def test_a_bad_target_is_refused_with_why_and_nothing_saved(client, login, merchant):
+    login("owner")
+    page = _post(client, "/feedback/targets", "/feedback/targets", complaint="120", complaint_2="0").get_data(
+        as_text=True)
+    assert 'class="error"' in page and 'name="complaint_2" type="number" value="0"' in page
+    assert not any(tier for _kind, tier in services.response_targets(merchant))
+
+
 def test_signed_out_visitors_go_to_the_login_page(client):
     for url in ("/feedback/", "/feedback/new", "/feedback/1", "/feedback/targets", "/feedback/figures"):
         response = client.get(url)
