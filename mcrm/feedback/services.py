@@ -6,7 +6,7 @@ own ticket (docs/feedback.md), so they go at any hour, opted out or not.
 """
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -113,13 +113,61 @@ class InboxFilter:
     assignee: str = ""
     overdue: bool = False
 
+    def query_args(self) -> dict[str, str]:
+        """The inbox's query string for these filters, which every page link keeps."""
+        args = {"kind": self.kind, "status": self.status, "assignee": self.assignee, "overdue": "1" * self.overdue}
+        return {name: value for name, value in args.items() if value}
 
-INBOX_LIMIT = 200
+
+#: tickets per inbox page
+INBOX_PAGE = 100
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def list_tickets(merchant: Merchant, filters: InboxFilter, *, now: datetime) -> list[FeedbackTicket]:
-    """The newest ``INBOX_LIMIT`` tickets that pass the filters; overdue ones first."""
-    query = sa.select(FeedbackTicket).where(FeedbackTicket.merchant_id == merchant.id)
+@dataclass(frozen=True)
+class InboxCursor:
+    """Where the next inbox page starts: after the ticket ``id`` in section ``overdue`` (1: the
+    overdue section, which comes first), with overdue judged ``as_of`` the first page's time so that
+    a ticket falling due while staff page on neither repeats nor goes missing."""
+    overdue: int
+    id: int
+    as_of: datetime
+
+    def __str__(self) -> str:
+        return f"{self.overdue}-{self.id}-{(self.as_of - _EPOCH) // timedelta(microseconds=1)}"
+
+    @classmethod
+    def parse(cls, text: str | None) -> "InboxCursor | None":
+        """The cursor from a page link; None (the first page) for anything else."""
+        parts = (text or "").split("-")
+        if len(parts) != 3 or not all(part.isdigit() for part in parts) or parts[0] not in ("0", "1"):
+            return None
+        try:
+            as_of = _EPOCH + timedelta(microseconds=int(parts[2]))
+        except OverflowError:
+            return None
+        return cls(int(parts[0]), int(parts[1]), as_of)
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    tickets: list[FeedbackTicket]
+    #: the next page's cursor (None: this is the last page)
+    next: InboxCursor | None
+    #: the time overdue was judged at: the first page's
+    as_of: datetime
+
+
+def list_tickets(merchant: Merchant, filters: InboxFilter, *, now: datetime, after: InboxCursor | None = None,
+                 limit: int = INBOX_PAGE) -> InboxPage:
+    """A page of the tickets that pass the filters: the overdue ones first, then the rest, newest
+    first in each. Keyset paging on (overdue, id), so a page costs the same however deep it is; the
+    later pages show the inbox as it was at the first (tickets opened since wait for a new first
+    page), so nothing repeats or goes missing while staff page."""
+    as_of = after.as_of if after else now
+    overdue = sa.case((sa.and_(FeedbackTicket.status.in_(OPEN_STATUSES), FeedbackTicket.first_response_at.is_(None),
+                               FeedbackTicket.due_at <= as_of), 1), else_=0)
+    query = sa.select(FeedbackTicket, overdue).where(FeedbackTicket.merchant_id == merchant.id)
     if filters.kind in tuple(TicketKind):
         query = query.where(FeedbackTicket.kind == filters.kind)
     if filters.status == "open" or filters.overdue:
@@ -131,9 +179,16 @@ def list_tickets(merchant: Merchant, filters: InboxFilter, *, now: datetime) -> 
     elif filters.assignee.isdigit():
         query = query.where(FeedbackTicket.assignee_id == int(filters.assignee))
     if filters.overdue:
-        query = query.where(FeedbackTicket.first_response_at.is_(None), FeedbackTicket.due_at <= now)
-    tickets = db.session.scalars(query.order_by(FeedbackTicket.id.desc()).limit(INBOX_LIMIT)).all()
-    return sorted(tickets, key=lambda t: not t.is_overdue(now))
+        query = query.where(FeedbackTicket.first_response_at.is_(None), FeedbackTicket.due_at <= as_of)
+    if after is not None:
+        # a ticket opened since the first page would fall among the pages already seen
+        query = query.where(FeedbackTicket.created_at <= as_of, sa.or_(overdue < after.overdue, sa.and_(overdue == after.overdue,
+                                                                     FeedbackTicket.id < after.id)))
+    rows = db.session.execute(query.order_by(overdue.desc(), FeedbackTicket.id.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return InboxPage(tickets=[ticket for ticket, _overdue in rows], as_of=as_of,
+                     next=InboxCursor(rows[-1][1], rows[-1][0].id, as_of) if more else None)
 
 
 def list_assignable_staff(merchant: Merchant) -> list[Staff]:

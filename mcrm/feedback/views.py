@@ -46,9 +46,10 @@ def index():
                                    overdue=request.args.get("overdue") == "1")
     if filters.assignee == "me":
         filters = services.InboxFilter(filters.kind, filters.status, str(current_user.id), filters.overdue)
-    now = now_utc()
-    return render_template("feedback/index.html", tickets=services.list_tickets(g.merchant, filters, now=now),
-                           filters=filters, now=now, staff=services.list_assignable_staff(g.merchant))
+    page = services.list_tickets(g.merchant, filters, now=now_utc(),
+                                 after=services.InboxCursor.parse(request.args.get("after")))
+    return render_template("feedback/index.html", page=page, filters=filters, now=page.as_of,
+                           staff=services.list_assignable_staff(g.merchant))
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -1,5 +1,6 @@
 """The feedback desk over HTTP: the inbox and its filters, a ticket's page and thread, replies,
 notes, statuses, assignment, tickets typed in; roles, CSRF and another merchant's tickets (404)."""
+import re
 from datetime import timedelta
 
 import pytest
@@ -138,6 +139,60 @@ def test_the_inbox_filters_by_kind_status_and_overdue_and_highlights_overdue(cli
     assert shown("?status=closed")[0] == {done.id}
     assert shown("?status=all")[0] == {late.id, idea.id, done.id}
     assert shown("?overdue=1")[0] == {late.id}
+
+
+def _walk_inbox(client, url):
+    """Follow the inbox's next-page links from ``url``: the ticket ids of each page."""
+    pages = []
+    while url:
+        html = client.get(url).get_data(as_text=True)
+        pages.append([int(i) for i in re.findall(r'<tr data-ticket="(\d+)"', html)])
+        found = re.search(r'<a rel="next" href="([^"]+)"', html)
+        url = found and found.group(1).replace("&amp;", "&")
+    return pages
+
+
+def test_the_inbox_pages_past_its_first_page_keeping_the_filters(client, login, merchant):
+    login("clerk")
+    start = now_utc() - timedelta(hours=5)
+    complaints = [_ticket(merchant, kind="complaint", text=f"投诉{n}", at=start + timedelta(minutes=n))
+                  for n in range(services.INBOX_PAGE * 2 + 30)]
+    ideas = [_ticket(merchant, kind="suggestion", text=f"建议{n}") for n in range(5)]
+    # the later complaints are not overdue yet: their 2 hours are not up
+    overdue = [t.id for t in complaints if t.is_overdue(now_utc())]
+    assert 0 < len(overdue) < len(complaints)
+    pages = _walk_inbox(client, "/feedback/?kind=complaint")
+    assert [len(p) for p in pages] == [services.INBOX_PAGE, services.INBOX_PAGE, 30]
+    seen = [i for page in pages for i in page]
+    assert seen == sorted(overdue, reverse=True) + sorted(set(t.id for t in complaints) - set(overdue), reverse=True)
+    assert not set(seen) & {t.id for t in ideas}          # the kind filter holds on every page
+    html = client.get("/feedback/?kind=complaint").get_data(as_text=True)
+    assert "kind=complaint" in re.search(r'<a rel="next" href="([^"]+)"', html).group(1)
+
+
+def test_inbox_pages_neither_repeat_nor_skip_while_tickets_arrive_and_fall_due(merchant):
+    now = now_utc()
+    for n in range(25):
+        _ticket(merchant, text=f"投诉{n}", at=now - timedelta(minutes=110 + n))   # due within 10 minutes
+    first = services.list_tickets(merchant, services.InboxFilter(), now=now, limit=10)
+    _ticket(merchant, text="新的投诉", at=now + timedelta(minutes=1))
+    later = now + timedelta(minutes=20)                   # meanwhile every one of them fell due
+    rest, cursor = [], first.next
+    while cursor:
+        page = services.list_tickets(merchant, services.InboxFilter(), now=later,
+                                     after=services.InboxCursor.parse(str(cursor)), limit=10)
+        rest += page.tickets
+        cursor = page.next
+    ids = [t.id for t in first.tickets + rest]
+    assert len(ids) == len(set(ids)) == 25
+
+
+def test_a_forged_page_cursor_shows_the_first_page(client, login, merchant):
+    login("clerk")
+    ticket = _ticket(merchant)
+    for after in ("x", "1-2", "2-5-0", "1-1-99999999999999999999999"):
+        response = client.get(f"/feedback/?after={after}")
+        assert response.status_code == 200 and f'data-ticket="{ticket.id}"' in response.get_data(as_text=True)
 
 
 def test_another_merchants_tickets_are_not_found_and_not_listed(client, login, make_merchant):
