@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from mcrm.core.forms import OncePerSubmitForm
 from mcrm.feedback.services import MAX_TARGET_MINUTES, MAX_TEXT
 
 KIND_LABELS = {"suggestion": _l("Suggestion"), "complaint": _l("Complaint"), "praise": _l("Praise")}
@@ -24,7 +25,7 @@ class TicketForm(FlaskForm):
     assignee_id = SelectField(_l("Assignee"), coerce=int, default=0)
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(OncePerSubmitForm):
     body = TextAreaField(_l("Reply by SMS"), validators=[DataRequired(), Length(max=MAX_TEXT)],
                          render_kw={"rows": 3})
 

@@ -4,6 +4,7 @@ response targets with overdue reminders, the satisfaction question and the figur
 Replies, reminders and the satisfaction question are transactional SMS: each answers the member's
 own ticket (docs/feedback.md), so they go at any hour, opted out or not.
 """
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -260,15 +261,26 @@ def _live_member(ticket: FeedbackTicket) -> Member | None:
 # ------------------------------------------------------------------------------ replies and joins
 
 
-def reply_to_ticket(ticket: FeedbackTicket, merchant: Merchant, *, body: str, actor: Staff,
-                    now: datetime) -> TicketEntry:
+def reply_to_ticket(ticket: FeedbackTicket, merchant: Merchant, *, body: str, actor: Staff, now: datetime,
+                    idempotency_key: str | None = None) -> TicketEntry:
     """Text the member (a transactional SMS) and record it in the thread. The first reply is the
-    ticket's response: it stops the overdue clock, and a new ticket is then in progress."""
+    ticket's response: it stops the overdue clock, and a new ticket is then in progress.
+
+    The same ``idempotency_key`` (one per rendered form) with the same body again, from a double
+    click or a resent POST, returns the first reply and sends nothing; a different body is a new
+    reply, so a form reused after the browser's back button loses nothing."""
     if ticket.status == TicketStatus.CLOSED:
         raise ValidationError("The ticket is closed")
     body = _clean_text(body, ValidationError("The reply is empty"))
+    key = None
+    if idempotency_key:
+        digest = hashlib.sha256(f"{idempotency_key}\n{body}".encode()).hexdigest()[:40]
+        key = f"feedback-reply:{ticket.id}:{digest}"
     message = enqueue_sms(merchant, msisdn=ticket.msisdn, body=body, kind="transactional", now=now,
-                          member=_live_member(ticket), occasion=f"feedback:{ticket.id}")
+                          member=_live_member(ticket), occasion=f"feedback:{ticket.id}", idempotency_key=key)
+    if key is not None and (done := db.session.scalar(
+            sa.select(TicketEntry).where(TicketEntry.outbound_message_id == message.id))) is not None:
+        return done
     entry = TicketEntry(ticket_id=ticket.id, kind=EntryKind.REPLY, body=body, staff_id=actor.id,
                         outbound_message_id=message.id, created_at=now)
     db.session.add(entry)

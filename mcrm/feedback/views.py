@@ -89,7 +89,8 @@ def reply(ticket_id: int):
     form = ReplyForm()
     if form.validate_on_submit():
         with saving(errors=form.form_errors) as outcome:
-            services.reply_to_ticket(ticket, g.merchant, body=form.body.data, actor=current_user, now=now_utc())
+            services.reply_to_ticket(ticket, g.merchant, body=form.body.data, actor=current_user, now=now_utc(),
+                                     idempotency_key=form.idempotency_key)
         if outcome.ok:
             flash(_("Reply queued to the member"), "success")
             return redirect(url_for(".detail", ticket_id=ticket.id))

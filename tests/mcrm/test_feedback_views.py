@@ -77,6 +77,25 @@ def test_the_ticket_page_shows_the_thread_both_ways_and_notes(client, login, mer
     assert entry.outbound_message_id == sms.id and entry.staff_id == clerk.id
 
 
+def test_a_reply_submitted_twice_is_sent_once(client, login, merchant):
+    login("clerk")
+    ticket = _ticket(merchant)
+    page = f"/feedback/{ticket.id}"
+    html = client.get(page).get_data(as_text=True)
+    form = {"csrf_token": csrf_token(client, page),
+            "request_id": re.search(r'name="request_id" type="hidden" value="(\w+)"', html).group(1)}
+    for _click in range(2):                         # a double click, or the browser resending the POST
+        assert client.post(f"{page}/reply", data={**form, "body": "抱歉，已转告厨师"}).status_code == 302
+    assert db.session.scalar(db.select(db.func.count(OutboundMessage.id))) == 1
+    assert db.session.scalar(db.select(db.func.count(TicketEntry.id))) == 1
+    # the same form sent back with another text (the back button) is another reply, not lost
+    client.post(f"{page}/reply", data={**form, "body": "明天给您回电"})
+    assert db.session.scalars(db.select(OutboundMessage.body).order_by(OutboundMessage.id)).all() == [
+        "抱歉，已转告厨师", "明天给您回电"]
+    # and the page after a reply carries a fresh key
+    assert form["request_id"] not in client.get(page).get_data(as_text=True)
+
+
 def test_statuses_go_new_in_progress_resolved_closed(client, login, merchant):
     login("clerk")
     ticket = _ticket(merchant)
