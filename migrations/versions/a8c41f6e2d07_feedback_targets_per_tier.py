@@ -20,7 +20,8 @@ def upgrade():
     with op.batch_alter_table('feedback_targets', schema=None) as batch_op:
         batch_op.add_column(sa.Column('tier', sa.String(length=20), server_default='', nullable=False))
         batch_op.drop_constraint('uq_feedback_targets_merchant_kind', type_='unique')
-        batch_op.create_unique_constraint('uq_feedback_targets_merchant_kind_tier', ['merchant_id', 'kind', 'tier'])
+        batch_op.create_unique_constraint('uq_feedback_targets_merchant_kind_tier',
+                                          ['merchant_id', 'kind', 'tier'])
 
 
 def downgrade():
