@@ -198,8 +198,8 @@ def list_assignable_staff(merchant: Merchant) -> list[Staff]:
 
 
 def assign_ticket(ticket: FeedbackTicket, merchant: Merchant, *, assignee_id: int | None) -> FeedbackTicket:
-    """Give the ticket to an active staff member of the shop (None: to nobody). A new assignee of an
-    overdue ticket is reminded again."""
+    """Give the ticket to an active staff member of the shop (None: to nobody). Someone now works on
+    it, so a new ticket is then in progress. A new assignee of an overdue ticket is reminded again."""
     if assignee_id:
         staff = db.session.scalar(sa.select(Staff).where(Staff.id == assignee_id, Staff.merchant_id == merchant.id,
                                                          Staff.is_active.is_(True)))
@@ -208,6 +208,8 @@ def assign_ticket(ticket: FeedbackTicket, merchant: Merchant, *, assignee_id: in
         if staff.id != ticket.assignee_id:
             ticket.assignee_reminded_at = None
         ticket.assignee_id = staff.id
+        if ticket.status == TicketStatus.NEW:
+            ticket.status = TicketStatus.IN_PROGRESS
     else:
         ticket.assignee_id = None
     db.session.flush()

@@ -124,7 +124,7 @@ def test_managers_assign_and_clerks_cannot(client, login, merchant, make_staff):
     login("manager")
     assert _post(client, f"{page}/assign", page, assignee_id=str(waiter.id)).status_code == 302
     db.session.refresh(ticket)
-    assert ticket.assignee_id == waiter.id
+    assert (ticket.assignee_id, ticket.status) == (waiter.id, "in_progress")   # someone works on it now
     assert f'data-ticket="{ticket.id}"' in client.get(f"/feedback/?assignee={waiter.id}").get_data(as_text=True)
     assert f'data-ticket="{ticket.id}"' not in client.get("/feedback/?assignee=none").get_data(as_text=True)
 
