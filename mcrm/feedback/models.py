@@ -111,7 +111,8 @@ class ResponseTarget(IdMixin, db.Model):
     applies."""
 
     __tablename__ = "feedback_targets"
-    __table_args__ = (sa.UniqueConstraint("merchant_id", "kind", "tier", name="uq_feedback_targets_merchant_kind_tier"),)
+    __table_args__ = (sa.UniqueConstraint("merchant_id", "kind", "tier",
+                                          name="uq_feedback_targets_merchant_kind_tier"),)
 
     merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"))
     kind: Mapped[str] = mapped_column(sa.String(12))

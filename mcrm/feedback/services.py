@@ -359,7 +359,7 @@ def set_response_targets(merchant: Merchant, targets: dict[tuple[str, str], int 
     for (kind, tier), minutes in targets.items():
         kind, tier = _clean_kind(kind), (tier or "").strip()
         if len(tier) > 20:
-            raise ValidationError("No such tier %(tier)r", tier=tier)
+            raise ValidationError("A tier name is longer than 20 characters")
         if minutes is not None and not 1 <= minutes <= MAX_TARGET_MINUTES:
             raise ValidationError("A target must be between 1 and %(most)s minutes", most=MAX_TARGET_MINUTES)
         row = rows.get((kind, tier))
