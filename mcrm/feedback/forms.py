@@ -4,6 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from mcrm.core.forms import OncePerSubmitForm
 from mcrm.feedback.services import MAX_TARGET_MINUTES, MAX_TEXT
 
 KIND_LABELS = {"suggestion": _l("Suggestion"), "complaint": _l("Complaint"), "praise": _l("Praise")}
@@ -24,7 +25,7 @@ class TicketForm(FlaskForm):
     assignee_id = SelectField(_l("Assignee"), coerce=int, default=0)
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(OncePerSubmitForm):
     body = TextAreaField(_l("Reply by SMS"), validators=[DataRequired(), Length(max=MAX_TEXT)],
                          render_kw={"rows": 3})
 
@@ -44,6 +45,33 @@ class AssignForm(FlaskForm):
 
 
 class TargetsForm(FlaskForm):
-    suggestion = IntegerField(_l("Suggestion"), validators=[Optional(), NumberRange(1, MAX_TARGET_MINUTES)])
-    complaint = IntegerField(_l("Complaint"), validators=[Optional(), NumberRange(1, MAX_TARGET_MINUTES)])
-    praise = IntegerField(_l("Praise"), validators=[Optional(), NumberRange(1, MAX_TARGET_MINUTES)])
+    """The minutes of each kind for everyone (fields named by the kind) and for each tier (named
+    ``<kind>_<n>``, n the tier's place in ``tiers``); see ``targets_form``."""
+    tiers: list[str] = []
+
+    def rows(self) -> list[tuple[str, list]]:
+        """(tier, [(kind label, field)]) per row, everyone's ("") first: the template's table."""
+        return [(tier, [(label, self[_field_name(kind, n)]) for kind, label in KIND_LABELS.items()])
+                for n, tier in enumerate(["", *self.tiers])]
+
+    def targets(self) -> dict[tuple[str, str], int | None]:
+        """(kind, tier) → minutes, as ``services.set_response_targets`` takes them."""
+        return {(kind, tier): self[_field_name(kind, n)].data
+                for kind in KIND_LABELS for n, tier in enumerate(["", *self.tiers])}
+
+
+def _field_name(kind: str, n: int) -> str:
+    """Field 0 is everyone's, named by the kind alone; n ≥ 1 is ``tiers[n - 1]``."""
+    return kind if n == 0 else f"{kind}_{n - 1}"
+
+
+def targets_form(tiers: list[str], targets: dict[tuple[str, str], int | None]) -> TargetsForm:
+    """The targets form for the merchant's ``tiers`` (a field per kind and per tier), filled in
+    with the saved ``targets``. Built per request because each merchant names its own tiers."""
+    fields: dict[str, object] = {"tiers": tiers}
+    for kind, label in KIND_LABELS.items():
+        for n, tier in enumerate(["", *tiers]):
+            fields[_field_name(kind, n)] = IntegerField(
+                label if n == 0 else tier, validators=[Optional(), NumberRange(1, MAX_TARGET_MINUTES)],
+                default=targets.get((kind, tier)))
+    return type("TargetsForm", (TargetsForm,), fields)()

@@ -106,12 +106,17 @@ class TicketEntry(IdMixin, db.Model):
 
 
 class ResponseTarget(IdMixin, db.Model):
-    """A merchant's own response target for one kind; without a row the default applies."""
+    """A merchant's own response target for one kind, for everyone or for the members of one tier
+    (the fast complaint handling for high tiers); without a row the kind's target, else the default,
+    applies."""
 
     __tablename__ = "feedback_targets"
-    __table_args__ = (sa.UniqueConstraint("merchant_id", "kind", name="uq_feedback_targets_merchant_kind"),)
+    __table_args__ = (sa.UniqueConstraint("merchant_id", "kind", "tier",
+                                          name="uq_feedback_targets_merchant_kind_tier"),)
 
     merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"))
     kind: Mapped[str] = mapped_column(sa.String(12))
+    #: the member tier the target is for ("": everyone, the kind's own target)
+    tier: Mapped[str] = mapped_column(sa.String(20), default="", server_default="")
     #: minutes to the first reply (None: no target for this kind)
     minutes: Mapped[int | None]

@@ -1,4 +1,4 @@
-"""Pure rules of the feedback desk: status moves, satisfaction answers, medians."""
+"""Pure rules of the feedback desk: status moves, response targets, satisfaction answers, medians."""
 from datetime import timedelta
 
 from mcrm.core.text import fold
@@ -18,6 +18,15 @@ SATISFACTION_ANSWERS = {"1": 1, "满意": 1, "2": 2, "一般": 2, "3": 3, "不�
 
 def can_move(status: str, to: str) -> bool:
     return to in MOVES.get(status, ())
+
+
+def target_minutes(targets: dict[tuple[str, str], int | None], kind: str, tier: str | None) -> int | None:
+    """Minutes to the first reply for a ticket of ``kind`` from a member of ``tier``: the tier's own
+    target for the kind when there is one, else the kind's (``targets`` is keyed (kind, tier), with
+    tier "" for everyone). None: no target."""
+    if tier and (kind, tier) in targets:
+        return targets[(kind, tier)]
+    return targets.get((kind, ""))
 
 
 def parse_satisfaction(text: str | None) -> int | None:

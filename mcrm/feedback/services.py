@@ -4,9 +4,10 @@ response targets with overdue reminders, the satisfaction question and the figur
 Replies, reminders and the satisfaction question are transactional SMS: each answers the member's
 own ticket (docs/feedback.md), so they go at any hour, opted out or not.
 """
+import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -17,7 +18,7 @@ from mcrm.core.msisdn import mask_msisdn, normalize_msisdn
 from mcrm.extensions import db
 from mcrm.feedback.models import (OPEN_STATUSES, EntryKind, FeedbackTicket, ResponseTarget, TicketEntry,
                                   TicketKind, TicketStatus)
-from mcrm.feedback.rules import can_move, median, parse_satisfaction
+from mcrm.feedback.rules import can_move, median, parse_satisfaction, target_minutes
 from mcrm.members.models import Member
 from mcrm.members.services import find_member_by_msisdn
 from mcrm.merchants.models import Merchant
@@ -65,13 +66,14 @@ def _clean_text(text: str | None, empty: ValidationError) -> str:
 def open_ticket(merchant: Merchant, *, msisdn: str, kind: str, text: str, now: datetime,
                 member: Member | None = None, inbound_message_id: int | None = None,
                 actor: Staff | None = None) -> FeedbackTicket:
-    """A new ticket (flushes); its ``number`` is what the texter is told. A texted one keeps the
-    first ``MAX_TEXT`` characters, as the SMS was; a typed one longer than that is refused."""
+    """A new ticket (flushes); its ``number`` is what the texter is told. Its deadline follows the
+    target for its kind and the member's tier. A texted one keeps the first ``MAX_TEXT`` characters,
+    as the SMS was; a typed one longer than that is refused."""
     kind = _clean_kind(kind)
     text = (text or "").strip()
     if not text:
         raise ValidationError("Feedback text is empty")
-    target = response_targets(merchant)[kind]
+    target = target_minutes(response_targets(merchant), kind, member.tier if member else None)
     ticket = FeedbackTicket(merchant_id=merchant.id, member_id=member.id if member else None, msisdn=msisdn,
                             kind=kind, text=text[:MAX_TEXT], inbound_message_id=inbound_message_id,
                             status=TicketStatus.NEW, received_at=now, created_at=now, last_activity_at=now,
@@ -112,13 +114,61 @@ class InboxFilter:
     assignee: str = ""
     overdue: bool = False
 
+    def query_args(self) -> dict[str, str]:
+        """The inbox's query string for these filters, which every page link keeps."""
+        args = {"kind": self.kind, "status": self.status, "assignee": self.assignee, "overdue": "1" * self.overdue}
+        return {name: value for name, value in args.items() if value}
 
-INBOX_LIMIT = 200
+
+#: tickets per inbox page
+INBOX_PAGE = 100
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def list_tickets(merchant: Merchant, filters: InboxFilter, *, now: datetime) -> list[FeedbackTicket]:
-    """The newest ``INBOX_LIMIT`` tickets that pass the filters; overdue ones first."""
-    query = sa.select(FeedbackTicket).where(FeedbackTicket.merchant_id == merchant.id)
+@dataclass(frozen=True)
+class InboxCursor:
+    """Where the next inbox page starts: after the ticket ``id`` in section ``overdue`` (1: the
+    overdue section, which comes first), with overdue judged ``as_of`` the first page's time so that
+    a ticket falling due while staff page on neither repeats nor goes missing."""
+    overdue: int
+    id: int
+    as_of: datetime
+
+    def __str__(self) -> str:
+        return f"{self.overdue}-{self.id}-{(self.as_of - _EPOCH) // timedelta(microseconds=1)}"
+
+    @classmethod
+    def parse(cls, text: str | None) -> "InboxCursor | None":
+        """The cursor from a page link; None (the first page) for anything else."""
+        parts = (text or "").split("-")
+        if len(parts) != 3 or not all(part.isdigit() for part in parts) or parts[0] not in ("0", "1"):
+            return None
+        try:
+            as_of = _EPOCH + timedelta(microseconds=int(parts[2]))
+        except OverflowError:
+            return None
+        return cls(int(parts[0]), int(parts[1]), as_of)
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    tickets: list[FeedbackTicket]
+    #: the next page's cursor (None: this is the last page)
+    next: InboxCursor | None
+    #: the time overdue was judged at: the first page's
+    as_of: datetime
+
+
+def list_tickets(merchant: Merchant, filters: InboxFilter, *, now: datetime, after: InboxCursor | None = None,
+                 limit: int = INBOX_PAGE) -> InboxPage:
+    """A page of the tickets that pass the filters: the overdue ones first, then the rest, newest
+    first in each. Keyset paging on (overdue, id), so a page costs the same however deep it is; the
+    later pages show the inbox as it was at the first (tickets opened since wait for a new first
+    page), so nothing repeats or goes missing while staff page."""
+    as_of = after.as_of if after else now
+    overdue = sa.case((sa.and_(FeedbackTicket.status.in_(OPEN_STATUSES), FeedbackTicket.first_response_at.is_(None),
+                               FeedbackTicket.due_at <= as_of), 1), else_=0)
+    query = sa.select(FeedbackTicket, overdue).where(FeedbackTicket.merchant_id == merchant.id)
     if filters.kind in tuple(TicketKind):
         query = query.where(FeedbackTicket.kind == filters.kind)
     if filters.status == "open" or filters.overdue:
@@ -130,9 +180,16 @@ def list_tickets(merchant: Merchant, filters: InboxFilter, *, now: datetime) -> 
     elif filters.assignee.isdigit():
         query = query.where(FeedbackTicket.assignee_id == int(filters.assignee))
     if filters.overdue:
-        query = query.where(FeedbackTicket.first_response_at.is_(None), FeedbackTicket.due_at <= now)
-    tickets = db.session.scalars(query.order_by(FeedbackTicket.id.desc()).limit(INBOX_LIMIT)).all()
-    return sorted(tickets, key=lambda t: not t.is_overdue(now))
+        query = query.where(FeedbackTicket.first_response_at.is_(None), FeedbackTicket.due_at <= as_of)
+    if after is not None:
+        # a ticket opened since the first page would fall among the pages already seen
+        query = query.where(FeedbackTicket.created_at <= as_of, sa.or_(overdue < after.overdue, sa.and_(overdue == after.overdue,
+                                                                     FeedbackTicket.id < after.id)))
+    rows = db.session.execute(query.order_by(overdue.desc(), FeedbackTicket.id.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return InboxPage(tickets=[ticket for ticket, _overdue in rows], as_of=as_of,
+                     next=InboxCursor(rows[-1][1], rows[-1][0].id, as_of) if more else None)
 
 
 def list_assignable_staff(merchant: Merchant) -> list[Staff]:
@@ -141,8 +198,8 @@ def list_assignable_staff(merchant: Merchant) -> list[Staff]:
 
 
 def assign_ticket(ticket: FeedbackTicket, merchant: Merchant, *, assignee_id: int | None) -> FeedbackTicket:
-    """Give the ticket to an active staff member of the shop (None: to nobody). A new assignee of an
-    overdue ticket is reminded again."""
+    """Give the ticket to an active staff member of the shop (None: to nobody). Someone now works on
+    it, so a new ticket is then in progress. A new assignee of an overdue ticket is reminded again."""
     if assignee_id:
         staff = db.session.scalar(sa.select(Staff).where(Staff.id == assignee_id, Staff.merchant_id == merchant.id,
                                                          Staff.is_active.is_(True)))
@@ -151,6 +208,8 @@ def assign_ticket(ticket: FeedbackTicket, merchant: Merchant, *, assignee_id: in
         if staff.id != ticket.assignee_id:
             ticket.assignee_reminded_at = None
         ticket.assignee_id = staff.id
+        if ticket.status == TicketStatus.NEW:
+            ticket.status = TicketStatus.IN_PROGRESS
     else:
         ticket.assignee_id = None
     db.session.flush()
@@ -204,15 +263,26 @@ def _live_member(ticket: FeedbackTicket) -> Member | None:
 # ------------------------------------------------------------------------------ replies and joins
 
 
-def reply_to_ticket(ticket: FeedbackTicket, merchant: Merchant, *, body: str, actor: Staff,
-                    now: datetime) -> TicketEntry:
+def reply_to_ticket(ticket: FeedbackTicket, merchant: Merchant, *, body: str, actor: Staff, now: datetime,
+                    idempotency_key: str | None = None) -> TicketEntry:
     """Text the member (a transactional SMS) and record it in the thread. The first reply is the
-    ticket's response: it stops the overdue clock, and a new ticket is then in progress."""
+    ticket's response: it stops the overdue clock, and a new ticket is then in progress.
+
+    The same ``idempotency_key`` (one per rendered form) with the same body again, from a double
+    click or a resent POST, returns the first reply and sends nothing; a different body is a new
+    reply, so a form reused after the browser's back button loses nothing."""
     if ticket.status == TicketStatus.CLOSED:
         raise ValidationError("The ticket is closed")
     body = _clean_text(body, ValidationError("The reply is empty"))
+    key = None
+    if idempotency_key:
+        digest = hashlib.sha256(f"{idempotency_key}\n{body}".encode()).hexdigest()[:40]
+        key = f"feedback-reply:{ticket.id}:{digest}"
     message = enqueue_sms(merchant, msisdn=ticket.msisdn, body=body, kind="transactional", now=now,
-                          member=_live_member(ticket), occasion=f"feedback:{ticket.id}")
+                          member=_live_member(ticket), occasion=f"feedback:{ticket.id}", idempotency_key=key)
+    if key is not None and (done := db.session.scalar(
+            sa.select(TicketEntry).where(TicketEntry.outbound_message_id == message.id))) is not None:
+        return done
     entry = TicketEntry(ticket_id=ticket.id, kind=EntryKind.REPLY, body=body, staff_id=actor.id,
                         outbound_message_id=message.id, created_at=now)
     db.session.add(entry)
@@ -267,23 +337,37 @@ def record_satisfaction(merchant: Merchant, msisdn: str, text: str | None, *, no
 # -------------------------------------------------------------------------- targets and reminders
 
 
-def response_targets(merchant: Merchant) -> dict[str, int | None]:
-    """Kind → minutes to the first reply (None: no target): the merchant's own, else the default."""
-    targets = dict(DEFAULT_TARGETS)
+def response_targets(merchant: Merchant) -> dict[tuple[str, str], int | None]:
+    """(kind, tier) → minutes to the first reply (None: no target), tier "" being everyone: the
+    merchant's own, else the default of the kind."""
+    targets: dict[tuple[str, str], int | None] = {(kind, ""): minutes for kind, minutes in DEFAULT_TARGETS.items()}
     for row in db.session.scalars(sa.select(ResponseTarget).where(ResponseTarget.merchant_id == merchant.id)):
-        targets[row.kind] = row.minutes
+        targets[(row.kind, row.tier)] = row.minutes
     return targets
 
 
-def set_response_targets(merchant: Merchant, targets: dict[str, int | None]) -> None:
-    """Save the targets of each kind (flushes). They apply to tickets opened from now on."""
-    rows = {row.kind: row for row in db.session.scalars(
+def list_target_tiers(merchant: Merchant) -> list[str]:
+    """The merchant's tiers, lowest first: each may have its own targets."""
+    return [name for name, _score in sorted(merchant.tier_thresholds, key=lambda tier: tier[1])]
+
+
+def set_response_targets(merchant: Merchant, targets: dict[tuple[str, str], int | None]) -> None:
+    """Save targets keyed (kind, tier) (flushes); they apply to tickets opened from now on. For
+    everyone (tier "") None means no target; for a tier it means the kind's target applies."""
+    rows = {(row.kind, row.tier): row for row in db.session.scalars(
         sa.select(ResponseTarget).where(ResponseTarget.merchant_id == merchant.id))}
-    for kind, minutes in targets.items():
-        kind = _clean_kind(kind)
+    for (kind, tier), minutes in targets.items():
+        kind, tier = _clean_kind(kind), (tier or "").strip()
+        if len(tier) > 20:
+            raise ValidationError("A tier name is longer than 20 characters")
         if minutes is not None and not 1 <= minutes <= MAX_TARGET_MINUTES:
             raise ValidationError("A target must be between 1 and %(most)s minutes", most=MAX_TARGET_MINUTES)
-        row = rows.get(kind) or ResponseTarget(merchant_id=merchant.id, kind=kind)
+        row = rows.get((kind, tier))
+        if tier and minutes is None:
+            if row is not None:
+                db.session.delete(row)
+            continue
+        row = row or ResponseTarget(merchant_id=merchant.id, kind=kind, tier=tier)
         row.minutes = minutes
         db.session.add(row)
     db.session.flush()

@@ -15,7 +15,7 @@ from mcrm.core.errors import NotFoundError
 from mcrm.core.saving import saving
 from mcrm.feedback import services
 from mcrm.feedback.forms import (KIND_LABELS, SATISFACTION_LABELS, STATUS_LABELS, AssignForm, NoteForm, ReplyForm,
-                                 StatusForm, TargetsForm, TicketForm)
+                                 StatusForm, TicketForm, targets_form)
 from mcrm.feedback.rules import MOVES
 
 bp = Blueprint("feedback", __name__, url_prefix="/feedback")
@@ -46,9 +46,10 @@ def index():
                                    overdue=request.args.get("overdue") == "1")
     if filters.assignee == "me":
         filters = services.InboxFilter(filters.kind, filters.status, str(current_user.id), filters.overdue)
-    now = now_utc()
-    return render_template("feedback/index.html", tickets=services.list_tickets(g.merchant, filters, now=now),
-                           filters=filters, now=now, staff=services.list_assignable_staff(g.merchant))
+    page = services.list_tickets(g.merchant, filters, now=now_utc(),
+                                 after=services.InboxCursor.parse(request.args.get("after")))
+    return render_template("feedback/index.html", page=page, filters=filters, now=page.as_of,
+                           staff=services.list_assignable_staff(g.merchant))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -88,7 +89,8 @@ def reply(ticket_id: int):
     form = ReplyForm()
     if form.validate_on_submit():
         with saving(errors=form.form_errors) as outcome:
-            services.reply_to_ticket(ticket, g.merchant, body=form.body.data, actor=current_user, now=now_utc())
+            services.reply_to_ticket(ticket, g.merchant, body=form.body.data, actor=current_user, now=now_utc(),
+                                     idempotency_key=form.idempotency_key)
         if outcome.ok:
             flash(_("Reply queued to the member"), "success")
             return redirect(url_for(".detail", ticket_id=ticket.id))
@@ -141,10 +143,10 @@ def assign(ticket_id: int):
 @bp.route("/targets", methods=["GET", "POST"])
 @role_required(Role.OWNER)
 def targets():
-    form = TargetsForm(data=services.response_targets(g.merchant))
+    form = targets_form(services.list_target_tiers(g.merchant), services.response_targets(g.merchant))
     if form.validate_on_submit():
         with saving(errors=form.form_errors) as outcome:
-            services.set_response_targets(g.merchant, {kind: form[kind].data for kind in KIND_LABELS})
+            services.set_response_targets(g.merchant, form.targets())
         if outcome.ok:
             flash(_("Response targets saved"), "success")
             return redirect(url_for(".targets"))

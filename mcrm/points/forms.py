@@ -1,5 +1,3 @@
-import uuid
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, StringField
@@ -7,24 +5,11 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from wtforms.validators import ValidationError as FieldError
 
 from mcrm.core.errors import ValidationError
+from mcrm.core.forms import OncePerSubmitForm
 from mcrm.points.rules import parse_amount
 
 
-class _OncePerSubmit(FlaskForm):
-    """A fresh key per rendered form: a double click or a resent POST records the change once."""
-    request_id = HiddenField()
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not self.request_id.data:
-            self.request_id.data = uuid.uuid4().hex
-
-    @property
-    def idempotency_key(self) -> str:
-        return f"console:{self.request_id.data[:64]}"
-
-
-class PurchaseForm(_OncePerSubmit):
+class PurchaseForm(OncePerSubmitForm):
     amount = StringField(_l("Amount (yuan)"), validators=[DataRequired(_l("Enter the amount"))],
                          render_kw={"inputmode": "decimal", "placeholder": "88.00"})
     #: the amount staff confirmed when asked (above the merchant's threshold); a changed amount asks again
@@ -48,7 +33,7 @@ class PurchaseForm(_OncePerSubmit):
             raise FieldError(error.translated()) from None
 
 
-class RedeemForm(_OncePerSubmit):
+class RedeemForm(OncePerSubmitForm):
     points = IntegerField(_l("Points to redeem"), validators=[InputRequired(_l("Enter the points")),
                                                               NumberRange(min=1, max=100_000_000)])
     reason = StringField(_l("For"), validators=[Length(max=200)],

@@ -85,12 +85,32 @@ def test_an_answered_ticket_reminds_nobody_and_an_unassigned_one_the_owner_at_on
 def test_suggestions_have_no_target_unless_the_merchant_sets_one(phone, merchant, now):
     phone.text("YJ 多放辣", now=now)
     assert _only_ticket().due_at is None
-    services.set_response_targets(merchant, {"suggestion": 60, "complaint": None, "praise": None})
+    services.set_response_targets(merchant, {("suggestion", ""): 60, ("complaint", ""): None, ("praise", ""): None})
     db.session.commit()
     phone.text("YJ 少放盐", now=now)
     phone.text("TS 太慢", now=now)
     due = dict(db.session.execute(sa.select(FeedbackTicket.text, FeedbackTicket.due_at)).all())
     assert due == {"多放辣": None, "少放盐": now + timedelta(hours=1), "太慢": None}
+
+
+def test_a_gold_members_complaint_is_due_sooner_and_reminds_sooner(phone, merchant, make_member, make_staff, now):
+    owner = make_staff("owner", msisdn="13700137000")
+    make_member(msisdn=CONSUMER).tier = "金卡"
+    services.set_response_targets(merchant, {("complaint", "金卡"): 30})
+    db.session.commit()
+    phone.text("TS 菜太咸", now=now)                                 # the gold member
+    phone.text("TS 汤太凉", now=now, msisdn="+8613900139001")        # not a member: 2 hours
+    gold, other = db.session.scalars(sa.select(FeedbackTicket).order_by(FeedbackTicket.id)).all()
+    assert (gold.due_at, other.due_at) == (now + timedelta(minutes=30), now + timedelta(hours=2))
+    assert not gold.is_overdue(now + timedelta(minutes=29)) and gold.is_overdue(now + timedelta(minutes=30))
+    assert tasks.remind_overdue_tickets(now=now + timedelta(minutes=30)) == 1
+    assert _sms_to(owner.msisdn) == [f"工单{gold.number}（投诉）超时未回复，负责人：无。菜太咸"]
+    # emptied, the tier's target gives way to the kind's again
+    services.set_response_targets(merchant, {("complaint", "金卡"): None})
+    db.session.commit()
+    phone.text("TS 又咸了", now=now + timedelta(days=2))
+    latest = db.session.scalars(sa.select(FeedbackTicket).order_by(FeedbackTicket.id.desc())).first()
+    assert latest.due_at == now + timedelta(days=2, hours=2)
 
 
 def test_the_satisfaction_answer_is_recorded(phone, merchant, now):
