@@ -143,13 +143,14 @@ def throughput(args, merchant: Merchant, access_number: str, rng: random.Random)
     while process_inbound_sms("bench", limit=args.batch, now=NOW):
         pass
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    failed = db.session.scalar(sa.select(sa.func.count()).where(InboundMessage.status == InboundStatus.FAILED))
+    failed = db.session.scalar(sa.select(sa.func.count())
+                               .where(InboundMessage.status == InboundStatus.FAILED))
     replies = db.session.scalar(sa.select(sa.func.count()).select_from(OutboundMessage))
     answers = db.session.scalar(sa.select(sa.func.count()).select_from(SurveyAnswer))
     completed = db.session.scalar(sa.select(sa.func.count()).where(SurveySession.survey_id == survey.id,
                                                                    SurveySession.completed_at.is_not(None)))
     expected = sum(len(texts) - 1 - texts.count("还行吧") - texts.count("十分") for _s, texts in scripts)
-    assert failed == 0 and replies == stored and answers == expected, (failed, replies, stored, answers, expected)
+    assert (failed, replies, answers) == (0, stored, expected), (failed, replies, stored, answers, expected)
     print(f"throughput (load {load:.1f} → {os.getloadavg()[0]:.1f}): {stored:,} MOs in {wall:.2f} s = "
           f"{stored / wall:,.0f} MO/s, {answers:,} answers stored = {answers / wall:,.0f} answers/s "
           f"({completed:,} sessions completed, {replies:,} replies queued, batches of {args.batch}); "
@@ -198,7 +199,7 @@ def seed_responses(merchant: Merchant, responses: int, rng: random.Random) -> Su
                              "msisdn": f"+86139{number:08d}", "started_at": at, "position": positions[-1],
                              "expires_at": at + timedelta(hours=24), "reasks": 0,
                              "finished_at": at if done else None, "completed_at": at if done else None})
-            answers += [{"session_id": first_id + number, "position": position,
+            answers += [{"session_id": first_id + number, "survey_id": survey.id, "position": position,
                          "text": value, "value": "" if rng.random() < 0.05 else value, "received_at": at}
                         for position, value in zip(positions, values, strict=True)]
         db.session.execute(session_table.insert(), sessions)
@@ -221,8 +222,8 @@ def results(args, app, merchant_id: int, rng: random.Random) -> None:
         survey_id = survey.id
         answers = db.session.scalar(sa.select(sa.func.count()).select_from(SurveyAnswer)
                                     .join(SurveySession).where(SurveySession.survey_id == survey_id))
-        print(f"seeded {args.responses:,} responses ({answers:,} answers) in {time.perf_counter() - started:.0f} s "
-              f"(not timed)", flush=True)
+        print(f"seeded {args.responses:,} responses ({answers:,} answers) in "
+              f"{time.perf_counter() - started:.0f} s (not timed)", flush=True)
         load = os.getloadavg()[0]
         walls, cpus = [], []
         for _ in range(args.samples):
@@ -249,7 +250,8 @@ def results(args, app, merchant_id: int, rng: random.Random) -> None:
         walls.append((time.perf_counter() - wall) * 1000)
         cpus.append((time.process_time() - cpu) * 1000)
         assert response.status_code == 200 and f">{args.responses}<" in response.get_data(as_text=True)
-    print(f"GET /surveys/{survey_id}/results at {args.responses:,} responses (load {os.getloadavg()[0]:.1f}), "
+    print(f"GET /surveys/{survey_id}/results at {args.responses:,} responses "
+          f"(load {os.getloadavg()[0]:.1f}), "
           f"{args.samples} requests: wall p50 {statistics.median(walls):.0f} ms, max {max(walls):.0f} ms; "
           f"CPU p50 {statistics.median(cpus):.0f} ms; target < 300 ms: "
           f"{'met' if max(walls) < 300 else 'NOT met'}", flush=True)
@@ -275,8 +277,8 @@ def run(args) -> None:
         db.session.commit()
         started = time.perf_counter()
         seed(merchant, 0, args.members, rng)
-        print(f"{db.engine.dialect.name}: seeded {args.members:,} members in {time.perf_counter() - started:.0f} s",
-              flush=True)
+        print(f"{db.engine.dialect.name}: seeded {args.members:,} members in "
+              f"{time.perf_counter() - started:.0f} s", flush=True)
         merchant = db.session.get(Merchant, merchant.id)
         merchant_id = merchant.id
         throughput(args, merchant, settings.access_number, rng)
@@ -286,7 +288,8 @@ def run(args) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=10_000)
     parser.add_argument("--latency-sessions", type=int, default=400)
     parser.add_argument("--responses", type=int, default=100_000)
@@ -297,7 +300,8 @@ def main() -> None:
                         or os.environ.get("MCRM_TEST_DATABASE_URL"))
     args = parser.parse_args()
     if args.members < args.sessions + args.latency_sessions + 100:
-        parser.error("--members must exceed --sessions + --latency-sessions by 100: the baseline texts from members")
+        parser.error("--members must exceed --sessions + --latency-sessions by 100: "
+                     "the baseline texts from members")
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
     run(args)
 
