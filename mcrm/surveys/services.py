@@ -311,7 +311,9 @@ def record_answer(session: SurveySession, text: str | None, *, now: datetime,
     survey = db.session.get(Survey, session.survey_id)
     text = (text or "")[:700]
     session.expires_at = now + timedelta(hours=survey.timeout_hours)
-    question = _current_question(session)
+    # the survey's questions read once: the waiting one, where the answer leads, the next one's text
+    questions = {question.position: question for question in list_questions(survey)}
+    question = questions.get(session.position)
     if question is None:  # a survey without questions: its intro is the one free-text question
         db.session.add(SurveyAnswer(session_id=session.id, survey_id=session.survey_id, position=0, text=text, value=text.strip(),
                                     received_at=now))
@@ -325,12 +327,12 @@ def record_answer(session: SurveySession, text: str | None, *, now: datetime,
     # a valid answer, or the last invalid one: kept with an empty value, and the question skipped
     db.session.add(SurveyAnswer(session_id=session.id, survey_id=session.survey_id, position=question.position,
                                 text=text, value=value or "", received_at=now))
-    following = flow.next_position([_as_flow(q) for q in list_questions(survey)], question.position, value)
+    following = flow.next_position([_as_flow(q) for q in questions.values()], question.position, value)
     if following is None:
         return _complete(session, survey, now=now, member=member)
     session.position, session.reasks = following, 0
     db.session.flush()
-    return Step(text=_current_question(session).text)
+    return Step(text=questions[following].text)
 
 
 def _complete(session: SurveySession, survey: Survey, *, now: datetime, member: Member | None) -> Step:
