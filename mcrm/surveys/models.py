@@ -59,10 +59,12 @@ class SurveyQuestion(IdMixin, db.Model):
 class SurveySession(IdMixin, db.Model):
     """One texter going through one survey; open until finished or expired."""
     __tablename__ = "survey_sessions"
-    __table_args__ = (sa.Index("ix_survey_sessions_lookup", "merchant_id", "msisdn", "expires_at"),)
+    __table_args__ = (sa.Index("ix_survey_sessions_lookup", "merchant_id", "msisdn", "expires_at"),
+                      # the results' counts read this index alone
+                      sa.Index("ix_survey_sessions_results", "survey_id", "completed_at"))
 
     merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"))
-    survey_id: Mapped[int] = mapped_column(sa.ForeignKey("surveys.id"), index=True)
+    survey_id: Mapped[int] = mapped_column(sa.ForeignKey("surveys.id"))
     msisdn: Mapped[str] = mapped_column(sa.String(20))
     member_id: Mapped[int | None] = mapped_column(sa.ForeignKey("members.id"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -83,8 +85,13 @@ class SurveySession(IdMixin, db.Model):
 
 class SurveyAnswer(IdMixin, db.Model):
     __tablename__ = "survey_answers"
+    # the results group a survey's answers by (position, value), and count their sessions, from this
+    # index alone: one range read, no join, no sort (bench/surveys.py, 100,000 responses)
+    __table_args__ = (sa.Index("ix_survey_answers_tally", "survey_id", "position", "value", "session_id"),)
 
     session_id: Mapped[int] = mapped_column(sa.ForeignKey("survey_sessions.id", ondelete="CASCADE"), index=True)
+    #: the session's survey, kept on the answer so the results read one index range
+    survey_id: Mapped[int] = mapped_column(sa.ForeignKey("surveys.id"))
     #: the question's position; 0 for the answer to the intro of a survey without questions
     position: Mapped[int] = mapped_column(default=0)
     #: what the texter sent
