@@ -16,3 +16,4 @@ from mcrm.segments.models import Segment  # noqa: F401
 from mcrm.agenda.models import AgendaItem, AgendaReminder  # noqa: F401
 from mcrm.campaigns.models import Campaign, CampaignCoupon, CampaignRecipient, CampaignRun  # noqa: F401
 from mcrm.care.models import CareCoupon, CareGreeting, CareRun  # noqa: F401
+from mcrm.api.models import ApiRequest, ApiToken  # noqa: F401

@@ -31,6 +31,7 @@ Every variable, its default and meaning:
                            rate limits see the proxy's address for everyone. Never more than
                            there are: a client could then choose its own address.
 ``MCRM_LOGIN_RATE_LIMIT``  Login attempts allowed per client address. Default ``10 per minute``.
+``MCRM_API_RATE_LIMIT``    Requests allowed per API token (``/api/v1``). Default ``120 per minute``.
 ``MCRM_LOGIN_LOCKOUT``     Wrong passwords for one username from one address that lock that username
                            out from that address (4 times as many lock the address). Default ``5``.
 ``MCRM_LOGIN_LOCKOUT_MINUTES`` The window those are counted in. Default ``15``.
@@ -106,6 +107,7 @@ class Settings:
     default_region: str = "CN"
     ratelimit_storage: str = "memory://"
     login_rate_limit: str = "10 per minute"
+    api_rate_limit: str = "120 per minute"
     login_lockout: int = 5
     login_lockout_minutes: int = 15
     secure_cookies: bool = False
@@ -134,6 +136,7 @@ class Settings:
             default_region=get("MCRM_DEFAULT_REGION", "CN").strip().upper(),
             ratelimit_storage=get("MCRM_RATELIMIT_STORAGE", "memory://").strip(),
             login_rate_limit=get("MCRM_LOGIN_RATE_LIMIT", "10 per minute").strip(),
+            api_rate_limit=get("MCRM_API_RATE_LIMIT", "120 per minute").strip(),
             login_lockout=parse_int("MCRM_LOGIN_LOCKOUT", get("MCRM_LOGIN_LOCKOUT", "5"), minimum=1),
             login_lockout_minutes=parse_int(
                 "MCRM_LOGIN_LOCKOUT_MINUTES", get("MCRM_LOGIN_LOCKOUT_MINUTES", "15"), minimum=1),
@@ -182,8 +185,10 @@ class Settings:
                                 f"operator's SMSC, or sandbox to send no SMS at all")
         if not re.fullmatch(r"[A-Z]{2}", self.default_region):
             raise SettingsError(f"MCRM_DEFAULT_REGION must be a two-letter region code, not {self.default_region!r}")
-        if not re.fullmatch(r"\d+ per (second|minute|hour|day)", self.login_rate_limit):
-            raise SettingsError(f"MCRM_LOGIN_RATE_LIMIT must read like '10 per minute', not {self.login_rate_limit!r}")
+        for variable, limit in (("MCRM_LOGIN_RATE_LIMIT", self.login_rate_limit),
+                                ("MCRM_API_RATE_LIMIT", self.api_rate_limit)):
+            if not re.fullmatch(r"\d+ per (second|minute|hour|day)", limit):
+                raise SettingsError(f"{variable} must read like '10 per minute', not {limit!r}")
 
 
 def _database_url(value: str) -> str:

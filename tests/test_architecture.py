@@ -74,6 +74,8 @@ LAYERS = (
     ("campaigns", ("mcrm.campaigns",)),
     ("care", ("mcrm.care",)),
     ("dashboard", ("mcrm.dashboard",)),
+    # the JSON API for tills calls the services of every feature, as the pages do
+    ("api", ("mcrm.api",)),
     ("jobs", ("mcrm.jobs",)),
     ("console", ()),
     ("composition", ("mcrm", "mcrm.web", "mcrm.models", "mcrm.demo", "mcrm.cli", "mcrm.workers")),
