@@ -44,3 +44,15 @@ def api(client, make_token):
 @pytest.fixture
 def read_api(client, make_token):
     return Api(client, make_token("read"))
+
+
+@pytest.fixture
+def make_campaign_for(db):
+    """make_campaign_for(merchant) → the id of a new draft campaign of that merchant."""
+    from mcrm.campaigns.services import create_campaign
+
+    def make(merchant):
+        campaign = create_campaign(merchant, name="别家活动", body="{name}您好", actor_label="test", now=now_utc())
+        db.session.commit()
+        return campaign.id
+    return make
