@@ -36,6 +36,23 @@ class Msisdn(Text):
             raise ValidationError(error.translated()) from None
 
 
+class Amount(fields.Decimal):
+    """Yuan: a number or its text, more than 0 and within what Numeric(12, 2) stores. The range is
+    checked here and written into the document as numbers (a Range validator on a Decimal puts
+    them there as strings, which is no valid OpenAPI)."""
+
+    def __init__(self, **kwargs):
+        kwargs["metadata"] = {"exclusiveMinimum": True, "minimum": 0, "maximum": MAX_AMOUNT,
+                              **kwargs.get("metadata", {})}
+        super().__init__(places=None, allow_nan=False, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        amount = super()._deserialize(value, attr, data, **kwargs)
+        if not 0 < amount <= MAX_AMOUNT:
+            raise ValidationError(f"An amount is more than 0 and at most {MAX_AMOUNT}")
+        return amount
+
+
 class _In(Schema):
     class Meta:
         unknown = EXCLUDE  # a till sending a field this version does not know still works
@@ -127,7 +144,7 @@ class EntryOut(Schema):
     kind = fields.String(required=True, metadata={"example": "earn"})
     points = fields.Integer(required=True, metadata={"example": 88})
     balance_after = fields.Integer(required=True)
-    amount = fields.Decimal(as_string=True, allow_none=True, metadata={"example": "88.00"})
+    amount = fields.String(allow_none=True, metadata={"example": "88.00", "description": "Yuan, for purchases"})
     reason = fields.String(required=True)
     voids_entry_id = fields.Integer(allow_none=True)
     expires_at = fields.DateTime(allow_none=True)
@@ -140,9 +157,7 @@ class EntryPage(Page):
 
 class PurchaseIn(_In):
     member_id = fields.Integer(required=True, validate=ID, metadata={"example": 42})
-    amount = fields.Decimal(required=True, places=None, allow_nan=False,
-                            validate=validate.Range(min=0, min_inclusive=False, max=MAX_AMOUNT),
-                            metadata={"example": "88.00", "description": "Yuan, at most 2 decimals"})
+    amount = Amount(required=True, metadata={"example": 88.0, "description": "Yuan, at most 2 decimals"})
     client_key = Text(validate=validate.Length(min=1, max=64), metadata={
         "example": "till-3-20261206-0042",
         "description": "The till's key for this sale (or the Idempotency-Key header): a retry with it awards nothing twice"})
@@ -152,7 +167,7 @@ class PurchaseIn(_In):
 
 class PurchaseOut(Schema):
     member_id = fields.Integer(required=True)
-    amount = fields.Decimal(as_string=True, required=True, metadata={"example": "88.00"})
+    amount = fields.String(required=True, metadata={"example": "88.00"})
     points_awarded = fields.Integer(required=True, metadata={"example": 88})
     points_balance = fields.Integer(required=True)
     entry = fields.Nested(EntryOut, allow_none=True, required=True,
