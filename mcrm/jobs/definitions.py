@@ -32,6 +32,9 @@ JOBS = [
     # goes on with a day's run that a stopped process left half-queued
     {"id": "care", "func": "mcrm.jobs.tasks:care",
      "trigger": "interval", "minutes": 10},
+    # a till retries within minutes: stored answers to idempotent API requests go after a week
+    {"id": "forget_api_requests", "func": "mcrm.jobs.tasks:forget_api_requests",
+     "trigger": "cron", "hour": 4, "minute": 20},
     {"id": "release_stale_sms_claims", "func": "mcrm.jobs.tasks:release_stale_sms_claims",
      "trigger": "interval", "minutes": 5},
 ]

@@ -59,3 +59,15 @@ def test_keys_are_per_merchant(api, client, make_member, make_merchant, make_tok
     assert api.post("/purchases", json={"member_id": mine_member.id, "amount": "5", "client_key": "k"}).status_code == 201
     response = theirs.post("/purchases", json={"member_id": their_member.id, "amount": "5", "client_key": "k"})
     assert response.status_code == 201 and "Idempotent-Replayed" not in response.headers
+
+
+def test_stored_answers_are_forgotten_after_a_week(api, make_member, db):
+    from datetime import timedelta
+
+    from mcrm.core.clock import now_utc
+    from mcrm.jobs.tasks import forget_api_requests
+    body = {"member_id": make_member().id, "amount": "5", "client_key": "old-sale"}
+    api.post("/purchases", json=body)
+    assert forget_api_requests(now=now_utc() + timedelta(days=6)) == 0
+    assert forget_api_requests(now=now_utc() + timedelta(days=8)) == 1
+    assert db.session.scalar(sa.select(sa.func.count(ApiRequest.id))) == 0
