@@ -90,6 +90,8 @@ def _fields(error: HTTPException) -> dict | None:
 def error_response(error: HTTPException) -> Response:
     """The JSON answer to an HTTP error under /api/: ``{"error": {"code", "message", "fields"?}}``."""
     status = error.code or 500
+    if status >= 500:
+        db.session.rollback()  # after a failed statement PostgreSQL refuses the rest of the transaction
     code = getattr(error, "api_code", None) or STATUS_CODES.get(status, "error")
     fields = _fields(error)
     message = "The request has invalid fields" if fields else (error.description or error.name)

@@ -204,3 +204,11 @@ def test_an_api_campaign_reaches_its_segment_but_never_an_opted_out_member(api, 
 def test_a_campaign_with_a_bad_segment_or_text_is_a_400(api):
     assert api.post("/campaigns", json={"name": "x", "body": "{nosuchfield}"}).status_code == 400
     assert api.post("/campaigns", json={"name": "x", "body": "hi", "segment": {"nonsense": 1}}).status_code == 400
+
+
+@pytest.mark.parametrize("too_big", [2 ** 31, 2 ** 63, 2 ** 70])
+def test_an_id_no_column_can_hold_is_a_404_or_400(api, too_big):
+    """2 ** 31 was a 500 on PostgreSQL, whose ids are 32-bit (schemathesis found it)."""
+    assert api.get(f"/members/{too_big}").status_code == 404
+    assert api.get(f"/members/lookup?member_no={too_big}").status_code == 400
+    assert api.post("/redemptions", json={"member_id": too_big, "points": 1}).status_code == 400
