@@ -31,6 +31,7 @@ Every variable, its default and meaning:
                            rate limits see the proxy's address for everyone. Never more than
                            there are: a client could then choose its own address.
 ``MCRM_LOGIN_RATE_LIMIT``  Login attempts allowed per client address. Default ``10 per minute``.
+``MCRM_API_RATE_LIMIT``    Requests allowed per API token (``/api/v1``). Default ``120 per minute``.
 ``MCRM_LOGIN_LOCKOUT``     Wrong passwords for one username from one address that lock that username
                            out from that address (4 times as many lock the address). Default ``5``.
 ``MCRM_LOGIN_LOCKOUT_MINUTES`` The window those are counted in. Default ``15``.
@@ -116,6 +117,7 @@ class Settings:
     default_region: str = "CN"
     ratelimit_storage: str = "memory://"
     login_rate_limit: str = "10 per minute"
+    api_rate_limit: str = "120 per minute"
     login_lockout: int = 5
     login_lockout_minutes: int = 15
     secure_cookies: bool = False
@@ -147,6 +149,7 @@ class Settings:
             default_region=get("MCRM_DEFAULT_REGION", "CN").strip().upper(),
             ratelimit_storage=get("MCRM_RATELIMIT_STORAGE", "memory://").strip(),
             login_rate_limit=get("MCRM_LOGIN_RATE_LIMIT", "10 per minute").strip(),
+            api_rate_limit=get("MCRM_API_RATE_LIMIT", "120 per minute").strip(),
             login_lockout=parse_int("MCRM_LOGIN_LOCKOUT", get("MCRM_LOGIN_LOCKOUT", "5"), minimum=1),
             login_lockout_minutes=parse_int(
                 "MCRM_LOGIN_LOCKOUT_MINUTES", get("MCRM_LOGIN_LOCKOUT_MINUTES", "15"), minimum=1),
@@ -203,8 +206,10 @@ class Settings:
         if self.metrics_multiproc_dir and not Path(self.metrics_multiproc_dir).is_dir():
             raise SettingsError(f"PROMETHEUS_MULTIPROC_DIR must be an existing folder, not "
                                 f"{self.metrics_multiproc_dir!r}")
-        if not re.fullmatch(r"\d+ per (second|minute|hour|day)", self.login_rate_limit):
-            raise SettingsError(f"MCRM_LOGIN_RATE_LIMIT must read like '10 per minute', not {self.login_rate_limit!r}")
+        for variable, limit in (("MCRM_LOGIN_RATE_LIMIT", self.login_rate_limit),
+                                ("MCRM_API_RATE_LIMIT", self.api_rate_limit)):
+            if not re.fullmatch(r"\d+ per (second|minute|hour|day)", limit):
+                raise SettingsError(f"{variable} must read like '10 per minute', not {limit!r}")
 
 
 def _database_url(value: str) -> str:

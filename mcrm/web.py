@@ -9,6 +9,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wsgi import ClosingIterator
 
@@ -17,6 +18,9 @@ from mcrm import db as _db_events  # registers the SQLite pragmas on import
 from mcrm import models  # noqa: F401  (every table in the metadata)
 from mcrm.agenda.views import bp as agenda_bp
 from mcrm.audit.views import bp as audit_bp
+from mcrm.api import http as api_http
+from mcrm.api.token_views import bp as api_tokens_bp
+from mcrm.api.v1_views import bp as api_v1_bp
 from mcrm.auth.login_code_views import bp as login_codes_bp
 from mcrm.auth.services import find_staff_for_session
 from mcrm.auth.staff_views import bp as staff_bp
@@ -108,8 +112,10 @@ def register_blueprints(app: Flask) -> None:
     app.request_class = ConsoleRequest
     for blueprint in (auth_bp, login_codes_bp, staff_bp, merchants_bp, dashboard_bp, members_bp, points_bp,
                       messaging_bp, keywords_bp, segments_bp, campaigns_bp, agenda_bp, care_bp,
-                      feedback_bp, surveys_bp, ops_bp, audit_bp, privacy_bp):
+                      feedback_bp, surveys_bp, ops_bp, audit_bp, privacy_bp, api_tokens_bp):
         app.register_blueprint(blueprint)
+    app.config.update(api_http.openapi_config())
+    api_http.McrmApi(app).register_blueprint(api_v1_bp)
 
     _db_events.wrap_read_only_requests(app)
 
@@ -132,11 +138,18 @@ def register_error_pages(app: Flask) -> None:
 
     def page(code):
         def handler(error):
+            if api_http.is_api_request():
+                return api_http.error_response(error)
             return render_template("errors.html", code=code, error=error), code
         return handler
 
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, page(code))
+
+    @app.errorhandler(HTTPException)
+    def other_errors(error):
+        """The codes without a console page (401, 409, 415): JSON under /api/, Werkzeug's page elsewhere."""
+        return api_http.error_response(error) if api_http.is_api_request() else error
     app.register_error_handler(CSRFError, page(400))
 
 

@@ -78,6 +78,8 @@ LAYERS = (
     # a member's data from every feature, and its erasure from each
     ("privacy", ("mcrm.privacy",)),
     ("dashboard", ("mcrm.dashboard",)),
+    # the JSON API for tills calls the services of every feature, as the pages do
+    ("api", ("mcrm.api",)),
     ("jobs", ("mcrm.jobs",)),
     ("operations", ("mcrm.ops",)),
     ("console", ()),

@@ -26,6 +26,8 @@ class AuditAction(StrEnum):
     SETTINGS_UPDATE = "settings.update"
     MEMBER_DATA_EXPORT = "member.data_export"
     MEMBER_ERASE = "member.erase"
+    API_TOKEN_CREATE = "api_token.create"
+    API_TOKEN_REVOKE = "api_token.revoke"
 
 
 class AuditEntry(IdMixin, db.Model):

@@ -295,11 +295,14 @@ def get_campaign(merchant: Merchant, campaign_id: int) -> Campaign:
     return campaign
 
 
-def list_campaigns(merchant: Merchant, *, status: str | None = None, limit: int = 100) -> list[Campaign]:
-    """The merchant's campaigns, newest first."""
+def list_campaigns(merchant: Merchant, *, status: str | None = None, limit: int = 100,
+                   before_id: int | None = None) -> list[Campaign]:
+    """The merchant's campaigns, newest first; ``before_id`` pages back to older ones."""
     query = sa.select(Campaign).where(Campaign.merchant_id == merchant.id)
     if status:
         query = query.where(Campaign.status == CampaignStatus(status))
+    if before_id is not None:
+        query = query.where(Campaign.id < before_id)
     return list(db.session.scalars(query.order_by(Campaign.id.desc()).limit(limit)))
 
 

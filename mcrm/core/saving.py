@@ -27,7 +27,7 @@ class Outcome:
 
 @contextmanager
 def saving(*, errors: list | None = None, quiet: bool = False, keep: bool = True,
-           keep_refused: bool = False) -> Iterator[Outcome]:
+           keep_refused: bool = False, reraise: bool = False) -> Iterator[Outcome]:
     """Run the block as one change: commit when it ends, roll back when a DomainError refuses it.
 
     The reason of a refusal is flashed as an error; or appended to ``errors`` (a form's
@@ -36,6 +36,8 @@ def saving(*, errors: list | None = None, quiet: bool = False, keep: bool = True
     ``keep=False`` rolls back even a success: a try-out that must leave nothing behind.
     ``keep_refused=True`` commits what the service recorded before refusing (a failed sign-in
     counts towards the lock-out).
+    ``reraise=True`` raises the refusal again after the rollback, for a caller that answers it its
+    own way (the JSON API's error handler).
     """
     outcome = Outcome()
     try:
@@ -46,6 +48,8 @@ def saving(*, errors: list | None = None, quiet: bool = False, keep: bool = True
             db.session.commit()
         else:
             db.session.rollback()
+        if reraise:
+            raise
         if quiet:
             return
         if errors is not None:

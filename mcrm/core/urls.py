@@ -1,8 +1,9 @@
 """URL parts of the console."""
 from werkzeug.routing import IntegerConverter
 
-#: the largest id any table holds (a signed 64-bit integer, SQLite's and PostgreSQL's bigint)
-MAX_ID = 2 ** 63 - 1
+#: the largest id any table holds: ids are INTEGER, 32 bits on PostgreSQL (SQLite's take 64, but a
+#: larger number there is no row either); anything above would fail in the query with a 500
+MAX_ID = 2 ** 31 - 1
 
 
 class IdConverter(IntegerConverter):

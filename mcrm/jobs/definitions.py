@@ -35,6 +35,9 @@ JOBS = [
     # each merchant's retention setting for message texts (docs/privacy.md)
     {"id": "blank_old_message_bodies", "func": "mcrm.jobs.tasks:blank_old_message_bodies",
      "trigger": "cron", "hour": 4, "minute": 20},
+    # a till retries within minutes: stored answers to idempotent API requests go after a week
+    {"id": "forget_api_requests", "func": "mcrm.jobs.tasks:forget_api_requests",
+     "trigger": "cron", "hour": 4, "minute": 40},
     {"id": "release_stale_sms_claims", "func": "mcrm.jobs.tasks:release_stale_sms_claims",
      "trigger": "interval", "minutes": 5},
 ]

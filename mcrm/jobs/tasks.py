@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from mcrm.agenda.services import send_due_reminders
+from mcrm.api.services import forget_requests
 from mcrm.campaigns.services import dispatch_due
 from mcrm.care.services import run_due_greetings
 from mcrm.core.clock import now_utc
@@ -66,6 +67,13 @@ def release_stale_sms_claims(*, now: datetime) -> int:
     released = release_stale_claims(now)
     db.session.commit()
     return released
+
+
+def forget_api_requests(*, now: datetime) -> int:
+    """Daily: drop the stored answers of idempotent API requests older than a week."""
+    forgotten = forget_requests(now=now)
+    db.session.commit()
+    return forgotten
 
 
 def process_inbound_sms(worker_id: str = "jobs", limit: int = 50, now=None) -> int:

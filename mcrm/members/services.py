@@ -369,6 +369,14 @@ def find_member_by_msisdn(merchant: Merchant, msisdn: str, *, include_deleted: b
                              {"merchant_id": merchant.id, "msisdn": msisdn})
 
 
+def get_member_by_msisdn(merchant: Merchant, msisdn: str) -> Member:
+    """The live member with this number (E.164), or NotFoundError."""
+    member = find_member_by_msisdn(merchant, msisdn)
+    if member is None:
+        raise NotFoundError("No member has this number")
+    return member
+
+
 def get_member(merchant: Merchant, member_id: int) -> Member:
     query = sa.select(Member).where(Member.id == member_id, Member.merchant_id == merchant.id,
                                     Member.deleted_at.is_(None))

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 
 from mcrm.auth.models import Staff
-from mcrm.core.errors import ConflictError, ValidationError
+from mcrm.core.errors import ConflictError, NotFoundError, ValidationError
 from mcrm.core.msisdn import mask_msisdn, normalize_msisdn
 from mcrm.core.rows import as_loaded
 from mcrm.extensions import db
@@ -160,6 +160,14 @@ def _check_kind(kind) -> MessageKind:
         return MessageKind(kind)
     except ValueError:
         raise ValidationError("Unknown message kind %(kind)r: marketing or transactional", kind=kind) from None
+
+
+def get_outbound(merchant: Merchant, message_id: int) -> OutboundMessage:
+    """The merchant's MT of that id; another merchant's is as missing as one that never was."""
+    message = db.session.get(OutboundMessage, message_id)
+    if message is None or message.merchant_id != merchant.id:
+        raise NotFoundError("No such message")
+    return message
 
 
 def _find_by_idempotency_key(merchant: Merchant, key: str) -> OutboundMessage | None:

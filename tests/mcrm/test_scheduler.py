@@ -164,11 +164,12 @@ def test_a_run_missed_while_no_scheduler_acted_happens_once_on_start(db, leaders
     run_job(jobs["refresh_tiers"], now=local(2026, 3, 1, 3, 0), kind=RunKind.SCHEDULED)
     clock = ManualClock(local(2026, 3, 5, 9, 2))
     first = leaders(clock=clock)
-    wait_until(lambda: len(runs(db)) == 2 + 8 and all(run.finished_at for run in runs(db)),
+    wait_until(lambda: len(runs(db)) == 2 + 9 and all(run.finished_at for run in runs(db)),
                timeout=10, message="the catch-up runs")
     caught_up = {run.job_id: run for run in runs(db) if run.kind == RunKind.CATCH_UP}
     assert {job_id: run.scheduled_for for job_id, run in caught_up.items()} == {
         "expire_points": local(2026, 3, 5, 2, 10),       # once, for the latest due time
+        "forget_api_requests": local(2026, 3, 5, 4, 40),
         "remind_event_signups": local(2026, 3, 5, 9, 0),  # never ran: once, too
         "care": local(2026, 3, 5, 9, 0),
         "blank_old_message_bodies": local(2026, 3, 5, 4, 20),
@@ -195,6 +196,7 @@ def test_a_run_its_scheduler_died_in_is_marked_interrupted_and_run_again_by_the_
                          ("remind_event_signups", local(2026, 3, 5, 9, 0)),
                          ("care", local(2026, 3, 5, 9, 0)),
                          ("blank_old_message_bodies", local(2026, 3, 5, 4, 20)),
+                         ("forget_api_requests", local(2026, 3, 5, 4, 40)),
                          ("release_stale_sms_claims", local(2026, 3, 5, 9, 0)),
                          ("dispatch_campaigns", local(2026, 3, 5, 9, 1)),
                          ("send_agenda_reminders", local(2026, 3, 5, 9, 1)),
@@ -212,7 +214,7 @@ def test_a_run_its_scheduler_died_in_is_marked_interrupted_and_run_again_by_the_
     interrupted, again = runs(db, "expire_points")
     assert interrupted.status == RunStatus.INTERRUPTED and "stopped before the run finished" in interrupted.error
     assert (again.kind, again.scheduled_for, again.status) == (RunKind.CATCH_UP, due, RunStatus.OK)
-    assert len(runs(db)) == 10   # nothing else was missed
+    assert len(runs(db)) == 11   # nothing else was missed
 
 
 # --- two schedulers --------------------------------------------------------------------------
