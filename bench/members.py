@@ -100,7 +100,7 @@ def seed(merchant, start: int, stop: int, rng: random.Random) -> None:
             source=rng.choice(("sms", "console", "import")), consent_at=joined, consent_channel="sms",
             consent_detail="ZC", opted_out=opted_out, opted_out_at=NOW if opted_out else None,
             last_visit_at=last_visit, total_spend=spend,
-            **dict(zip(PURCHASE_TIMES, [*sorted(visits, reverse=True), None, None][:3], strict=True)),
+            **dict(zip(PURCHASE_TIMES, [*sorted(visits, reverse=True), None, None, None][:3], strict=True)),
             tier=rules.tier_for(balance * 2, tiers),
             tier_score=balance * 2, points_balance=balance, created_at=joined, updated_at=joined))
         rare = ["黑卡"] if i % 2000 == 0 else []
