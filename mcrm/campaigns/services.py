@@ -646,6 +646,17 @@ def issue_batch_coupons(coupon_app: KeywordApp, merchant: Merchant, rows: list, 
             if coupon is not None}
 
 
+def put_coupon(values: dict, coupon, keep: bool, merchant: Merchant) -> bool:
+    """Fill ``{coupon}`` and ``{coupon_expires}`` of a member's text from the coupon the batch issued
+    them; False when their message would go but the pool ran dry (the caller suppresses it)."""
+    if keep and coupon is None:
+        return False
+    if coupon is not None:
+        values["coupon"] = coupon.code
+        values["coupon_expires"] = last_valid_day(coupon.expires_at, merchant.timezone).isoformat()
+    return True
+
+
 def _renderer(campaign: Campaign, merchant: Merchant, run: CampaignRun, rows: list, now: datetime):
     """The batch's ``render`` for enqueue_marketing_batch: each member's text, a coupon for each
     member whose message will go (recorded against the run, so the report counts it), and for an
@@ -670,15 +681,9 @@ def _renderer(campaign: Campaign, merchant: Merchant, run: CampaignRun, rows: li
             values = member_values(MemberRow(row.id, row.name, row.points_balance, row.tier), now=now,
                                    wanted=ROW_FIELDS)
             values["shop"], values["expiring_points"] = shop, expiring.get(row.id, 0)
-            if coupon_app is not None:
-                coupon = coupons.get(row.id)
-                if keep and coupon is None:
-                    bodies.append(Suppressed(NO_COUPON_LEFT))
-                    continue
-                if coupon is not None:
-                    values["coupon"] = coupon.code
-                    values["coupon_expires"] = last_valid_day(coupon.expires_at,
-                                                              merchant.timezone).isoformat()
+            if coupon_app is not None and not put_coupon(values, coupons.get(row.id), keep, merchant):
+                bodies.append(Suppressed(NO_COUPON_LEFT))
+                continue
             bodies.append(fill(values) + invitation)
         if survey is not None:
             going = [(row.id, row.msisdn) for row, keep, body in zip(rows, kept, bodies, strict=True)

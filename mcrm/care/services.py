@@ -22,14 +22,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from mcrm.campaigns.services import (NO_COUPON_LEFT, ROW_FIELDS, MemberRow, check_body, get_coupon_app,
-                                     issue_batch_coupons)
+                                     issue_batch_coupons, put_coupon)
 from mcrm.care.calendar import (FESTIVALS_BY_CODE, StatutoryDay, festival_date, lunar_birthdays_on, lunar_year_of,
                                 solar_birthdays_on, statutory_days)
 from mcrm.care.models import CareCoupon, CareGreeting, CareKind, CareMemberTier, CareRun, RunStatus
 from mcrm.core.errors import NotFoundError, ValidationError
 from mcrm.core.templates import compile_template
 from mcrm.extensions import db
-from mcrm.keywords.apps.custom import last_valid_day
 from mcrm.keywords.fields import member_values
 from mcrm.members.models import Member
 from mcrm.merchants.models import Merchant
@@ -508,14 +507,9 @@ def _renderer(merchant: Merchant, greeting: CareGreeting, rows: list, occasions:
         bodies: list = []
         for row, keep in zip(rows, kept, strict=True):
             values = _row_values(merchant, row, now)
-            if coupon_app is not None:
-                coupon = coupons.get(row.id)
-                if keep and coupon is None:
-                    bodies.append(Suppressed(NO_COUPON_LEFT))
-                    continue
-                if coupon is not None:
-                    values["coupon"] = coupon.code
-                    values["coupon_expires"] = last_valid_day(coupon.expires_at, merchant.timezone).isoformat()
+            if coupon_app is not None and not put_coupon(values, coupons.get(row.id), keep, merchant):
+                bodies.append(Suppressed(NO_COUPON_LEFT))
+                continue
             bodies.append(fill(values))
         return bodies
     return render
