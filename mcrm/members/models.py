@@ -120,7 +120,12 @@ class Member(IdMixin, TimestampMixin, db.Model):
 
     @property
     def member_no(self) -> str:
-        return f"{self.id:08d}"
+        return self.number_of(self.id)
+
+    @staticmethod
+    def number_of(member_id: int) -> str:
+        """The member number of a member id (for rows inserted without an ORM object)."""
+        return f"{member_id:08d}"
 
     @property
     def tag_names(self) -> list[str]:
