@@ -68,7 +68,8 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def receiver(app):
+    """A Receiver, stopped before the app fixture ends (which waits for the test's threads)."""
     receiver = Receiver()
     yield receiver
     receiver.close()
