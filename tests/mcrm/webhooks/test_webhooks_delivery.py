@@ -13,9 +13,10 @@ import sqlalchemy as sa
 from mcrm.core.errors import ValidationError
 from mcrm.members.services import enrol_member
 from mcrm.webhooks import services
-from mcrm.webhooks.delivery import FIRST_WAIT, LEASE
+from mcrm.webhooks.delivery import FIRST_WAIT, LEASE, deliver_due
 from mcrm.webhooks.models import DeliveryStatus, WebhookDelivery
 from mcrm.webhooks.sending import post
+from tests.concurrency import run_together
 from tests.smsc_peer import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -213,3 +214,16 @@ def test_a_killed_workers_claim_is_delivered_after_the_lease(receiver, make_endp
     row = delivery(db)
     assert (row.status, row.attempts, row.claim_id) == (DeliveryStatus.DELIVERED, 1, None)
     assert [r["headers"]["X-Mcrm-Event-Id"] for r in receiver.requests] == [row.event_id] * 2
+
+
+def test_two_workers_at_once_post_each_delivery_once(app, receiver, make_endpoint, merchant, db, settings, now):
+    make_endpoint(receiver.url())
+    for n in range(25):
+        enrol_member(merchant, msisdn=f"138000000{n:02d}", now=now)
+    db.session.commit()
+    receiver.answers.extend([("slow", 0.05)] * 25)           # slow enough for the runs to overlap
+    tried = run_together(app, lambda n: deliver_due(settings, now=now, worker_id=f"worker{n}"), threads=2)
+    assert sum(tried) == 25 and all(tried), tried             # both took part, no row twice
+    ids = [r["headers"]["X-Mcrm-Event-Id"] for r in receiver.requests]
+    assert len(ids) == len(set(ids)) == 25
+    assert set(db.session.scalars(sa.select(WebhookDelivery.status))) == {DeliveryStatus.DELIVERED}
