@@ -27,6 +27,7 @@ from mcrm.messaging.services import (blank_old_bodies, claim_inbound, mark_inbou
                                      mark_inbound_failed, release_stale_claims)
 from mcrm.points.services import expire_due_points, refresh_all_tiers
 from mcrm.webhooks.delivery import deliver_due
+from mcrm.webhooks.services import forget_deliveries
 
 logger = logging.getLogger(__name__)
 
@@ -170,3 +171,10 @@ def deliver_webhooks(*, now: datetime) -> int:
     """Every minute: POST the webhook events that are due (new ones, and retries whose wait is
     over), committing each try; returns how many were tried."""
     return deliver_due(current_app.extensions["mcrm_settings"], now=now)
+
+
+def forget_webhook_deliveries(*, now: datetime) -> int:
+    """Daily: drop delivered and failed webhook deliveries older than 30 days."""
+    forgotten = forget_deliveries(now=now)
+    db.session.commit()
+    return forgotten

@@ -5,7 +5,7 @@ log is, so every feature may emit. The delivery job is ``webhooks.delivery``."""
 import json
 import secrets
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -17,6 +17,8 @@ from mcrm.webhooks.sending import resolve
 
 SECRET_PREFIX = "whsec_"
 MAX_ENDPOINTS = 10
+#: how long delivered and failed deliveries stay in the log
+KEEP_FINISHED = timedelta(days=30)
 
 
 def create_endpoint(merchant: Merchant, *, url: str, events: list[str], actor, now: datetime,
@@ -100,3 +102,20 @@ def resend_delivery(delivery: WebhookDelivery, *, now: datetime) -> None:
     delivery.status, delivery.attempts, delivery.next_attempt_at = DeliveryStatus.PENDING, 0, now
     delivery.claim_id = delivery.claimed_at = delivery.delivered_at = None
     db.session.flush()
+
+
+def forget_deliveries(*, now: datetime) -> int:
+    """Delete delivered and failed deliveries older than ``KEEP_FINISHED``; returns how many."""
+    return db.session.execute(sa.delete(WebhookDelivery).where(
+        WebhookDelivery.status.in_([DeliveryStatus.DELIVERED.value, DeliveryStatus.FAILED.value]),
+        WebhookDelivery.created_at < now - KEEP_FINISHED)).rowcount
+
+
+def erase_deliveries(merchant_id: int, *, member_no: str, msisdn: str) -> int:
+    """Delete the deliveries that name a member whose data is erased, sent or still waiting: an
+    erased member's events are neither kept nor sent on. Returns how many."""
+    # the bodies are written compact (``emit``), so the member's fields read exactly so
+    names = sa.or_(WebhookDelivery.body.contains(f'"member_no":"{member_no}"', autoescape=True),
+                   WebhookDelivery.body.contains(f'"msisdn":"{msisdn}"', autoescape=True))
+    return db.session.execute(sa.delete(WebhookDelivery).where(WebhookDelivery.merchant_id == merchant_id, names)
+                              ).rowcount

@@ -150,3 +150,30 @@ def test_a_completed_survey_queues_survey_completed_without_answers(phone, surve
     [event] = queued(db)
     assert event["data"]["survey_code"] == survey.code and event["data"]["msisdn_masked"] == "+86139****9000"
     assert "上菜快一点" not in json.dumps(event, ensure_ascii=False)
+
+
+def test_finished_deliveries_are_forgotten_after_30_days_and_waiting_ones_kept(make_endpoint, merchant, db, now):
+    from mcrm.jobs.tasks import forget_webhook_deliveries
+    make_endpoint("http://127.0.0.1:9/hook")
+    statuses = ["delivered", "failed", "pending"]
+    for n in range(len(statuses)):
+        enrol_member(merchant, msisdn=f"1380000000{n}", now=now)
+    for delivery, status in zip(db.session.scalars(sa.select(WebhookDelivery).order_by(WebhookDelivery.id)),
+                                statuses, strict=True):
+        delivery.status = status
+    db.session.commit()
+    assert forget_webhook_deliveries(now=now + timedelta(days=29)) == 0
+    assert forget_webhook_deliveries(now=now + timedelta(days=31)) == 2
+    assert db.session.scalars(sa.select(WebhookDelivery.status)).all() == ["pending"]
+
+
+def test_erasing_a_member_deletes_the_deliveries_that_name_it(make_endpoint, make_member, merchant, db, now):
+    from mcrm.privacy.services import erase_member
+    make_endpoint("http://127.0.0.1:9/hook", events=ALL)
+    opt_out_number(merchant, "13800138000", now=now, channel="sms")       # before it joined
+    member = make_member(msisdn="13800138000")
+    make_member(msisdn="13900139000")                                      # someone else
+    assert len(queued(db)) == 3
+    erase_member(member, now=now)
+    db.session.commit()
+    assert [event["data"]["msisdn_masked"] for event in queued(db)] == ["+86139****9000"]
