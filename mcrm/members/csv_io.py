@@ -30,9 +30,9 @@ from mcrm.members.models import (ConsentEvent, Gender, ImportStatus, Member, Mem
                                  Source)
 from mcrm.members.name_keys import name_sort_key
 from mcrm.members.queries import MemberFilter, custom_field_names, iter_members
-from mcrm.members.services import (MAX_TAGS, Consent, Welcome, emit_joined, log_consents, member_birthday, opt_out, parse_tags,
-                                   prepare_member, record_consent, set_birthday, set_member_fields, take_opt_outs,
-                                   welcome_members)
+from mcrm.members.services import (MAX_TAGS, Consent, Welcome, emit_joined, log_consents, member_birthday, opt_out,
+                                   parse_tags, prepare_member, record_consent, set_birthday, set_member_fields,
+                                   take_opt_outs, welcome_members)
 from mcrm.merchants.models import Merchant
 from mcrm.points import rules
 from mcrm.points.services import Actor, import_balances

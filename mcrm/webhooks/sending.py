@@ -60,11 +60,12 @@ def resolve(url: str, *, allow_private: bool) -> Target:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         found = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (ValueError, OSError):
-        raise ValidationError("The host of %(url)s cannot be found", url=url) from None
+        raise ValidationError("The host of this URL cannot be found") from None
     addresses = [info[4][0] for info in found]
     if not allow_private and not all(_is_public(address) for address in addresses):
-        raise ValidationError("%(url)s points into a private network; webhooks go to public addresses only",
-                              url=url)
+        # the URL itself stays out of the message: its query may hold the receiver's key, and a
+        # failed try's message goes to the log
+        raise ValidationError("This URL points into a private network; webhooks go to public addresses only")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return Target(parts.scheme, parts.hostname, port, path, addresses[0])
 
