@@ -11,7 +11,8 @@ from mcrm.core.msisdn import normalize_mobile, normalize_msisdn
 from mcrm.core.rows import register_inserted
 from mcrm.extensions import db
 from mcrm.members.birthdays import Birthday, parse_birthday
-from mcrm.members.models import ConsentEvent, ConsentRecord, Gender, Member, MemberTag, OptOut, Source
+from mcrm.members.models import (ConsentEvent, ConsentRecord, Gender, Member, MemberTag, OptOut, Source,
+                                 member_number)
 from mcrm.members.name_keys import name_sort_key
 from mcrm.merchants.models import Merchant
 from mcrm.webhooks import events as webhook_events
@@ -102,7 +103,7 @@ def enrol_member(merchant: Merchant, *, msisdn: str, now: datetime, source: str 
 def emit_joined(merchant_id: int, members: list[tuple[int, str]], *, source: str, now: datetime) -> None:
     """The ``member.joined`` webhook event of each (member id, msisdn) just enrolled or revived."""
     emit(merchant_id, WebhookEvent.MEMBER_JOINED, [
-        webhook_events.member_joined(member_no=Member.number_of(member_id), msisdn=msisdn, source=source,
+        webhook_events.member_joined(member_no=member_number(member_id), msisdn=msisdn, source=source,
                                      joined_at=now)
         for member_id, msisdn in members], now=now)
 
