@@ -19,3 +19,4 @@ from mcrm.care.models import CareCoupon, CareGreeting, CareRun  # noqa: F401
 from mcrm.ops.models import GatewayHeartbeat  # noqa: F401
 from mcrm.audit.models import AuditEntry  # noqa: F401
 from mcrm.api.models import ApiRequest, ApiToken  # noqa: F401
+from mcrm.webhooks.models import WebhookDelivery, WebhookEndpoint  # noqa: F401

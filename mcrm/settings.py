@@ -53,6 +53,14 @@ Every variable, its default and meaning:
                            multiprocess mode), shared by every web worker and gateway of one
                            machine. Default empty: each process counts alone (``mcrm run``).
                            prometheus_client reads it too, so set it before a process starts.
+``MCRM_WEBHOOK_TIMEOUT_SECS`` Seconds a webhook receiver has to answer one POST. Default ``5``
+                           (1 to 30).
+``MCRM_WEBHOOK_MAX_ATTEMPTS`` Tries of one webhook delivery before it is marked failed. Default
+                           ``8`` (1 to 20; the waits between them double from 30 seconds).
+``MCRM_WEBHOOK_ALLOW_PRIVATE`` ``true``/``false``: let webhook URLs point at private, loopback and
+                           link-local addresses. Default false: an owner could otherwise make the
+                           server POST into the network it runs in. Tests and a receiver on the
+                           same machine need true.
 =========================  ==================================================================
 
 The SMPP connection itself is configured by ``SMPP_*`` variables, read by
@@ -131,6 +139,9 @@ class Settings:
     log_format: str = "plain"
     metrics_token: str = ""
     metrics_multiproc_dir: str = ""
+    webhook_timeout_secs: int = 5
+    webhook_max_attempts: int = 8
+    webhook_allow_private: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -166,6 +177,12 @@ class Settings:
             log_format=parse_choice("MCRM_LOG_FORMAT", get("MCRM_LOG_FORMAT", "plain"), LOG_FORMATS),
             metrics_token=get("MCRM_METRICS_TOKEN", "").strip(),
             metrics_multiproc_dir=get("PROMETHEUS_MULTIPROC_DIR", "").strip(),
+            webhook_timeout_secs=parse_int("MCRM_WEBHOOK_TIMEOUT_SECS", get("MCRM_WEBHOOK_TIMEOUT_SECS", "5"),
+                                           minimum=1, maximum=30),
+            webhook_max_attempts=parse_int("MCRM_WEBHOOK_MAX_ATTEMPTS", get("MCRM_WEBHOOK_MAX_ATTEMPTS", "8"),
+                                           minimum=1, maximum=20),
+            webhook_allow_private=parse_bool("MCRM_WEBHOOK_ALLOW_PRIVATE",
+                                             get("MCRM_WEBHOOK_ALLOW_PRIVATE", "false")),
         )
         return settings.with_defaults()
 

@@ -20,6 +20,7 @@ from mcrm.agenda.views import bp as agenda_bp
 from mcrm.audit.views import bp as audit_bp
 from mcrm.api import http as api_http
 from mcrm.api.token_views import bp as api_tokens_bp
+from mcrm.webhooks.views import bp as webhooks_bp
 from mcrm.api.v1_views import bp as api_v1_bp
 from mcrm.auth.login_code_views import bp as login_codes_bp
 from mcrm.auth.services import find_staff_for_session
@@ -112,7 +113,8 @@ def register_blueprints(app: Flask) -> None:
     app.request_class = ConsoleRequest
     for blueprint in (auth_bp, login_codes_bp, staff_bp, merchants_bp, dashboard_bp, members_bp, points_bp,
                       messaging_bp, keywords_bp, segments_bp, campaigns_bp, agenda_bp, care_bp,
-                      feedback_bp, surveys_bp, ops_bp, audit_bp, privacy_bp, api_tokens_bp):
+                      feedback_bp, surveys_bp, ops_bp, audit_bp, privacy_bp, api_tokens_bp,
+                      webhooks_bp):
         app.register_blueprint(blueprint)
     app.config.update(api_http.openapi_config())
     api_http.McrmApi(app).register_blueprint(api_v1_bp)

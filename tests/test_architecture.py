@@ -63,6 +63,8 @@ LAYERS = (
     ("auth", ("mcrm.auth",)),
     # every feature records what staff do to its data
     ("audit", ("mcrm.audit",)),
+    # every feature queues its webhook events in the transaction of its change
+    ("webhooks", ("mcrm.webhooks",)),
     ("members", ("mcrm.members",)),
     ("points", ("mcrm.points",)),
     # the members import brings opening balances, and a new member's tier, from points
@@ -80,6 +82,8 @@ LAYERS = (
     ("dashboard", ("mcrm.dashboard",)),
     # the JSON API for tills calls the services of every feature, as the pages do
     ("api", ("mcrm.api",)),
+    # the delivery job's claims reuse the outbox's
+    ("webhook delivery", ("mcrm.webhooks.delivery",)),
     ("jobs", ("mcrm.jobs",)),
     ("operations", ("mcrm.ops",)),
     ("console", ()),

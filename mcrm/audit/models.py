@@ -28,6 +28,10 @@ class AuditAction(StrEnum):
     MEMBER_ERASE = "member.erase"
     API_TOKEN_CREATE = "api_token.create"
     API_TOKEN_REVOKE = "api_token.revoke"
+    WEBHOOK_CREATE = "webhook.create"
+    WEBHOOK_ENABLE = "webhook.enable"
+    WEBHOOK_DISABLE = "webhook.disable"
+    WEBHOOK_RESEND = "webhook.resend"
 
 
 class AuditEntry(IdMixin, db.Model):

@@ -44,6 +44,9 @@ from mcrm.segments.rules import EVERYONE
 from mcrm.segments.services import check_definition, get_segment, member_ids_select
 from mcrm.surveys import services as surveys
 from mcrm.surveys.models import Survey
+from mcrm.webhooks import events
+from mcrm.webhooks.models import WebhookEvent
+from mcrm.webhooks.services import emit
 
 logger = logging.getLogger(__name__)
 
@@ -708,6 +711,7 @@ def finish_runs(*, now: datetime, merchant_id: int | None = None) -> int:
         run.status, run.finished_at = RunStatus.DONE, now
         finished += 1
         campaign = db.session.get(Campaign, run.campaign_id)
+        emit(run.merchant_id, WebhookEvent.CAMPAIGN_FINISHED, [events.campaign_finished(campaign, run)], now=now)
         if campaign.status is CampaignStatus.SENDING and not _active_runs(campaign, but=run):
             campaign.status = CampaignStatus.SCHEDULED if campaign.scheduled_at else CampaignStatus.DONE
             campaign.updated_at = now

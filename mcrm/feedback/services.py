@@ -23,6 +23,9 @@ from mcrm.members.models import Member
 from mcrm.members.services import find_member_by_msisdn
 from mcrm.merchants.models import Merchant
 from mcrm.messaging.services import enqueue_sms
+from mcrm.webhooks import events
+from mcrm.webhooks.models import WebhookEvent
+from mcrm.webhooks.services import emit
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +84,8 @@ def open_ticket(merchant: Merchant, *, msisdn: str, kind: str, text: str, now: d
                             due_at=now + timedelta(minutes=target) if target is not None else None)
     db.session.add(ticket)
     db.session.flush()
+    emit(merchant.id, WebhookEvent.FEEDBACK_RECEIVED,
+         [events.feedback_received(ticket, member_no=member.member_no if member else None)], now=now)
     return ticket
 
 

@@ -38,6 +38,12 @@ JOBS = [
     # a till retries within minutes: stored answers to idempotent API requests go after a week
     {"id": "forget_api_requests", "func": "mcrm.jobs.tasks:forget_api_requests",
      "trigger": "cron", "hour": 4, "minute": 40},
+    # webhook events live in the database (written with their change): this POSTs the due ones
+    {"id": "deliver_webhooks", "func": "mcrm.jobs.tasks:deliver_webhooks",
+     "trigger": "interval", "minutes": 1},
+    # the webhook delivery log keeps 30 days
+    {"id": "forget_webhook_deliveries", "func": "mcrm.jobs.tasks:forget_webhook_deliveries",
+     "trigger": "cron", "hour": 4, "minute": 50},
     {"id": "release_stale_sms_claims", "func": "mcrm.jobs.tasks:release_stale_sms_claims",
      "trigger": "interval", "minutes": 5},
 ]

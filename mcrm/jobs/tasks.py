@@ -7,6 +7,7 @@ import logging
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -25,6 +26,8 @@ from mcrm.messaging.models import InboundMessage
 from mcrm.messaging.services import (blank_old_bodies, claim_inbound, mark_inbound_batch_done, mark_inbound_done,
                                      mark_inbound_failed, release_stale_claims)
 from mcrm.points.services import expire_due_points, refresh_all_tiers
+from mcrm.webhooks.delivery import deliver_due
+from mcrm.webhooks.services import forget_deliveries
 
 logger = logging.getLogger(__name__)
 
@@ -162,3 +165,16 @@ def care(*, now: datetime) -> int:
     """Every few minutes: the care greetings whose local hour has come today (birthdays, festivals,
     special days), in batches, each committed; once per member and occasion however often it runs."""
     return run_due_greetings(now=now)
+
+
+def deliver_webhooks(*, now: datetime) -> int:
+    """Every minute: POST the webhook events that are due (new ones, and retries whose wait is
+    over), committing each try; returns how many were tried."""
+    return deliver_due(current_app.extensions["mcrm_settings"], now=now)
+
+
+def forget_webhook_deliveries(*, now: datetime) -> int:
+    """Daily: drop delivered and failed webhook deliveries older than 30 days."""
+    forgotten = forget_deliveries(now=now)
+    db.session.commit()
+    return forgotten

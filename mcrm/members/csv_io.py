@@ -30,9 +30,9 @@ from mcrm.members.models import (ConsentEvent, Gender, ImportStatus, Member, Mem
                                  Source)
 from mcrm.members.name_keys import name_sort_key
 from mcrm.members.queries import MemberFilter, custom_field_names, iter_members
-from mcrm.members.services import (MAX_TAGS, Consent, Welcome, log_consents, member_birthday, opt_out, parse_tags,
-                                   prepare_member, record_consent, set_birthday, set_member_fields, take_opt_outs,
-                                   welcome_members)
+from mcrm.members.services import (MAX_TAGS, Consent, Welcome, emit_joined, log_consents, member_birthday, opt_out,
+                                   parse_tags, prepare_member, record_consent, set_birthday, set_member_fields,
+                                   take_opt_outs, welcome_members)
 from mcrm.merchants.models import Merchant
 from mcrm.points import rules
 from mcrm.points.services import Actor, import_balances
@@ -345,7 +345,10 @@ def import_batch(merchant: Merchant, rows: list[tuple[int, list[str]]], *, mappi
             opting_out[row.msisdn] = member
     db.session.flush()
     ids = _insert_members(merchant, list(fresh.values()), now=now, source_label=source_label)
+    revived = set(result.new_ids)
     result.new_ids += ids.values()
+    emit_joined(merchant.id, [(member.id, member.msisdn) for member in known.values() if member.id in revived]
+                + [(member_id, msisdn) for msisdn, member_id in ids.items()], source=Source.IMPORT, now=now)
     balances = [(ids[msisdn], 0, target) if msisdn in ids
                 else (known[msisdn].id, known[msisdn].points_balance, target)
                 for msisdn, target in points.items()]

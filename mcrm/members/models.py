@@ -56,6 +56,11 @@ def _live_index(name: str, column: str) -> sa.Index:
                     sqlite_where=LIVE, postgresql_where=LIVE)
 
 
+def member_number(member_id: int) -> str:
+    """The member number of a member id (also for rows inserted without an ORM object)."""
+    return f"{member_id:08d}"
+
+
 class Member(IdMixin, TimestampMixin, db.Model):
     __tablename__ = "members"
     __table_args__ = (
@@ -120,7 +125,8 @@ class Member(IdMixin, TimestampMixin, db.Model):
 
     @property
     def member_no(self) -> str:
-        return f"{self.id:08d}"
+        # a plain function, so that classes borrowing this property (campaigns.MemberRow) work too
+        return member_number(self.id)
 
     @property
     def tag_names(self) -> list[str]:

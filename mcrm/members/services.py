@@ -11,9 +11,13 @@ from mcrm.core.msisdn import normalize_mobile, normalize_msisdn
 from mcrm.core.rows import register_inserted
 from mcrm.extensions import db
 from mcrm.members.birthdays import Birthday, parse_birthday
-from mcrm.members.models import ConsentEvent, ConsentRecord, Gender, Member, MemberTag, OptOut, Source
+from mcrm.members.models import (ConsentEvent, ConsentRecord, Gender, Member, MemberTag, OptOut, Source,
+                                 member_number)
 from mcrm.members.name_keys import name_sort_key
 from mcrm.merchants.models import Merchant
+from mcrm.webhooks import events as webhook_events
+from mcrm.webhooks.models import WebhookEvent
+from mcrm.webhooks.services import emit
 
 MAX_TAGS = 20
 
@@ -92,7 +96,16 @@ def enrol_member(merchant: Merchant, *, msisdn: str, now: datetime, source: str 
     db.session.flush()
     if consent is not None and existing is None:  # a revived member's was logged by prepare_member
         log_consents([(member, ConsentEvent.CONSENT, consent)], now=now)
+    emit_joined(merchant.id, [(member.id, msisdn)], source=source, now=now)
     return member
+
+
+def emit_joined(merchant_id: int, members: list[tuple[int, str]], *, source: str, now: datetime) -> None:
+    """The ``member.joined`` webhook event of each (member id, msisdn) just enrolled or revived."""
+    emit(merchant_id, WebhookEvent.MEMBER_JOINED, [
+        webhook_events.member_joined(member_no=member_number(member_id), msisdn=msisdn, source=source,
+                                     joined_at=now)
+        for member_id, msisdn in members], now=now)
 
 
 _members = Member.__table__
@@ -256,6 +269,8 @@ def opt_out(member: Member, *, now: datetime, how: Consent = Consent(Source.CONS
     member.opted_out_at = now
     db.session.flush()
     log_consents([(member, ConsentEvent.OPT_OUT, how)], now=now)
+    emit(member.merchant_id, WebhookEvent.MEMBER_OPTED_OUT, [webhook_events.member_opted_out(
+        member_no=member.member_no, msisdn=member.msisdn, channel=how.channel, opted_out_at=now)], now=now)
     return True
 
 
@@ -300,6 +315,8 @@ def opt_out_number(merchant: Merchant, msisdn: str, *, now: datetime, channel: s
     db.session.add(OptOut(merchant_id=merchant.id, msisdn=msisdn, opted_out_at=now, channel=channel,
                           detail=detail[:200]))
     db.session.flush()
+    emit(merchant.id, WebhookEvent.MEMBER_OPTED_OUT,
+         [webhook_events.number_opted_out(msisdn=msisdn, channel=channel, opted_out_at=now)], now=now)
     return True
 
 

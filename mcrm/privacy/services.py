@@ -19,6 +19,7 @@ from mcrm.messaging.services import erase_messages
 from mcrm.points.models import PointsEntry
 from mcrm.surveys.models import Survey, SurveyAnswer, SurveySession
 from mcrm.surveys.services import erase_answers
+from mcrm.webhooks.services import erase_deliveries
 
 
 def _plain(value):
@@ -84,8 +85,9 @@ def confirms_erasure(member: Member, typed: str) -> bool:
 def erase_member(member: Member, *, now: datetime) -> None:
     """Erase a member's personal data everywhere on their request; the ledger and the totals stay
     without the person (``members.services.erase_member_profile``). Flushes."""
-    msisdn = member.msisdn
+    msisdn, member_no = member.msisdn, member.member_no
     placeholder = erase_member_profile(member, now=now)
     erase_messages(member.merchant_id, member.id, msisdn, placeholder)
     erase_feedback(member.merchant_id, member.id, msisdn, placeholder)
     erase_answers(member.merchant_id, member.id, msisdn, placeholder)
+    erase_deliveries(member.merchant_id, member_no=member_no, msisdn=msisdn)

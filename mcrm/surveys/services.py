@@ -13,6 +13,9 @@ from mcrm.points.services import SYSTEM, grant_points
 from mcrm.surveys import flow
 from mcrm.surveys.flow import QuestionKind
 from mcrm.surveys.models import Survey, SurveyAnswer, SurveyQuestion, SurveySession
+from mcrm.webhooks import events
+from mcrm.webhooks.models import WebhookEvent
+from mcrm.webhooks.services import emit
 
 #: what an invalid answer gets before the question again, when the question has no re-ask text
 DEFAULT_REASK = "回复无法识别，请按提示作答："
@@ -424,6 +427,8 @@ def _complete(session: SurveySession, survey: Survey, *, now: datetime, member: 
                 points = survey.reward_points
             coupon_app_id = survey.reward_coupon_app_id
     db.session.flush()
+    emit(survey.merchant_id, WebhookEvent.SURVEY_COMPLETED, [events.survey_completed(
+        survey, session, member_no=member.member_no if session.member_id else None)], now=now)
     return Step(completed=True, thanks=survey.thanks, reward_points=points, reward_coupon_app_id=coupon_app_id)
 
 

@@ -164,7 +164,7 @@ def test_a_run_missed_while_no_scheduler_acted_happens_once_on_start(db, leaders
     run_job(jobs["refresh_tiers"], now=local(2026, 3, 1, 3, 0), kind=RunKind.SCHEDULED)
     clock = ManualClock(local(2026, 3, 5, 9, 2))
     first = leaders(clock=clock)
-    wait_until(lambda: len(runs(db)) == 2 + 9 and all(run.finished_at for run in runs(db)),
+    wait_until(lambda: len(runs(db)) == 2 + 11 and all(run.finished_at for run in runs(db)),
                timeout=10, message="the catch-up runs")
     caught_up = {run.job_id: run for run in runs(db) if run.kind == RunKind.CATCH_UP}
     assert {job_id: run.scheduled_for for job_id, run in caught_up.items()} == {
@@ -177,6 +177,8 @@ def test_a_run_missed_while_no_scheduler_acted_happens_once_on_start(db, leaders
         "dispatch_campaigns": local(2026, 3, 5, 9, 2),
         "send_agenda_reminders": local(2026, 3, 5, 9, 2),
         "remind_overdue_tickets": local(2026, 3, 5, 9, 2),
+        "deliver_webhooks": local(2026, 3, 5, 9, 2),
+        "forget_webhook_deliveries": local(2026, 3, 5, 4, 50),
     }
     assert {run.status for run in caught_up.values()} == {RunStatus.OK}
     assert first.heartbeat() is True   # renewing queues nothing again
@@ -200,7 +202,9 @@ def test_a_run_its_scheduler_died_in_is_marked_interrupted_and_run_again_by_the_
                          ("release_stale_sms_claims", local(2026, 3, 5, 9, 0)),
                          ("dispatch_campaigns", local(2026, 3, 5, 9, 1)),
                          ("send_agenda_reminders", local(2026, 3, 5, 9, 1)),
-                         ("remind_overdue_tickets", local(2026, 3, 5, 9, 1))]:
+                         ("remind_overdue_tickets", local(2026, 3, 5, 9, 1)),
+                         ("deliver_webhooks", local(2026, 3, 5, 9, 1)),
+                         ("forget_webhook_deliveries", local(2026, 3, 5, 4, 50))]:
         db.session.add(JobRun(job_id=job_id, kind=RunKind.SCHEDULED, scheduled_for=slot, started_at=slot,
                               finished_at=None if job_id == "expire_points" else slot,
                               status=RunStatus.RUNNING if job_id == "expire_points" else RunStatus.OK,
@@ -214,7 +218,7 @@ def test_a_run_its_scheduler_died_in_is_marked_interrupted_and_run_again_by_the_
     interrupted, again = runs(db, "expire_points")
     assert interrupted.status == RunStatus.INTERRUPTED and "stopped before the run finished" in interrupted.error
     assert (again.kind, again.scheduled_for, again.status) == (RunKind.CATCH_UP, due, RunStatus.OK)
-    assert len(runs(db)) == 11   # nothing else was missed
+    assert len(runs(db)) == 13   # nothing else was missed
 
 
 # --- two schedulers --------------------------------------------------------------------------
