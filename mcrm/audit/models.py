@@ -32,6 +32,8 @@ class AuditAction(StrEnum):
     WEBHOOK_ENABLE = "webhook.enable"
     WEBHOOK_DISABLE = "webhook.disable"
     WEBHOOK_RESEND = "webhook.resend"
+    WEBHOOK_NEW_SECRET = "webhook.new_secret"
+    WEBHOOK_DELETE = "webhook.delete"
 
 
 class AuditEntry(IdMixin, db.Model):

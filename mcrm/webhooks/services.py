@@ -33,12 +33,36 @@ def create_endpoint(merchant: Merchant, *, url: str, events: list[str], actor, n
         raise ValidationError("Choose at least one event, from the listed ones")
     if len(list_endpoints(merchant)) >= MAX_ENDPOINTS:
         raise ValidationError("A merchant has at most %(count)s webhook endpoints", count=MAX_ENDPOINTS)
-    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    secret = _new_secret()
     endpoint = WebhookEndpoint(merchant_id=merchant.id, url=url, events=[str(e) for e in chosen],
                                secret=secret, enabled=True, created_by_id=actor.id, created_at=now)
     db.session.add(endpoint)
     db.session.flush()
     return endpoint, secret
+
+
+def _new_secret() -> str:
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def replace_secret(endpoint: WebhookEndpoint) -> str:
+    """Give an endpoint a new signing secret (returned to be shown once), for a secret that leaked
+    or a receiver set up again. Deliveries are signed when they are sent, so every try from now on,
+    waiting ones included, carries the new one. Flushes."""
+    endpoint.secret = _new_secret()
+    db.session.flush()
+    return endpoint.secret
+
+
+def delete_endpoint(endpoint: WebhookEndpoint) -> int:
+    """Delete an endpoint and its deliveries, waiting ones too: nothing more is sent to it and its
+    log goes with it. Returns the deliveries deleted. Flushes."""
+    # deleted here, not left to the foreign key: SQLite enforces no ON DELETE without its pragma
+    deleted = db.session.execute(sa.delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
+                                 ).rowcount
+    db.session.delete(endpoint)
+    db.session.flush()
+    return deleted
 
 
 def list_endpoints(merchant: Merchant) -> list[WebhookEndpoint]:

@@ -57,6 +57,32 @@ def switch(endpoint_id: int, switch: str):
     return redirect(url_for("webhooks.index"))
 
 
+@bp.route("/<int:endpoint_id>/secret", methods=["POST"])
+@role_required(Role.OWNER)
+def new_secret(endpoint_id: int):
+    endpoint = get_owned_or_404(WebhookEndpoint, endpoint_id)
+    with saving() as outcome:
+        secret = services.replace_secret(endpoint)
+        audit(AuditAction.WEBHOOK_NEW_SECRET, f"webhook {endpoint.id}", host=urlsplit(endpoint.url).hostname)
+    if not outcome.ok:
+        return redirect(url_for("webhooks.index"))
+    return _page(NewEndpointForm(formdata=None), secret=secret), 200, {"Cache-Control": "no-store"}
+
+
+@bp.route("/<int:endpoint_id>/delete", methods=["POST"])
+@role_required(Role.OWNER)
+def delete(endpoint_id: int):
+    endpoint = get_owned_or_404(WebhookEndpoint, endpoint_id)
+    host = urlsplit(endpoint.url).hostname
+    with saving() as outcome:
+        deliveries = services.delete_endpoint(endpoint)
+        audit(AuditAction.WEBHOOK_DELETE, f"webhook {endpoint_id}", host=host, deliveries=deliveries)
+    if outcome.ok:
+        flash(_("The endpoint to %(host)s is deleted, with its %(count)s deliveries.", host=host, count=deliveries),
+              "success")
+    return redirect(url_for("webhooks.index"))
+
+
 @bp.route("/deliveries")
 @role_required(Role.OWNER)
 def deliveries():

@@ -124,3 +124,59 @@ def test_the_log_shows_status_tries_last_answer_and_resends_a_failed_delivery(cl
     assert "still being tried" in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).where(
         AuditEntry.action == AuditAction.WEBHOOK_RESEND)) == 1
+
+
+def test_a_new_secret_is_shown_once_and_signs_the_waiting_deliveries(client, login, make_endpoint, merchant, db,
+                                                                    now):
+    endpoint, old_secret = make_endpoint("http://127.0.0.1:9/hook")
+    enrol_member(merchant, msisdn="13800138000", now=now)
+    db.session.commit()
+    login("owner")
+    response = client.post(f"/webhooks/{endpoint.id}/secret", data={"csrf_token": csrf_token(client, "/webhooks/")})
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    secret = re.search(r"<pre data-secret>(whsec_[\w-]+)</pre>", response.get_data(as_text=True)).group(1)
+    db.session.refresh(endpoint)
+    assert secret != old_secret and endpoint.secret == secret
+    assert secret not in client.get("/webhooks/").get_data(as_text=True)
+    entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == AuditAction.WEBHOOK_NEW_SECRET))
+    assert entry.details == {"host": "127.0.0.1"} and secret not in str(entry.details)
+
+
+def test_deleting_an_endpoint_takes_its_waiting_deliveries_and_keeps_the_others(client, login, make_endpoint,
+                                                                               merchant, db, now):
+    gone, _ = make_endpoint("http://127.0.0.1:9/gone")
+    kept, _ = make_endpoint("http://127.0.0.1:9/kept")
+    enrol_member(merchant, msisdn="13800138000", now=now)
+    db.session.commit()
+    login("owner")
+    response = client.post(f"/webhooks/{gone.id}/delete", data={"csrf_token": csrf_token(client, "/webhooks/")},
+                           follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "is deleted, with its 1 deliveries" in page and "/gone" not in page and "/kept" in page
+    assert db.session.scalars(sa.select(WebhookDelivery.endpoint_id)).all() == [kept.id]
+    assert db.session.scalars(sa.select(WebhookEndpoint.id)).all() == [kept.id]
+    entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == AuditAction.WEBHOOK_DELETE))
+    assert entry.details == {"host": "127.0.0.1", "deliveries": 1}
+
+
+def test_a_manager_can_neither_rekey_nor_delete(client, login, make_endpoint, db):
+    endpoint, secret = make_endpoint("http://127.0.0.1:9/ours")
+    login("manager")
+    csrf = csrf_token(client, "/staff/preferences")
+    assert client.post(f"/webhooks/{endpoint.id}/secret", data={"csrf_token": csrf}).status_code == 403
+    assert client.post(f"/webhooks/{endpoint.id}/delete", data={"csrf_token": csrf}).status_code == 403
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(WebhookEndpoint.secret)) == secret
+
+
+def test_another_merchants_endpoint_is_neither_rekeyed_nor_deleted(client, login, make_endpoint, make_merchant, db):
+    ours, secret = make_endpoint("http://127.0.0.1:9/ours")
+    theirs, their_secret = make_endpoint("http://127.0.0.1:9/theirs", merchant=make_merchant())
+    login("owner")
+    csrf = csrf_token(client, "/webhooks/")
+    assert client.post(f"/webhooks/{theirs.id}/secret", data={"csrf_token": csrf}).status_code == 404
+    assert client.post(f"/webhooks/{theirs.id}/delete", data={"csrf_token": csrf}).status_code == 404
+    assert client.post(f"/webhooks/{ours.id}/delete", data={}).status_code == 400     # no CSRF token
+    db.session.expire_all()
+    assert [(e.id, e.secret) for e in db.session.scalars(sa.select(WebhookEndpoint).order_by(WebhookEndpoint.id))
+            ] == [(ours.id, secret), (theirs.id, their_secret)]
