@@ -40,6 +40,9 @@ def _flask_config(settings: Settings) -> dict:
     if settings.is_sqlite:
         # web threads, scheduler and gateway share one file: wait for the lock rather than fail
         engine_options["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    else:
+        # a server that accepts the connection and never answers would otherwise hold it for ever
+        engine_options["connect_args"] = {"connect_timeout": settings.db_connect_timeout}
     return {
         "SECRET_KEY": settings.secret_key,
         "SQLALCHEMY_DATABASE_URI": settings.database_url,

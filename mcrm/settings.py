@@ -7,6 +7,9 @@ Every variable, its default and meaning:
 ``DATABASE_URL``           SQLAlchemy URL. Default ``sqlite:///<instance>/mcrm.sqlite3``.
                            PostgreSQL: ``postgresql+psycopg://user:pass@host/db`` (``postgresql://``
                            means the same; needs ``pip install 'mcrm[postgres]'``).
+``MCRM_DB_CONNECT_TIMEOUT`` Seconds a new PostgreSQL connection may take before it fails (2 to
+                           300). Default ``5``: a database that does not answer fails a request
+                           (and a ``/readyz`` check) instead of holding it.
 ``SECRET_KEY``             Session signing key. Required in production; in development and
                            test it is generated once and kept in ``<instance>/secret_key``.
 ``MCRM_INSTANCE_PATH``     Folder for the SQLite file and the generated key. Default
@@ -118,6 +121,7 @@ class Settings:
     env: str = "development"
     instance_path: str = field(default_factory=lambda: str(Path("instance").resolve()))
     database_url: str = ""
+    db_connect_timeout: int = 5
     secret_key: str = ""
     access_number: str = "1065712345"
     sms_transport: str = "sandbox"  # from_env leaves it "" when unset: no default in production
@@ -153,6 +157,8 @@ class Settings:
             env=env,
             instance_path=instance,
             database_url=_database_url(get("DATABASE_URL", "")),
+            db_connect_timeout=parse_int("MCRM_DB_CONNECT_TIMEOUT", get("MCRM_DB_CONNECT_TIMEOUT", "5"),
+                                         minimum=2, maximum=300),
             secret_key=get("SECRET_KEY", ""),
             access_number=get("MCRM_ACCESS_NUMBER", "1065712345").strip(),
             sms_transport=_sms_transport(env_vars),

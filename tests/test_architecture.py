@@ -77,13 +77,13 @@ LAYERS = (
     ("segments", ("mcrm.segments",)),
     ("campaigns", ("mcrm.campaigns",)),
     ("care", ("mcrm.care",)),
-    # a member's data from every feature, and its erasure from each
-    ("privacy", ("mcrm.privacy",)),
     ("dashboard", ("mcrm.dashboard",)),
     # the JSON API for tills calls the services of every feature, as the pages do
     ("api", ("mcrm.api",)),
     # the delivery job's claims reuse the outbox's
     ("webhook delivery", ("mcrm.webhooks.delivery",)),
+    # a member's data from every feature, and its erasure from each (the API's stored answers too)
+    ("privacy", ("mcrm.privacy",)),
     ("jobs", ("mcrm.jobs",)),
     ("operations", ("mcrm.ops",)),
     ("console", ()),

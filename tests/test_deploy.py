@@ -1,14 +1,21 @@
 """The example systemd units in deploy/ name commands that exist: systemd-analyze verify (which
 fails on a missing executable and warns on a bad key) when available, else a parse; every ``mcrm``
 subcommand they run answers ``--help``, and gunicorn accepts its configuration with wsgi:app."""
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.mcrm.test_startup import free_port
+from tests.smsc_peer import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 UNITS = sorted((ROOT / "deploy" / "systemd").glob("*.service"))
@@ -76,3 +83,40 @@ def test_units_read_the_example_environment_file_whose_variables_are_documented(
     assert names and all(f"`{name}`" in documented for name in names), names
     for unit in UNITS:
         assert "EnvironmentFile=/etc/mcrm/mcrm.env" in unit.read_text()
+
+
+def test_gunicorns_own_lines_are_json_with_numbers_masked(tmp_path):
+    """gunicorn's start, its workers' boot and exit, and its access log (asked for here) are JSON lines
+    like mcrm's when JSON logs are asked for; a number in a path or a query never reaches them."""
+    port = free_port()
+    env = {**os.environ, "MCRM_ENV": "test", "MCRM_INSTANCE_PATH": str(tmp_path), "PYTHONPATH": str(ROOT),
+           "MCRM_LOG_FORMAT": "json", "MCRM_SCHEDULER": "false", "MCRM_GATEWAY": "false"}
+    log = tmp_path / "web.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen([str(BIN / "gunicorn"), "--config", "deploy/gunicorn.conf.py", "--workers", "2",
+                                   "--bind", f"127.0.0.1:{port}", "--access-logfile", "-", "wsgi:app"],
+                                  cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), timeout=60, message="gunicorn serves")
+        _answers(f"http://127.0.0.1:{port}/members/13800138000?q=13900139000&page=2")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(30) == 0
+    text = log.read_text()
+    lines = [json.loads(line) for line in text.splitlines()]   # every line is JSON
+    assert "13800138000" not in text and "13900139000" not in text
+    loggers = {line["logger"] for line in lines}
+    assert {"gunicorn.error", "gunicorn.access", "mcrm.requests"} <= loggers, loggers
+    messages = [line["message"] for line in lines if line["logger"] == "gunicorn.access"]
+    assert any(m.startswith("GET /members/138****8000?q=…&page=2 ") for m in messages), messages
+    assert any("Booting worker" in line["message"] for line in lines)
+
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=10).close()
+    except urllib.error.HTTPError:
+        pass
+    except OSError:
+        return False
+    return True

@@ -137,6 +137,18 @@ def keep_answer(request: ApiRequest, status: int, body: dict) -> None:
     db.session.flush()
 
 
+def erase_from_answers(merchant_id: int, msisdn: str, placeholder: str) -> None:
+    """A member's erasure: stored answers that quote its number (a member created, an SMS sent) quote
+    ``placeholder`` instead, so a retry still gets its answer, without the person. Flushes."""
+    table = ApiRequest.__table__
+    quoting = db.session.execute(sa.select(table.c.id, table.c.body).where(
+        table.c.merchant_id == merchant_id, sa.cast(table.c.body, sa.Text).contains(msisdn, autoescape=True))).all()
+    for row_id, body in quoting:
+        erased = json.loads(json.dumps(body, ensure_ascii=False).replace(msisdn, placeholder))
+        db.session.execute(sa.update(table).where(table.c.id == row_id).values(body=erased))
+    db.session.flush()
+
+
 def forget_requests(*, now: datetime, after: timedelta = timedelta(days=7)) -> int:
     """Drop answers older than ``after``: a till retries within minutes, not weeks."""
     return db.session.execute(sa.delete(ApiRequest).where(ApiRequest.created_at < now - after)).rowcount

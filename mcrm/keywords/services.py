@@ -20,7 +20,7 @@ from mcrm.keywords.apps.custom import (MEMBER_FIELDS, REPLIES, cancel_signup, co
 from mcrm.keywords.context import Reply
 from mcrm.keywords.engine import answer_text
 from mcrm.keywords.models import (AppKind, AppStatus, CouponCode, EventSignup, InfoRow, KeywordApp,
-                                  KeywordUse, KeywordWord)
+                                  KeywordUse, KeywordWord, PollVote, SignupStatus)
 from mcrm.keywords.records import iter_records
 from mcrm.keywords.rules import find_conflicts, parse_text
 from mcrm.merchants.models import Merchant
@@ -338,3 +338,23 @@ def cancel_event_signup(app: KeywordApp, signup_id: int, *, now: datetime) -> in
         enqueue_sms(merchant, msisdn=moved.msisdn, body=body, kind="transactional", now=now,
                     idempotency_key=f"event-promoted:{moved.id}")
     return len(promoted)
+
+
+def erase_keyword_records(merchant_id: int, msisdn: str, placeholder: str, *, now: datetime) -> None:
+    """A member's erasure: its number leaves the records of the merchant's keyword apps (answered
+    texts, votes, coupons, sign-ups), which keep ``placeholder`` so the counts, the per-number limits
+    and the seats stay. A place on a waiting list goes (nobody could be told it came free); a
+    confirmed seat stays, marked reminded, since no reminder can reach it. Flushes."""
+    apps = sa.select(KeywordApp.id).where(KeywordApp.merchant_id == merchant_id)
+    signups = EventSignup.__table__
+    theirs = sa.and_(signups.c.app_id.in_(apps), signups.c.msisdn == msisdn)
+    db.session.execute(sa.delete(signups).where(theirs, signups.c.status == SignupStatus.WAITING))
+    db.session.execute(sa.update(signups).where(theirs, signups.c.reminded_at.is_(None)).values(reminded_at=now))
+    for table in (signups, KeywordUse.__table__, PollVote.__table__):
+        db.session.execute(sa.update(table).where(table.c.app_id.in_(apps), table.c.msisdn == msisdn)
+                           .values(msisdn=placeholder))
+    coupons = CouponCode.__table__
+    db.session.execute(sa.update(coupons).where(coupons.c.merchant_id == merchant_id, coupons.c.msisdn == msisdn)
+                       .values(msisdn=placeholder))
+    db.session.expire_all()
+    db.session.flush()

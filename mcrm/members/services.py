@@ -292,11 +292,17 @@ def delete_member(member: Member, *, now: datetime) -> None:
     An opted-out member's request goes onto the opt-out list: the number still wants no marketing.
     """
     member.deleted_at = now
-    if member.opted_out:
-        db.session.add(OptOut(merchant_id=member.merchant_id, msisdn=member.msisdn,
-                              opted_out_at=member.opted_out_at or now, channel="member",
-                              detail=f"member {member.member_no} deleted"))
+    _keep_opt_out(member, now=now, detail=f"member {member.member_no} deleted")
     db.session.flush()
+
+
+def _keep_opt_out(member: Member, *, now: datetime, detail: str) -> None:
+    """Put an opted-out member's request on the opt-out list as its row leaves: the number still
+    wants no marketing, whoever enrols it or texts it next."""
+    if member.opted_out and db.session.scalar(_ON_OPT_OUT_LIST, {"merchant_id": member.merchant_id,
+                                                                  "msisdn": member.msisdn}) is None:
+        db.session.add(OptOut(merchant_id=member.merchant_id, msisdn=member.msisdn,
+                              opted_out_at=member.opted_out_at or now, channel="member", detail=detail))
 
 
 def opt_out_number(merchant: Merchant, msisdn: str, *, now: datetime, channel: str, detail: str = "",
@@ -407,10 +413,14 @@ def erase_member_profile(member: Member, *, now: datetime) -> str:
     """Remove the person from a member row on their request (PIPL): name, number, birthday, custom
     fields and tags go; points, spend and tier stay, without the person, so the merchant's totals
     hold. The row is deleted, so the number may join again as a new member; it is opted out, so
-    nothing is ever sent to it. Returns the placeholder now in place of the number: it says
+    nothing is ever sent to it, and a number that had opted out stays on the opt-out list, so it
+    joins again opted out and gets no marketing as a stranger either. Returns the placeholder now in place of the number: it says
     nothing about the number. Flushes.
     """
     placeholder = f"erased-{member.id}"
+    # the number itself, as the list holds every number: opt-out wins over erasure, and marketing
+    # can only be refused to a number it can recognise
+    _keep_opt_out(member, now=now, detail=f"member {member.member_no} erased")
     member.name, member.name_key, member.gender = "", "", Gender.UNKNOWN
     member.msisdn, member.msisdn_rev = placeholder, placeholder[::-1]
     set_birthday(member, None)

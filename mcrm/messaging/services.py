@@ -25,7 +25,7 @@ from mcrm.extensions import db
 from mcrm.members.models import Member
 from mcrm.members.services import on_opt_out_list
 from mcrm.merchants.models import Merchant
-from mcrm.messaging.models import (InboundMessage, InboundStatus, MessageKind, MessageStatus,
+from mcrm.messaging.models import (InboundMessage, InboundPart, InboundStatus, MessageKind, MessageStatus,
                                    OutboundMessage, SuppressReason)
 from mcrm.messaging.rules import is_sendable_msisdn, is_single_part, next_window_start
 from mcrm.messaging.store import MAX_PARTS, PART_UCS2, SINGLE_UCS2, UCS2, claim_update, count_parts
@@ -746,6 +746,28 @@ def erase_messages(merchant_id: int, member_id: int, msisdn: str, placeholder: s
                        .values(msisdn=placeholder, text="", payload=b""))
     db.session.expire_all()
     db.session.flush()
+
+
+def erase_inbound_parts(merchant_id: int, msisdn: str, *, access_number: str, region: str) -> int:
+    """A member's erasure: the parts of long texts from its number to this merchant go, those whose
+    message is in the inbox already (kept only against a resent part) and those still waiting for
+    the rest (the erased person's text, half arrived). Parts keep the addresses as the SMSC sent
+    them, so each is normalised and routed as it would be when stored; the table holds only groups
+    younger than the reassembly deadline. Returns the parts deleted."""
+    parts = InboundPart.__table__
+    groups = db.session.execute(sa.select(parts.c.source_addr, parts.c.destination_addr).distinct()).all()
+    theirs = []
+    for source_addr, destination_addr in groups:
+        try:
+            sender = normalize_msisdn(source_addr, region)
+        except ValidationError:
+            continue
+        merchant, _extension = route_inbound(destination_addr, access_number) if sender == msisdn else (None, "")
+        if merchant is not None and merchant.id == merchant_id:
+            theirs.append((source_addr, destination_addr))
+    return sum(db.session.execute(sa.delete(parts).where(parts.c.source_addr == source_addr,
+                                                         parts.c.destination_addr == destination_addr)).rowcount
+               for source_addr, destination_addr in theirs)
 
 
 def blank_old_bodies(merchant: Merchant, *, now: datetime) -> int:

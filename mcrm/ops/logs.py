@@ -61,12 +61,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+def dress_handler(handler: logging.Handler, settings: Settings) -> logging.Handler:
+    """``handler`` in ``settings.log_format``, through the privacy filter: for mcrm's own handler,
+    and for those a server makes itself (gunicorn's, ``deploy/gunicorn.conf.py``)."""
+    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else PlainFormatter(PLAIN_FORMAT))
+    handler.addFilter(PrivacyFilter())
+    return handler
+
+
 def configure_logging(settings: Settings, stream=None) -> logging.Handler:
     """Every record of the process to ``stream`` (standard error) at INFO, through the privacy filter,
     in ``settings.log_format``. Returns the handler."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else PlainFormatter(PLAIN_FORMAT))
-    handler.addFilter(PrivacyFilter())
+    handler = dress_handler(logging.StreamHandler(stream or sys.stderr), settings)
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     # the start-up check reads the revision through Alembic, which narrates that at INFO
     logging.getLogger("alembic").setLevel(logging.WARNING)

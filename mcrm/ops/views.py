@@ -25,7 +25,7 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    readiness = check_readiness(now_utc())
+    readiness = check_readiness(now_utc(), app=current_app._get_current_object())
     if readiness.ready:
         return jsonify(status="ready")
     return jsonify(status="not ready", reasons=list(readiness.reasons)), 503

@@ -1,6 +1,7 @@
 """A member's data gathered from every feature (a copy on request), and erased from every feature.
 
-Above the features it reads, so that none of them imports it; each erases its own tables.
+Above the features it reads (the API's stored answers too), so that none of them imports it; each
+erases its own tables. ``tests/mcrm/test_privacy.py`` lists every column that may hold a number.
 """
 from datetime import date, datetime
 from decimal import Decimal
@@ -8,14 +9,16 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from mcrm.agenda.models import AgendaItem, agenda_item_members
+from mcrm.api.services import erase_from_answers
 from mcrm.core.msisdn import national_digits
 from mcrm.extensions import db
 from mcrm.feedback.models import FeedbackTicket, TicketEntry
 from mcrm.feedback.services import erase_feedback
+from mcrm.keywords.services import erase_keyword_records
 from mcrm.members.models import Member
 from mcrm.members.services import erase_member_profile, list_consent_records, member_birthday
 from mcrm.messaging.models import InboundMessage, OutboundMessage
-from mcrm.messaging.services import erase_messages
+from mcrm.messaging.services import erase_inbound_parts, erase_messages
 from mcrm.points.models import PointsEntry
 from mcrm.surveys.models import Survey, SurveyAnswer, SurveySession
 from mcrm.surveys.services import erase_answers
@@ -82,12 +85,17 @@ def confirms_erasure(member: Member, typed: str) -> bool:
     return len(typed.strip()) == 4 and national_digits(member.msisdn).endswith(typed.strip())
 
 
-def erase_member(member: Member, *, now: datetime) -> None:
+def erase_member(member: Member, *, now: datetime, access_number: str, region: str) -> None:
     """Erase a member's personal data everywhere on their request; the ledger and the totals stay
-    without the person (``members.services.erase_member_profile``). Flushes."""
+    without the person (``members.services.erase_member_profile``), and a number that had opted out
+    stays on the opt-out list. ``access_number`` and ``region`` route the parts of long texts as the
+    gateway does (``Settings``). Flushes."""
     msisdn, member_no = member.msisdn, member.member_no
     placeholder = erase_member_profile(member, now=now)
     erase_messages(member.merchant_id, member.id, msisdn, placeholder)
+    erase_inbound_parts(member.merchant_id, msisdn, access_number=access_number, region=region)
     erase_feedback(member.merchant_id, member.id, msisdn, placeholder)
     erase_answers(member.merchant_id, member.id, msisdn, placeholder)
     erase_deliveries(member.merchant_id, member_no=member_no, msisdn=msisdn)
+    erase_keyword_records(member.merchant_id, msisdn, placeholder, now=now)
+    erase_from_answers(member.merchant_id, msisdn, placeholder)

@@ -1,7 +1,7 @@
 """A member's data on request (owner only, audited): a copy as one JSON file, and erasure."""
 import json
 
-from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
 from mcrm.audit.models import AuditAction
@@ -38,7 +38,9 @@ def erase(member_id: int):
             form.confirm.errors.append(_("These are not the last four digits of the member's number."))
         else:
             with saving() as outcome:
-                erase_member(member, now=now_utc())
+                settings = current_app.extensions["mcrm_settings"]
+                erase_member(member, now=now_utc(), access_number=settings.access_number,
+                             region=settings.default_region)
                 audit(AuditAction.MEMBER_ERASE, f"member {member.id}")
             if outcome.ok:
                 flash(_("The member's personal data has been erased."), "success")

@@ -1,6 +1,9 @@
 """``/healthz`` and ``/readyz``: ready only with the database answering, a gateway bound recently
 (its heartbeat, written by the gateway's callback) and a scheduler holding an unexpired lease;
 otherwise 503 with one reason per failing part."""
+import socket
+import threading
+import time
 from dataclasses import replace
 from datetime import timedelta
 
@@ -13,6 +16,7 @@ from mcrm.jobs.services import acquire_lease, release_lease
 from mcrm.ops.health import GATEWAY_STALE, record_gateway_heartbeat
 from mcrm.workers import start_gateway
 from tests.conftest import ConsoleClient
+from tests.mcrm.test_startup import free_port
 from tests.smsc_peer import wait_until
 
 GATEWAY_REASON = "no gateway bound to the SMSC in the last 60 s"
@@ -101,3 +105,57 @@ def test_the_gateway_worker_writes_its_heartbeat_through_the_callback(app, clien
     finally:
         assert gateway.stop(10)
     assert readiness(client)[1]["reasons"] == [GATEWAY_REASON]
+
+
+@pytest.fixture
+def silent_postgres():
+    """A TCP port that accepts connections and never says a word: a PostgreSQL server that hangs."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"postgresql+psycopg://mcrm:secret@127.0.0.1:{server.getsockname()[1]}/mcrm"
+    stop.set()
+    thread.join(5)
+    for conn in accepted:
+        conn.close()
+    server.close()
+
+
+def _readyz_within(app, seconds: float):
+    """/readyz's answer, or None when none came within ``seconds`` (the request is left hanging)."""
+    answer = []
+
+    def ask():
+        with app.app_context():
+            answer.append(app.test_client().get("/readyz"))
+
+    asking = threading.Thread(target=ask, daemon=True)
+    started = time.monotonic()
+    asking.start()
+    asking.join(seconds)
+    return (answer[0] if answer else None), time.monotonic() - started
+
+
+def test_a_database_that_accepts_and_never_answers_is_not_ready_within_3_seconds(settings, silent_postgres):
+    app = create_app(replace(settings, database_url=silent_postgres))
+    response, took = _readyz_within(app, 10)
+    assert response is not None, "/readyz hung"
+    assert response.status_code == 503 and took < 3, took
+    assert response.json == {"status": "not ready", "reasons": ["database did not answer within 2 s"]}
+
+
+def test_a_closed_postgresql_port_is_unreachable_at_once(settings):
+    app = create_app(replace(settings, database_url=f"postgresql+psycopg://mcrm:secret@127.0.0.1:{free_port()}/mcrm"))
+    response, took = _readyz_within(app, 10)
+    assert response.json == {"status": "not ready", "reasons": ["database unreachable"]} and took < 3
