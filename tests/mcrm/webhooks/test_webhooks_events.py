@@ -167,13 +167,14 @@ def test_finished_deliveries_are_forgotten_after_30_days_and_waiting_ones_kept(m
     assert db.session.scalars(sa.select(WebhookDelivery.status)).all() == ["pending"]
 
 
-def test_erasing_a_member_deletes_the_deliveries_that_name_it(make_endpoint, make_member, merchant, db, now):
+def test_erasing_a_member_deletes_the_deliveries_that_name_it(make_endpoint, make_member, merchant, db, now,
+                                                             settings):
     from mcrm.privacy.services import erase_member
     make_endpoint("http://127.0.0.1:9/hook", events=ALL)
     opt_out_number(merchant, "13800138000", now=now, channel="sms")       # before it joined
     member = make_member(msisdn="13800138000")
     make_member(msisdn="13900139000")                                      # someone else
     assert len(queued(db)) == 3
-    erase_member(member, now=now)
+    erase_member(member, now=now, access_number=settings.access_number, region=settings.default_region)
     db.session.commit()
     assert [event["data"]["msisdn_masked"] for event in queued(db)] == ["+86139****9000"]
