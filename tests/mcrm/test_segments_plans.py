@@ -12,19 +12,19 @@ from mcrm.members.models import Member
 from mcrm.segments.services import _where
 
 #: sqlite_stat1 after bench/segments.py seeded 1,000,000 members (2,001,129 ledger entries; the
-#: purchase times' indexes as migration a7c3e5f1b209 built them on those members)
+#: live indexes as migration c3f5a8e1d294 rebuilt them on those members, with the birthday's day)
 MILLION = [
     ("member_tags", "ix_member_tags_merchant_tag", "747727 747727 74773 1"),
     ("member_tags", "sqlite_autoindex_member_tags_1", "747727 2 1"),
-    ("members", "ix_members_live_birthday_month", "1000000 1000000 76924 1 1 1 1 1 1 1 1"),
-    ("members", "ix_members_live_last_visit", "1000000 1000000 2 1 1 1 1 1 1 1 1 1 1 1"),
-    ("members", "ix_members_live_opted_out", "1000000 1000000 500000 1 1 1 1 1 1 1 1"),
-    ("members", "ix_members_live_points", "1000000 1000000 15385 1 1 1 1 1 1 1 1 1 1 1"),
-    ("members", "ix_members_live_purchase_1", "1000000 1000000 2 1 1 1 1 1 1 1 1 1 1 1 1"),
-    ("members", "ix_members_live_purchase_2", "1000000 1000000 5 1 1 1 1 1 1 1 1 1 1 1 1"),
-    ("members", "ix_members_live_purchase_3", "1000000 1000000 1000000 1 1 1 1 1 1 1 1 1 1 1 1"),
-    ("members", "ix_members_live_spend", "1000000 1000000 15385 1 1 1 1 1 1 1 1 1 1 1"),
-    ("members", "ix_members_live_tier", "1000000 1000000 200000 1 1 1 1 1 1 1 1"),
+    ("members", "ix_members_live_birthday_month", "1000000 1000000 76924 1 1 1 1 1 1 1 1 1"),
+    ("members", "ix_members_live_last_visit", "1000000 1000000 2 1 1 1 1 1 1 1 1 1 1 1 1"),
+    ("members", "ix_members_live_opted_out", "1000000 1000000 500000 1 1 1 1 1 1 1 1 1"),
+    ("members", "ix_members_live_points", "1000000 1000000 15385 1 1 1 1 1 1 1 1 1 1 1 1"),
+    ("members", "ix_members_live_purchase_1", "1000000 1000000 2 1 1 1 1 1 1 1 1 1 1 1 1 1"),
+    ("members", "ix_members_live_purchase_2", "1000000 1000000 5 1 1 1 1 1 1 1 1 1 1 1 1 1"),
+    ("members", "ix_members_live_purchase_3", "1000000 1000000 1000000 1 1 1 1 1 1 1 1 1 1 1 1 1"),
+    ("members", "ix_members_live_spend", "1000000 1000000 15385 1 1 1 1 1 1 1 1 1 1 1 1"),
+    ("members", "ix_members_live_tier", "1000000 1000000 200000 1 1 1 1 1 1 1 1 1"),
     ("members", "ix_members_merchant_id", "1000000 1000000 1"),
     ("members", "ix_members_merchant_msisdn_rev", "1000000 1000000 1"),
     ("members", "ix_members_merchant_name_key", "1000000 1000000 10 1"),
@@ -131,3 +131,19 @@ def test_counts_driven_by_a_live_index_test_the_other_member_conditions_in_it(pl
 def test_the_check_sees_a_row_read(plan, merchant, now):
     custom = {"type": "custom_field", "name": "城市", "op": "eq", "value": "上海"}  # in no index
     assert _reads_member_rows(merchant, {"op": "and", "items": [SHAPES["one value"], custom]}, now)
+
+
+def _calls_functions(merchant, definition, now) -> list[str]:
+    """The SQL functions the count calls (EXPLAIN's Function opcodes: once per member tested)."""
+    steps = db.session.execute(sa.text("EXPLAIN " + _sql(merchant, definition, now))).all()
+    return [step.p4 for step in steps if step.opcode in ("Function", "PureFunc")]
+
+
+@pytest.mark.parametrize("definition", [
+    SHAPES["nested"], {"type": "birthday_date", "month": 5, "day": 20},
+    {"type": "birthday_date", "month": 5, "day": 20, "calendar": "lunar"}])
+def test_birthday_conditions_compare_the_indexed_month_and_day_and_call_no_function(plan, merchant, now, definition):
+    # the solar birthday's month and day extracted from the date (strftime) were 0.1 s of the
+    # nested count's 0.18 s of CPU at a million members
+    assert _calls_functions(merchant, definition, now) == []
+    assert not _reads_member_rows(merchant, definition, now)
