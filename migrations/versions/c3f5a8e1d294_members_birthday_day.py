@@ -48,7 +48,8 @@ def upgrade():
     # plain ALTER TABLE, no batch copy, as in 164e1440dfba
     op.add_column("members", sa.Column("birthday_day", sa.SmallInteger(), nullable=True))
     members = sa.table("members", sa.column("birthday_day", sa.SmallInteger), sa.column("birthday", sa.Date),
-                       sa.column("birthday_is_lunar", sa.Boolean), sa.column("birthday_lunar_day", sa.SmallInteger),
+                       sa.column("birthday_is_lunar", sa.Boolean),
+                       sa.column("birthday_lunar_day", sa.SmallInteger),
                        sa.column("birthday_month", sa.SmallInteger))
     op.execute(sa.update(members).where(members.c.birthday_month.is_not(None)).values(birthday_day=sa.case(
         (members.c.birthday_is_lunar == sa.true(), members.c.birthday_lunar_day),
