@@ -105,7 +105,7 @@ def give_birthdays() -> None:
     1-30), so the day has solar and lunar birthdays in about the share it has in life."""
     db.session.execute(sa.update(Member).where(Member.birthday.is_not(None), Member.id % 10 == 3).values(
         birthday_is_lunar=True, birthday_lunar_month=Member.birthday_month,
-        birthday_lunar_day=Member.id * 7919 % 30 + 1, birthday=None))
+        birthday_lunar_day=Member.id * 7919 % 30 + 1, birthday_day=Member.id * 7919 % 30 + 1, birthday=None))
     db.session.execute(sa.text("ANALYZE"))
     db.session.commit()
 

@@ -5,7 +5,8 @@
 
 Seeds members with their ledgers and tags the way bench/members.py does (Core bulk inserts, not
 timed), then times ``segments.services.count_members`` (one query each) for five segments of
-different shapes and prints p50/p95 per segment and the count. PostgreSQL: pass
+different shapes and prints p50/p95 per segment and the count, after checking that the count
+equals the number of rows ``member_ids_select`` gives. PostgreSQL: pass
 ``--database-url`` or set ``MCRM_BENCH_DATABASE_URL`` (``sh scripts/with-postgres.sh`` gives one
 as MCRM_TEST_DATABASE_URL, which is used too); the schema there is dropped and rebuilt unless
 ``--reuse`` is given and it already holds the seeded members.
@@ -38,7 +39,7 @@ from mcrm import create_app  # noqa: E402
 from mcrm.extensions import db  # noqa: E402
 from mcrm.merchants.models import Merchant  # noqa: E402
 from mcrm.merchants.services import create_merchant  # noqa: E402
-from mcrm.segments.services import count_members, describe  # noqa: E402
+from mcrm.segments.services import count_members, describe, member_ids_select  # noqa: E402
 from mcrm.settings import Settings  # noqa: E402
 
 SEGMENTS = {
@@ -110,6 +111,11 @@ def time_counts(merchant_id: int, samples: int, now=NOW) -> dict[str, Timing]:
     results = {}
     for name, definition in SEGMENTS.items():
         count = count_members(merchant_id, definition, now=now)  # warm the caches
+        # count_members may count in parts (a top-level OR): the members it selects must agree
+        members = db.session.scalar(sa.select(sa.func.count()).select_from(
+            member_ids_select(merchant_id, definition, now=now).subquery()))
+        if count != members:
+            sys.exit(f"{name}: count_members says {count:,}, member_ids_select gives {members:,}")
         walls, cpus = [], []
         for _ in range(samples):
             wall, cpu = time.perf_counter(), time.process_time()

@@ -28,6 +28,10 @@ class Birthday:
     def month(self) -> int:
         return self.lunar_month if self.is_lunar else self.solar.month
 
+    @property
+    def day(self) -> int:
+        return self.lunar_day if self.is_lunar else self.solar.day
+
     def display(self) -> str:
         if self.is_lunar:
             return f"农历{self.lunar_month:02d}{self.lunar_day:02d}"

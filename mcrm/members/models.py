@@ -36,7 +36,7 @@ MOVED_BY_PURCHASES = ("points_balance", "total_spend", "last_visit_at")
 PURCHASE_TIMES = ("purchase_1_at", "purchase_2_at", "purchase_3_at")
 #: member columns segments test that seldom change: the tier, the opt-out, the profile
 SELDOM_CHANGED = ("tier", "opted_out", "gender", "birthday_month", "birthday_is_lunar", "birthday",
-                  "birthday_lunar_month", "birthday_lunar_day")
+                  "birthday_lunar_month", "birthday_lunar_day", "birthday_day")
 
 
 def _live_index(name: str, column: str) -> sa.Index:
@@ -98,6 +98,9 @@ class Member(IdMixin, TimestampMixin, db.Model):
     birthday_lunar_day: Mapped[int | None] = mapped_column(sa.SmallInteger)
     #: month of the birthday in its own calendar, for the list filter
     birthday_month: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    #: day of the birthday in its own calendar: segments test month * 100 + day in the live indexes,
+    #: where the day of the solar date took 0.1 s of CPU per 300,000 members to extract
+    birthday_day: Mapped[int | None] = mapped_column(sa.SmallInteger)
     custom_fields: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
     source: Mapped[str] = mapped_column(sa.String(10), default=Source.CONSOLE)

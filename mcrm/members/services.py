@@ -196,7 +196,8 @@ def set_birthday(member: Member, value: Birthday | str | None) -> None:
         member.birthday = None
         member.birthday_year_known = True
         member.birthday_is_lunar = False
-        member.birthday_lunar_month = member.birthday_lunar_day = member.birthday_month = None
+        member.birthday_lunar_month = member.birthday_lunar_day = None
+        member.birthday_month = member.birthday_day = None
         return
     birthday = value if isinstance(value, Birthday) else parse_birthday(value)
     member.birthday_is_lunar = birthday.is_lunar
@@ -205,6 +206,7 @@ def set_birthday(member: Member, value: Birthday | str | None) -> None:
     member.birthday_lunar_month = birthday.lunar_month
     member.birthday_lunar_day = birthday.lunar_day
     member.birthday_month = birthday.month
+    member.birthday_day = birthday.day
 
 
 def member_birthday(member: Member) -> Birthday | None:

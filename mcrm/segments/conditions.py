@@ -202,17 +202,18 @@ def _opted_out_where(p, ctx):
 
 # -- birthdays ------------------------------------------------------------------------------------
 
-def _lunar():
-    return [Member.birthday_is_lunar == sa.true(), Member.birthday_lunar_month.is_not(None),
-            Member.birthday_lunar_day.is_not(None)]
-
-
-def _solar():
-    return [Member.birthday_is_lunar == sa.false(), Member.birthday.is_not(None)]
-
-
-def _solar_key():
-    return sa.extract("month", Member.birthday) * 100 + sa.extract("day", Member.birthday)
+def _birthdays_on(keys, calendar: str) -> list[sa.ColumnElement[bool]]:
+    """The birthdays kept in ``calendar`` (solar, lunar or any) that fall on ``keys`` (month * 100
+    + day in that calendar), one term a month: the month equal, the day in a list. Small integers
+    the live indexes carry, where extracting the solar date's month and day cost 0.1 s of CPU per
+    300,000 members tested; a month at a time is cheaper again than month * 100 + day in a list of
+    keys."""
+    days: dict[int, list[int]] = {}
+    for key in sorted(keys):
+        days.setdefault(key // 100, []).append(key % 100)
+    lunar = [] if calendar == "any" else [Member.birthday_is_lunar == (calendar == "lunar")]
+    return [sa.and_(Member.birthday_month == month, *lunar, Member.birthday_day.is_not(None),
+                    Member.birthday_day.in_(in_month)) for month, in_month in days.items()]
 
 
 @condition("birthday_month", N_("Birthday month"), N_("Birthday"),
@@ -251,10 +252,7 @@ def _birthday_date(p, t, names):
 
 @_birthday_date.sql
 def _birthday_date_where(p, ctx):
-    solar = sa.and_(*_solar(), _solar_key() == p["month"] * 100 + p["day"])
-    lunar = sa.and_(*_lunar(),
-                    Member.birthday_lunar_month == p["month"], Member.birthday_lunar_day == p["day"])
-    return {"solar": solar, "lunar": lunar, "any": sa.or_(solar, lunar)}[p["calendar"]]
+    return sa.or_(*_birthdays_on([p["month"] * 100 + p["day"]], p["calendar"]))
 
 
 @condition("birthday_soon", N_("Birthday coming up"), N_("Birthday"),
@@ -267,10 +265,11 @@ def _birthday_soon(p, t, names):
 def _birthday_soon_where(p, ctx):
     """Today to today + days in the merchant's zone; a lunar birthday counts on its solar date."""
     solar_keys, lunar_keys = birthday_keys_between(ctx.today, ctx.today + timedelta(days=p["days"]))
-    lunar_key = Member.birthday_lunar_month * 100 + Member.birthday_lunar_day
-    return sa.or_(sa.and_(*_solar(), _solar_key().in_(sorted(solar_keys))),
-                  sa.and_(*_lunar(),
-                          lunar_key.in_(sorted(lunar_keys))))
+    # the months again, around the whole: so the birthday month's index can search a window
+    # alone (it walked every member: 0.23 s of CPU at a million)
+    months = sorted({key // 100 for key in solar_keys | lunar_keys})
+    return sa.and_(Member.birthday_month.in_(months),
+                   sa.or_(*_birthdays_on(solar_keys, "solar"), *_birthdays_on(lunar_keys, "lunar")))
 
 
 # -- points and visits ----------------------------------------------------------------------------

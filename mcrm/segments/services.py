@@ -18,7 +18,7 @@ from mcrm.segments import conditions as _builtin  # noqa: F401  (registers the b
 from mcrm.segments import rules
 from mcrm.segments import survey_conditions as _surveys  # noqa: F401  (registers the survey conditions)
 from mcrm.segments.models import Segment
-from mcrm.segments.sql import SOURCES, Context, segment_where
+from mcrm.segments.sql import SOURCES, Context, segment_count, segment_where
 
 #: members shown beside the live count while a segment is edited
 SAMPLE_SIZE = 10
@@ -81,8 +81,11 @@ def member_msisdns_select(merchant_id: int, definition, *, now: datetime) -> sa.
 
 
 def count_members(merchant_id: int, definition, *, now: datetime) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Member)
-                             .where(*_where(merchant_id, definition, now)))
+    # in parts on SQLite only: PostgreSQL counted the union in 491 ms p50 where the parts took
+    # 734 ms at a million members (the same data, load 30)
+    in_parts = db.session.get_bind().dialect.name == "sqlite"
+    return db.session.scalar(segment_count(check_definition(merchant_id, definition), _context(merchant_id, now),
+                                           in_parts=in_parts))
 
 
 def sample_members(merchant_id: int, definition, *, now: datetime, limit: int = SAMPLE_SIZE) -> list[Member]:

@@ -13,7 +13,7 @@ def test_enrol_normalises_the_number_and_records_consent(db, merchant, now):
     assert member.msisdn == "+8613800138000" and member.msisdn_rev == "0008310083168+"
     assert member.name == "张三"
     assert member.birthday_is_lunar and (member.birthday_lunar_month, member.birthday_lunar_day) == (8, 15)
-    assert member.birthday_month == 8 and member.birthday is None
+    assert (member.birthday_month, member.birthday_day) == (8, 15) and member.birthday is None
     assert member.tag_names == ["VIP", "vip", "常客"]
     assert (member.consent_at, member.consent_channel, member.consent_detail) == (now, "sms", "ZC via 106571234501")
     assert member.tier == "贵宾卡"
@@ -126,3 +126,12 @@ def test_a_member_found_by_number_has_its_tags_and_a_deleted_one_only_when_asked
     assert found.id == member_id and found.tag_names == ["vip", "常客"]
     assert services.find_member_by_msisdn(merchant, "+8613800138001") is None
     assert services.find_member_by_msisdn(merchant, "+8613800138001", include_deleted=True).id == gone_id
+
+
+def test_the_birthday_keeps_its_month_and_day_in_its_own_calendar(db, make_member):
+    member = make_member(birthday="19900315")
+    assert (member.birthday_month, member.birthday_day, member.birthday_is_lunar) == (3, 15, False)
+    services.update_member(member, birthday="农历1230")
+    assert (member.birthday_month, member.birthday_day, member.birthday_is_lunar) == (12, 30, True)
+    services.update_member(member, birthday="")
+    assert (member.birthday_month, member.birthday_day) == (None, None)

@@ -115,3 +115,18 @@ def test_the_purchase_times_migration_fills_them_from_the_ledger_without_voided_
     filled = db.session.execute(sa.select(Member.purchase_1_at, Member.purchase_2_at, Member.purchase_3_at)
                                 .order_by(Member.id)).all()
     assert [tuple(row) for row in filled] == [tuple(now - timedelta(days=d) for d in (1, 5, 7)), (None,) * 3]
+
+
+def test_the_birthday_day_migration_fills_the_day_in_each_birthdays_own_calendar(db, make_member):
+    from flask_migrate import downgrade, upgrade
+
+    from mcrm.members.models import Member
+    solar, lunar, none = (make_member(birthday="19900315"), make_member(birthday="农历0820"),
+                          make_member())
+    db.session.commit()
+    ids = [solar.id, lunar.id, none.id]
+    db.session.close()
+    downgrade(revision="429e66c0eb0e")
+    upgrade()
+    days = dict(db.session.execute(sa.select(Member.id, Member.birthday_day).where(Member.id.in_(ids))).all())
+    assert [days[i] for i in ids] == [15, 20, None]
