@@ -1,7 +1,7 @@
 """members.birthday_day: the birthday's day in its own calendar, carried by the live indexes
 
 Revision ID: c3f5a8e1d294
-Revises: 429e66c0eb0e
+Revises: 2a84f8dbe06a
 Create Date: 2026-12-06 16:40:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c3f5a8e1d294'
-down_revision = '429e66c0eb0e'
+down_revision = '2a84f8dbe06a'
 branch_labels = None
 depends_on = None
 

@@ -126,7 +126,7 @@ def test_the_birthday_day_migration_fills_the_day_in_each_birthdays_own_calendar
     db.session.commit()
     ids = [solar.id, lunar.id, none.id]
     db.session.close()
-    downgrade(revision="429e66c0eb0e")
+    downgrade(revision="2a84f8dbe06a")
     upgrade()
     days = dict(db.session.execute(sa.select(Member.id, Member.birthday_day).where(Member.id.in_(ids))).all())
     assert [days[i] for i in ids] == [15, 20, None]
