@@ -1,9 +1,13 @@
 """Run one job and record it: the boundary that commits, shared by the scheduler and ``mcrm jobs run``."""
 import logging
 import os
+import random
 import socket
+import time
 import traceback
 from datetime import datetime
+
+from sqlalchemy.exc import DBAPIError
 
 from mcrm.core.clock import Clock, now_utc
 from mcrm.extensions import db
@@ -12,6 +16,17 @@ from mcrm.jobs.schedule import Job
 from mcrm.jobs.services import confirm_lease, error_summary, finish_run, has_run_for, start_run
 
 logger = logging.getLogger(__name__)
+
+#: how often a job is tried again at once when the database undid it to break a deadlock
+TRANSIENT_RETRIES = 3
+#: PostgreSQL's "deadlock detected" and "could not serialize access": the work was undone whole and
+#: may succeed when tried again (two jobs of one scheduler run in parallel threads and may lock the
+#: same members in different orders)
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def is_transient(error: BaseException) -> bool:
+    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
 
 
 def run_job(job: Job, *, now: datetime, kind: RunKind, clock: Clock = now_utc,
@@ -39,7 +54,7 @@ def run_job(job: Job, *, now: datetime, kind: RunKind, clock: Clock = now_utc,
                     pid=os.getpid())
     db.session.commit()
     try:
-        result = job.func(now=now)
+        result = _call(job, now=now)
     except Exception as error:  # noqa: BLE001  recorded and logged; the next run is another chance
         db.session.rollback()
         summary = error_summary(error)
@@ -54,3 +69,20 @@ def run_job(job: Job, *, now: datetime, kind: RunKind, clock: Clock = now_utc,
     logger.info("job %s for %s: ok (%s) in %.1fs", job.id, now.isoformat(), result,
                 (run.finished_at - run.started_at).total_seconds())
     return run
+
+
+def _call(job: Job, *, now: datetime) -> object:
+    """``job.func(now=now)``, tried again (up to ``TRANSIENT_RETRIES`` times, after a short random
+    pause) when the database undid it as a deadlock's victim: jobs are written to be run again for
+    the same ``now``, and waiting for the next period would delay a daily job by a day."""
+    retries = 0
+    while True:
+        try:
+            return job.func(now=now)
+        except DBAPIError as error:
+            if retries == TRANSIENT_RETRIES or not is_transient(error):
+                raise
+            retries += 1
+            db.session.rollback()
+            logger.warning("job %s for %s: %s; trying again", job.id, now.isoformat(), error_summary(error))
+            time.sleep(random.uniform(0.1, 0.5) * retries)

@@ -261,3 +261,59 @@ def test_of_two_schedulers_starting_at_once_exactly_one_leads(db, leaders):
     wait_until(lambda: any(leader.is_leader() for leader in both), timeout=5, message="a leader")
     assert not all(leader.heartbeat() for leader in both)
     assert sum(leader.is_leader() for leader in both) == 1
+
+
+#: the tries of ``deadlocked_once`` and what it needs to stage its deadlock
+DEADLOCK: dict = {}
+
+
+def deadlocked_once(*, now):
+    """A job adding 1 to rows 1 and 2 of ``deadlock_rows``. On its first try another connection
+    holds row 2 and then waits for row 1: a real deadlock, in which this job waits first, so
+    PostgreSQL picks it as the victim (the first to reach its deadlock_timeout checks and gives up)."""
+    import threading
+
+    from mcrm.extensions import db
+    DEADLOCK["tries"] += 1
+    bump = sa.text("UPDATE deadlock_rows SET n = n + 1 WHERE id = :id")
+    if DEADLOCK["tries"] == 1:
+        holds_two, engine = threading.Event(), db.engine
+
+        def other():
+            with engine.begin() as connection:
+                connection.execute(bump, {"id": 2})
+                holds_two.set()
+                time.sleep(0.3)                    # the job is waiting for row 2 by now
+                connection.execute(bump, {"id": 1})
+        DEADLOCK["other"] = threading.Thread(target=other)
+        db.session.execute(bump, {"id": 1})
+        DEADLOCK["other"].start()
+        assert holds_two.wait(10)
+    else:
+        db.session.execute(bump, {"id": 1})
+    db.session.execute(bump, {"id": 2})
+    return 2
+
+
+@pytest.mark.postgres
+def test_a_job_the_database_undoes_to_break_a_deadlock_is_tried_again_and_recorded_once(db, caplog):
+    db.session.execute(sa.text("CREATE TABLE deadlock_rows (id integer PRIMARY KEY, n integer NOT NULL)"))
+    db.session.execute(sa.text("INSERT INTO deadlock_rows VALUES (1, 0), (2, 0)"))
+    db.session.commit()
+    DEADLOCK.clear()
+    DEADLOCK["tries"] = 0
+    job = load_jobs([{"id": "deadlocked", "func": "tests.mcrm.test_scheduler:deadlocked_once",
+                      "trigger": "cron", "hour": 4}])["deadlocked"]
+    try:
+        with caplog.at_level(logging.INFO, logger="mcrm.jobs"):
+            run = run_job(job, now=local(2026, 3, 5, 4, 0), kind=RunKind.MANUAL)
+        DEADLOCK["other"].join(10)
+        assert (run.status, run.result, run.error) == (RunStatus.OK, "2", None)
+        assert DEADLOCK["tries"] == 2 and "DeadlockDetected" in caplog.text and "trying again" in caplog.text
+        # the other transaction's 1 and the job's second try's 1, on each row: the first try left nothing
+        assert db.session.execute(sa.text("SELECT n FROM deadlock_rows ORDER BY id")).scalars().all() == [2, 2]
+        assert len(runs(db, "deadlocked")) == 1
+    finally:
+        db.session.rollback()
+        db.session.execute(sa.text("DROP TABLE deadlock_rows"))
+        db.session.commit()
