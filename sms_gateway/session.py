@@ -293,10 +293,13 @@ class SmppWorker(Worker):
             if not unbinding:
                 if not self._stop_requested:
                     self._claim(now)
+                # the store calls above may wait seconds for the database (SQLite's write lock): a
+                # submit_sm's response timer starts as it goes out, or that wait would count against it
+                now = self.clock()
                 self._submit(now)
                 self._keepalive(now)
-            self._expire_parts(now)
             self._flush_output()
+            self._expire_parts(now)
 
     def _select_timeout(self, now: float, unbinding: bool) -> float:
         cfg = self.config
