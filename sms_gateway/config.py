@@ -26,7 +26,9 @@ SMPP_BATCH_SIZE                 50           messages claimed from the store at 
 SMPP_ENQUIRE_LINK_SECS          30           idle time before an enquire_link
 SMPP_RECONNECT_MIN_SECS         1            first reconnect delay after a lost link/failed bind
 SMPP_RECONNECT_MAX_SECS         60           cap of the exponential reconnect delay
-SMPP_RESPONSE_TIMEOUT_SECS      10           wait for bind/submit/enquire_link/unbind responses
+SMPP_RESPONSE_TIMEOUT_SECS      10           wait for bind/submit/enquire_link/unbind responses; a
+                                             timed-out submit is retried one timeout later, and its
+                                             late response on the same link still counts
 SMPP_MAX_ATTEMPTS               5            submit attempts before a transient error is final
 SMPP_RETRY_DELAY_SECS           5            first retry delay after a transient error (doubles)
 SMPP_RETRY_MAX_SECS             600          cap of the retry delay

@@ -132,6 +132,8 @@ class SmppWorker(Worker):
         self.bucket = TokenBucket(cfg.tps, self.clock)
         self._queue: collections.deque[_Outgoing] = collections.deque()   # claimed, parts left to send
         self._inflight: dict[int, tuple[_Outgoing, int, float]] = {}         # seq -> (msg, part idx, sent)
+        # submit_sm whose response timed out on the live session: seq -> (msg, part idx, timed out at)
+        self._overdue: dict[int, tuple[_Outgoing, int, float]] = {}
         self._sessions: list[_Session] = []
         self._tx: _Session | None = None
         self._next_expiry = 0.0
@@ -293,10 +295,13 @@ class SmppWorker(Worker):
             if not unbinding:
                 if not self._stop_requested:
                     self._claim(now)
+                # the store calls above may wait seconds for the database (SQLite's write lock): a
+                # submit_sm's response timer starts as it goes out, or that wait would count against it
+                now = self.clock()
                 self._submit(now)
                 self._keepalive(now)
-            self._expire_parts(now)
             self._flush_output()
+            self._expire_parts(now)
 
     def _select_timeout(self, now: float, unbinding: bool) -> float:
         cfg = self.config
@@ -342,7 +347,7 @@ class SmppWorker(Worker):
             logger.debug("%s: ignoring %s", s.role, command)
 
     def _on_submit_resp(self, pdu: Pdu) -> None:
-        entry = self._inflight.pop(pdu.sequence, None)
+        entry = self._inflight.pop(pdu.sequence, None) or self._overdue.pop(pdu.sequence, None)
         if entry is None:
             logger.debug("late or unknown %s seq %d", pdu.command, pdu.sequence)
             return
@@ -368,7 +373,8 @@ class SmppWorker(Worker):
             status = consts.SMPP_ESME_RSYSERR
         self._resolve_error(msg, status, status_name(status))
 
-    def _resolve_error(self, msg: _Outgoing, status: int, reason: str) -> None:
+    def _resolve_error(self, msg: _Outgoing, status: int, reason: str, local_delay: float = 0.0) -> None:
+        """Retry or fail ``msg``; ``local_delay`` is the retry delay of a local cause (status 0)."""
         cfg = self.config
         msg.done = True
         sms = msg.sms
@@ -383,11 +389,11 @@ class SmppWorker(Worker):
         if (status in TRANSIENT_STATUSES or status == 0) and attempts < cfg.max_attempts:
             delay = min(cfg.retry_delay_secs * (2 ** (attempts - 1)), cfg.retry_max_secs)
             if status == 0:
-                delay = 0                           # connection lost / shutdown: send again at once
+                delay = local_delay                 # lost link / shutdown: 0, send again at once
             self._retry.append(SubmitError(sms.id, status, reason, attempts,
                                            self.wallclock() + timedelta(seconds=delay)))
             self.stats["retried"] += 1
-            logger.info("MT %s to %s: %s, retry %d/%d in %.0fs", sms.id, mask_msisdn(sms.destination_addr),
+            logger.info("MT %s to %s: %s, retry %d/%d in %.1fs", sms.id, mask_msisdn(sms.destination_addr),
                         reason, attempts, cfg.max_attempts, delay)
         else:
             self._failed.append(SubmitError(sms.id, status, reason, attempts, None))
@@ -629,15 +635,21 @@ class SmppWorker(Worker):
         cfg = self.config
         limit = now - cfg.response_timeout_secs
         while self._inflight:
-            seq, (msg, _idx, sent) = next(iter(self._inflight.items()))
+            seq, (msg, idx, sent) = next(iter(self._inflight.items()))
             if sent > limit:
                 break
             del self._inflight[seq]
+            self._overdue[seq] = (msg, idx, now)
             if not msg.done:
                 self.stats["response_timeouts"] += 1
-                self._resolve_error(msg, 0, "response timeout")
+                # the SMSC may still accept it: the retry waits a response timeout more, so a late
+                # ESME_ROK records the part first and the retry finds nothing left to send
+                self._resolve_error(msg, 0, "response timeout", cfg.response_timeout_secs)
                 if self._tx is not None and self._tx.enquire_seq is None:
                     self._send_enquire(self._tx, now)     # is the link still alive?
+        given_up = limit - cfg.response_timeout_secs     # its retry has been due a while: stop waiting
+        for seq in [q for q, (_m, _i, timed_out) in self._overdue.items() if timed_out <= given_up]:
+            del self._overdue[seq]
         for s in self._sessions:
             if s.enquire_seq is not None and now - s.enquire_sent > cfg.response_timeout_secs:
                 raise SessionLostError("%s: no enquire_link_resp within %.1fs"
@@ -671,6 +683,7 @@ class SmppWorker(Worker):
                 seen.add(id(msg))
                 self._resolve_error(msg, 0, reason)
         self._inflight.clear()
+        self._overdue.clear()           # their responses cannot come on another session
         for msg in list(self._queue):
             if msg.next_part > 0 and not msg.done:     # partly sent, none in flight: send the rest again
                 self._resolve_error(msg, 0, reason)

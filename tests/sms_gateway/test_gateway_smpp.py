@@ -222,6 +222,44 @@ def test_response_timeout_retries_the_message(smsc, make_gateway, store):
     assert gateway.stats["response_timeouts"] >= 1
 
 
+class StallingClaimStore(InMemoryMessageStore):
+    """Its claim that finds messages first waits ``stall`` seconds, as a claim on SQLite waits for the
+    write lock another process holds (busy_timeout; seconds under load)."""
+
+    def __init__(self, stall: float):
+        super().__init__()
+        self.stall = stall
+
+    def claim_outbound(self, worker_id, limit, now):
+        if self.stall and self.counts().get(MessageStatus.QUEUED):
+            threading.Event().wait(self.stall)
+            self.stall = 0
+        return super().claim_outbound(worker_id, limit, now)
+
+
+def test_a_claim_that_waits_for_the_database_does_not_time_out_the_submit_it_returns(smsc, make_gateway):
+    """The response timer of a submit_sm starts when it goes out, not when the loop turn that
+    claimed it began: a claim slower than SMPP_RESPONSE_TIMEOUT_SECS once sent every message twice."""
+    store = StallingClaimStore(stall=1.0)
+    mid = store.add_outbound(MSISDN, "agenda reminder")
+    gateway = make_gateway(smsc, gateway_store=store, response_timeout_secs=0.5)
+    wait_until(lambda: store.get(mid).status == MessageStatus.DELIVERED, message="delivered")
+    assert len(smsc.records("submit_sm")) == 1
+    assert gateway.stats["response_timeouts"] == 0 and store.get(mid).attempts == 1
+
+
+def test_a_submit_sm_resp_later_than_the_timeout_is_recorded_and_the_retry_sends_nothing(smsc, make_gateway,
+                                                                                          store):
+    """A slow SMSC that accepts a message after the response timeout: its late ESME_ROK on the live
+    session counts, so the message reaches the phone once (it was sent twice, the late resp dropped)."""
+    smsc.configure(resp_delay_ms=1300)
+    mid = store.add_outbound(MSISDN, "slow SMSC")
+    gateway = make_gateway(smsc, response_timeout_secs=1.0)
+    wait_until(lambda: store.get(mid).status == MessageStatus.DELIVERED, timeout=10, message="delivered")
+    assert len(smsc.records("submit_sm")) == 1 and gateway.stats["response_timeouts"] == 1
+    assert store.get(mid).parts[1].smsc_message_id == smsc.records("submit_sm")[0]["message_id"]
+
+
 def test_dropped_connection_mid_batch_loses_nothing(smsc, make_gateway, store):
     smsc.configure(drop_after=40)
     ids = [store.add_outbound("+86138000%05d" % i, "batch %d" % i) for i in range(150)]
