@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from mcrm.core.errors import NotFoundError, ValidationError
-from mcrm.core.text import fold, strip_controls
+from mcrm.core.text import fold, strip_controls, to_half_width
 from mcrm.extensions import db
 from mcrm.members.models import Member
 from mcrm.merchants.models import Merchant
@@ -40,8 +40,10 @@ def update_survey(survey: Survey, *, code: str, title: str, intro: str, thanks: 
     """Check and set the survey's settings. ``reward_coupon_app_id`` is taken as given: the caller
     checks it is the merchant's coupon app (coupons are the keyword apps', a layer above), and the
     coupon is issued only from such an app."""
-    code = fold(code or "")
-    if not code or len(code) > 20 or " " in code:
+    # shown as typed (half-width, as texts are read), matched folded (docs/keywords.md)
+    code = to_half_width(strip_controls(code or "")).strip()
+    code_key = fold(code)
+    if not code_key or len(code) > 20 or any(char.isspace() for char in code):
         raise ValidationError("A survey needs a code of at most 20 characters without spaces")
     intro = strip_controls(intro or "").strip()
     if not intro:
@@ -58,11 +60,12 @@ def update_survey(survey: Survey, *, code: str, title: str, intro: str, thanks: 
     if extension and not (extension.isdigit() and extension.isascii() and len(extension) <= 6):
         raise ValidationError("An extension is 1 to 6 digits")
     taken = sa.select(Survey.id).where(Survey.merchant_id == survey.merchant_id, Survey.id != survey.id)
-    if db.session.scalar(taken.where(Survey.code == code)) is not None:
+    if db.session.scalar(taken.where(Survey.code_key == code_key)) is not None:
         raise ValidationError("Another survey already uses the code %(code)s", code=code)
     if extension and db.session.scalar(taken.where(Survey.extension == extension)) is not None:
         raise ValidationError("Another survey already uses the extension %(extension)s", extension=extension)
-    survey.code, survey.title, survey.intro = code, (strip_controls(title or "").strip() or code)[:100], intro[:500]
+    survey.code, survey.code_key = code, code_key
+    survey.title, survey.intro = (strip_controls(title or "").strip() or code)[:100], intro[:500]
     survey.thanks = strip_controls(thanks or "").strip()[:500]
     survey.timeout_hours, survey.opens_at, survey.closes_at = timeout_hours, opens_at, closes_at
     survey.max_reasks, survey.reward_points, survey.extension = max_reasks, reward_points, extension
@@ -215,7 +218,7 @@ def find_active_survey(merchant: Merchant, code: str | None = None, *, now: date
     """The open survey with that code, or the merchant's most recent open one."""
     query = sa.select(Survey).where(Survey.merchant_id == merchant.id, _open_now(now))
     if code:
-        query = query.where(Survey.code == fold(code))
+        query = query.where(Survey.code_key == fold(code))
     return db.session.scalar(query.order_by(Survey.id.desc()).limit(1))
 
 
@@ -235,7 +238,7 @@ def list_open_surveys(merchant: Merchant, *, now: datetime) -> list[Survey]:
 def find_survey_by_code(merchant: Merchant, code: str) -> Survey | None:
     """The merchant's survey with that code, open or not."""
     return db.session.scalar(sa.select(Survey).where(Survey.merchant_id == merchant.id,
-                                                     Survey.code == fold(code or "")))
+                                                     Survey.code_key == fold(code or "")))
 
 
 def has_active_survey(merchant: Merchant, *, now: datetime) -> bool:

@@ -115,3 +115,20 @@ def test_the_purchase_times_migration_fills_them_from_the_ledger_without_voided_
     filled = db.session.execute(sa.select(Member.purchase_1_at, Member.purchase_2_at, Member.purchase_3_at)
                                 .order_by(Member.id)).all()
     assert [tuple(row) for row in filled] == [tuple(now - timedelta(days=d) for d in (1, 5, 7)), (None,) * 3]
+
+
+def test_the_survey_code_key_migration_keys_each_survey_by_its_stored_folded_code(db, merchant, now):
+    from flask_migrate import downgrade, upgrade
+
+    from mcrm.surveys.models import Survey
+    merchant_id = merchant.id
+    db.session.commit()
+    db.session.close()
+    downgrade(revision="429e66c0eb0e")
+    with db.engine.begin() as connection:
+        connection.execute(sa.text(
+            "INSERT INTO surveys (merchant_id, code, title, intro, thanks, is_active, timeout_hours,"
+            " max_reasks, reward_points, extension, created_at, updated_at)"
+            " VALUES (:merchant, 'q1', '满意度', '调查', '', false, 24, 2, 0, '', :now, :now)"), {"merchant": merchant_id, "now": now})
+    upgrade()
+    assert db.session.execute(sa.select(Survey.code, Survey.code_key)).all() == [("q1", "q1")]

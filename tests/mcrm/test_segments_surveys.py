@@ -112,10 +112,10 @@ def test_the_conditions_in_plain_words_and_in_the_builder(app, merchant, survey)
         {"type": "survey_answer", "question_id": q1, "options": ["A", "B"]},
         {"type": "survey_answer", "question_id": q3, "min": 4}]}
     assert services.describe(merchant.id, definition, locale="en") == (
-        "Answered survey q1 · 满意度 in the last 30 days and started survey q1 · 满意度 without completing it"
-        " and answered q1 · 1. 1.口味？A好 B差 with A or B and rated q1 · 3. 3.打分1-5 at least 4")
+        "Answered survey Q1 · 满意度 in the last 30 days and started survey Q1 · 满意度 without completing it"
+        " and answered Q1 · 1. 1.口味？A好 B差 with A or B and rated Q1 · 3. 3.打分1-5 at least 4")
     with app.test_request_context():
         offered = {c["type"]: c for c in services.builder_vocabulary(merchant.id)}
-    assert offered["survey_answer"]["params"][0]["choices"][0] == [q1, "q1 · 1. 1.口味？A好 B差"]
+    assert offered["survey_answer"]["params"][0]["choices"][0] == [q1, "Q1 · 1. 1.口味？A好 B差"]
     assert [v for v, _label in offered["survey_answer"]["params"][1]["choices"]][:3] == ["A", "B", "C"]
-    assert offered["survey_completion"]["params"][0]["choices"] == [[survey.id, "q1 · 满意度"]]
+    assert offered["survey_completion"]["params"][0]["choices"] == [[survey.id, "Q1 · 满意度"]]

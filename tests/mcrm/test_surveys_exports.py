@@ -99,7 +99,7 @@ def test_the_xlsx_has_the_csvs_columns_and_texts_never_run(client, login, survey
     response, data = xlsx(client, f"/surveys/{survey.id}/answers.xlsx")
     assert response.status_code == 200
     assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    assert "filename=survey-q1-" in response.headers["Content-Disposition"]
+    assert "filename=survey-Q1-" in response.headers["Content-Disposition"]
     rows = sheet_rows(data)
     assert rows[0] == ["Mobile", "Started", "Completed", "Question", "Text sent", "Answer", "Received"]
     assert [(r[0], r[3], r[4], r[5]) for r in rows[1:]] == [
