@@ -127,13 +127,36 @@ def add_question(survey: Survey, *, kind: str, text: str, options: list[str] | t
     return question
 
 
+def is_started(survey: Survey) -> bool:
+    """Whether anybody has started the survey (by keyword, extension or invitation). From then on
+    its answers, its waiting sessions and the segment conditions on it name questions by position,
+    so positions stay as they are (docs/surveys.md, "Once a survey has started")."""
+    return db.session.scalar(sa.select(SurveySession.id).where(SurveySession.survey_id == survey.id)
+                             .limit(1)) is not None
+
+
+def _refuse_once_started(survey: Survey, error: ValidationError) -> None:
+    """Raise ``error`` (it says why, in words the console shows) when the survey has started."""
+    if is_started(survey):
+        raise error
+
+
 def update_question(survey: Survey, question_id: int, *, kind: str, text: str,
                     options: list[str] | tuple[str, ...] = (), branches: str | dict = "",
                     reask_text: str = "") -> SurveyQuestion:
-    """Change a question in place; answers already given keep their position."""
+    """Change a question in place; answers already given keep their position. Once the survey has
+    started, its kind stays and its options may be reworded or added to, never removed."""
     question = get_question(survey, question_id)
     fields = _question_fields(question.position, kind=kind, text=text, options=options,
                               branches=branches, reask_text=reask_text)
+    if fields["kind"] != question.kind:
+        _refuse_once_started(survey, ValidationError(
+            "People have started this survey: a question keeps its kind, or its answers would change meaning. "
+            "Add a new question at the end instead."))
+    if len(fields["options"]) < len(question.options):
+        _refuse_once_started(survey, ValidationError(
+            "People have started this survey: an option can be reworded or added, not removed, or the "
+            "answers would change meaning."))
     for name, value in fields.items():
         setattr(question, name, value)
     db.session.flush()
@@ -142,8 +165,12 @@ def update_question(survey: Survey, question_id: int, *, kind: str, text: str,
 
 def move_question(survey: Survey, question_id: int, step: int) -> None:
     """Swap a question with the one before (``step=-1``) or after (``+1``); branches follow the
-    questions they name. A move that would make a branch lead backwards is refused."""
+    questions they name. A move that would make a branch lead backwards is refused, and so is any
+    move once the survey has started."""
     question = get_question(survey, question_id)
+    _refuse_once_started(survey, ValidationError(
+        "People have started this survey: moving a question would change what their answers mean. Add "
+        "questions at the end, or build a new survey."))
     questions = list_questions(survey)
     index = questions.index(question) + step
     if step not in (-1, 1) or not 0 <= index < len(questions):
@@ -170,8 +197,11 @@ def get_question(survey: Survey, question_id: int) -> SurveyQuestion:
 
 def remove_question(survey: Survey, question_id: int) -> None:
     """Delete a question; the later ones move up one, and branches follow them (a branch to the
-    removed one now leads to the question that took its place)."""
+    removed one now leads to the question that took its place). Refused once the survey has started."""
     question = get_question(survey, question_id)
+    _refuse_once_started(survey, ValidationError(
+        "People have started this survey: removing a question would change what their answers mean. "
+        "Add questions at the end, or build a new survey."))
     removed = question.position
     db.session.delete(question)
     db.session.flush()

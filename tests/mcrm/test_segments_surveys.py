@@ -119,3 +119,19 @@ def test_the_conditions_in_plain_words_and_in_the_builder(app, merchant, survey)
     assert offered["survey_answer"]["params"][0]["choices"][0] == [q1, "Q1 · 1. 1.口味？A好 B差"]
     assert [v for v, _label in offered["survey_answer"]["params"][1]["choices"]][:3] == ["A", "B", "C"]
     assert offered["survey_completion"]["params"][0]["choices"] == [[survey.id, "Q1 · 满意度"]]
+
+
+def test_a_condition_keeps_its_meaning_because_a_started_survey_keeps_its_order(merchant, make_member, survey,
+                                                                               answer, now):
+    from mcrm.surveys.services import move_question, remove_question
+    member = make_member(msisdn="13800000001")
+    answer(member, "A", "B", "5")
+    q1, q2, q3 = questions(survey)
+    rated = {"type": "survey_answer", "question_id": q3, "min": 5}
+    assert ids(merchant, now, rated) == [member.id]
+    for edit in (lambda: move_question(survey, q3, -1), lambda: remove_question(survey, q2)):
+        with pytest.raises(ValidationError, match="People have started this survey"):
+            edit()
+        db.session.rollback()
+    assert ids(merchant, now, rated) == [member.id]
+    assert ids(merchant, now, {"type": "survey_answer", "question_id": q2, "options": ["B"]}) == [member.id]

@@ -94,6 +94,35 @@ def test_questions_reorder_and_remove_with_their_branches(client, login, merchan
     assert db.session.get(SurveyQuestion, third.id) is None and db.session.get(SurveyQuestion, second.id)
 
 
+def test_once_started_a_survey_keeps_its_questions_order_and_kinds(client, login, merchant, now):
+    login("owner")
+    survey = _survey(merchant, is_active=True)
+    first, second, third = services.list_questions(survey)
+    url = f"/surveys/{survey.id}"
+    assert "↑" in client.get(url).get_data(as_text=True)
+    services.start_survey(merchant, msisdn="+8613800138001", now=now, survey=survey)   # nothing answered yet
+    db.session.commit()
+    page = client.get(url).get_data(as_text=True)
+    assert "People have started this survey" in page and "↑" not in page and "/delete" not in page
+    for refused in ({"path": f"{url}/questions/{third.id}/move", "direction": "up"},
+                    {"path": f"{url}/questions/{second.id}/delete"},
+                    {"path": f"{url}/questions/{second.id}", "kind": "rating10", "text": second.text},
+                    {"path": f"{url}/questions/{first.id}", "kind": "single", "text": first.text,
+                     "options": "好吃\n一般"}):
+        path = refused.pop("path")
+        response = _post(client, path, url if "move" in path or "delete" in path else path, **refused)
+        page = response.get_data(as_text=True) if response.status_code == 200 else client.get(url).get_data(
+            as_text=True)
+        assert "People have started this survey" in page, path
+    assert _positions(survey) == [(1, "1.", {"C": 3}), (2, "2.", {}), (3, "3.", {})]
+    assert [q.kind for q in services.list_questions(survey)] == ["single", "rating5", "text"]
+    # rewording, a new option and a question at the end change no answer's meaning
+    assert _post(client, f"{url}/questions/{first.id}", kind="single", text="1.菜品？A好吃 B一般 C难吃 D没吃",
+                 options="好吃\n一般\n难吃\n没吃", branches="C=3").status_code == 302
+    assert _post(client, f"{url}/questions/new", kind="number", text="4.几位？").status_code == 302
+    assert _positions(survey) == [(1, "1.", {"C": 3}), (2, "2.", {}), (3, "3.", {}), (4, "4.", {})]
+
+
 def test_a_move_that_would_branch_backwards_is_refused_and_changes_nothing(client, login, merchant):
     login("owner")
     survey = _survey(merchant)
