@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from mcrm.core.errors import ValidationError
 from mcrm.core.msisdn import mask_msisdn, normalize_msisdn
-from mcrm.core.text import fold
+from mcrm.core.text import fold, to_half_width
 from mcrm.extensions import db
 from mcrm.feedback.services import add_member_text, find_ticket_to_join, record_satisfaction
 from mcrm.keywords import actions, texts
@@ -82,7 +82,7 @@ def answer_text(merchant: Merchant, *, msisdn: str, text: str | None, now: datet
     if app_ref is not None:
         # a text to <service number><extension> is all for that app: no keyword needed
         whole = ParsedText(Outcome.TEXT, text=parsed.text, keyword=parsed.keyword, first=parsed.first,
-                           args=(parsed.first,) + parsed.args if parsed.first else parsed.args,
+                           args=(to_half_width(parsed.first),) + parsed.args if parsed.first else parsed.args,
                            rest=parsed.text)
         ctx.parsed = whole
         if app_ref == "survey":

@@ -19,6 +19,7 @@ MAX_TEXT_LENGTH = 700
 _SEPARATORS = re.compile(r"[\s,#+:]+")
 
 
+
 class Outcome(StrEnum):
     """What kind of text the engine was given, before any keyword is looked at."""
     TEXT = "text"
@@ -31,9 +32,12 @@ class Outcome(StrEnum):
 class ParsedText:
     """An inbound text read as words.
 
-    ``keyword`` is the folded first word (compare it with folded keywords); ``first`` is that word as
-    written; ``args`` are the other words as written (half-width, case kept, for names); ``rest`` is
-    everything after the first word with its original spacing, for free text such as feedback.
+    ``text`` is the text as sent (trimmed, control codes dropped), for whatever is stored: a survey's
+    free-text answer, a feedback ticket, a thread entry. ``keyword`` is the folded first word (compare
+    it with folded keywords); ``first`` is that word as written; ``args`` are the other words,
+    half-width with their case kept (values read from them: codes, numbers, names); ``rest`` is
+    everything after the first word as sent, full-width punctuation and spacing kept, for free text
+    such as feedback.
     """
     outcome: str
     text: str = ""
@@ -55,12 +59,24 @@ def _is_garbled(text: str) -> bool:
 
 
 def _words(text: str) -> tuple[str, ...]:
-    return tuple(w for w in (strip_punct(w) for w in _SEPARATORS.split(text)) if w)
+    return tuple(w for w in (strip_punct(w) for w in _SEPARATORS.split(to_half_width(text))) if w)
+
+
+def _first_word_end(body: str) -> int:
+    """Where the first word of ``body`` ends: at the first character that is a separator once
+    half-width (``，`` as well as ``,``), read on the text as sent; at least one character."""
+    for index, char in enumerate(body):
+        if index and _SEPARATORS.match(to_half_width(char)):
+            return index
+    return len(body)
 
 
 def parse_text(raw: str | None) -> ParsedText:
-    """Read an MO text. Never raises, whatever the input."""
-    text = to_half_width(raw or "").strip()
+    """Read an MO text. Never raises, whatever the input.
+
+    Only what is matched is folded (the keyword, the args); the text and the rest stay as sent, so
+    a stored answer or ticket keeps its full-width punctuation (``太咸了，少放盐``)."""
+    text = (raw or "").strip()
     if len(text) > MAX_TEXT_LENGTH:
         return ParsedText(Outcome.TOO_LONG, text=text[:MAX_TEXT_LENGTH])
     if not text:
@@ -73,9 +89,8 @@ def parse_text(raw: str | None) -> ParsedText:
     if not text:
         return ParsedText(Outcome.EMPTY)
     body = strip_punct(text) or text  # "?" alone stays "?", the help keyword
-    match = re.match(r"[^\s,#+:]+", body) or re.match(r".", body)
-    first = match.group(0)
-    rest = body[match.end():]
+    end = _first_word_end(body)
+    first, rest = body[:end], body[end:]
     return ParsedText(Outcome.TEXT, text=text, keyword=fold(first), first=first, args=_words(rest),
                       rest=strip_punct(rest) if rest.strip() else "")
 

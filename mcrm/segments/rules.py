@@ -41,7 +41,8 @@ def _plain(template: str, **values) -> str:
 class Param:
     """One value of a condition: its kind says what is valid and how the builder asks for it.
 
-    Kinds: ``int``, ``money`` (yuan, 2 decimals), ``text``, ``texts`` (a list of words), ``choice``
+    Kinds: ``int``, ``money`` (yuan, 2 decimals), ``number`` (any sign, up to 4 decimals, kept as its
+    text: ``"3.5"``), ``text``, ``texts`` (a list of words), ``choice``
     (one of ``choices``), ``choices`` (a non-empty list of them), ``date`` (YYYY-MM-DD), ``bool``,
     ``period`` (``{"days": N}`` = the last N days, or ``{"from": date, "to": date}``, either end
     open, local dates, both inclusive) and ``ref`` (the id of a merchant's object of ``source``).
@@ -86,6 +87,24 @@ def _clean_money(param: Param, value) -> str:
     if not amount.is_finite() or amount < 0 or amount > Decimal("100000000") or amount.as_tuple().exponent < -2:
         raise ValidationError("%(param)s must be an amount in yuan", param=param.name)
     return str(amount.quantize(Decimal("0.01")))
+
+
+#: the largest number a ``number`` param takes: beyond any answer a texter would count
+MAX_NUMBER = Decimal("1000000000")
+
+
+def _clean_number(param: Param, value) -> str:
+    try:
+        number = Decimal(str(value).strip()) if isinstance(value, (int, float, str)) \
+            and not isinstance(value, bool) else None
+    except (InvalidOperation, ValueError):
+        number = None
+    if number is None or not number.is_finite() or abs(number) > MAX_NUMBER \
+            or number.normalize().as_tuple().exponent < -4:
+        raise ValidationError("%(param)s must be a number with at most 4 decimals", param=param.name)
+    # one text for one number (3.50 and 3.5 alike), never an exponent
+    text = format(number.normalize(), "f")
+    return "0" if text == "-0" else text
 
 
 def _clean_text(param: Param, value) -> str:
@@ -157,7 +176,7 @@ def _clean_ref(param: Param, value) -> int:
     return _clean_int(Param(param.name, "int", param.label, minimum=1), value)
 
 
-_CLEANERS = {"int": _clean_int, "money": _clean_money, "text": _clean_text, "texts": _clean_texts,
+_CLEANERS = {"int": _clean_int, "money": _clean_money, "number": _clean_number, "text": _clean_text, "texts": _clean_texts,
              "choice": _clean_choice, "choices": _clean_choices, "date": _clean_date, "bool": _clean_bool,
              "period": _clean_period, "ref": _clean_ref}
 

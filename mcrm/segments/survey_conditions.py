@@ -1,18 +1,22 @@
-"""Segment conditions on survey answers: answered a survey, completed it or not, and the answer to one
-question (chosen options, or a rating in a range). Each is one ``IN (SELECT msisdn ...)`` over the
-survey tables, as the other activity conditions are: a session belongs to the member with its number.
+"""Segment conditions on survey answers: answered a survey, completed it or not, the answer to one
+question (chosen options, or a rating in a range) and the number answered to a number question (at
+least, at most, between). Each is one ``IN (SELECT msisdn ...)`` over the survey tables, as the other
+activity conditions are: a session belongs to the member with its number.
 
 Surveys sit below segments, so the conditions live here and read the survey tables directly.
 """
+from decimal import Decimal
+
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 
 from mcrm.core.errors import ValidationError
 from mcrm.extensions import db
 from mcrm.members.models import Member
-from mcrm.segments.conditions import _with_period, condition
+from mcrm.segments.conditions import _check_range, _range, _with_period, condition
 from mcrm.segments.rules import N_, Param
 from mcrm.segments.sql import Context, register_source
-from mcrm.surveys.flow import MAX_OPTIONS
+from mcrm.surveys.flow import MAX_OPTIONS, QuestionKind
 from mcrm.surveys.models import Survey, SurveyAnswer, SurveyQuestion, SurveySession
 
 #: the letters a choice answer is stored with (``A``, ``A,C``)
@@ -95,6 +99,17 @@ def _answer(p, t, names):
     return t(N_("rated %(question)s at most %(max)s"), question=question, max=high)
 
 
+def _answers_to(question_id: int, ctx: Context, *where) -> sa.ColumnElement[bool]:
+    """Numbers with an answer to the question (found by its survey and position, which stay fixed once
+    the survey has started) that meets ``where``."""
+    return Member.msisdn.in_(
+        sa.select(SurveySession.msisdn)
+        .join(SurveyAnswer, SurveyAnswer.session_id == SurveySession.id)
+        .join(SurveyQuestion, sa.and_(SurveyQuestion.survey_id == SurveySession.survey_id,
+                                      SurveyQuestion.position == SurveyAnswer.position))
+        .where(SurveySession.merchant_id == ctx.merchant_id, SurveyQuestion.id == question_id, *where))
+
+
 @_answer.sql
 def _answer_where(p, ctx: Context):
     """Numbers whose answer to the question (matched by its survey and position) picked one of the
@@ -107,12 +122,50 @@ def _answer_where(p, ctx: Context):
         low = LOWEST_RATING if p.get("min") is None else p["min"]
         high = HIGHEST_RATING if p.get("max") is None else p["max"]
         chosen = SurveyAnswer.value.in_([str(value) for value in range(low, high + 1)])
-    return Member.msisdn.in_(
-        sa.select(SurveySession.msisdn)
-        .join(SurveyAnswer, SurveyAnswer.session_id == SurveySession.id)
-        .join(SurveyQuestion, sa.and_(SurveyQuestion.survey_id == SurveySession.survey_id,
-                                      SurveyQuestion.position == SurveyAnswer.position))
-        .where(SurveySession.merchant_id == ctx.merchant_id, SurveyQuestion.id == p["question_id"], chosen))
+    return _answers_to(p["question_id"], ctx, chosen)
+
+
+class answer_number(sa.sql.functions.FunctionElement):
+    """answer_number(value): a stored answer as a number when it is one as the survey stores numbers
+    (``12``, ``-2``, ``3.5``), else NULL. Answers are text: a skipped one is empty, and PostgreSQL's
+    cast fails the whole query on any text that is not a number, so the cast is guarded."""
+    type = sa.Numeric()
+    inherit_cache = True
+
+
+@compiles(answer_number)
+def _answer_number(element, compiler, **kw):
+    value = compiler.process(element.clauses.clauses[0], **kw)
+    return f"(CASE WHEN {value} ~ '^-?[0-9]+([.][0-9]+)?$' THEN CAST({value} AS NUMERIC) END)"
+
+
+@compiles(answer_number, "sqlite")
+def _answer_number_sqlite(element, compiler, **kw):
+    # no regular expressions in SQLite: the digits after an optional minus, at most one point, with
+    # digits on both sides of it (SQLite's own cast would read 'abc' as 0)
+    value = compiler.process(element.clauses.clauses[0], **kw)
+    digits = f"(CASE WHEN substr({value}, 1, 1) = '-' THEN substr({value}, 2) ELSE {value} END)"
+    return (f"(CASE WHEN {digits} <> '' AND {digits} NOT GLOB '*[^0-9.]*' AND {digits} NOT GLOB '*.*.*' "
+            f"AND {digits} NOT GLOB '.*' AND {digits} NOT GLOB '*.' THEN CAST({value} AS REAL) END)")
+
+
+@condition("survey_number", N_("Number answered to a survey question"), N_("Surveys"),
+           Param("question_id", "ref", N_("question"), source="survey_number_questions"),
+           Param("min", "number", N_("at least"), required=False),
+           Param("max", "number", N_("at most"), required=False), check=_check_range)
+def _number(p, t, names):
+    question = names.get(("survey_number_questions", p["question_id"]), "?")
+    return t(N_("answered %(question)s with a number %(range)s"), question=question, range=_range(p, t))
+
+
+@_number.sql
+def _number_where(p, ctx: Context):
+    """Numbers whose answer to the number question lies in the range, both ends included; a skipped
+    answer (empty) is no number and matches no range."""
+    number = answer_number(SurveyAnswer.value)
+    return _answers_to(p["question_id"], ctx, number.is_not(None),
+                       *([number >= Decimal(p["min"])] if p.get("min") is not None else []),
+                       *([number <= Decimal(p["max"])] if p.get("max") is not None else []))
 
 
 # -- what the builder offers --------------------------------------------------------------------
@@ -123,14 +176,16 @@ def _survey_options(merchant_id: int) -> list[tuple]:
         .order_by(Survey.id.desc()))]
 
 
-def _question_options(merchant_id: int) -> list[tuple]:
-    """Every question of the merchant's surveys, as ``q1 · 2. 口味如何？``."""
+def _question_options(merchant_id: int, *where) -> list[tuple]:
+    """Every question of the merchant's surveys (that meets ``where``), as ``Q1 · 2. 口味如何？``."""
     return [(question_id, f"{code} · {position}. {text[:30]}") for question_id, code, position, text in
             db.session.execute(sa.select(SurveyQuestion.id, Survey.code, SurveyQuestion.position, SurveyQuestion.text)
                                .join(Survey, Survey.id == SurveyQuestion.survey_id)
-                               .where(Survey.merchant_id == merchant_id)
+                               .where(Survey.merchant_id == merchant_id, *where)
                                .order_by(Survey.id.desc(), SurveyQuestion.position))]
 
 
 register_source("surveys", _survey_options)
 register_source("survey_questions", _question_options)
+register_source("survey_number_questions",
+                lambda merchant_id: _question_options(merchant_id, SurveyQuestion.kind == QuestionKind.NUMBER))

@@ -123,10 +123,10 @@
       [modeSelect, days, from, to].forEach(function (n) { box.appendChild(n); });
     } else {
       var attrs = {value: value === undefined || value === null ? (p.default === null ? "" : p.default) : value};
-      if (p.kind === "int" || p.kind === "money") {
+      if (p.kind === "int" || p.kind === "money" || p.kind === "number") {
         attrs.type = "number";
         attrs.inputmode = p.kind === "int" ? "numeric" : "decimal";
-        attrs.step = p.kind === "int" ? "1" : "0.01";
+        attrs.step = {int: "1", money: "0.01", number: "any"}[p.kind];
         if (p.min !== null) attrs.min = p.min;
         if (p.max !== null) attrs.max = p.max;
       } else if (p.kind === "date") attrs.type = "date";

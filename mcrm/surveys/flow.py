@@ -71,12 +71,11 @@ def _pick(options: tuple[str, ...], word: str) -> str | None:
 def read_answer(question: Question, text: str | None) -> str | None:
     """The stored form of a valid answer (``A``, ``A,C``, ``4``, ``3.5``, the text), or None when
     the text cannot be an answer to ``question``."""
-    raw = to_half_width(text or "").strip()
-    word = fold(raw)
+    word = fold(text or "")
     if not word:
         return None
     if question.kind == QuestionKind.TEXT:
-        return raw
+        return (text or "").strip()  # as sent: full-width punctuation is part of what was said
     if question.kind == QuestionKind.SINGLE:
         return _pick(question.options, word)
     if question.kind == QuestionKind.MULTIPLE:

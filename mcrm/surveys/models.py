@@ -11,11 +11,13 @@ from mcrm.surveys.flow import QuestionKind
 
 class Survey(IdMixin, TimestampMixin, db.Model):
     __tablename__ = "surveys"
-    __table_args__ = (sa.UniqueConstraint("merchant_id", "code", name="uq_surveys_merchant_code"),)
+    __table_args__ = (sa.UniqueConstraint("merchant_id", "code_key", name="uq_surveys_merchant_code_key"),)
 
     merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"), index=True)
-    #: what a texter adds after DC to pick this survey (``DC A1``)
+    #: what a texter adds after DC to pick this survey (``DC A1``), as the merchant typed it (half-width)
     code: Mapped[str] = mapped_column(sa.String(20))
+    #: the code folded as texts are (``a1``): what a texted code is matched with, unique per merchant
+    code_key: Mapped[str] = mapped_column(sa.String(20))
     title: Mapped[str] = mapped_column(sa.String(100))
     #: the first text a texter gets; without questions it is the one question itself
     intro: Mapped[str] = mapped_column(sa.String(500))

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from mcrm.core.errors import NotFoundError, ValidationError
-from mcrm.core.text import fold, strip_controls
+from mcrm.core.text import fold, strip_controls, to_half_width
 from mcrm.extensions import db
 from mcrm.members.models import Member
 from mcrm.merchants.models import Merchant
@@ -43,8 +43,10 @@ def update_survey(survey: Survey, *, code: str, title: str, intro: str, thanks: 
     """Check and set the survey's settings. ``reward_coupon_app_id`` is taken as given: the caller
     checks it is the merchant's coupon app (coupons are the keyword apps', a layer above), and the
     coupon is issued only from such an app."""
-    code = fold(code or "")
-    if not code or len(code) > 20 or " " in code:
+    # shown as typed (half-width, as texts are read), matched folded (docs/keywords.md)
+    code = to_half_width(strip_controls(code or "")).strip()
+    code_key = fold(code)
+    if not code_key or len(code) > 20 or any(char.isspace() for char in code):
         raise ValidationError("A survey needs a code of at most 20 characters without spaces")
     intro = strip_controls(intro or "").strip()
     if not intro:
@@ -61,11 +63,12 @@ def update_survey(survey: Survey, *, code: str, title: str, intro: str, thanks: 
     if extension and not (extension.isdigit() and extension.isascii() and len(extension) <= 6):
         raise ValidationError("An extension is 1 to 6 digits")
     taken = sa.select(Survey.id).where(Survey.merchant_id == survey.merchant_id, Survey.id != survey.id)
-    if db.session.scalar(taken.where(Survey.code == code)) is not None:
+    if db.session.scalar(taken.where(Survey.code_key == code_key)) is not None:
         raise ValidationError("Another survey already uses the code %(code)s", code=code)
     if extension and db.session.scalar(taken.where(Survey.extension == extension)) is not None:
         raise ValidationError("Another survey already uses the extension %(extension)s", extension=extension)
-    survey.code, survey.title, survey.intro = code, (strip_controls(title or "").strip() or code)[:100], intro[:500]
+    survey.code, survey.code_key = code, code_key
+    survey.title, survey.intro = (strip_controls(title or "").strip() or code)[:100], intro[:500]
     survey.thanks = strip_controls(thanks or "").strip()[:500]
     survey.timeout_hours, survey.opens_at, survey.closes_at = timeout_hours, opens_at, closes_at
     survey.max_reasks, survey.reward_points, survey.extension = max_reasks, reward_points, extension
@@ -127,13 +130,36 @@ def add_question(survey: Survey, *, kind: str, text: str, options: list[str] | t
     return question
 
 
+def is_started(survey: Survey) -> bool:
+    """Whether anybody has started the survey (by keyword, extension or invitation). From then on
+    its answers, its waiting sessions and the segment conditions on it name questions by position,
+    so positions stay as they are (docs/surveys.md, "Once a survey has started")."""
+    return db.session.scalar(sa.select(SurveySession.id).where(SurveySession.survey_id == survey.id)
+                             .limit(1)) is not None
+
+
+def _refuse_once_started(survey: Survey, error: ValidationError) -> None:
+    """Raise ``error`` (it says why, in words the console shows) when the survey has started."""
+    if is_started(survey):
+        raise error
+
+
 def update_question(survey: Survey, question_id: int, *, kind: str, text: str,
                     options: list[str] | tuple[str, ...] = (), branches: str | dict = "",
                     reask_text: str = "") -> SurveyQuestion:
-    """Change a question in place; answers already given keep their position."""
+    """Change a question in place; answers already given keep their position. Once the survey has
+    started, its kind stays and its options may be reworded or added to, never removed."""
     question = get_question(survey, question_id)
     fields = _question_fields(question.position, kind=kind, text=text, options=options,
                               branches=branches, reask_text=reask_text)
+    if fields["kind"] != question.kind:
+        _refuse_once_started(survey, ValidationError(
+            "People have started this survey: a question keeps its kind, or its answers would change meaning. "
+            "Add a new question at the end instead."))
+    if len(fields["options"]) < len(question.options):
+        _refuse_once_started(survey, ValidationError(
+            "People have started this survey: an option can be reworded or added, not removed, or the "
+            "answers would change meaning."))
     for name, value in fields.items():
         setattr(question, name, value)
     db.session.flush()
@@ -142,8 +168,12 @@ def update_question(survey: Survey, question_id: int, *, kind: str, text: str,
 
 def move_question(survey: Survey, question_id: int, step: int) -> None:
     """Swap a question with the one before (``step=-1``) or after (``+1``); branches follow the
-    questions they name. A move that would make a branch lead backwards is refused."""
+    questions they name. A move that would make a branch lead backwards is refused, and so is any
+    move once the survey has started."""
     question = get_question(survey, question_id)
+    _refuse_once_started(survey, ValidationError(
+        "People have started this survey: moving a question would change what their answers mean. Add "
+        "questions at the end, or build a new survey."))
     questions = list_questions(survey)
     index = questions.index(question) + step
     if step not in (-1, 1) or not 0 <= index < len(questions):
@@ -170,8 +200,11 @@ def get_question(survey: Survey, question_id: int) -> SurveyQuestion:
 
 def remove_question(survey: Survey, question_id: int) -> None:
     """Delete a question; the later ones move up one, and branches follow them (a branch to the
-    removed one now leads to the question that took its place)."""
+    removed one now leads to the question that took its place). Refused once the survey has started."""
     question = get_question(survey, question_id)
+    _refuse_once_started(survey, ValidationError(
+        "People have started this survey: removing a question would change what their answers mean. "
+        "Add questions at the end, or build a new survey."))
     removed = question.position
     db.session.delete(question)
     db.session.flush()
@@ -218,7 +251,7 @@ def find_active_survey(merchant: Merchant, code: str | None = None, *, now: date
     """The open survey with that code, or the merchant's most recent open one."""
     query = sa.select(Survey).where(Survey.merchant_id == merchant.id, _open_now(now))
     if code:
-        query = query.where(Survey.code == fold(code))
+        query = query.where(Survey.code_key == fold(code))
     return db.session.scalar(query.order_by(Survey.id.desc()).limit(1))
 
 
@@ -238,7 +271,7 @@ def list_open_surveys(merchant: Merchant, *, now: datetime) -> list[Survey]:
 def find_survey_by_code(merchant: Merchant, code: str) -> Survey | None:
     """The merchant's survey with that code, open or not."""
     return db.session.scalar(sa.select(Survey).where(Survey.merchant_id == merchant.id,
-                                                     Survey.code == fold(code or "")))
+                                                     Survey.code_key == fold(code or "")))
 
 
 def has_active_survey(merchant: Merchant, *, now: datetime) -> bool:

@@ -101,7 +101,7 @@ def edit(survey_id: int):
             flash(_("Survey %(code)s saved", code=survey.code), "success")
             return redirect(url_for(".edit", survey_id=survey.id))
     return render_template("surveys/edit.html", form=form, survey=survey, question_form=QuestionForm(formdata=None),
-                           questions=services.list_questions(survey))
+                           questions=services.list_questions(survey), started=services.is_started(survey))
 
 
 @bp.route("/<int:survey_id>/state", methods=["POST"])

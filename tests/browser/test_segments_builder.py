@@ -56,3 +56,39 @@ def test_a_manager_builds_an_and_or_segment_on_a_phone_and_filters_the_members_b
     assert shown == expected
     assert "金卡五月或常客" in page.text_content("[data-segment]")
     screenshot(page, "segment-member-list-phone")
+
+
+def test_a_number_answer_to_a_survey_is_a_condition_with_a_decimal_bound(open_page, make_staff, make_member,
+                                                                         merchant, now, db):
+    from mcrm.surveys import services
+    manager = make_staff("manager")
+    survey = services.create_survey(merchant, code="W1", title="斤数", intro="调查", is_active=True, max_reasks=0)
+    services.add_question(survey, kind="single", text="来过吗？A来过 B没有", options=["来过", "没有"])
+    services.add_question(survey, kind="number", text="买几斤？")
+    for n, replies in enumerate((["A", "3.5斤"], ["A", "3"], ["B", "不知道"])):
+        member = make_member(name=f"买家{n}")
+        session, _resumed = services.start_survey(merchant, msisdn=member.msisdn, now=now, survey=survey)
+        for reply in replies:
+            services.record_answer(session, reply, now=now)
+    db.session.commit()
+
+    page = open_page(viewport=PHONE)
+    sign_in(page, manager)
+    page.goto("/segments/new")
+    page.fill("input[name=name]", "买3.5斤以上")
+    page.click(f"{ROOT} > .seg-actions .seg-add-condition")
+    condition = f"{ROOT} > .items > .seg-cond"
+    page.select_option(f"{condition} select.seg-type", "survey_number")
+    # only the number question is offered
+    offered = page.eval_on_selector_all(f"{condition} [data-param=question_id] option",
+                                        "options => options.map(o => o.textContent)")
+    assert offered[1:] == ["W1 · 2. 买几斤？"]
+    page.select_option(f"{condition} [data-param=question_id] select", label="W1 · 2. 买几斤？")
+    bound = f"{condition} [data-param=min] input"
+    assert (page.get_attribute(bound, "type"), page.get_attribute(bound, "step")) == ("number", "any")
+    page.fill(bound, "3.5")
+    page.wait_for_function("document.getElementById('segment-count').dataset.count === '1'")
+    assert page.text_content("#segment-description") == "W1 · 2. 买几斤？ 回答的数字≥3.5"
+    with page.expect_navigation():
+        page.click("#segment-form button[type=submit]")
+    assert "W1 · 2. 买几斤？ 回答的数字≥3.5" in page.text_content("main")

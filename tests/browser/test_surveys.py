@@ -34,7 +34,7 @@ def build_survey(page, width: int, code: str) -> str:
     no_sideways_scrolling(page, width)
     with page.expect_navigation():
         page.click("#survey-form button[type=submit]")
-    assert code.lower() in page.inner_text(".flash")  # codes are kept folded: DC q1 and DC Q1 alike
+    assert code in page.inner_text(".flash")  # as typed; DC q1 and DC Q1 alike start it
     edit_url = page.url
     for kind, text, options, branches in (("single", Q1, "好吃\n一般\n难吃", "C=3"), ("rating5", Q2, "", ""),
                                           ("text", Q3, "", "")):
@@ -67,7 +67,7 @@ def test_on_a_phone_a_survey_is_built_answered_in_the_simulator_and_its_results_
     assert len(texts) == 3 and Q1 in texts[0] and "C→3" in texts[0] and Q3 in texts[2]
     with page.expect_navigation():
         page.click("#survey-state button[type=submit]")  # open it
-    assert page.inner_text(".flash") == "问卷 q1 已开启"
+    assert page.inner_text(".flash") == "问卷 Q1 已开启"
     no_sideways_scrolling(page, PHONE["width"])
     screenshot(page, "survey-builder-phone")
 

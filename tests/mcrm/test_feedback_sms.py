@@ -155,3 +155,15 @@ def test_figures_count_by_kind_and_week_and_take_medians(phone, merchant, make_s
     assert figures.median_first_response == timedelta(minutes=30)
     assert figures.median_resolution == timedelta(hours=1)
     assert figures.satisfaction == {1: 0, 2: 0, 3: 1} and figures.satisfaction_asked == 3
+
+
+def test_tickets_keep_the_texts_as_sent_full_width_punctuation_and_all(phone, merchant, now):
+    from mcrm.keywords.services import set_unknown_action
+    phone.text("ＴＳ：菜太咸了，少放盐！", now=now)
+    phone.text("还有：汤是凉的，（不热）", now=now + timedelta(minutes=1))
+    set_unknown_action(merchant, "feedback")
+    db.session.commit()
+    phone.text("服务很好，谢谢！", msisdn="13800138111", now=now)
+    tickets = db.session.scalars(sa.select(FeedbackTicket).order_by(FeedbackTicket.id)).all()
+    assert [t.text for t in tickets] == ["菜太咸了，少放盐", "服务很好，谢谢！"]
+    assert db.session.scalars(sa.select(TicketEntry.body)).all() == ["还有：汤是凉的，（不热）"]

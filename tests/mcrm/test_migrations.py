@@ -130,3 +130,20 @@ def test_the_birthday_day_migration_fills_the_day_in_each_birthdays_own_calendar
     upgrade()
     days = dict(db.session.execute(sa.select(Member.id, Member.birthday_day).where(Member.id.in_(ids))).all())
     assert [days[i] for i in ids] == [15, 20, None]
+
+
+def test_the_survey_code_key_migration_keys_each_survey_by_its_stored_folded_code(db, merchant, now):
+    from flask_migrate import downgrade, upgrade
+
+    from mcrm.surveys.models import Survey
+    merchant_id = merchant.id
+    db.session.commit()
+    db.session.close()
+    downgrade(revision="c3f5a8e1d294")
+    with db.engine.begin() as connection:
+        connection.execute(sa.text(
+            "INSERT INTO surveys (merchant_id, code, title, intro, thanks, is_active, timeout_hours,"
+            " max_reasks, reward_points, extension, created_at, updated_at)"
+            " VALUES (:merchant, 'q1', '满意度', '调查', '', false, 24, 2, 0, '', :now, :now)"), {"merchant": merchant_id, "now": now})
+    upgrade()
+    assert db.session.execute(sa.select(Survey.code, Survey.code_key)).all() == [("q1", "q1")]

@@ -4,6 +4,7 @@ and misses, stays within the merchant, and reads in plain words."""
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from mcrm.core.errors import ValidationError
 from mcrm.extensions import db
@@ -112,10 +113,93 @@ def test_the_conditions_in_plain_words_and_in_the_builder(app, merchant, survey)
         {"type": "survey_answer", "question_id": q1, "options": ["A", "B"]},
         {"type": "survey_answer", "question_id": q3, "min": 4}]}
     assert services.describe(merchant.id, definition, locale="en") == (
-        "Answered survey q1 · 满意度 in the last 30 days and started survey q1 · 满意度 without completing it"
-        " and answered q1 · 1. 1.口味？A好 B差 with A or B and rated q1 · 3. 3.打分1-5 at least 4")
+        "Answered survey Q1 · 满意度 in the last 30 days and started survey Q1 · 满意度 without completing it"
+        " and answered Q1 · 1. 1.口味？A好 B差 with A or B and rated Q1 · 3. 3.打分1-5 at least 4")
     with app.test_request_context():
         offered = {c["type"]: c for c in services.builder_vocabulary(merchant.id)}
-    assert offered["survey_answer"]["params"][0]["choices"][0] == [q1, "q1 · 1. 1.口味？A好 B差"]
+    assert offered["survey_answer"]["params"][0]["choices"][0] == [q1, "Q1 · 1. 1.口味？A好 B差"]
     assert [v for v, _label in offered["survey_answer"]["params"][1]["choices"]][:3] == ["A", "B", "C"]
-    assert offered["survey_completion"]["params"][0]["choices"] == [[survey.id, "q1 · 满意度"]]
+    assert offered["survey_completion"]["params"][0]["choices"] == [[survey.id, "Q1 · 满意度"]]
+
+
+def test_a_condition_keeps_its_meaning_because_a_started_survey_keeps_its_order(merchant, make_member, survey,
+                                                                               answer, now):
+    from mcrm.surveys.services import move_question, remove_question
+    member = make_member(msisdn="13800000001")
+    answer(member, "A", "B", "5")
+    q1, q2, q3 = questions(survey)
+    rated = {"type": "survey_answer", "question_id": q3, "min": 5}
+    assert ids(merchant, now, rated) == [member.id]
+    for edit in (lambda: move_question(survey, q3, -1), lambda: remove_question(survey, q2)):
+        with pytest.raises(ValidationError, match="People have started this survey"):
+            edit()
+        db.session.rollback()
+    assert ids(merchant, now, rated) == [member.id]
+    assert ids(merchant, now, {"type": "survey_answer", "question_id": q2, "options": ["B"]}) == [member.id]
+
+
+@pytest.fixture
+def weighed(merchant):
+    """A survey of two number questions: how many jin, and how many visits."""
+    made = create_survey(merchant, code="W1", title="斤数", intro="调查", is_active=True, max_reasks=0)
+    add_question(made, kind="number", text="1.买几斤？")
+    add_question(made, kind="number", text="2.来几次？")
+    db.session.commit()
+    return made
+
+
+def test_a_number_answer_at_least_at_most_or_between(merchant, make_member, weighed, answer, now):
+    from mcrm.surveys.models import SurveyAnswer, SurveySession
+    small, big, minus, skipped, odd = (make_member(msisdn=f"1380000000{n}") for n in range(1, 6))
+    answer(small, "3.5斤", "2次", chosen=weighed)
+    answer(big, "１２", "10", chosen=weighed)
+    answer(minus, "-2", "0", chosen=weighed)
+    answer(skipped, "不知道", "十", chosen=weighed)     # max_reasks=0: kept empty, skipped
+    answer(odd, chosen=weighed)
+    # texts that are no number in the stored form: neither may match, nor fail PostgreSQL's cast
+    session = db.session.scalars(sa.select(SurveySession).where(SurveySession.msisdn == odd.msisdn)).one()
+    for value in ("abc", "1.2.3", "٣", "3.", ".5", "--1", "1e3", " 4"):
+        db.session.add(SurveyAnswer(session_id=session.id, survey_id=weighed.id, position=1, text=value,
+                                    value=value, received_at=now))
+    db.session.commit()
+    q1, q2 = questions(weighed)
+
+    def number(**bounds):
+        return ids(merchant, now, {"type": "survey_number", "question_id": q1, **bounds})
+    assert number(min="3.5") == [small.id, big.id]
+    assert number(min=4) == [big.id]
+    assert number(max="3.5") == [small.id, minus.id]
+    assert number(min="-2", max="3.49") == [minus.id]
+    assert number(min="-100") == [small.id, big.id, minus.id]   # a skipped or odd text is no number
+    assert ids(merchant, now, {"type": "survey_number", "question_id": q2, "min": 10}) == [big.id, skipped.id]
+    # "not" stays exact: every member without an answer of at least 4, the skipped and odd included
+    assert ids(merchant, now, {"op": "not", "items": [{"type": "survey_number", "question_id": q1, "min": 4}]}) \
+        == [small.id, minus.id, skipped.id, odd.id]
+
+
+def test_a_number_condition_needs_a_range_on_a_number_question(merchant, survey, weighed):
+    q1 = questions(weighed)[0]
+    for wrong in ({}, {"min": 5, "max": 2}, {"min": "abc"}, {"min": "0.00001"}, {"max": "1e12"}):
+        with pytest.raises(ValidationError):
+            services.check_definition(merchant.id, {"type": "survey_number", "question_id": q1, **wrong})
+    with pytest.raises(ValidationError, match="no longer exists"):   # a rating is no number question
+        services.check_definition(merchant.id, {"type": "survey_number", "question_id": questions(survey)[2],
+                                                "min": 1})
+    assert services.check_definition(merchant.id, {"type": "survey_number", "question_id": q1, "min": "3.50"}) \
+        == {"op": "and", "items": [{"type": "survey_number", "question_id": q1, "min": "3.5"}]}
+
+
+def test_a_number_condition_in_plain_words_and_in_the_builder(app, merchant, weighed):
+    q1, q2 = questions(weighed)
+    definition = {"op": "and", "items": [{"type": "survey_number", "question_id": q1, "min": "3.5"},
+                                         {"type": "survey_number", "question_id": q2, "min": 1, "max": 4},
+                                         {"type": "survey_number", "question_id": q2, "max": 10}]}
+    assert services.describe(merchant.id, definition, locale="en") == (
+        "Answered W1 · 1. 1.买几斤？ with a number at least 3.5 and answered W1 · 2. 2.来几次？ with a number 1 to 4"
+        " and answered W1 · 2. 2.来几次？ with a number at most 10")
+    assert services.describe(merchant.id, definition, locale="zh") == (
+        "W1 · 1. 1.买几斤？ 回答的数字≥3.5 且 W1 · 2. 2.来几次？ 回答的数字1–4 且 W1 · 2. 2.来几次？ 回答的数字≤10")
+    with app.test_request_context():
+        offered = {c["type"]: c for c in services.builder_vocabulary(merchant.id)}
+    assert [p["kind"] for p in offered["survey_number"]["params"]] == ["ref", "number", "number"]
+    assert offered["survey_number"]["params"][0]["choices"] == [[q1, "W1 · 1. 1.买几斤？"], [q2, "W1 · 2. 2.来几次？"]]

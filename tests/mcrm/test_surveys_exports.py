@@ -99,7 +99,7 @@ def test_the_xlsx_has_the_csvs_columns_and_texts_never_run(client, login, survey
     response, data = xlsx(client, f"/surveys/{survey.id}/answers.xlsx")
     assert response.status_code == 200
     assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    assert "filename=survey-q1-" in response.headers["Content-Disposition"]
+    assert "filename=survey-Q1-" in response.headers["Content-Disposition"]
     rows = sheet_rows(data)
     assert rows[0] == ["Mobile", "Started", "Completed", "Question", "Text sent", "Answer", "Received"]
     assert [(r[0], r[3], r[4], r[5]) for r in rows[1:]] == [
@@ -119,3 +119,22 @@ def test_the_xlsx_of_a_segment_and_another_merchants_segment(client, login, surv
     db.session.commit()
     for url in ("results", "answers.csv", "answers.xlsx"):
         assert client.get(f"/surveys/{survey.id}/{url}?segment={theirs.id}").status_code == 404, url
+
+
+def test_the_results_of_a_segment_by_a_number_answer_to_another_survey(client, login, merchant, survey, now):
+    """Those who said they buy at least 3 jin (a number question of another survey, where one
+    answer is skipped, whose empty text is no number on either database) and their answers here."""
+    weighed = services.create_survey(merchant, code="W1", title="斤数", intro="调查", is_active=True, max_reasks=0)
+    services.add_question(weighed, kind="number", text="买几斤？")
+    for msisdn, reply in ((FIRST, "2斤"), (SECOND, "3.5斤"), ("+8613800138003", "不知道")):
+        session, _resumed = services.start_survey(merchant, msisdn=msisdn, now=now, survey=weighed)
+        services.record_answer(session, reply, now=now)
+    question = services.list_questions(weighed)[0]
+    buyers = save_segment(merchant.id, name="买3斤以上", now=now, definition={
+        "op": "and", "items": [{"type": "survey_number", "question_id": question.id, "min": 3}]})
+    db.session.commit()
+    login("owner")
+    page = client.get(f"/surveys/{survey.id}/results?segment={buyers.id}").get_data(as_text=True)
+    assert 'data-figure="started">1<' in page and 'data-figure="completed">1 (100.0%)' in page
+    lines = client.get(f"/surveys/{survey.id}/answers.csv?segment={buyers.id}").get_data(as_text=True)
+    assert {row[0] for row in list(csv.reader(io.StringIO(lines.lstrip("\ufeff"))))[1:]} == {SECOND}

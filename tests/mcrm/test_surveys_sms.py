@@ -41,6 +41,14 @@ def test_a_whole_survey_by_sms_with_answers_stored_as_they_come(phone, survey):
     assert session.completed_at is not None
 
 
+def test_a_free_text_answer_is_stored_as_sent_and_choices_still_read_full_width(phone, survey):
+    phone.text("ＤＣ　Ｑ１")
+    phone.text("Ｃ")                                  # full-width still chooses C, which branches to 3
+    assert phone.text("太咸了，少放盐！（Ａ套餐）") == ["谢谢参与！"]
+    assert answers() == [(1, "C"), (3, "太咸了，少放盐！（Ａ套餐）")]
+    assert _db.session.scalars(sa.select(SurveyAnswer.text)).all() == ["Ｃ", "太咸了，少放盐！（Ａ套餐）"]
+
+
 def test_a_branch_skips_to_its_question(phone, survey):
     phone.text("DC")
     assert phone.text("难吃") == ["3.有什么建议？"]

@@ -7,6 +7,7 @@ import io
 import pytest
 import sqlalchemy as sa
 
+from mcrm.core.errors import ValidationError
 from mcrm.extensions import db
 from mcrm.surveys import services
 from mcrm.surveys.models import Survey, SurveyQuestion
@@ -43,7 +44,7 @@ def test_a_manager_builds_a_survey_with_its_questions_and_opens_it(client, login
     survey = db.session.scalars(sa.select(Survey)).one()
     assert response.status_code == 302 and response.headers["Location"].endswith(f"/surveys/{survey.id}")
     assert (survey.code, survey.timeout_hours, survey.max_reasks, survey.reward_points, survey.extension) == \
-        ("q7", 12, 1, 20, "71")   # folded, as texts are
+        ("q7", 12, 1, 20, "71")
     assert survey.opens_at.isoformat() == "2030-11-21T01:00:00+00:00"   # 09:00 in Shanghai
     url = f"/surveys/{survey.id}/questions/new"
     assert _post(client, url, kind="single", text="1.口味？A咸 B淡 C正好", options="咸\n淡\n正好\n",
@@ -65,6 +66,22 @@ def test_a_manager_builds_a_survey_with_its_questions_and_opens_it(client, login
     assert "DC q7" in client.get("/surveys/").get_data(as_text=True)
 
 
+def test_a_code_shows_as_typed_and_matches_texts_in_any_case(client, login, merchant, now):
+    login("manager")
+    response = _post(client, "/surveys/new", code="Ｑ7a", title="口味", intro="口味调查")
+    survey = db.session.scalars(sa.select(Survey)).one()
+    assert "Survey Q7a created" in client.get(response.headers["Location"]).get_data(as_text=True)
+    response = _post(client, f"/surveys/{survey.id}", code="Q7A", title="口味", intro="口味调查",
+                     timeout_hours="24", max_reasks="2", reward_points="0")
+    assert "Survey Q7A saved" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "DC Q7A" in client.get("/surveys/").get_data(as_text=True)
+    services.set_survey_active(survey, True)
+    assert services.find_active_survey(merchant, "ｑ７ａ", now=now) == survey
+    assert services.find_survey_by_code(merchant, "q7a") == survey
+    with pytest.raises(ValidationError, match="already uses the code"):
+        services.create_survey(merchant, code="q7A", title="又一个", intro="调查")
+
+
 def test_questions_reorder_and_remove_with_their_branches(client, login, merchant):
     login("owner")
     survey = _survey(merchant)
@@ -75,6 +92,35 @@ def test_questions_reorder_and_remove_with_their_branches(client, login, merchan
     _post(client, f"{url}/questions/{third.id}/delete", url)
     assert _positions(survey) == [(1, "1.", {"C": 2}), (2, "2.", {})]
     assert db.session.get(SurveyQuestion, third.id) is None and db.session.get(SurveyQuestion, second.id)
+
+
+def test_once_started_a_survey_keeps_its_questions_order_and_kinds(client, login, merchant, now):
+    login("owner")
+    survey = _survey(merchant, is_active=True)
+    first, second, third = services.list_questions(survey)
+    url = f"/surveys/{survey.id}"
+    assert "↑" in client.get(url).get_data(as_text=True)
+    services.start_survey(merchant, msisdn="+8613800138001", now=now, survey=survey)   # nothing answered yet
+    db.session.commit()
+    page = client.get(url).get_data(as_text=True)
+    assert "People have started this survey" in page and "↑" not in page and "/delete" not in page
+    for refused in ({"path": f"{url}/questions/{third.id}/move", "direction": "up"},
+                    {"path": f"{url}/questions/{second.id}/delete"},
+                    {"path": f"{url}/questions/{second.id}", "kind": "rating10", "text": second.text},
+                    {"path": f"{url}/questions/{first.id}", "kind": "single", "text": first.text,
+                     "options": "好吃\n一般"}):
+        path = refused.pop("path")
+        response = _post(client, path, url if "move" in path or "delete" in path else path, **refused)
+        page = response.get_data(as_text=True) if response.status_code == 200 else client.get(url).get_data(
+            as_text=True)
+        assert "People have started this survey" in page, path
+    assert _positions(survey) == [(1, "1.", {"C": 3}), (2, "2.", {}), (3, "3.", {})]
+    assert [q.kind for q in services.list_questions(survey)] == ["single", "rating5", "text"]
+    # rewording, a new option and a question at the end change no answer's meaning
+    assert _post(client, f"{url}/questions/{first.id}", kind="single", text="1.菜品？A好吃 B一般 C难吃 D没吃",
+                 options="好吃\n一般\n难吃\n没吃", branches="C=3").status_code == 302
+    assert _post(client, f"{url}/questions/new", kind="number", text="4.几位？").status_code == 302
+    assert _positions(survey) == [(1, "1.", {"C": 3}), (2, "2.", {}), (3, "3.", {}), (4, "4.", {})]
 
 
 def test_a_move_that_would_branch_backwards_is_refused_and_changes_nothing(client, login, merchant):
@@ -160,7 +206,7 @@ def test_another_merchants_survey_is_not_found_on_every_route(client, login, mer
         assert response.status_code == 404, url
     assert "别家调查" not in client.get("/surveys/").get_data(as_text=True)
     db.session.refresh(survey)
-    assert (survey.code, survey.is_active, len(services.list_questions(survey))) == ("x1", False, 3)
+    assert (survey.code, survey.is_active, len(services.list_questions(survey))) == ("X1", False, 3)
     # a question of another survey under one's own survey's address is not found either
     own = _survey(merchant)
     assert client.get(f"/surveys/{own.id}/questions/{question.id}").status_code == 404

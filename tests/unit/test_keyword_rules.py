@@ -38,8 +38,15 @@ def test_names_keep_their_case():
     assert parse_text("join Tom LEE").args == ("Tom", "LEE")
 
 
-def test_rest_keeps_free_text_for_feedback():
-    assert parse_text("YJ：菜太咸了，下次 少放盐！").rest == "菜太咸了,下次 少放盐"
+def test_rest_keeps_free_text_for_feedback_as_sent():
+    parsed = parse_text("YJ：菜太咸了，下次 少放盐！")
+    assert (parsed.keyword, parsed.rest) == ("yj", "菜太咸了，下次 少放盐")
+    assert parsed.text == "YJ：菜太咸了，下次 少放盐！"
+
+
+def test_only_what_is_matched_is_folded():
+    parsed = parse_text("ＹＪ，菜（好）吃＋１")
+    assert (parsed.keyword, parsed.first, parsed.args, parsed.rest) == ("yj", "ＹＪ", ("菜(好)吃", "1"), "菜（好）吃＋１")
 
 
 @pytest.mark.parametrize("text,outcome", [

@@ -77,7 +77,7 @@ def test_a_closed_survey_is_refused_at_launch_and_pauses_a_run_after_it(db, merc
     set_survey_active(survey, False)
     figures = services.preview(merchant, body="请参加", survey_id=survey.id, now=now)
     assert [p.message for p in figures.problems] == [
-        "The survey q1 is not open: open it before inviting to it"]
+        "The survey Q1 is not open: open it before inviting to it"]
     campaign = services.create_campaign(merchant, name="邀请", body="请参加", survey_id=survey.id, now=now)
     with pytest.raises(ValidationError, match="not open"):
         services.launch_campaign(campaign, now=now)
