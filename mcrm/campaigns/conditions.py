@@ -10,7 +10,8 @@ from mcrm.extensions import db
 from mcrm.members.models import Member
 from mcrm.messaging.models import InboundMessage, MessageStatus, OutboundMessage
 from mcrm.segments.conditions import condition
-from mcrm.segments.rules import N_, Param
+from mcrm.core.text import N_
+from mcrm.segments.rules import Param
 from mcrm.segments.sql import Context, register_source
 
 #: the outbox occasion of a run, as ``CampaignRun.occasion`` writes it, in SQL

@@ -9,6 +9,12 @@ import unicodedata
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+def N_(text: str) -> str:
+    """Marks a literal for the translation catalog (pybabel extracts ``N_``); translated where it
+    is shown, so a stored message follows the reader's language."""
+    return text
+
+
 def strip_controls(text: str) -> str:
     return CONTROL_CHARS.sub("", text)
 

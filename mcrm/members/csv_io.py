@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from mcrm.core.csv_out import ENCODINGS, FORMULA_START, csv_chunks, safe_cell
 from mcrm.core.errors import ValidationError
 from mcrm.core.msisdn import is_valid_msisdn, normalize_mobile
-from mcrm.core.text import CONTROL_CHARS
+from mcrm.core.text import CONTROL_CHARS, N_
 from mcrm.extensions import db
 from mcrm.members.birthdays import parse_birthday
 from mcrm.members.models import (ConsentEvent, Gender, ImportStatus, Member, MemberImport, MemberImportError, MemberTag,
@@ -466,11 +466,40 @@ def run_import(job: MemberImport, merchant: Merchant, *, actor: Actor, region: s
         logger.exception("member import %s stopped", job.id)
         db.session.rollback()
         job.status, job.finished_at = ImportStatus.FAILED, clock()
-        job.message = "The import stopped on an unexpected error; the lines counted so far are in."
+        job.message = N_("The import stopped on an unexpected error; the lines counted so far are in.")
         db.session.commit()
         return
     job.status, job.finished_at, job.data = ImportStatus.DONE, clock(), None
     db.session.commit()
+
+
+#: the message of an import whose waiting file a member's erasure discarded
+DISCARDED_BY_ERASURE = N_("The file was discarded: it held the number of a member whose data was erased on "
+                          "request. Upload it again without that line.")
+
+
+def erase_import_lines(merchant_id: int, msisdn: str, *, now: datetime) -> int:
+    """A member's erasure: empty the cells of the merchant's failed import lines that hold the
+    number (however written: spaces, dashes, +86), and discard the file of an import still waiting
+    to start whose bytes hold its digits; a running one drops its file when it ends. The lines'
+    numbers and reasons stay, for the import's counts. Returns the lines and files touched."""
+    national = msisdn.removeprefix("+86")
+    wanted = {national, "86" + national, "0086" + national}
+    touched = 0
+    imports = sa.select(MemberImport.id).where(MemberImport.merchant_id == merchant_id)
+    for error in db.session.scalars(sa.select(MemberImportError).where(MemberImportError.import_id.in_(imports))):
+        if any(re.sub(r"\D", "", str(cell)) in wanted for cell in error.cells or ()):
+            error.cells, touched = [], touched + 1
+    waiting = db.session.scalars(sa.select(MemberImport).where(
+        MemberImport.merchant_id == merchant_id, MemberImport.data.is_not(None),
+        MemberImport.status.in_([ImportStatus.MAPPING, ImportStatus.QUEUED])))
+    digits = national.lstrip("+")
+    for job in waiting:
+        if any(digits.encode(codec) in job.data for codec in ("ascii", "utf-16-le", "utf-16-be")):
+            job.data, job.status, job.finished_at, job.message = None, ImportStatus.FAILED, now, DISCARDED_BY_ERASURE
+            touched += 1
+    db.session.flush()
+    return touched
 
 
 def _members(ids: list[int]) -> list[Member]:

@@ -15,6 +15,7 @@ from mcrm.extensions import db
 from mcrm.feedback.models import FeedbackTicket, TicketEntry
 from mcrm.feedback.services import erase_feedback
 from mcrm.keywords.services import erase_keyword_records
+from mcrm.members.csv_io import erase_import_lines
 from mcrm.members.models import Member
 from mcrm.members.services import erase_member_profile, list_consent_records, member_birthday
 from mcrm.messaging.models import InboundMessage, OutboundMessage
@@ -99,3 +100,4 @@ def erase_member(member: Member, *, now: datetime, access_number: str, region: s
     erase_deliveries(member.merchant_id, member_no=member_no, msisdn=msisdn)
     erase_keyword_records(member.merchant_id, msisdn, placeholder, now=now)
     erase_from_answers(member.merchant_id, msisdn, placeholder)
+    erase_import_lines(member.merchant_id, msisdn, now=now)

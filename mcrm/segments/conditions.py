@@ -14,7 +14,8 @@ from mcrm.keywords.models import AppKind, CouponCode, EventSignup, KeywordApp, K
 from mcrm.members.models import PURCHASE_TIMES, Gender, Member, MemberTag
 from mcrm.merchants.models import Merchant
 from mcrm.points.models import IS_CREDIT, IS_PURCHASE, PointsEntry
-from mcrm.segments.rules import N_, ConditionType, Param, birthday_keys_between, register_condition
+from mcrm.core.text import N_
+from mcrm.segments.rules import ConditionType, Param, birthday_keys_between, register_condition
 from mcrm.segments.sql import Context, register_source
 from mcrm.extensions import db
 from mcrm.core.errors import ValidationError

@@ -19,16 +19,12 @@ from collections.abc import Callable
 from lunardate import LunarDate
 
 from mcrm.core.errors import ValidationError
+from mcrm.core.text import N_
 
 #: most conditions in one segment, and deepest nesting of groups: a segment is read by people
 MAX_CONDITIONS = 40
 MAX_DEPTH = 5
 GROUP_OPS = ("and", "or", "not")
-
-
-def N_(text: str) -> str:
-    """Marks a literal for the translation catalog; translated where it is shown."""
-    return text
 
 
 def _plain(template: str, **values) -> str:

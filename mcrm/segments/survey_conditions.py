@@ -14,7 +14,8 @@ from mcrm.core.errors import ValidationError
 from mcrm.extensions import db
 from mcrm.members.models import Member
 from mcrm.segments.conditions import _check_range, _range, _with_period, condition
-from mcrm.segments.rules import N_, Param
+from mcrm.core.text import N_
+from mcrm.segments.rules import Param
 from mcrm.segments.sql import Context, register_source
 from mcrm.surveys.flow import MAX_OPTIONS, QuestionKind
 from mcrm.surveys.models import Survey, SurveyAnswer, SurveyQuestion, SurveySession

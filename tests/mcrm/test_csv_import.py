@@ -337,3 +337,21 @@ def test_a_line_with_a_nul_fails_alone_and_is_in_the_error_report(client, login,
     reasons = _errors(db, job)
     assert list(csv.reader(io.StringIO(report)))[1:] == [["2", reasons[2], "13800138000", "张\ufffd三", ""],
                                                        ["3", reasons[3], "13800138001", "李四", "靠\ufffd窗"]]
+
+
+@pytest.mark.parametrize("message, chinese", [
+    (csv_io.DISCARDED_BY_ERASURE, "文件已丢弃：其中含有一位已应要求删除资料的会员的号码"),
+    ("The import stopped on an unexpected error; the lines counted so far are in.", "导入因意外错误中止"),
+])
+def test_a_failed_imports_message_is_shown_in_the_readers_language(client, login, db, merchant, message, chinese):
+    now = now_utc()
+    job = MemberImport(merchant_id=merchant.id, encoding="utf-8", status=ImportStatus.FAILED, message=message,
+                       created_at=now, updated_at=now, finished_at=now)
+    db.session.add(job)
+    db.session.commit()
+    login("manager")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    page = client.get(f"/members/import/{job.id}").get_data(as_text=True)
+    assert chinese in page and message not in page
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    assert message in client.get(f"/members/import/{job.id}").get_data(as_text=True)

@@ -14,7 +14,8 @@ from mcrm.feedback.services import add_note, open_ticket
 from mcrm.jobs import tasks
 from mcrm.keywords import services as keywords
 from mcrm.keywords.models import CouponCode, EventSignup, KeywordUse, PollVote
-from mcrm.members.models import ConsentRecord, Member
+from mcrm.members.csv_io import DISCARDED_BY_ERASURE
+from mcrm.members.models import ConsentRecord, ImportStatus, Member, MemberImport, MemberImportError
 from mcrm.members.services import (Consent, enrol_member, find_member_by_msisdn, on_opt_out_list, opt_in,
                                    opt_out_number)
 from mcrm.messaging.models import InboundMessage, InboundPart, MessageStatus, OutboundMessage
@@ -254,6 +255,19 @@ def everywhere(db, merchant, lived, settings, now):
             db.session.add(InboundPart(source_addr=NUMBER[1:], destination_addr=service, reference=reference,
                                        total=2, index=index, data_coding=8, payload="我的车牌".encode("utf-16-be"),
                                        received_at=now, completed_at=done))
+    # a failed import line with the number written as people write it, another's line, a file
+    # waiting for its column mapping and an import that is done (its file already dropped)
+    failed, waiting, done = (MemberImport(merchant_id=merchant.id, encoding="utf-8", status=status, data=data,
+                                          created_at=now, updated_at=now)
+                             for status, data in ((ImportStatus.DONE, None),
+                                                  (ImportStatus.MAPPING, b"mobile,name\n13800138000,Li\n"),
+                                                  (ImportStatus.DONE, None)))
+    db.session.add_all([failed, waiting, done])
+    db.session.flush()
+    db.session.add_all([MemberImportError(import_id=failed.id, line=2, reason="bad birthday",
+                                          cells=["+86 138-0013-8000", "李雷", "19901350"]),
+                        MemberImportError(import_id=failed.id, line=3, reason="bad birthday",
+                                          cells=["13900139000", "韩梅梅", "19901350"])])
     # another merchant's half-arrived text from the same number is that merchant's, and stays
     db.session.add(InboundPart(source_addr=NUMBER[1:], destination_addr=settings.access_number + "99",
                                reference=9, total=2, index=1, data_coding=8, payload=b"", received_at=now))
@@ -285,6 +299,15 @@ def test_erasure_leaves_the_number_only_on_the_opt_out_list(db, merchant, everyw
     assert (signup.msisdn, signup.seats, signup.reminded_at is not None) == (placeholder, 2, True)
     assert db.session.scalars(sa.select(ApiRequest)).one().body == {
         "member_no": everywhere.member_no, "msisdn": placeholder, "points_balance": 50}
+    lines = db.session.execute(sa.select(MemberImportError.line, MemberImportError.reason, MemberImportError.cells)
+                               .order_by(MemberImportError.line)).all()
+    assert [tuple(line) for line in lines] == [(2, "bad birthday", []),
+                                               (3, "bad birthday", ["13900139000", "韩梅梅", "19901350"])]
+    imports = db.session.execute(sa.select(MemberImport.status, MemberImport.data, MemberImport.message)
+                                 .order_by(MemberImport.id)).all()
+    assert [tuple(row) for row in imports] == [(ImportStatus.DONE, None, ""),
+                                               (ImportStatus.FAILED, None, DISCARDED_BY_ERASURE),
+                                               (ImportStatus.DONE, None, "")]
 
 
 def test_an_erased_number_that_had_opted_out_gets_no_marketing(db, merchant, lived, settings, now):
