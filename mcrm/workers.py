@@ -196,14 +196,21 @@ def run_all_in_one(app: Flask, host: str, port: int) -> None:
     check_database(app)
     check_ratelimit_storage(app)
     server = listen(app, host, port)
-    _stop_on_sigterm()
+    # a SIGTERM while the threads start is kept until the finally below can stop them all: the
+    # scheduler takes its lease within milliseconds, and a process ended before it gives it back
+    # leaves the next one waiting for the lease to expire
+    terminated = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: terminated.set())
     background = start_background_scheduler(app) if settings.run_scheduler else None
     gateway = start_gateway(app, config) if config is not None else None
     stop_inbound = threading.Event()
     start_inbound_loop(app, stop_inbound)
-    print(f"mcrm console on http://{host}:{port}/ (database {settings.database_url.split('@')[-1]}, "
-          f"SMS transport {settings.sms_transport})", flush=True)
     try:
+        _stop_on_sigterm()
+        if terminated.is_set():
+            raise SystemExit(0)
+        print(f"mcrm console on http://{host}:{port}/ (database {settings.database_url.split('@')[-1]}, "
+              f"SMS transport {settings.sms_transport})", flush=True)
         server.run()
     finally:
         logger.info("stopping")

@@ -111,3 +111,26 @@ def test_mcrm_run_acts_as_the_scheduler_beside_the_web_and_hands_over_on_sigterm
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_mcrm_run_terminated_as_its_scheduler_takes_the_lease_still_gives_it_back(settings, db, tmp_path):
+    """The scheduler thread takes its lease while the main thread is still starting the gateway and
+    the inbound loop: a SIGTERM then must still stop everything and hand the lease over."""
+    from tests.mcrm.test_startup import free_port
+    env = mcrm_environ(tmp_path, DATABASE_URL=settings.database_url, SECRET_KEY=settings.secret_key,
+                       MCRM_PORT=str(free_port()))
+    log = tmp_path / "run.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen([str(MCRM), "run"], env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: holder_pid(db) == process.pid, timeout=30, interval=0.005, message="mcrm run to lead")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        assert holder_pid(db) is None
+        text = log.read_text()
+        assert "released the lease" in text and "Traceback" not in text
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
