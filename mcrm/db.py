@@ -65,6 +65,15 @@ def _sqlite_begin_immediate(conn):
         conn.exec_driver_sql("BEGIN" if _read_only.get() else "BEGIN IMMEDIATE")
 
 
+def include_schema_object(dialect_name: str):
+    """Alembic's ``include_object`` for a database of ``dialect_name``: leaves out what a model
+    keeps for another database only (``info={"only_on": "postgresql"}``), which the migrations
+    build there alone."""
+    def include(obj, name, type_, reflected, compare_to) -> bool:
+        return obj.info.get("only_on", dialect_name) == dialect_name
+    return include
+
+
 def is_postgres(session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 

@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from mcrm.db import include_schema_object
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -92,6 +94,7 @@ def run_migrations_online():
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
+            include_object=include_schema_object(connection.dialect.name),
             **conf_args
         )
 

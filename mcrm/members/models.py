@@ -56,6 +56,19 @@ def _live_index(name: str, column: str) -> sa.Index:
                     sqlite_where=LIVE, postgresql_where=LIVE)
 
 
+def _live_id_index() -> sa.Index:
+    """(merchant_id, id) over live members, then every column a live index carries: PostgreSQL
+    only. A count of the members a subquery names (a tag) probes it for each id and tests the other
+    conditions there, where the row look-ups read most of the table (an OR of a tag, a recent visit
+    and points at a million members: 146 ms p50 in parts with it, 312 ms without, 276 ms as one
+    scan of every member). SQLite finds a member by its rowid, in the table itself: there it would
+    be one more index write per purchase for nothing. On PostgreSQL a purchase writes a new entry
+    into every index of members anyway (it moves indexed columns, so the update is never HOT).
+    """
+    return sa.Index("ix_members_live_id", "merchant_id", "id", *MOVED_BY_PURCHASES, *SELDOM_CHANGED,
+                    postgresql_where=LIVE, info={"only_on": "postgresql"})
+
+
 def member_number(member_id: int) -> str:
     """The member number of a member id (also for rows inserted without an ORM object)."""
     return f"{member_id:08d}"
@@ -77,6 +90,7 @@ class Member(IdMixin, TimestampMixin, db.Model):
         _live_index("ix_members_live_birthday_month", "birthday_month"),
         _live_index("ix_members_live_opted_out", "opted_out"),
         *(_live_index(f"ix_members_live_{column.removesuffix('_at')}", column) for column in PURCHASE_TIMES),
+        _live_id_index(),
     )
 
     merchant_id: Mapped[int] = mapped_column(sa.ForeignKey("merchants.id"))

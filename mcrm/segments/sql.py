@@ -86,19 +86,21 @@ def _reads_a_subquery(part: sa.ColumnElement[bool]) -> bool:
     return any(isinstance(element, sa.Select) for element in sa.sql.visitors.iterate(part))
 
 
-def segment_count(definition: dict, context: Context, vocabulary: rules.Vocabulary = rules.VOCABULARY, *,
-                  in_parts: bool = True) -> sa.Select:
+def segment_count(definition: dict, context: Context,
+                  vocabulary: rules.Vocabulary = rules.VOCABULARY) -> sa.Select:
     """One SELECT of the number of the segment's members.
 
-    ``in_parts``: a top-level OR is counted as a sum of disjoint parts, each branch without the
-    branches before it: on SQLite each part is one index search that tests the other branches'
-    columns in its index, where uniting the branches' searches kept a set of every match's row id
-    (the OR of three: 165 ms of CPU as a union, 125 as parts, at a million members). Exact because
-    a condition is never NULL. Branches that read a subquery (tags, activity by number) come last,
-    so that no other branch tests its list, which cost about 0.5 µs a member for the 82,817
-    members of one tag. PostgreSQL counts the union faster (bench/README.md, Segments).
+    A top-level OR is counted as a sum of disjoint parts, each branch without the branches before
+    it: on SQLite each part is one index search that tests the other branches' columns in its
+    index, where uniting the branches' searches kept a set of every match's row id (the OR of
+    three: 165 ms of CPU as a union, 125 as parts, at a million members). Exact because a condition
+    is never NULL. Branches that read a subquery (tags, activity by number) come last, so that no
+    other branch tests its list, which cost about 0.5 µs a member for the 82,817 members of one
+    tag. PostgreSQL counts such a branch's members by probing ``ix_members_live_id`` for each id
+    the subquery gives, where the union read every member's row (the OR of three: 146 / 163 ms
+    p50 / p95 in parts, 276 / 363 as a union; bench/README.md, Segments).
     """
-    if not in_parts or definition["op"] != "or" or len(definition["items"]) < 2:
+    if definition["op"] != "or" or len(definition["items"]) < 2:
         return sa.select(sa.func.count()).select_from(Member).where(*segment_where(definition, context, vocabulary))
     parts = sorted(_parts(definition, context, vocabulary), key=_reads_a_subquery)
     counts = [sa.select(sa.func.count()).select_from(Member)

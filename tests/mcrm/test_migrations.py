@@ -4,10 +4,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from datetime import UTC
 
+from mcrm.db import include_schema_object
+
 
 def test_models_and_migrations_agree(db):
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={
+            "compare_type": True, "include_object": include_schema_object(connection.dialect.name)})
         differences = compare_metadata(context, db.metadata)
     assert differences == []
 

@@ -310,6 +310,27 @@ def test_nested_groups_combine_and_or_not(world):
     assert gold_may_out.id in world.ids(definition["items"][0])
 
 
+def test_an_or_of_tags_and_member_columns_counts_each_live_member_once(world):
+    # counted in parts on both databases: each branch without the ones before, the tags last
+    from mcrm.members.services import delete_member
+    everything = world.member(points=1200, tags=["常客", "VIP"])
+    world.purchase(everything, 100)
+    both_tags = world.member(tags=["常客", "VIP"])
+    tagged = world.member(tags=["VIP"])
+    rich = world.member(points=1500)
+    recent = _spent(world, 30)
+    gone = world.member(points=1200, tags=["常客"])
+    delete_member(gone, now=world.now)
+    world.member(tags=["新客"])
+    _spent_long_ago(world)
+    definition = {"op": "or", "items": [{"type": "tags", "tags": ["常客", "VIP"]},
+                                        {"type": "last_visit", "op": "within", "days": 30},
+                                        {"type": "points", "min": 1000}]}
+    expected = {everything.id, both_tags.id, tagged.id, rich.id, recent.id}
+    assert world.ids(definition) == expected
+    assert count_members(world.merchant.id, definition, now=world.now) == len(expected)
+
+
 def test_deleted_members_and_other_merchants_members_are_never_in_a_segment(world, make_merchant, make_member):
     from mcrm.members.services import delete_member
     mine = world.member(tier="金卡")
