@@ -39,7 +39,7 @@ import sqlalchemy as sa  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 
 from gateway import PASSWORD, SYSTEM_ID, rss_mb  # noqa: E402  (bench/gateway.py)
-from members import NOW, seed  # noqa: E402  (bench/members.py: the same million members)
+from members import NOW, analyze, seed  # noqa: E402  (bench/members.py: the same million members)
 from segments import SEGMENTS  # noqa: E402  (bench/segments.py: the same five segments)
 from mcrm import create_app  # noqa: E402
 from mcrm.campaigns import services as campaigns  # noqa: E402
@@ -107,12 +107,7 @@ def _seeded(members: int) -> Merchant:
         db.session.commit()
         start = time.perf_counter()
         seed(merchant, 0, members, random.Random(2026))
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(sa.text("VACUUM ANALYZE"))
-        else:
-            db.session.execute(sa.text("ANALYZE"))
-            db.session.commit()
+        analyze()
         print(f"{db.engine.dialect.name}: seeded {members:,} members in {time.perf_counter() - start:.0f} s",
               flush=True)
     elif (kept := db.session.scalar(sa.select(sa.func.count()).where(

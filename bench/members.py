@@ -113,6 +113,16 @@ def seed(merchant, start: int, stop: int, rng: random.Random) -> None:
     flush()
 
 
+def analyze() -> None:
+    """Fresh planner statistics after a bulk seed, as a production database would have them."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM ANALYZE"))
+    else:
+        db.session.execute(sa.text("ANALYZE"))
+        db.session.commit()
+
+
 def pages(rng: random.Random, members: int) -> dict:
     """Page name → a function giving the next URL to time (searches vary their term)."""
     digits = lambda: f"{rng.randint(0, 9999):04d}"  # noqa: E731

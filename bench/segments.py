@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import sqlalchemy as sa  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 
-from members import NOW, seed  # noqa: E402  (bench/members.py: the same million members)
+from members import NOW, analyze, seed  # noqa: E402  (bench/members.py: the same million members)
 from mcrm import create_app  # noqa: E402
 from mcrm.extensions import db  # noqa: E402
 from mcrm.merchants.models import Merchant  # noqa: E402
@@ -141,12 +141,7 @@ def run(args) -> None:
             merchant = create_merchant(name="小王烧烤", sub_code="01", signature="小王烧烤")
             db.session.commit()
             seed(merchant, 0, args.members, rng)
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(sa.text("VACUUM ANALYZE"))
-        else:
-            db.session.execute(sa.text("ANALYZE"))
-            db.session.commit()
+        analyze()
         seconds = time.perf_counter() - start
         done = "seeded" if fresh else "migrated and analysed the kept"
         print(f"{db.engine.dialect.name}: {done} {args.members:,} members in {seconds:.0f} s", flush=True)

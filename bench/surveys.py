@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import sqlalchemy as sa  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 
-from members import NOW, PASSWORD, msisdn, seed  # noqa: E402  (bench/members.py: the same seeded members)
+from members import NOW, PASSWORD, analyze, msisdn, seed  # noqa: E402  (bench/members.py: the same seeded members)
 from mcrm import create_app  # noqa: E402
 from mcrm.auth.services import create_staff  # noqa: E402
 from mcrm.extensions import db  # noqa: E402
@@ -205,12 +205,7 @@ def seed_responses(merchant: Merchant, responses: int, rng: random.Random) -> Su
         db.session.execute(session_table.insert(), sessions)
         db.session.execute(answer_table.insert(), answers)
         db.session.commit()
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text("VACUUM ANALYZE"))
-    else:
-        db.session.execute(sa.text("ANALYZE"))
-        db.session.commit()
+    analyze()
     return survey
 
 
