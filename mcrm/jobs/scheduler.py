@@ -5,12 +5,17 @@ triggers; a job that fires runs only in the process holding the lease (``jobs.se
 The holder renews it every third of its length; when it dies, another takes it once it has expired
 and, as any scheduler does on taking it, runs once each job whose due time passed without a
 completed run: missed while no scheduler acted, or interrupted by the one that died.
+
+The catch-up runs go to a thread pool of this class, not to APScheduler: ``shutdown(wait=True)``
+holds APScheduler's job-store lock while it waits for running jobs, so a heartbeat adding a job to it
+at that moment (a SIGTERM just as the lease is taken) would wait on that lock for ever.
 """
 import logging
 import os
 import secrets
 import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
@@ -27,6 +32,9 @@ from mcrm.jobs.services import (acquire_lease, error_summary, interrupt_abandone
                                 release_lease)
 
 logger = logging.getLogger(__name__)
+
+#: catch-up runs at once after a take-over; the rest wait for a free thread
+CATCH_UP_THREADS = 4
 
 
 class LeaderScheduler:
@@ -45,6 +53,7 @@ class LeaderScheduler:
         self._leader_until: datetime | None = None
         #: one run of a job at a time in this process (its scheduled run and a catch-up could meet)
         self._running = {job_id: threading.Lock() for job_id in self.jobs}
+        self._catch_ups = ThreadPoolExecutor(max_workers=CATCH_UP_THREADS, thread_name_prefix="mcrm-catch-up")
         # misfire_grace_time=None: a run fired late (a busy or suspended machine) still runs, once
         for job in self.jobs.values():
             scheduler.add_job(self._run, job.trigger, args=[job.id, RunKind.SCHEDULED], id=job.id,
@@ -62,9 +71,11 @@ class LeaderScheduler:
         self.scheduler.start()
 
     def stop(self) -> None:
-        """Let running jobs finish, then give the lease up so that another scheduler acts at once."""
+        """Let running jobs finish, then give the lease up so that another scheduler acts at once. A
+        catch-up not started yet is dropped: it has no completed run, so the next scheduler runs it."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        self._catch_ups.shutdown(wait=True, cancel_futures=True)
         if self._leader_until is None:
             return
         self._leader_until = None
@@ -117,9 +128,17 @@ class LeaderScheduler:
             logger.warning("%d job runs were interrupted by the previous scheduler's end", interrupted)
         for job, due in missed:
             logger.info("job %s has no run for %s: running it once now", job.id, due.isoformat())
-            # no trigger: at once, in the scheduler's threads, not in this heartbeat
-            self.scheduler.add_job(self._run, args=[job.id, RunKind.CATCH_UP, due], id=f"{job.id}:catch-up",
-                                   replace_existing=True, misfire_grace_time=None)
+            try:  # at once, not in this heartbeat
+                self._catch_ups.submit(self._catch_up, job.id, due)
+            except RuntimeError:  # stopping: the pool is shut
+                logger.info("scheduler stopping: job %s is left to the next scheduler", job.id)
+                return
+
+    def _catch_up(self, job_id: str, due: datetime) -> None:
+        try:
+            self._run(job_id, RunKind.CATCH_UP, due)
+        except Exception:  # APScheduler logs what its jobs raise; a bare pool would not
+            logger.exception("catch-up run of job %s failed", job_id)
 
     def _run(self, job_id: str, kind: RunKind, due: datetime | None = None) -> None:
         """A trigger fired (or a catch-up was queued): run the job for its due time if this

@@ -263,6 +263,32 @@ def test_of_two_schedulers_starting_at_once_exactly_one_leads(db, leaders):
     assert sum(leader.is_leader() for leader in both) == 1
 
 
+def test_a_scheduler_stopped_as_it_takes_the_lease_stops_and_gives_the_lease_back(db, leaders, monkeypatch):
+    """A SIGTERM at start calls stop() while the first heartbeat takes the lease: APScheduler's
+    shutdown waits for that heartbeat holding its job-store lock, so queueing the catch-ups must not
+    need that lock (it did, and stop() waited for ever)."""
+    import threading
+
+    from mcrm.jobs import scheduler as scheduler_module
+    taking, real_list = threading.Event(), scheduler_module.list_missed_jobs
+
+    def list_missed_slowly(jobs, *, now):
+        taking.set()
+        time.sleep(0.5)   # stop() is called meanwhile and waits for this heartbeat
+        return real_list(jobs, now=now)
+    monkeypatch.setattr(scheduler_module, "list_missed_jobs", list_missed_slowly)
+    clock = ManualClock(local(2026, 3, 5, 9, 2))
+    leader = leaders(clock=clock)
+    assert taking.wait(10)
+    stopping = threading.Thread(target=leader.stop, daemon=True)
+    stopping.start()
+    stopping.join(timeout=15)
+    assert not stopping.is_alive(), "stop() is still waiting"
+    db.session.rollback()
+    assert find_lease().expires_at <= clock()   # given back
+    assert all(run.finished_at for run in runs(db))   # a catch-up begun was let finish
+
+
 #: the tries of ``deadlocked_once`` and what it needs to stage its deadlock
 DEADLOCK: dict = {}
 
