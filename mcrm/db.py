@@ -96,3 +96,26 @@ def _zero_padded_postgresql(element, compiler, **kw):
     # lpad cuts a longer text to the width: never shorter than the number's own digits
     number, width = (compiler.process(clause, **kw) for clause in element.clauses.clauses)
     return f"lpad(CAST({number} AS TEXT), greatest({width}, length(CAST({number} AS TEXT))), '0')"
+
+
+class beyond_bmp(sa.sql.functions.FunctionElement):
+    """beyond_bmp(text): true when the text holds a character beyond the Basic Multilingual Plane
+    (an emoji, a rare Han character), which UCS-2 sends as two units."""
+    type = sa.Boolean()
+    inherit_cache = True
+
+
+#: every character beyond the BMP, as a class both databases' patterns read by code point
+_BEYOND_BMP = "[\U00010000-\U0010ffff]"
+
+
+@compiles(beyond_bmp, "sqlite")
+def _beyond_bmp_sqlite(element, compiler, **kw):
+    text, = element.clauses.clauses
+    return f"({compiler.process(text, **kw)} GLOB '*{_BEYOND_BMP}*')"
+
+
+@compiles(beyond_bmp, "postgresql")
+def _beyond_bmp_postgresql(element, compiler, **kw):
+    text, = element.clauses.clauses
+    return f"({compiler.process(text, **kw)} ~ '{_BEYOND_BMP}')"

@@ -27,7 +27,7 @@ from mcrm.core.templates import (check_template, compile_template, render_templa
                                  template_pieces)
 from mcrm.extensions import db
 from mcrm.keywords.apps.custom import coupon_expiry, coupons_left, issue_coupons, last_valid_day
-from mcrm.db import zero_padded
+from mcrm.db import beyond_bmp, zero_padded
 from mcrm.keywords.fields import FIELD_SQL, MEMBER_FIELDS, member_values
 from mcrm.keywords.models import AppKind, AppStatus, CouponCode, KeywordApp
 from mcrm.members.models import Member
@@ -492,11 +492,10 @@ def dispatch_due(*, now: datetime, merchant_id: int | None = None, batch_size: i
         runs = runs.where(CampaignRun.merchant_id == merchant_id)
     queued = 0
     for run_id in db.session.scalars(runs.order_by(CampaignRun.id)).all():
+        # until the run is no longer this process's to queue: finished, paused, or taken
         while (count := enqueue_batch(run_id, now=now, batch_size=batch_size or BATCH_SIZE)) is not None:
             db.session.commit()
             queued += count
-            if count == 0:
-                break
         db.session.rollback()
     finish_runs(now=now, merchant_id=merchant_id)
     db.session.commit()
@@ -551,27 +550,48 @@ def _pause_broken(campaign_id: int, now: datetime, error: DomainError) -> None:
                        execution_options={"synchronize_session": False})
 
 
-_BATCH = (sa.select(Member.id, Member.msisdn, Member.opted_out, Member.name, Member.points_balance,
-                    Member.tier)
-          .join(CampaignRecipient, CampaignRecipient.member_id == Member.id)
-          .where(CampaignRecipient.run_id == sa.bindparam("run_id"),
-                 CampaignRecipient.member_id > sa.bindparam("after"), Member.deleted_at.is_(None))
-          .order_by(CampaignRecipient.member_id).limit(sa.bindparam("limit")))
+_MEMBERS = (sa.select(Member.id, Member.msisdn, Member.opted_out, Member.name, Member.points_balance,
+                      Member.tier)
+            .join(CampaignRecipient, CampaignRecipient.member_id == Member.id)
+            .where(CampaignRecipient.run_id == sa.bindparam("run_id"),
+                   CampaignRecipient.member_id > sa.bindparam("after"), Member.deleted_at.is_(None))
+            .order_by(CampaignRecipient.member_id))
+#: a batch's members whose texts Python builds
+_BATCH = _MEMBERS.limit(sa.bindparam("limit"))
+#: of a batch whose texts SQL builds, the members it cannot count: a name or tier beyond the BMP
+_BEYOND_BMP = _MEMBERS.where(CampaignRecipient.member_id <= sa.bindparam("last"),
+                             sa.or_(beyond_bmp(Member.name), beyond_bmp(Member.tier)))
+#: the last member of the next batch: the index alone, no member read
+_BATCH_END = sa.select(sa.func.max(sa.literal_column("member_id"))).select_from(
+    sa.select(CampaignRecipient.member_id)
+    .where(CampaignRecipient.run_id == sa.bindparam("run_id"), CampaignRecipient.member_id > sa.bindparam("after"))
+    .order_by(CampaignRecipient.member_id).limit(sa.bindparam("limit")).subquery())
 
 
 def enqueue_batch(run_id: int, *, now: datetime, batch_size: int = BATCH_SIZE) -> int | None:
     """Queue the next batch of a run's members (flushes; the caller commits). Returns how many were
-    put in the outbox, 0 when the run has none left (it then moves to SENDING), or None when the
-    run is not this process's to queue: paused, cancelled, or another process took this batch
-    first (roll back). The batch starts by moving the run's ``last_member_id`` on with a
-    conditional UPDATE, which holds the run's row until the commit: two processes never queue
-    the same batch, and a process killed mid-batch leaves the run where the last commit left it."""
+    put in the outbox (0 when the run had none left: it then moves to SENDING; members deleted
+    since the run started get nothing), or None when the run is not this process's to queue:
+    finished, paused, cancelled, or another process took this batch first (roll back). The batch
+    starts by moving the run's ``last_member_id`` on with a conditional UPDATE, which holds the
+    run's row until the commit: two processes never queue the same batch, and a process killed
+    mid-batch leaves the run where the last commit left it."""
     run = db.session.get(CampaignRun, run_id, populate_existing=True)
     if run is None or run.status is not RunStatus.ENQUEUING:
         return None
     after = run.last_member_id
-    rows = db.session.connection().execute(_BATCH, {"run_id": run.id, "after": after, "limit": batch_size}).all()
-    if not rows:
+    campaign = db.session.get(Campaign, run.campaign_id)
+    merchant = db.session.get(Merchant, run.merchant_id)
+    texts = _texts_in_sql(campaign, merchant)
+    connection = db.session.connection()
+    window = {"run_id": run.id, "after": after, "limit": batch_size}
+    if texts is None:
+        rest = connection.execute(_BATCH, window).all()
+        last = rest[-1].id if rest else None
+    else:   # the database builds the rows: Python reads only the few members it cannot count
+        last = connection.execute(_BATCH_END, window).scalar()
+        rest = [] if last is None else connection.execute(_BEYOND_BMP, {**window, "last": last}).all()
+    if last is None:
         run.status, run.enqueued_at = RunStatus.SENDING, now
         # what is left: members deleted since the run started
         db.session.execute(sa.delete(CampaignRecipient).where(CampaignRecipient.run_id == run.id))
@@ -581,30 +601,27 @@ def enqueue_batch(run_id: int, *, now: datetime, batch_size: int = BATCH_SIZE) -
         sa.update(CampaignRun).where(CampaignRun.id == run.id,
                                      CampaignRun.last_member_id == after,
                                      CampaignRun.status == RunStatus.ENQUEUING)
-        .values(last_member_id=rows[-1].id), execution_options={"synchronize_session": False}).rowcount
+        .values(last_member_id=last), execution_options={"synchronize_session": False}).rowcount
     if taken != 1:
         return None
-    campaign = db.session.get(Campaign, run.campaign_id)
-    merchant = db.session.get(Merchant, run.merchant_id)
-    texts = _texts_in_sql(campaign, merchant)
     # the member's id zero-padded: a run's keys then sort in the order they are inserted, so the
     # unique index grows at its end instead of splitting pages all over
     prefix = f"camp:{run.id}:"
-    rest = rows
+    queued = 0
     if texts is not None:
-        rest = [row for row in rows if not _bmp_only(row.name, row.tier)]
-        enqueue_marketing_select(merchant, _recipients_select(run.id, after, rows[-1].id, texts, prefix, rest),
-                                 now=now, occasion=run.occasion)
+        queued = enqueue_marketing_select(merchant, _recipients_select(run.id, after, last, texts, prefix, rest),
+                                          now=now, occasion=run.occasion)
     if rest:
         render = _renderer(campaign, merchant, run, rest, now)
         enqueue_marketing_batch(merchant, [(row.id, row.msisdn, row.opted_out) for row in rest],
                                 [f"{prefix}{row.id:010d}" for row in rest], render, now=now,
                                 occasion=run.occasion)
+        queued += len(rest)
     # the batch's members leave the list with the batch: one large delete at the end of a run of a
     # million was a transaction that alone raised the process's memory by tens of MB
     db.session.execute(sa.delete(CampaignRecipient).where(CampaignRecipient.run_id == run.id,
-                                                          CampaignRecipient.member_id <= rows[-1].id))
-    return len(rows)
+                                                          CampaignRecipient.member_id <= last))
+    return queued
 
 
 def _texts_in_sql(campaign: Campaign, merchant: Merchant) -> sa.ColumnElement[str] | None:
@@ -620,12 +637,6 @@ def _texts_in_sql(campaign: Campaign, merchant: Merchant) -> sa.ColumnElement[st
         return None
     return functools.reduce(operator.add, [sa.literal(piece) if isinstance(piece, str) else FIELD_SQL[piece[0]]()
                                            for piece in pieces])
-
-
-def _bmp_only(*values: str | None) -> bool:
-    """No character beyond the Basic Multilingual Plane (an emoji in a name): SQL counts parts by
-    length, which holds for those texts only."""
-    return all(not value or max(value) < "\U00010000" for value in values)
 
 
 def _recipients_select(run_id: int, after: int, last_id: int, texts, prefix: str, rest: list) -> sa.Select:

@@ -22,6 +22,7 @@ def _members(db, make_member):
     make_member(msisdn="13800000004", name="Ann 🎉")         # beyond the BMP: Python builds this one
     gone = make_member(msisdn="13800000005", name="赵六")
     make_member(msisdn="13800000006", name="孙七").tier = "金卡"
+    make_member(msisdn="13800000007", name="周八").tier = "💎卡"   # a tier beyond the BMP: Python too
     return gone
 
 
@@ -31,7 +32,7 @@ def test_texts_built_in_sql_equal_the_texts_python_builds(db, merchant, make_mem
     gone.deleted_at = now                                   # after the run's snapshot: skipped
     db.session.commit()
     assert services._texts_in_sql(campaign, merchant) is not None
-    assert services.dispatch_due(now=now, batch_size=4) == 5
+    assert services.dispatch_due(now=now, batch_size=4) == 6
     by_sql = _rows(db)
     texts = db.session.scalars(sa.select(OutboundMessage.text).order_by(OutboundMessage.msisdn)).all()
     assert texts[:2] == ["【小王烧烤】张三，贵宾卡会员00000001：120积分，小王烧烤周末八折 {限时}回T退订",
@@ -43,8 +44,8 @@ def test_texts_built_in_sql_equal_the_texts_python_builds(db, merchant, make_mem
         ["run_id", "member_id"], sa.select(sa.literal(campaign.runs[0].id), services.Member.id)))
     db.session.commit()
     monkeypatch.setattr(services, "_texts_in_sql", lambda campaign, merchant: None)
-    assert services.dispatch_due(now=now, batch_size=4) == 5
-    assert _rows(db) == by_sql and len(by_sql) == 5
+    assert services.dispatch_due(now=now, batch_size=4) == 6
+    assert _rows(db) == by_sql and len(by_sql) == 6
 
 
 @pytest.mark.parametrize("body, in_sql", [
