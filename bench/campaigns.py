@@ -1,7 +1,7 @@
 """Benchmark: campaigns at a million members on SQLite (and PostgreSQL when given).
 
     .venv/bin/python bench/campaigns.py [--members 1000000] [--send-members 100000] [--database-url URL]
-                                        [--keep PATH] [--no-baseline]
+                                        [--keep PATH | --reuse] [--no-baseline]
 
 1. seeds ``--members`` members with ledgers and tags as bench/members.py does (Core bulk inserts,
    not timed) and times the five segment counts of bench/segments.py (p50/p95);
@@ -14,6 +14,9 @@
    launch, dispatch) through the gateway to the SMSC peer until the last receipt is stored.
    Prints messages/s end to end. (The gateway does some 2,000-3,000 msg/s here, so a million would
    take minutes; the default sends a tenth of it.)
+Seeding a million takes minutes: ``--keep PATH`` keeps a seeded SQLite file (each run queues into a
+copy), ``--reuse`` keeps PostgreSQL's schema when it holds the seeded members (its outbox and
+campaigns are emptied first; the send phase, which needs a fresh database, is then left out).
 Targets (issue 12): counts p95 under 300 ms; at least 50,000 messages/s queued, memory flat.
 """
 from __future__ import annotations
@@ -81,11 +84,19 @@ class RssSampler(threading.Thread):
         return self.peak
 
 
-def _app(url: str | None, label: str, keep: str | None = None):
+def _app(url: str | None, label: str, keep: str | None = None, reuse: bool = False):
     """The app on a fresh database: ``url``'s schema emptied, or a new SQLite file; with ``keep``, a
-    copy of that kept SQLite file (queuing then never changes the kept members)."""
+    copy of that kept SQLite file (queuing then never changes the kept members); with ``reuse``,
+    ``url``'s members as they are, its outbox and campaigns emptied."""
     folder = Path(tempfile.mkdtemp(prefix=f"mcrm-bench-campaigns-{label}-"))
-    if url:
+    if url and reuse:
+        engine = sa.create_engine(url)
+        if sa.inspect(engine).has_table("outbound_messages"):   # (else the run seeds it)
+            with engine.begin() as conn:
+                conn.execute(sa.text("TRUNCATE outbound_messages, campaign_recipients, campaign_runs, "
+                                     "campaigns CASCADE"))
+        engine.dispose()
+    elif url:
         engine = sa.create_engine(url)
         with engine.begin() as conn:
             conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
@@ -254,12 +265,17 @@ def main() -> None:
     parser.add_argument("--keep", metavar="PATH",
                         help="SQLite file of seeded members (bench/segments.py --keep makes the same): "
                              "seeded once, then each run queues into a copy of it")
+    parser.add_argument("--reuse", action="store_true",
+                        help="PostgreSQL: keep the schema of a run before (its members seeded; its outbox "
+                             "and campaigns are emptied)")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false",
                         help="skip the second campaign with every text built in Python")
     args = parser.parse_args()
+    if args.reuse and (not args.database_url or args.send_members):
+        parser.error("--reuse is for PostgreSQL's seeded members, with --send-members 0")
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
     keep = None if args.database_url else args.keep
-    app, folder = _app(args.database_url, "queue", keep)
+    app, folder = _app(args.database_url, "queue", keep, args.reuse)
     with app.app_context():
         merchant_id = _seeded(args.members).id
         if keep and not Path(keep).exists():

@@ -106,11 +106,8 @@ def test_sql_counts_the_parts_of_texts_that_are_ucs2_whatever_the_member(db, mer
 
 
 
-def test_the_rules_read_each_number_from_the_outbox_index_by_number(db, merchant, members, now):
-    """Without statistics of the outbox (as after ANALYZE of an empty one) SQLite read the cap from
-    the day's index, every message queued that day for each member: 1.6 ms a member, 300 msg/s."""
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's planner")
+def _insert_statement(db, merchant, now) -> tuple[str, dict]:
+    """The INSERT ... SELECT of a set-based enqueue of every member for the occasion "weekly" (run)."""
     statements = []
 
     def keep(conn, cursor, statement, parameters, context, executemany):
@@ -123,9 +120,36 @@ def test_the_rules_read_each_number_from_the_outbox_index_by_number(db, merchant
             (sa.literal("k:") + sa.cast(Member.id, sa.Text)).label("idempotency_key")), now=now, occasion="weekly")
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", keep)
-    [(statement, parameters)] = statements
+    [found] = statements
+    return found
+
+
+def test_the_rules_read_each_number_from_the_outbox_index_by_number(db, merchant, members, now):
+    """Without statistics of the outbox (as after ANALYZE of an empty one) SQLite read the cap from
+    the day's index, every message queued that day for each member: 1.6 ms a member, 300 msg/s.
+    Both rules now read the number's messages once."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's planner")
+    statement, parameters = _insert_statement(db, merchant, now)
     plan = [row[3] for row in db.session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
                                                                        parameters)]
     reads = [step for step in plan if "outbound_messages_1" in step]
-    assert len(reads) == 2 and all("USING INDEX ix_outbound_messages_merchant_msisdn (merchant_id=? AND msisdn=?)"
+    assert len(reads) == 1 and all("USING INDEX ix_outbound_messages_merchant_msisdn (merchant_id=? AND msisdn=?)"
                                    in step for step in reads), plan
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_rules_never_read_the_index_of_the_occasion_being_queued(db, merchant, members, now):
+    """A campaign's occasion is new: PostgreSQL, with no statistics of it, read the duplicate rule from
+    the occasion's index, so each batch read every message the batches before it had queued (at a
+    million members the batches took 200 ms, then 460 ms by the hundredth)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's planner")
+    db.session.execute(sa.insert(OutboundMessage), [
+        {"merchant_id": merchant.id, "msisdn": f"+861390000{n:04d}", "body": "早", "text": "早", "kind": "marketing",
+         "parts": 1, "status": "queued", "attempts": 0, "occasion": "weekly", "created_at": now,
+         "idempotency_key": f"earlier:{n}"} for n in range(3000)])
+    statement, parameters = _insert_statement(db, merchant, now)
+    connection = db.session.connection()
+    plan = "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters))
+    assert "ix_outbound_messages_occasion_status" not in plan, plan
