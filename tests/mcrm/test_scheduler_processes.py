@@ -4,6 +4,7 @@ left to expire) the other takes over; SIGTERM hands the lease over at once. Boun
 import signal
 import subprocess
 import time
+from contextlib import contextmanager
 from datetime import datetime, UTC
 
 import pytest
@@ -92,8 +93,10 @@ def test_one_scheduler_process_acts_and_another_takes_over_when_it_is_killed(set
                 process.wait(timeout=10)
 
 
-@pytest.mark.slow
-def test_mcrm_run_acts_as_the_scheduler_beside_the_web_and_hands_over_on_sigterm(settings, db, tmp_path):
+@contextmanager
+def mcrm_run(settings, tmp_path):
+    """``mcrm run`` on the test database: (the process, the file of its output); killed at the end if
+    it still runs."""
     from tests.mcrm.test_startup import free_port
     env = mcrm_environ(tmp_path, DATABASE_URL=settings.database_url, SECRET_KEY=settings.secret_key,
                        MCRM_PORT=str(free_port()))
@@ -101,36 +104,32 @@ def test_mcrm_run_acts_as_the_scheduler_beside_the_web_and_hands_over_on_sigterm
     with open(log, "w") as output:
         process = subprocess.Popen([str(MCRM), "run"], env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
+        yield process, log
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_mcrm_run_acts_as_the_scheduler_beside_the_web_and_hands_over_on_sigterm(settings, db, tmp_path):
+    with mcrm_run(settings, tmp_path) as (process, log):
         wait_until(lambda: holder_pid(db) == process.pid, timeout=30, message="mcrm run to lead")
         wait_until(lambda: len(completed_runs(db)) == 8, timeout=30, message="its catch-up")
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
         assert holder_pid(db) is None
         assert "Traceback" not in log.read_text()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
 
 
 @pytest.mark.slow
 def test_mcrm_run_terminated_as_its_scheduler_takes_the_lease_still_gives_it_back(settings, db, tmp_path):
     """The scheduler thread takes its lease while the main thread is still starting the gateway and
     the inbound loop: a SIGTERM then must still stop everything and hand the lease over."""
-    from tests.mcrm.test_startup import free_port
-    env = mcrm_environ(tmp_path, DATABASE_URL=settings.database_url, SECRET_KEY=settings.secret_key,
-                       MCRM_PORT=str(free_port()))
-    log = tmp_path / "run.log"
-    with open(log, "w") as output:
-        process = subprocess.Popen([str(MCRM), "run"], env=env, stdout=output, stderr=subprocess.STDOUT)
-    try:
+    with mcrm_run(settings, tmp_path) as (process, log):
         wait_until(lambda: holder_pid(db) == process.pid, timeout=30, interval=0.005, message="mcrm run to lead")
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
         assert holder_pid(db) is None
         output = log.read_text()
         assert "released the lease" in output and "Traceback" not in output
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
